@@ -1,0 +1,46 @@
+# Parley: `make run` runs the platform, `make test` runs every test. Both install what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint fmt bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet 'uv>=0.5,<1'
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock shared/pyproject.toml devtools/pyproject.toml $(wildcard services/*/pyproject.toml)
+	$(UV) sync --frozen --all-packages --group dev
+	@touch $@
+
+install: $(VENV)/.synced ## install the workspace into .venv (uv, locked)
+
+run: install ## run the whole platform in the foreground until Ctrl-C
+	$(VENV)/bin/parley-run
+
+test: install ## run every test (unit + integration against embedded NATS and PostgreSQL)
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+lint: install ## ruff + mypy --strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared/src devtools/src services/*/src
+
+fmt: install ## format the code
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install ## run the benchmarks and print their figures
+	$(VENV)/bin/python -m parley_devtools.bench
+
+clean: ## remove the virtualenvs and local data
+	rm -rf $(TOOLS) $(VENV) .parley

@@ -1,0 +1,1 @@
+"""Parley's local stack: embedded NATS and PostgreSQL, the `make run` runner, pytest fixtures."""

@@ -1,0 +1,99 @@
+"""pytest fixtures: real NATS and PostgreSQL for every test that asks for them.
+
+`NATS_URL` / `DATABASE_URL`, when set, name servers to use; otherwise the embedded servers are
+started on free loopback ports. Each test gets a fresh nats-server (they start in ~20 ms, and
+a fresh server isolates streams completely) and a fresh database on a session-wide PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from parley_devtools.embedded import NatsServer, Postgres
+
+
+def _replace_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+@pytest.fixture
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer | None]:
+    """A fresh embedded nats-server with JetStream, or None when NATS_URL names a server."""
+    if os.environ.get("NATS_URL"):
+        yield None
+        return
+    server = NatsServer(store_dir=tmp_path_factory.mktemp("nats")).start()
+    try:
+        yield server
+    finally:
+        server.stop(remove_store=True)
+
+
+async def _delete_parley_streams(url: str) -> None:
+    import nats
+
+    from parley_shared.streams import load_definitions
+
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        for definition in load_definitions():
+            try:
+                await js.delete_stream(definition["name"])
+            except Exception:  # noqa: BLE001 - absent stream is fine
+                continue
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+def nats_url(nats_server: NatsServer | None) -> str:
+    """URL of a NATS server with no Parley streams on it."""
+    if nats_server is not None:
+        return nats_server.url
+    url = os.environ["NATS_URL"]
+    asyncio.run(_delete_parley_streams(url))
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres | None]:
+    """The session's embedded PostgreSQL, or None when DATABASE_URL names a server."""
+    if os.environ.get("DATABASE_URL"):
+        yield None
+        return
+    server = Postgres(data_dir=tmp_path_factory.mktemp("pg")).start()
+    try:
+        yield server
+    finally:
+        server.stop(remove_data=True)
+
+
+@pytest.fixture
+async def database_url(pg_server: Postgres | None) -> AsyncIterator[str]:
+    """URL of a fresh, empty database, dropped after the test."""
+    import asyncpg
+
+    admin_url = pg_server.url if pg_server is not None else os.environ["DATABASE_URL"]
+    name = "t_" + uuid.uuid4().hex[:16]
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = pg_server.url_for(name) if pg_server is not None else _replace_database(admin_url, name)
+    try:
+        yield url
+    finally:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()

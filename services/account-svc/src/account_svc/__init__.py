@@ -1,0 +1,1 @@
+"""account-svc: Parley's management API (organizations, users, business groups, access accounts)."""

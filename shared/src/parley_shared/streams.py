@@ -1,0 +1,78 @@
+"""JetStream stream definitions, kept as data (`streams.json`), and their idempotent creation.
+
+Every service calls `ensure_streams` at start; the deploy Job runs
+`python -m parley_shared.streams` with the same definitions, so there is one source of truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from importlib import resources
+from typing import Any
+
+_DEFINITIONS = "streams.json"
+
+
+def load_definitions(replicas: int | None = None) -> list[dict[str, Any]]:
+    """The stream definitions, with `num_replicas` from the argument or PARLEY_STREAM_REPLICAS."""
+    raw = json.loads(resources.files(__package__).joinpath(_DEFINITIONS).read_text("utf-8"))
+    count = replicas if replicas is not None else int(os.environ.get("PARLEY_STREAM_REPLICAS", "1"))
+    out: list[dict[str, Any]] = []
+    for definition in raw["streams"]:
+        item = dict(definition)
+        item["num_replicas"] = count
+        out.append(item)
+    return out
+
+
+def to_stream_config(definition: dict[str, Any]) -> Any:
+    """A nats-py `StreamConfig` for one definition."""
+    from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+
+    return StreamConfig(
+        name=definition["name"],
+        description=definition.get("description"),
+        subjects=list(definition["subjects"]),
+        retention=RetentionPolicy(definition.get("retention", "limits")),
+        storage=StorageType(definition.get("storage", "file")),
+        max_msgs_per_subject=int(definition.get("max_msgs_per_subject", -1)),
+        max_age=float(definition["max_age"]) if "max_age" in definition else None,
+        duplicate_window=float(definition.get("duplicate_window", 120)),
+        num_replicas=int(definition.get("num_replicas", 1)),
+        allow_msg_schedules=definition.get("allow_msg_schedules"),
+    )
+
+
+async def ensure_streams(js: Any, replicas: int | None = None) -> list[str]:
+    """Create each stream, or update it to its definition when it exists. Returns the names."""
+    from nats.js.errors import NotFoundError
+
+    names: list[str] = []
+    for definition in load_definitions(replicas):
+        config = to_stream_config(definition)
+        try:
+            await js.stream_info(config.name)
+        except NotFoundError:
+            await js.add_stream(config)
+        else:
+            await js.update_stream(config)
+        names.append(config.name)
+    return names
+
+
+async def _main() -> None:
+    import nats
+
+    url = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
+    nc = await nats.connect(url)
+    try:
+        names = await ensure_streams(nc.jetstream())
+        print(json.dumps({"streams": names}))  # noqa: T201 - command-line output
+    finally:
+        await nc.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(_main())
