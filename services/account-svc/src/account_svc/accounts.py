@@ -1,0 +1,273 @@
+"""Use cases of access accounts: create, list, read, merge-patch, delete, rotate secrets.
+
+Every change writes the account row and its config event (a full snapshot, secrets sealed)
+in one transaction; the outbox relay publishes the event afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+import structlog
+from parley_shared import subjects
+from parley_shared.events import (
+    ACCOUNT_CONFIG_DELETED,
+    ACCOUNT_CONFIG_UPDATED,
+    AccountConfigData,
+    AccountSecrets,
+    CloudEvent,
+    SealedSecret,
+    dumps,
+    new_event_id,
+    source_for,
+)
+from parley_shared.ids import new_id
+from parley_shared.sealing import MasterKey, generate_api_key, generate_webhook_secret
+from parley_shared.timefmt import format_ts, now
+
+from account_svc.adapters.repository import OutboxEvent, Repository
+from account_svc.domain.account_config import (
+    ConfigValidationError,
+    merge_patch,
+    validate_account_config,
+)
+from account_svc.domain.account_secrets import (
+    apply_secrets,
+    existing_passphrases,
+    public_view,
+    rotate_signing_secret,
+)
+from account_svc.domain.scope import Principal
+from account_svc.errors import Conflict, NotFound, ValidationFailed
+from account_svc.handlers import Directory, org_of
+
+log = structlog.get_logger("account_svc.accounts")
+
+MAX_PAGE = 200
+
+
+def _cursor_encode(account_id: str) -> str:
+    return base64.urlsafe_b64encode(account_id.encode()).decode().rstrip("=")
+
+
+def _cursor_decode(cursor: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed.at(["cursor"], "is not a cursor this API gave") from exc
+    if not raw.startswith("acc_"):
+        raise ValidationFailed.at(["cursor"], "is not a cursor this API gave")
+    return raw
+
+
+class Accounts:
+    """Access accounts."""
+
+    def __init__(
+        self,
+        repo: Repository,
+        directory: Directory,
+        master_key: MasterKey,
+        *,
+        allow_private_targets: bool,
+    ) -> None:
+        self.repo = repo
+        self.directory = directory
+        self.master_key = master_key
+        self.allow_private_targets = allow_private_targets
+
+    # ------------------------------------------------------------------ helpers
+    def _validate(self, body: Any, existing: frozenset[tuple[str, ...]]) -> dict[str, Any]:
+        try:
+            return validate_account_config(
+                body, allow_private_targets=self.allow_private_targets, existing_passphrases=existing
+            )
+        except ConfigValidationError as exc:
+            raise ValidationFailed("the account config is invalid", exc.errors) from exc
+
+    async def _check_refs(self, who: Principal, config: dict[str, Any]) -> None:
+        await self.directory.visible_enterprise(who, config["enterprise_id"])
+        group = await self.repo.get_business_group(config["business_group_id"])
+        if group is None:
+            raise NotFound("business group not found")
+        enterprise = org_of(await self.repo.get_org(group["enterprise_id"]))
+        if enterprise is None or not who.sees_org(enterprise):
+            raise NotFound("business group not found")
+        if group["enterprise_id"] != config["enterprise_id"]:
+            raise ValidationFailed.at(
+                ["business_group_id"], "belongs to another enterprise than enterprise_id"
+            )
+
+    async def _visible(self, who: Principal, account_id: str) -> dict[str, Any]:
+        row = await self.repo.get_account(account_id)
+        if not row or row["status"] != "active":
+            raise NotFound("account not found")
+        org = org_of(await self.repo.get_org(row["enterprise_id"]))
+        if org is None or not who.sees_org(org):
+            raise NotFound("account not found")
+        return row
+
+    def _seal_for(self, account_id: str) -> tuple[Any, Any]:
+        def seal(value: str) -> str:
+            return self.master_key.seal(value, aad=account_id)
+
+        def unseal(value: str) -> str:
+            return self.master_key.unseal(value, aad=account_id)
+
+        return seal, unseal
+
+    @staticmethod
+    def _meta(row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": row["id"],
+            "version": row["version"],
+            "status": row["status"],
+            "created_at": format_ts(row["created_at"]),
+            "updated_at": format_ts(row["updated_at"]),
+        }
+
+    def view(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The account as answered."""
+        return public_view(row["config"], AccountSecrets.model_validate(row["secrets"]), self._meta(row))
+
+    def _event(self, row: dict[str, Any], deleted: bool = False) -> OutboxEvent:
+        secrets = AccountSecrets.model_validate(row["secrets"])
+        data = AccountConfigData(
+            account_id=row["id"],
+            version=row["version"],
+            status=row["status"],
+            enterprise_id=row["enterprise_id"],
+            account=None if deleted else self.view(row),
+            secrets=None if deleted else secrets,
+        )
+        event_id = new_event_id()
+        event = CloudEvent[AccountConfigData](
+            id=event_id,
+            type=ACCOUNT_CONFIG_DELETED if deleted else ACCOUNT_CONFIG_UPDATED,
+            source=source_for(row["id"]),
+            subject=row["id"],
+            time=format_ts(row["updated_at"]),
+            data=data,
+        )
+        return OutboxEvent(event_id, subjects.account_config(row["id"]), dumps(event))
+
+    async def _write(self, row: dict[str, Any], expected: int, deleted: bool = False) -> None:
+        if not await self.repo.update_account(row, expected, self._event(row, deleted)):
+            raise Conflict("the account changed meanwhile; read it again and retry")
+
+    # ------------------------------------------------------------------ use cases
+    async def create(self, who: Principal, body: Any) -> dict[str, Any]:
+        """Validate, store, announce; answer the account and its two secrets once."""
+        config = self._validate(body, frozenset())
+        await self._check_refs(who, config)
+        account_id = new_id("acc")
+        seal, unseal = self._seal_for(account_id)
+        at = now()
+        stored, secrets = apply_secrets(config, None, seal=seal, unseal=unseal, now=at)
+        api_key = generate_api_key()
+        signing_secret = generate_webhook_secret()
+        secrets = secrets.model_copy(
+            update={
+                "api_key_hash": self.master_key.hash_api_key(api_key),
+                "webhook_signing_secrets": [SealedSecret(value=seal(signing_secret))],
+            }
+        )
+        row = {
+            "id": account_id,
+            "enterprise_id": config["enterprise_id"],
+            "business_group_id": config["business_group_id"],
+            "version": 1,
+            "status": "active",
+            "config": stored,
+            "secrets": secrets.model_dump(mode="json"),
+            "created_at": at,
+            "updated_at": at,
+        }
+        await self.repo.insert_account(row, self._event(row))
+        log.info("account_created", account_id=account_id)
+        return {"account": self.view(row), "api_key": api_key, "webhook_signing_secret": signing_secret}
+
+    async def list(
+        self, who: Principal, enterprise_id: str | None, limit: int, cursor: str | None
+    ) -> dict[str, Any]:
+        """A page of active accounts in scope."""
+        if enterprise_id is not None:
+            await self.directory.visible_org(who, enterprise_id)
+        after = _cursor_decode(cursor) if cursor else None
+        rows = await self.repo.list_accounts(who.org, enterprise_id, after, limit + 1)
+        page = rows[:limit]
+        next_cursor = _cursor_encode(page[-1]["id"]) if len(rows) > limit and page else None
+        return {"items": [self.view(r) for r in page], "next_cursor": next_cursor}
+
+    async def get(self, who: Principal, account_id: str) -> dict[str, Any]:
+        """One account in scope."""
+        return self.view(await self._visible(who, account_id))
+
+    async def patch(self, who: Principal, account_id: str, patch: Any) -> dict[str, Any]:
+        """Apply an RFC 7386 merge patch; `version` + 1; an omitted passphrase is kept."""
+        row = await self._visible(who, account_id)
+        if not isinstance(patch, dict):
+            raise ValidationFailed.at([], "a merge patch must be a JSON object")
+        secrets = AccountSecrets.model_validate(row["secrets"])
+        merged = merge_patch(row["config"], patch)
+        config = self._validate(merged, existing_passphrases(row["config"], secrets))
+        if config["enterprise_id"] != row["enterprise_id"]:
+            raise ValidationFailed.at(["enterprise_id"], "cannot be changed")
+        await self._check_refs(who, config)
+        seal, unseal = self._seal_for(account_id)
+        at = now()
+        stored, new_secrets = apply_secrets(config, secrets, seal=seal, unseal=unseal, now=at)
+        updated = dict(row)
+        updated.update(
+            business_group_id=config["business_group_id"],
+            version=row["version"] + 1,
+            config=stored,
+            secrets=new_secrets.model_dump(mode="json"),
+            updated_at=at,
+        )
+        await self._write(updated, row["version"])
+        log.info("account_updated", account_id=account_id, version=updated["version"])
+        return self.view(updated)
+
+    async def delete(self, who: Principal, account_id: str) -> None:
+        """Mark deleted, forget its secrets, publish a tombstone."""
+        row = await self._visible(who, account_id)
+        updated = dict(row)
+        updated.update(
+            status="deleted",
+            version=row["version"] + 1,
+            secrets=AccountSecrets().model_dump(mode="json"),
+            updated_at=now(),
+        )
+        await self._write(updated, row["version"], deleted=True)
+        log.info("account_deleted", account_id=account_id)
+
+    async def rotate_api_key(self, who: Principal, account_id: str) -> dict[str, Any]:
+        """A new key; the previous one stops working."""
+        row = await self._visible(who, account_id)
+        api_key = generate_api_key()
+        secrets = AccountSecrets.model_validate(row["secrets"])
+        secrets = secrets.model_copy(update={"api_key_hash": self.master_key.hash_api_key(api_key)})
+        await self._bump(row, secrets, now())
+        log.info("api_key_rotated", account_id=account_id)
+        return {"api_key": api_key}
+
+    async def rotate_signing_secret(self, who: Principal, account_id: str) -> dict[str, Any]:
+        """A new signing secret; for 24 h both sign."""
+        row = await self._visible(who, account_id)
+        seal, _ = self._seal_for(account_id)
+        secret = generate_webhook_secret()
+        at = now()
+        secrets = rotate_signing_secret(AccountSecrets.model_validate(row["secrets"]), seal(secret), at)
+        await self._bump(row, secrets, at)
+        log.info("webhook_signing_secret_rotated", account_id=account_id)
+        return {"webhook_signing_secret": secret}
+
+    async def _bump(self, row: dict[str, Any], secrets: AccountSecrets, at: datetime) -> None:
+        updated = dict(row)
+        updated.update(
+            version=row["version"] + 1, secrets=secrets.model_dump(mode="json"), updated_at=at
+        )
+        await self._write(updated, row["version"])

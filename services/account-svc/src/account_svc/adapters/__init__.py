@@ -1,0 +1,1 @@
+"""Adapters: PostgreSQL, NATS and HTTP."""

@@ -1,0 +1,307 @@
+"""The management API of CONTRACT section 2, on aiohttp, and its OpenAPI document."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from account_svc.accounts import Accounts
+from account_svc.adapters.http_base import (
+    Route,
+    json_response,
+    problem_middleware,
+    query_int,
+    read_json,
+    read_model,
+)
+from account_svc.domain.account_config import AccountConfigIn
+from account_svc.domain.scope import Principal
+from account_svc.errors import TransientError, Unauthorized
+from account_svc.handlers import Directory
+from account_svc.models import (
+    AccountCreated,
+    AccountList,
+    AccountOut,
+    ApiKeyOut,
+    BusinessGroupIn,
+    BusinessGroupList,
+    BusinessGroupOut,
+    LoginIn,
+    LoginOut,
+    OrganizationIn,
+    OrganizationList,
+    OrganizationOut,
+    Problem,
+    SigningSecretOut,
+    UserIn,
+    UserList,
+    UserOut,
+)
+
+@dataclass
+class Services:
+    """The use cases, filled in when the app starts (before that, requests answer 503)."""
+
+    directory: Directory | None = None
+    accounts: Accounts | None = None
+
+
+SERVICES = web.AppKey("services", Services)
+READY = web.AppKey("ready", object)
+
+
+def _directory(request: web.Request) -> Directory:
+    found = request.app[SERVICES].directory
+    if found is None:
+        raise TransientError("starting")
+    return found
+
+
+def _accounts(request: web.Request) -> Accounts:
+    found = request.app[SERVICES].accounts
+    if found is None:
+        raise TransientError("starting")
+    return found
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def principal(request: web.Request) -> Principal:
+    """The authenticated caller, or 401."""
+    token = _bearer(request)
+    if token is None:
+        raise Unauthorized("missing bearer token")
+    return await _directory(request).authenticate(token)
+
+
+# ---------------------------------------------------------------------- handlers
+async def login(request: web.Request) -> web.Response:
+    body = await read_model(request, LoginIn)
+    return json_response(await _directory(request).login(body))
+
+
+async def logout(request: web.Request) -> web.Response:
+    await principal(request)
+    token = _bearer(request)
+    assert token is not None
+    await _directory(request).logout(token)
+    return web.Response(status=204)
+
+
+async def create_org(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_model(request, OrganizationIn)
+    return json_response(await _directory(request).create_org(who, body), 201)
+
+
+async def list_orgs(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return json_response({"items": await _directory(request).list_orgs(who)})
+
+
+async def create_user(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_model(request, UserIn)
+    return json_response(await _directory(request).create_user(who, body), 201)
+
+
+async def list_users(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return json_response({"items": await _directory(request).list_users(who)})
+
+
+async def create_group(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_model(request, BusinessGroupIn)
+    return json_response(await _directory(request).create_group(who, body), 201)
+
+
+async def list_groups(request: web.Request) -> web.Response:
+    who = await principal(request)
+    enterprise_id = request.query.get("enterprise_id") or None
+    return json_response({"items": await _directory(request).list_groups(who, enterprise_id)})
+
+
+async def create_account(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request)
+    return json_response(await _accounts(request).create(who, body), 201)
+
+
+async def list_accounts(request: web.Request) -> web.Response:
+    who = await principal(request)
+    limit = query_int(request, "limit", 50, 1, 200)
+    page = await _accounts(request).list(
+        who, request.query.get("enterprise_id") or None, limit, request.query.get("cursor") or None
+    )
+    return json_response(page)
+
+
+async def get_account(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return json_response(await _accounts(request).get(who, request.match_info["id"]))
+
+
+async def patch_account(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request)
+    return json_response(await _accounts(request).patch(who, request.match_info["id"], body))
+
+
+async def delete_account(request: web.Request) -> web.Response:
+    who = await principal(request)
+    await _accounts(request).delete(who, request.match_info["id"])
+    return web.Response(status=204)
+
+
+async def rotate_key(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return json_response(await _accounts(request).rotate_api_key(who, request.match_info["id"]), 201)
+
+
+async def rotate_secret(request: web.Request) -> web.Response:
+    who = await principal(request)
+    accounts = _accounts(request)
+    return json_response(await accounts.rotate_signing_secret(who, request.match_info["id"]), 201)
+
+
+ACC = "/v1/accounts/{id}"
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/v1/auth/login", login, "Log in", "auth", 200, LoginIn, LoginOut, auth=False,
+          errors=(400, 401, 422, 429)),
+    Route("POST", "/v1/auth/logout", logout, "Log out", "auth", 204, errors=(401,)),
+    Route("POST", "/v1/organizations", create_org, "Create an organization", "organizations",
+          201, OrganizationIn, OrganizationOut, errors=(400, 401, 403, 404, 422)),
+    Route("GET", "/v1/organizations", list_orgs, "Organizations in scope", "organizations",
+          200, None, OrganizationList, errors=(401,)),
+    Route("POST", "/v1/users", create_user, "Create a user", "users", 201, UserIn, UserOut,
+          errors=(400, 401, 403, 404, 409, 422)),
+    Route("GET", "/v1/users", list_users, "Users in scope", "users", 200, None, UserList,
+          errors=(401, 403)),
+    Route("POST", "/v1/business-groups", create_group, "Create a business group",
+          "business-groups", 201, BusinessGroupIn, BusinessGroupOut,
+          errors=(400, 401, 404, 409, 422)),
+    Route("GET", "/v1/business-groups", list_groups, "Business groups in scope",
+          "business-groups", 200, None, BusinessGroupList,
+          query={"enterprise_id": {"type": "string"}}, errors=(401, 404)),
+    Route("POST", "/v1/accounts", create_account, "Create an access account", "accounts", 201,
+          AccountConfigIn, AccountCreated, errors=(400, 401, 404, 415, 422)),
+    Route("GET", "/v1/accounts", list_accounts, "Access accounts in scope (paginated)",
+          "accounts", 200, None, AccountList,
+          query={"enterprise_id": {"type": "string"},
+                 "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                 "cursor": {"type": "string"}}, errors=(401, 404, 422)),
+    Route("GET", ACC, get_account, "One access account", "accounts", 200, None, AccountOut,
+          errors=(401, 404)),
+    Route("PATCH", ACC, patch_account, "Merge-patch an access account (RFC 7386)", "accounts",
+          200, AccountConfigIn, AccountOut, errors=(400, 401, 404, 409, 415, 422),
+          content_types=("application/merge-patch+json", "application/json")),
+    Route("DELETE", ACC, delete_account, "Delete an access account", "accounts", 204,
+          errors=(401, 404, 409)),
+    Route("POST", ACC + "/api-keys", rotate_key, "Issue a new API key", "accounts", 201, None,
+          ApiKeyOut, errors=(401, 404, 409)),
+    Route("POST", ACC + "/webhook-signing-secret", rotate_secret,
+          "Issue a new webhook signing secret", "accounts", 201, None, SigningSecretOut,
+          errors=(401, 404, 409)),
+)
+
+
+# ---------------------------------------------------------------------- OpenAPI
+def openapi_document(routes: tuple[Route, ...] = ROUTES) -> dict[str, Any]:
+    """The OpenAPI 3.1 document, generated from the models that validate requests."""
+    models: set[type[BaseModel]] = {Problem}
+    for route in routes:
+        models.update(m for m in (route.request, route.response) if m is not None)
+    keyed = [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)]
+    keyed += [(m, "serialization") for m in sorted(models, key=lambda m: m.__name__)]
+    refs, top = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
+    schemas: dict[str, Any] = top.get("$defs", {})
+
+    def ref(model: type[BaseModel], mode: str) -> dict[str, Any]:
+        return refs[(model, mode)]  # type: ignore[index]
+
+    problem = {"application/problem+json": {"schema": ref(Problem, "serialization")}}
+    paths: dict[str, Any] = {}
+    for route in routes:
+        op: dict[str, Any] = {
+            "summary": route.summary,
+            "tags": [route.tag],
+            "operationId": route.handler.__name__,
+            "responses": {},
+        }
+        params = [
+            {"name": n, "in": "query", "required": False, "schema": s} for n, s in route.query.items()
+        ]
+        if "{id}" in route.path:
+            params.insert(0, {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}})
+        if params:
+            op["parameters"] = params
+        if route.request is not None:
+            schema = ref(route.request, "validation")
+            op["requestBody"] = {
+                "required": True,
+                "content": {ct: {"schema": schema} for ct in route.content_types},
+            }
+        ok: dict[str, Any] = {"description": "Success"}
+        if route.response is not None:
+            ok["content"] = {"application/json": {"schema": ref(route.response, "serialization")}}
+        op["responses"][str(route.status)] = ok
+        for code in route.errors:
+            op["responses"][str(code)] = {"description": "Problem", "content": problem}
+        if route.auth:
+            op["security"] = [{"bearer": []}]
+        paths.setdefault(route.path.replace("{id}", "{id}"), {})[route.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Parley management API (account-svc)", "version": "1.0.0"},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+# ---------------------------------------------------------------------- ops
+async def healthz(_: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    check = request.app[READY]
+    ready, detail = await check()  # type: ignore[operator]
+    return json_response({"status": "ready" if ready else "not_ready", **detail}, 200 if ready else 503)
+
+
+async def metrics(_: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def build_app(services: Services, ready: Any) -> web.Application:
+    """The aiohttp application with every route."""
+    app = web.Application(middlewares=[problem_middleware], client_max_size=1024 * 1024)
+    app[SERVICES] = services
+    app[READY] = ready
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, route.handler)
+    document = openapi_document()
+
+    async def openapi(_: web.Request) -> web.Response:
+        return json_response(document)
+
+    app.router.add_get("/openapi.json", openapi)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app

@@ -1,0 +1,145 @@
+"""aiohttp plumbing: a route table that both serves and documents itself, problem answers,
+JSON bodies parsed with orjson and validated with pydantic, and request metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import asyncpg
+import orjson
+import structlog
+from aiohttp import web
+from prometheus_client import Counter, Histogram
+from pydantic import BaseModel, ValidationError
+
+from account_svc.errors import (
+    AccountSvcError,
+    MalformedRequest,
+    MethodNotAllowed,
+    NotFound,
+    TransientError,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from account_svc.models import pydantic_errors
+
+log = structlog.get_logger("account_svc.http")
+
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+REQUESTS = Counter(
+    "parley_account_http_requests_total", "HTTP requests", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "parley_account_http_request_seconds", "HTTP request duration", ["method", "route"]
+)
+JSON_TYPES = frozenset({"application/json", "application/merge-patch+json", ""})
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation: how it is served and how it is documented."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    status: int = 200
+    request: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    auth: bool = True
+    query: dict[str, dict[str, Any]] = field(default_factory=dict)
+    errors: tuple[int, ...] = ()
+    content_types: tuple[str, ...] = ("application/json",)
+
+
+def problem_response(error: AccountSvcError) -> web.Response:
+    """An RFC 9457 answer for an error."""
+    return web.Response(
+        status=error.status,
+        body=orjson.dumps(error.problem()),
+        content_type="application/problem+json",
+        headers=error.headers,
+    )
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """A JSON answer."""
+    return web.Response(status=status, body=orjson.dumps(data), content_type="application/json")
+
+
+async def read_json(request: web.Request) -> Any:
+    """The body as JSON, or MalformedRequest / UnsupportedMediaType."""
+    ctype = request.content_type if request.headers.get("Content-Type") else ""
+    if ctype not in JSON_TYPES:
+        raise UnsupportedMediaType(f"content type {ctype!r} is not JSON")
+    raw = await request.read()
+    if not raw.strip():
+        raise MalformedRequest("the request body is empty; a JSON object is expected")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedRequest(f"the body is not valid JSON: {exc}") from exc
+
+
+async def read_model(request: web.Request, model: type[M]) -> M:
+    """The body validated by a model; a 422 naming each field at fault."""
+    data = await read_json(request)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed("the request is invalid", pydantic_errors(exc.errors())) from exc
+
+
+def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter within bounds, or a 422 naming it."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValidationFailed.at([name], "must be an integer") from exc
+    if not low <= value <= high:
+        raise ValidationFailed.at([name], f"must be between {low} and {high}")
+    return value
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error as problem JSON; never a bare 500 for bad input."""
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except AccountSvcError as exc:
+        status = exc.status
+        return problem_response(exc)
+    except web.HTTPMethodNotAllowed:
+        status = 405
+        return problem_response(MethodNotAllowed(f"{request.method} is not allowed here"))
+    except web.HTTPNotFound:
+        status = 404
+        return problem_response(NotFound("no such resource"))
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except (OSError, asyncpg.PostgresConnectionStatusError, asyncpg.InterfaceError) as exc:
+        status = 503
+        log.warning("dependency_unavailable", error=type(exc).__name__)
+        return problem_response(TransientError("a dependency is unavailable; retry later"))
+    except Exception:
+        log.exception("unhandled_error", route=route)
+        error = AccountSvcError("an unexpected error occurred")
+        return problem_response(error)
+    finally:
+        REQUESTS.labels(request.method, route, str(status)).inc()
+        LATENCY.labels(request.method, route).observe(time.perf_counter() - started)

@@ -1,0 +1,116 @@
+"""The outbox relay: publishes committed config events to the ACCOUNTS stream, in order.
+
+One relay at a time publishes (it holds a PostgreSQL advisory lock on its own connection),
+so events of one account reach the stream in commit order. It wakes on NOTIFY from the
+committing transaction and polls as a safety net. A row is marked published only after
+JetStream acknowledged it; a crash between the two republishes it with the same
+`Nats-Msg-Id`, which JetStream de-duplicates (and consumers ignore an older `version`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import asyncpg
+import structlog
+from parley_shared.subjects import HEADER_MSG_ID
+from prometheus_client import Counter, Gauge
+
+log = structlog.get_logger("account_svc.outbox")
+
+RELAY_LOCK = 0x5041524D  # one publishing relay across replicas
+BATCH = 500
+ACK_TIMEOUT = 10.0
+KEEP_PUBLISHED_SECONDS = 24 * 3600
+
+PUBLISHED = Counter("parley_account_outbox_published_total", "Config events published")
+PUBLISH_ERRORS = Counter("parley_account_outbox_publish_errors_total", "Failed publish rounds")
+PENDING = Gauge("parley_account_outbox_pending", "Config events waiting to be published")
+
+
+class OutboxRelay:
+    """Drains the outbox table into JetStream."""
+
+    def __init__(self, database_url: str, js: Any, poll_seconds: float = 1.0) -> None:
+        self.database_url = database_url
+        self.js = js
+        self.poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+        self.leader = False
+
+    async def run(self) -> None:
+        """Relay until cancelled, reconnecting after any failure."""
+        while True:
+            try:
+                await self._lead()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a relay must outlive any outage
+                self.leader = False
+                PUBLISH_ERRORS.inc()
+                log.warning("outbox_relay_error", error=type(exc).__name__)
+                await asyncio.sleep(self.poll_seconds)
+
+    async def _lead(self) -> None:
+        conn: asyncpg.Connection = await asyncpg.connect(
+            self.database_url, server_settings={"search_path": "account_svc"}
+        )
+        try:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK):
+                self.leader = False
+                await asyncio.sleep(self.poll_seconds)
+            self.leader = True
+            await conn.add_listener("account_svc_outbox", self._notified)
+            log.info("outbox_relay_leading")
+            rounds = 0
+            while True:
+                published = await self.drain_once(conn)
+                rounds += 1
+                if rounds % 600 == 0:
+                    await conn.execute(
+                        "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)",
+                        float(KEEP_PUBLISHED_SECONDS),
+                    )
+                if published == 0:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+        finally:
+            self.leader = False
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    def _notified(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def drain_once(self, conn: asyncpg.Connection) -> int:
+        """Publish one batch of pending events; mark them published once all are acked."""
+        rows = await conn.fetch(
+            "SELECT id, event_id, subject, payload FROM outbox"
+            " WHERE published_at IS NULL ORDER BY id LIMIT $1",
+            BATCH,
+        )
+        PENDING.set(len(rows))
+        if not rows:
+            return 0
+        futures = [
+            await self.js.publish_async(
+                row["subject"], bytes(row["payload"]), headers={HEADER_MSG_ID: row["event_id"]}
+            )
+            for row in rows
+        ]
+        try:
+            await asyncio.wait_for(asyncio.gather(*futures), ACK_TIMEOUT)
+        except BaseException:
+            for future in futures:
+                future.cancel()  # frees the client's pending-publish slots
+            raise
+        await conn.execute(
+            "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+            [row["id"] for row in rows],
+        )
+        PUBLISHED.inc(len(rows))
+        log.debug("outbox_published", count=len(rows))
+        return len(rows)

@@ -1,0 +1,303 @@
+"""PostgreSQL repository: every query account-svc makes. Driver errors become domain errors here.
+
+A change to an account and the outbox row announcing it are written in one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from account_svc.adapters.postgres import row_dict
+from account_svc.domain.scope import Org
+from account_svc.errors import Conflict, TransientError
+
+
+class OutboxEvent:
+    """An event to publish after commit: subject, id and JSON payload."""
+
+    __slots__ = ("event_id", "payload", "subject")
+
+    def __init__(self, event_id: str, subject: str, payload: bytes) -> None:
+        self.event_id = event_id
+        self.subject = subject
+        self.payload = payload
+
+
+async def _outbox(conn: asyncpg.Connection, event: OutboxEvent) -> None:
+    await conn.execute(
+        "INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3)",
+        event.event_id,
+        event.subject,
+        event.payload,
+    )
+    await conn.execute("SELECT pg_notify('account_svc_outbox', '')")
+
+
+class Repository:
+    """Queries over account-svc's schema."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def ping(self) -> bool:
+        """Whether the database answers."""
+        try:
+            async with self.pool.acquire(timeout=2) as conn:
+                return bool(await conn.fetchval("SELECT true"))
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            return False
+
+    # ---------------------------------------------------------------- organizations
+    async def get_org(self, org_id: str) -> dict[str, Any] | None:
+        """One organization by id."""
+        row = await self.pool.fetchrow("SELECT * FROM organizations WHERE id = $1", org_id)
+        return row_dict(row) if row else None
+
+    async def insert_org(self, org: dict[str, Any]) -> dict[str, Any]:
+        """Insert an organization and return it."""
+        row = await self.pool.fetchrow(
+            "INSERT INTO organizations (id, name, kind, aggregator_id) VALUES ($1, $2, $3, $4)"
+            " RETURNING *",
+            org["id"],
+            org["name"],
+            org["kind"],
+            org["aggregator_id"],
+        )
+        return row_dict(row)
+
+    async def list_orgs(self, scope: Org | None) -> list[dict[str, Any]]:
+        """Organizations within a scope (None: all)."""
+        if scope is None:
+            rows = await self.pool.fetch("SELECT * FROM organizations ORDER BY id")
+        elif scope.kind == "aggregator":
+            rows = await self.pool.fetch(
+                "SELECT * FROM organizations WHERE id = $1 OR aggregator_id = $1 ORDER BY id",
+                scope.id,
+            )
+        else:
+            rows = await self.pool.fetch("SELECT * FROM organizations WHERE id = $1", scope.id)
+        return [row_dict(r) for r in rows]
+
+    # ---------------------------------------------------------------- users and sessions
+    async def count_users(self) -> int:
+        """How many users exist."""
+        return int(await self.pool.fetchval("SELECT count(*) FROM users"))
+
+    async def insert_user(self, user: dict[str, Any]) -> dict[str, Any]:
+        """Insert a user; a taken username is a Conflict."""
+        try:
+            row = await self.pool.fetchrow(
+                "INSERT INTO users (id, username, password_hash, role, organization_id)"
+                " VALUES ($1, $2, $3, $4, $5) RETURNING *",
+                user["id"],
+                user["username"],
+                user["password_hash"],
+                user["role"],
+                user["organization_id"],
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise Conflict("username is taken", [_err(["username"], "is taken")]) from exc
+        return row_dict(row)
+
+    async def user_by_username(self, username: str) -> dict[str, Any] | None:
+        """A user by username (case-insensitive)."""
+        row = await self.pool.fetchrow(
+            "SELECT * FROM users WHERE lower(username) = lower($1)", username
+        )
+        return row_dict(row) if row else None
+
+    async def list_users(self, scope: Org | None) -> list[dict[str, Any]]:
+        """Users within a scope (None: all)."""
+        base = "SELECT u.* FROM users u LEFT JOIN organizations o ON o.id = u.organization_id"
+        if scope is None:
+            rows = await self.pool.fetch(base + " ORDER BY u.id")
+        elif scope.kind == "aggregator":
+            rows = await self.pool.fetch(
+                base + " WHERE o.id = $1 OR o.aggregator_id = $1 ORDER BY u.id", scope.id
+            )
+        else:
+            rows = await self.pool.fetch(base + " WHERE o.id = $1 ORDER BY u.id", scope.id)
+        return [row_dict(r) for r in rows]
+
+    async def login_state(self, username: str) -> dict[str, Any] | None:
+        """Failure count and lock of a username."""
+        row = await self.pool.fetchrow(
+            "SELECT * FROM login_failures WHERE username = lower($1)", username
+        )
+        return row_dict(row) if row else None
+
+    async def record_failure(self, username: str, limit: int, lock_until: datetime) -> int:
+        """Count a failed login; at `limit` in a row, lock the username until `lock_until`."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            failures = int(
+                await conn.fetchval(
+                    "INSERT INTO login_failures (username, failures) VALUES (lower($1), 1)"
+                    " ON CONFLICT (username) DO UPDATE"
+                    " SET failures = login_failures.failures + 1 RETURNING failures",
+                    username,
+                )
+            )
+            if failures >= limit:
+                await conn.execute(
+                    "UPDATE login_failures SET locked_until = $2, failures = 0"
+                    " WHERE username = lower($1)",
+                    username,
+                    lock_until,
+                )
+            return failures
+
+    async def clear_failures(self, username: str) -> None:
+        """A successful login resets the count."""
+        await self.pool.execute("DELETE FROM login_failures WHERE username = lower($1)", username)
+
+    async def insert_session(self, token_hash: str, user_id: str, expires_at: datetime) -> None:
+        """Store a session token's hash."""
+        await self.pool.execute(
+            "INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
+            token_hash,
+            user_id,
+            expires_at,
+        )
+
+    async def session_user(self, token_hash: str) -> dict[str, Any] | None:
+        """The user of an unexpired session, with its organization's kind and aggregator."""
+        row = await self.pool.fetchrow(
+            "SELECT u.id, u.username, u.role, u.organization_id,"
+            " o.kind AS org_kind, o.aggregator_id AS org_aggregator_id"
+            " FROM sessions s JOIN users u ON u.id = s.user_id"
+            " LEFT JOIN organizations o ON o.id = u.organization_id"
+            " WHERE s.token_hash = $1 AND s.expires_at > now()",
+            token_hash,
+        )
+        return row_dict(row) if row else None
+
+    async def delete_session(self, token_hash: str) -> None:
+        """Log out: forget the token."""
+        await self.pool.execute("DELETE FROM sessions WHERE token_hash = $1", token_hash)
+
+    # ---------------------------------------------------------------- business groups
+    async def insert_business_group(self, group: dict[str, Any]) -> dict[str, Any]:
+        """Insert a business group; a taken name in the enterprise is a Conflict."""
+        try:
+            row = await self.pool.fetchrow(
+                "INSERT INTO business_groups (id, name, enterprise_id) VALUES ($1, $2, $3)"
+                " RETURNING *",
+                group["id"],
+                group["name"],
+                group["enterprise_id"],
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise Conflict(
+                "a business group of that name exists in the enterprise",
+                [_err(["name"], "is taken in this enterprise")],
+            ) from exc
+        return row_dict(row)
+
+    async def get_business_group(self, group_id: str) -> dict[str, Any] | None:
+        """One business group by id."""
+        row = await self.pool.fetchrow("SELECT * FROM business_groups WHERE id = $1", group_id)
+        return row_dict(row) if row else None
+
+    async def list_business_groups(
+        self, scope: Org | None, enterprise_id: str | None
+    ) -> list[dict[str, Any]]:
+        """Business groups within a scope, optionally of one enterprise."""
+        sql = (
+            "SELECT g.* FROM business_groups g JOIN organizations o ON o.id = g.enterprise_id"
+            " WHERE ($1::text IS NULL OR g.enterprise_id = $1)"
+        )
+        args: list[Any] = [enterprise_id]
+        if scope is not None and scope.kind == "aggregator":
+            sql += " AND (o.aggregator_id = $2 OR o.id = $2)"
+            args.append(scope.id)
+        elif scope is not None:
+            sql += " AND o.id = $2"
+            args.append(scope.id)
+        rows = await self.pool.fetch(sql + " ORDER BY g.id", *args)
+        return [row_dict(r) for r in rows]
+
+    # ---------------------------------------------------------------- accounts
+    async def insert_account(self, account: dict[str, Any], event: OutboxEvent) -> None:
+        """Insert an account and its config event in one transaction."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO accounts (id, enterprise_id, business_group_id, version, status,"
+                " config, secrets, created_at, updated_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                account["id"],
+                account["enterprise_id"],
+                account["business_group_id"],
+                account["version"],
+                account["status"],
+                account["config"],
+                account["secrets"],
+                account["created_at"],
+                account["updated_at"],
+            )
+            await _outbox(conn, event)
+
+    async def get_account(self, account_id: str) -> dict[str, Any]:
+        """One account row (any status), or {} when absent."""
+        row = await self.pool.fetchrow("SELECT * FROM accounts WHERE id = $1", account_id)
+        return row_dict(row) if row else {}
+
+    async def update_account(
+        self, account: dict[str, Any], expected_version: int, event: OutboxEvent
+    ) -> bool:
+        """Write a new version if nobody changed it meanwhile; False on a lost race."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            status = await conn.execute(
+                "UPDATE accounts SET business_group_id = $2, version = $3, status = $4,"
+                " config = $5, secrets = $6, updated_at = $7"
+                " WHERE id = $1 AND version = $8",
+                account["id"],
+                account["business_group_id"],
+                account["version"],
+                account["status"],
+                account["config"],
+                account["secrets"],
+                account["updated_at"],
+                expected_version,
+            )
+            if status != "UPDATE 1":
+                return False
+            await _outbox(conn, event)
+            return True
+
+    async def list_accounts(
+        self, scope: Org | None, enterprise_id: str | None, after: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Active accounts in scope, ordered by id, after a cursor id."""
+        sql = (
+            "SELECT a.* FROM accounts a JOIN organizations o ON o.id = a.enterprise_id"
+            " WHERE a.status = 'active' AND ($1::text IS NULL OR a.enterprise_id = $1)"
+            " AND ($2::text IS NULL OR a.id > $2)"
+        )
+        args: list[Any] = [enterprise_id, after]
+        if scope is not None and scope.kind == "aggregator":
+            sql += " AND (o.aggregator_id = $3 OR o.id = $3)"
+            args.append(scope.id)
+        elif scope is not None:
+            sql += " AND o.id = $3"
+            args.append(scope.id)
+        rows = await self.pool.fetch(sql + f" ORDER BY a.id LIMIT {int(limit)}", *args)
+        return [row_dict(r) for r in rows]
+
+    # ---------------------------------------------------------------- outbox
+    async def outbox_pending(self) -> int:
+        """How many events wait to be published."""
+        return int(
+            await self.pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        )
+
+
+def _err(loc: list[str | int], msg: str) -> dict[str, Any]:
+    return {"loc": loc, "msg": msg, "type": "conflict"}
+
+
+def wrap_transient(exc: BaseException) -> TransientError:
+    """A database outage as a 503."""
+    return TransientError(f"database unavailable: {type(exc).__name__}")

@@ -1,0 +1,146 @@
+"""Wires account-svc: settings -> PostgreSQL, NATS, handlers, outbox relay, HTTP app.
+
+Nothing connects at import time; `create_app(settings)` builds the service and its
+aiohttp lifecycle hooks connect and disconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import nats
+import structlog
+from aiohttp import web
+from parley_shared.sealing import MasterKey
+from parley_shared.streams import ensure_streams
+
+from account_svc.accounts import Accounts
+from account_svc.adapters.http_api import Services, build_app
+from account_svc.adapters.outbox import OutboxRelay
+from account_svc.adapters.postgres import apply_migrations, create_pool
+from account_svc.adapters.repository import Repository
+from account_svc.auth import generate_password
+from account_svc.handlers import Directory
+from account_svc.settings import Settings
+
+log = structlog.get_logger("account_svc.bootstrap")
+
+HOLDER = web.AppKey("holder", dict)
+
+
+def master_key(settings: Settings) -> MasterKey:
+    """The master key (and the previous one during a rotation) from the settings."""
+    previous = [settings.master_key_previous.get_secret_value()] if settings.master_key_previous else []
+    return MasterKey.from_b64(settings.master_key.get_secret_value(), previous=previous)
+
+
+async def connect_nats(url: str, name: str) -> Any:
+    """A NATS connection that reconnects forever."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats_error", error=type(exc).__name__)
+
+    async def on_disconnect() -> None:
+        log.warning("nats_disconnected")
+
+    async def on_reconnect() -> None:
+        log.info("nats_reconnected")
+
+    return await nats.connect(
+        url,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+        error_cb=on_error,
+        disconnected_cb=on_disconnect,
+        reconnected_cb=on_reconnect,
+    )
+
+
+async def bootstrap_admin(settings: Settings, directory: Directory) -> dict[str, Any]:
+    """Create the platform super admin when no user exists; report what happened."""
+    given = settings.bootstrap_admin_password
+    password = given.get_secret_value() if given else generate_password()
+    created = await directory.ensure_bootstrap_admin(settings.bootstrap_admin_username, password)
+    report: dict[str, Any] = {
+        "created": created,
+        "username": settings.bootstrap_admin_username,
+        "password_generated": created and given is None,
+    }
+    if report["password_generated"]:
+        report["password"] = password
+    return report
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The account-svc application; connections open on startup, close on cleanup."""
+    key = master_key(settings)
+    state: dict[str, Any] = {"streams": False}
+    holder: dict[str, Any] = {}
+
+    async def ready() -> tuple[bool, dict[str, Any]]:
+        repo: Repository | None = holder.get("repo")
+        nc = holder.get("nc")
+        db_ok = bool(repo and await repo.ping())
+        nats_ok = bool(nc and nc.is_connected)
+        ok = db_ok and nats_ok and state["streams"]
+        return ok, {"database": db_ok, "nats": nats_ok, "streams": state["streams"]}
+
+    services = Services()
+    app = build_app(services, ready)
+
+    async def startup(_: web.Application) -> None:
+        pool = await create_pool(settings.database_url.get_secret_value(), settings.db_pool_max)
+        await apply_migrations(pool)
+        repo = Repository(pool)
+        holder["pool"], holder["repo"] = pool, repo
+        directory = Directory(repo, settings.token_ttl_seconds)
+        services.accounts = Accounts(
+            repo, directory, key, allow_private_targets=settings.allow_private_targets
+        )
+        services.directory = directory
+        report = await bootstrap_admin(settings, directory)
+        if report.get("password_generated"):
+            # CONTRACT: a generated bootstrap password is printed once (never logged).
+            print(f"bootstrap admin created: {report['username']} / {report['password']}")  # noqa: T201
+        nc = await connect_nats(settings.nats_url, "account-svc")
+        holder["nc"] = nc
+        js = nc.jetstream()
+        await ensure_streams(js, settings.stream_replicas)
+        state["streams"] = True
+        if settings.outbox_relay_enabled:
+            relay = OutboxRelay(settings.database_url.get_secret_value(), js, settings.outbox_poll_seconds)
+            holder["relay"] = relay
+            holder["relay_task"] = asyncio.create_task(relay.run(), name="outbox-relay")
+        log.info("account_svc_started", port=settings.http_port)
+
+    async def cleanup(_: web.Application) -> None:
+        task = holder.get("relay_task")
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if holder.get("nc") is not None:
+            with contextlib.suppress(Exception):
+                await holder["nc"].drain()
+        if holder.get("pool") is not None:
+            await holder["pool"].close()
+
+    app.on_startup.append(startup)
+    app.on_cleanup.append(cleanup)
+    app[HOLDER] = holder
+    return app
+
+
+async def run_bootstrap(settings: Settings) -> dict[str, Any]:
+    """Apply migrations and create the bootstrap admin, then exit (the `bootstrap` command)."""
+    pool = await create_pool(settings.database_url.get_secret_value(), 2)
+    try:
+        applied = await apply_migrations(pool)
+        report = await bootstrap_admin(settings, Directory(Repository(pool), settings.token_ttl_seconds))
+    finally:
+        await pool.close()
+    return {"migrations_applied": applied, **report}

@@ -1,0 +1,1 @@
+"""Pure rules of account-svc: no I/O, only parley_shared and the standard library."""

@@ -1,0 +1,155 @@
+"""Secret bookkeeping of an access account, apart from its plain config.
+
+The stored config never holds a passphrase or a URL's password: those are sealed with the
+master key into `AccountSecrets` (the shape that travels on the bus). This module decides,
+on create and on every patch, which secrets stay, which are replaced (a new salt per new
+passphrase or version, the previous API payload key valid 24 h more) and how the account
+is shown (each passphrase as `passphrase_set: true` plus its `salt`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from parley_shared.envelope import new_salt
+from parley_shared.events import AccountSecrets, SealedKeyVersion, SealedSecret
+from parley_shared.timefmt import format_ts, parse_ts
+
+from account_svc.domain.account_config import ENCRYPTION_BLOCKS, redact_url, url_has_credentials
+
+PREVIOUS_VALID_FOR = timedelta(hours=24)
+WEBHOOK_KINDS = ("status", "user_initiated")
+
+Seal = Callable[[str], str]
+Unseal = Callable[[str], str]
+
+
+def _get(doc: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any] | None:
+    node: Any = doc
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node if isinstance(node, dict) else None
+
+
+def _current_version(secrets: AccountSecrets, path: tuple[str, ...]) -> SealedKeyVersion | None:
+    if path == ENCRYPTION_BLOCKS[0]:
+        return secrets.payload_encryption[0] if secrets.payload_encryption else None
+    return secrets.webhook_encryption.get(path[1])
+
+
+def existing_passphrases(config: dict[str, Any], secrets: AccountSecrets) -> frozenset[tuple[str, ...]]:
+    """The encryption blocks that have a passphrase now (a patch may omit it there)."""
+    return frozenset(
+        path
+        for path in ENCRYPTION_BLOCKS
+        if (block := _get(config, path)) and block.get("enabled") and _current_version(secrets, path)
+    )
+
+
+def _prune(versions: list[SealedKeyVersion], now: datetime) -> list[SealedKeyVersion]:
+    return [v for v in versions if v.valid_until is None or parse_ts(v.valid_until) > now]
+
+
+def apply_secrets(
+    config: dict[str, Any],
+    previous: AccountSecrets | None,
+    *,
+    seal: Seal,
+    unseal: Unseal,
+    now: datetime,
+) -> tuple[dict[str, Any], AccountSecrets]:
+    """Split secrets out of a validated config: the config to store and the secrets to keep.
+
+    `config` is the validator's output (passphrases present where given, URLs in full or
+    as a previous answer showed them, credentials masked).
+    """
+    stored = copy.deepcopy(config)
+    old = previous or AccountSecrets()
+    new = AccountSecrets(
+        api_key_hash=old.api_key_hash,
+        webhook_signing_secrets=list(old.webhook_signing_secrets),
+    )
+    payload_history = _prune(list(old.payload_encryption), now)
+    for path in ENCRYPTION_BLOCKS:
+        block = _get(stored, path)
+        current = _current_version(old, path)
+        if block is None or not block.get("enabled"):
+            if path == ENCRYPTION_BLOCKS[0]:
+                payload_history = []
+            continue
+        given = block.pop("passphrase", None)
+        same = (
+            current is not None
+            and current.version_code == block["version_code"]
+            and current.algorithm == block["algorithm"]
+            and (given is None or unseal(current.passphrase) == given)
+        )
+        if same and current is not None:
+            version = current
+        else:
+            passphrase = given if given is not None else unseal(current.passphrase)  # type: ignore[union-attr]
+            version = SealedKeyVersion(
+                version_code=block["version_code"],
+                algorithm=block["algorithm"],
+                salt=new_salt(),
+                passphrase=seal(passphrase),
+            )
+        if path == ENCRYPTION_BLOCKS[0]:
+            if same:
+                new.payload_encryption = payload_history
+            else:
+                until = format_ts(now + PREVIOUS_VALID_FOR)
+                demoted = [
+                    v if v.valid_until else v.model_copy(update={"valid_until": until})
+                    for v in payload_history
+                ]
+                new.payload_encryption = [version, *demoted]
+        else:
+            new.webhook_encryption[path[1]] = version
+    for kind in WEBHOOK_KINDS:
+        hook = (stored.get("webhooks") or {}).get(kind)
+        if not hook:
+            continue
+        url = hook["url"]
+        kept = old.webhook_urls.get(kind)
+        if kept is not None and url == redact_url(unseal(kept)):
+            new.webhook_urls[kind] = kept
+        elif url_has_credentials(url):
+            new.webhook_urls[kind] = seal(url)
+            hook["url"] = redact_url(url)
+    return stored, new
+
+
+def rotate_signing_secret(secrets: AccountSecrets, sealed_new: str, now: datetime) -> AccountSecrets:
+    """The new secret signs from now on; the one it replaces signs too for 24 hours."""
+    keep = [
+        s.model_copy(update={"valid_until": format_ts(now + PREVIOUS_VALID_FOR)})
+        for s in secrets.webhook_signing_secrets[:1]
+    ]
+    return secrets.model_copy(
+        update={"webhook_signing_secrets": [SealedSecret(value=sealed_new), *keep]}
+    )
+
+
+def public_view(
+    row_config: dict[str, Any], secrets: AccountSecrets, meta: dict[str, Any]
+) -> dict[str, Any]:
+    """The account as the API answers it: meta fields, config, `passphrase_set` and `salt`."""
+    out: dict[str, Any] = {"id": meta["id"]}
+    out.update(copy.deepcopy(row_config))
+    for path in ENCRYPTION_BLOCKS:
+        block = _get(out, path)
+        current = _current_version(secrets, path)
+        if block is not None and block.get("enabled") and current is not None:
+            block["passphrase_set"] = True
+            block["salt"] = current.salt
+    out["version"] = meta["version"]
+    out["status"] = meta["status"]
+    out["created_at"] = meta["created_at"]
+    out["updated_at"] = meta["updated_at"]
+    return out

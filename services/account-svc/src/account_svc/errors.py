@@ -1,0 +1,134 @@
+"""account-svc errors. Each maps to one RFC 9457 problem answer.
+
+    AccountSvcError
+    ├── PermanentError            the request cannot succeed as it is (4xx)
+    │   ├── MalformedRequest      400 malformed_request: the body is not JSON
+    │   ├── ValidationFailed      422 validation_error: fields at fault in `errors`
+    │   ├── Unauthorized          401 unauthorized
+    │   ├── Forbidden             403 forbidden: authenticated, but the role does not allow it
+    │   ├── NotFound              404 not_found: absent, or another tenant's
+    │   ├── Conflict              409 conflict: a unique name is taken
+    │   └── TooManyAttempts       429 too_many_attempts: login locked
+    └── TransientError            503: a dependency is down; retrying may succeed
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AccountSvcError(Exception):
+    """Base of every error account-svc answers on purpose."""
+
+    status = 500
+    type = "internal_error"
+    title = "Internal error"
+
+    def __init__(self, detail: str = "", errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors or []
+        self.headers: dict[str, str] = {}
+
+    def problem(self) -> dict[str, Any]:
+        """The RFC 9457 problem document."""
+        body: dict[str, Any] = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+class PermanentError(AccountSvcError):
+    """The request cannot succeed as it is; the client must change it."""
+
+    status = 400
+
+
+class MalformedRequest(PermanentError):
+    """The body could not be parsed as JSON at all."""
+
+    status = 400
+    type = "malformed_request"
+    title = "Malformed request"
+
+
+class ValidationFailed(PermanentError):
+    """Fields are missing or invalid; `errors` names each by its `loc`."""
+
+    status = 422
+    type = "validation_error"
+    title = "Validation failed"
+
+    @classmethod
+    def at(cls, loc: list[str | int], msg: str) -> ValidationFailed:
+        """One error at one field."""
+        return cls(msg, [{"loc": loc, "msg": msg, "type": "value_error"}])
+
+
+class Unauthorized(PermanentError):
+    """No valid credentials (bad password, missing or expired token)."""
+
+    status = 401
+    type = "unauthorized"
+    title = "Unauthorized"
+
+
+class Forbidden(PermanentError):
+    """Authenticated, but the caller's role may not do this."""
+
+    status = 403
+    type = "forbidden"
+    title = "Forbidden"
+
+
+class NotFound(PermanentError):
+    """No such resource in the caller's scope (another tenant's looks exactly the same)."""
+
+    status = 404
+    type = "not_found"
+    title = "Not found"
+
+
+class MethodNotAllowed(PermanentError):
+    """The path exists but not with this method."""
+
+    status = 405
+    type = "method_not_allowed"
+    title = "Method not allowed"
+
+
+class Conflict(PermanentError):
+    """A unique name is already taken."""
+
+    status = 409
+    type = "conflict"
+    title = "Conflict"
+
+
+class UnsupportedMediaType(PermanentError):
+    """The content type is not JSON."""
+
+    status = 415
+    type = "unsupported_media_type"
+    title = "Unsupported media type"
+
+
+class TooManyAttempts(PermanentError):
+    """Five failed logins in a row lock the username for 15 minutes."""
+
+    status = 429
+    type = "too_many_attempts"
+    title = "Too many attempts"
+
+
+class TransientError(AccountSvcError):
+    """A dependency (PostgreSQL, NATS) is unavailable; the same request may succeed later."""
+
+    status = 503
+    type = "service_unavailable"
+    title = "Service unavailable"

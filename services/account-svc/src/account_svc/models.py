@@ -1,0 +1,192 @@
+"""Request and answer models of the management API (besides the account config itself).
+
+The same models validate requests and generate `/openapi.json`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class LoginIn(_In):
+    """Credentials."""
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class UserOut(BaseModel):
+    """A console user (never with a password)."""
+
+    id: str
+    username: str
+    role: Literal["super_admin", "admin"]
+    organization_id: str | None
+    created_at: str
+
+
+class LoginUser(BaseModel):
+    """The user in a login answer."""
+
+    id: str
+    username: str
+    role: Literal["super_admin", "admin"]
+    organization_id: str | None
+
+
+class LoginOut(BaseModel):
+    """A bearer token and its expiry."""
+
+    token: str
+    expires_at: str
+    user: LoginUser
+
+
+class OrganizationIn(_In):
+    """A new aggregator or enterprise."""
+
+    name: str = Field(min_length=1, max_length=100)
+    kind: Literal["aggregator", "enterprise"]
+    aggregator_id: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+
+class OrganizationOut(BaseModel):
+    """An organization."""
+
+    id: str
+    name: str
+    kind: Literal["aggregator", "enterprise"]
+    aggregator_id: str | None
+    created_at: str
+
+
+class UserIn(_In):
+    """A new console user."""
+
+    username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
+    password: str = Field(min_length=10, max_length=256)
+    role: Literal["super_admin", "admin"]
+    organization_id: str | None = None
+
+
+class BusinessGroupIn(_In):
+    """A new business group of an enterprise."""
+
+    name: str = Field(min_length=1, max_length=100)
+    enterprise_id: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+
+class BusinessGroupOut(BaseModel):
+    """A business group."""
+
+    id: str
+    name: str
+    enterprise_id: str
+    created_at: str
+
+
+class OrganizationList(BaseModel):
+    """Every organization in scope."""
+
+    items: list[OrganizationOut]
+
+
+class UserList(BaseModel):
+    """Every user in scope."""
+
+    items: list[UserOut]
+
+
+class BusinessGroupList(BaseModel):
+    """Business groups in scope."""
+
+    items: list[BusinessGroupOut]
+
+
+class AccountOut(BaseModel):
+    """An access account as answered: the config plus id, version, status and timestamps."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    version: int
+    status: Literal["active", "deleted"]
+    created_at: str
+    updated_at: str
+
+
+class AccountCreated(BaseModel):
+    """A new account and its two secrets, shown this once."""
+
+    account: AccountOut
+    api_key: str
+    webhook_signing_secret: str
+
+
+class AccountList(BaseModel):
+    """A page of accounts; `next_cursor` is null on the last page."""
+
+    items: list[AccountOut]
+    next_cursor: str | None
+
+
+class ApiKeyOut(BaseModel):
+    """A new API key, shown this once."""
+
+    api_key: str
+
+
+class SigningSecretOut(BaseModel):
+    """A new webhook signing secret, shown this once."""
+
+    webhook_signing_secret: str
+
+
+class ProblemError(BaseModel):
+    """One field at fault."""
+
+    loc: list[str | int]
+    msg: str
+    type: str | None = None
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemError] | None = None
+
+
+def pydantic_errors(errors: list[Any]) -> list[dict[str, Any]]:
+    """pydantic's errors as contract errors: `loc` from the top of the body, no body prefix."""
+    out = []
+    for err in errors:
+        loc = [part for part in err.get("loc", ()) if isinstance(part, str | int)]
+        msg = err.get("msg", "invalid")
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown field"
+        out.append({"loc": loc, "msg": msg, "type": err.get("type", "value_error")})
+    return out

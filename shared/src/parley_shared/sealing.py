@@ -1,0 +1,201 @@
+"""Secrets at rest and on the bus, sealed with the platform master key; key and secret generation.
+
+`PARLEY_MASTER_KEY` is 32 random bytes in standard base64. Two subkeys are derived from it with
+HKDF-SHA256 (no salt): a sealing key (info ``b"parley seal v1"``) and an API-key pepper (info
+``b"parley api-key pepper v1"``).
+
+- A sealed secret is ``"s1." + kid + "." + urlsafe_b64(nonce12 || AES-256-GCM ciphertext||tag)``
+  (base64 without padding), where kid is the first 8 hex digits of sha256(sealing subkey) and the
+  caller's `aad` string (for example the account id and field name) is bound as AAD, so a sealed
+  value cannot be moved to another record.
+- An API key is stored as hex HMAC-SHA256(pepper, api_key). The hash depends on the master key:
+  after rotating it, keep the old key in `previous` and look a presented key up under every hash
+  of `MasterKey.api_key_hashes` (or re-issue the API keys). Sealed secrets keep opening with the
+  previous key too; re-seal them under the current one at leisure.
+
+Exceptions::
+
+    ValueError
+    ├── InvalidMasterKey
+    └── SealError
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+MASTER_KEY_BYTES: Final = 32
+SEAL_INFO: Final = b"parley seal v1"
+PEPPER_INFO: Final = b"parley api-key pepper v1"
+SEAL_PREFIX: Final = "s1"
+NONCE_BYTES: Final = 12
+API_KEY_PREFIX: Final = "pk_"
+WEBHOOK_SECRET_PREFIX: Final = "whsec_"  # noqa: S105 - a prefix, not a secret
+
+
+class InvalidMasterKey(ValueError):  # noqa: N818 - the API names it for what went wrong
+    """The configured master key is unusable; the service must refuse to start rather than guess."""
+
+
+class SealError(ValueError):
+    """A sealed token cannot be opened: unknown key id, altered, or sealed for another `aad`."""
+
+
+def _hkdf(ikm: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(ikm)
+
+
+def _decode_master_key(value: str, name: str) -> bytes:
+    try:
+        raw = base64.b64decode(value.strip().encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise InvalidMasterKey(
+            f"{name} is not standard base64; generate one with generate_master_key()"
+        ) from None
+    if len(raw) != MASTER_KEY_BYTES:
+        raise InvalidMasterKey(
+            f"{name} decodes to {len(raw)} bytes; it must be {MASTER_KEY_BYTES} random bytes"
+        )
+    return raw
+
+
+@dataclass(frozen=True)
+class _Subkeys:
+    kid: str
+    seal_key: bytes = field(repr=False)
+    pepper: bytes = field(repr=False)
+
+    @classmethod
+    def derive(cls, master: bytes) -> _Subkeys:
+        seal_key = _hkdf(master, SEAL_INFO)
+        kid = hashlib.sha256(seal_key).hexdigest()[:8]
+        return cls(kid=kid, seal_key=seal_key, pepper=_hkdf(master, PEPPER_INFO))
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64url(text: str) -> bytes:
+    padded = text + "=" * (-len(text) % 4)
+    return base64.b64decode(padded.encode("ascii"), altchars=b"-_", validate=True)
+
+
+class MasterKey:
+    """The platform master key, plus previous ones that still open and verify during rotation."""
+
+    __slots__ = ("_keys",)
+
+    def __init__(self, current: bytes, previous: Sequence[bytes] = ()) -> None:
+        """Build from raw 32-byte keys; `from_b64` is the usual way in."""
+        keys: list[_Subkeys] = []
+        for raw in (current, *previous):
+            if len(raw) != MASTER_KEY_BYTES:
+                raise InvalidMasterKey(f"a master key must be {MASTER_KEY_BYTES} bytes")
+            sub = _Subkeys.derive(raw)
+            if all(sub.kid != k.kid for k in keys):
+                keys.append(sub)
+        self._keys: tuple[_Subkeys, ...] = tuple(keys)
+
+    @classmethod
+    def from_b64(cls, current: str, previous: Sequence[str] = ()) -> MasterKey:
+        """Build from `PARLEY_MASTER_KEY` and optional previous keys (standard base64 each)."""
+        raw_current = _decode_master_key(current, "PARLEY_MASTER_KEY")
+        raw_previous = [
+            _decode_master_key(value, f"previous master key #{n}")
+            for n, value in enumerate(previous, start=1)
+        ]
+        return cls(raw_current, raw_previous)
+
+    def __repr__(self) -> str:
+        """The key ids only, never key material."""
+        return f"MasterKey(kids={list(self.kids)!r})"
+
+    @property
+    def kid(self) -> str:
+        """The id of the current key: the first 8 hex digits of sha256 of its sealing subkey."""
+        return self._keys[0].kid
+
+    @property
+    def kids(self) -> tuple[str, ...]:
+        """The ids of the current key, then of each previous one."""
+        return tuple(k.kid for k in self._keys)
+
+    def seal(self, plaintext: str, aad: str = "") -> str:
+        """Seal `plaintext` under the current key, bound to `aad`: `s1.<kid>.<urlsafe b64>`."""
+        current = self._keys[0]
+        nonce = os.urandom(NONCE_BYTES)
+        ct = AESGCM(current.seal_key).encrypt(nonce, plaintext.encode(), aad.encode())
+        return f"{SEAL_PREFIX}.{current.kid}.{_b64url(nonce + ct)}"
+
+    def unseal(self, token: str, aad: str = "") -> str:
+        """The plaintext of a `seal` token made under the current or a previous key."""
+        prefix, _, rest = token.partition(".")
+        kid, _, body = rest.partition(".")
+        if prefix != SEAL_PREFIX or not kid or not body:
+            raise SealError("not a sealed token (expected s1.<kid>.<data>)")
+        key = next((k for k in self._keys if k.kid == kid), None)  # key ids are not secret
+        if key is None:
+            raise SealError(f"sealed under unknown master key id {kid[:16]!r}")
+        try:
+            data = _unb64url(body)
+        except (binascii.Error, UnicodeEncodeError):
+            raise SealError("sealed token data is not urlsafe base64") from None
+        if len(data) < NONCE_BYTES + 16:
+            raise SealError("sealed token is too short")
+        try:
+            raw = AESGCM(key.seal_key).decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], aad.encode())
+        except InvalidTag:
+            raise SealError("sealed token was altered or sealed for another aad") from None
+        try:
+            return raw.decode()
+        except UnicodeDecodeError:
+            raise SealError("sealed token does not hold UTF-8 text") from None
+
+    def hash_api_key(self, api_key: str) -> str:
+        """The stored form of an API key: hex HMAC-SHA256 with the current key's pepper."""
+        return _hmac_hex(self._keys[0].pepper, api_key)
+
+    def api_key_hashes(self, api_key: str) -> list[str]:
+        """The hash of `api_key` under the current key, then under each previous key."""
+        return [_hmac_hex(k.pepper, api_key) for k in self._keys]
+
+    def api_key_matches(self, api_key: str, stored_hash: str) -> bool:
+        """Whether `api_key` hashes to `stored_hash` under any key (constant-time compare)."""
+        stored = stored_hash.encode("ascii", errors="replace")
+        matched = False
+        for candidate in self.api_key_hashes(api_key):
+            matched |= hmac.compare_digest(candidate.encode("ascii"), stored)
+        return matched
+
+
+def _hmac_hex(key: bytes, api_key: str) -> str:
+    return hmac.new(key, api_key.encode(), hashlib.sha256).hexdigest()
+
+
+def generate_master_key() -> str:
+    """A new `PARLEY_MASTER_KEY`: 32 random bytes, standard base64."""
+    return base64.b64encode(secrets.token_bytes(MASTER_KEY_BYTES)).decode("ascii")
+
+
+def generate_api_key() -> str:
+    """A new API key: `pk_` + 32 random bytes, urlsafe base64 without padding."""
+    return API_KEY_PREFIX + _b64url(secrets.token_bytes(32))
+
+
+def generate_webhook_secret() -> str:
+    """A new webhook signing secret: `whsec_` + standard base64 of 24 random bytes."""
+    return WEBHOOK_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode("ascii")
