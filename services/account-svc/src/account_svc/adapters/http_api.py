@@ -300,7 +300,15 @@ def build_app(services: Services, ready: Any) -> web.Application:
     async def openapi(_: web.Request) -> web.Response:
         return json_response(document)
 
+    from account_svc.asyncapi import asyncapi_document
+
+    events_document = asyncapi_document()
+
+    async def asyncapi(_: web.Request) -> web.Response:
+        return json_response(events_document)
+
     app.router.add_get("/openapi.json", openapi)
+    app.router.add_get("/asyncapi.json", asyncapi)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

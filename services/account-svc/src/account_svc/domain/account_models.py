@@ -79,7 +79,9 @@ def _prefixed(prefix: str) -> AfterValidator:
 
     def check(value: str) -> str:
         if not has_prefix(value, prefix):
-            raise PydanticCustomError("id_prefix", "Input should be an id starting with {p}_", {"p": prefix})
+            raise PydanticCustomError(
+                "id_prefix", "Input should be an id starting with {p}_", {"p": prefix}
+            )
         return value
 
     return AfterValidator(check)
@@ -350,10 +352,6 @@ class AccountConfigIn(_Model):
     apps: Apps = Apps()
     id: Any = Field(default=None, description=_READ_ONLY_NOTE, json_schema_extra=_READ_ONLY)
     version: Any = Field(default=None, description=_READ_ONLY_NOTE, json_schema_extra=_READ_ONLY)
-    created_at: Any = Field(
-        default=None, description=_READ_ONLY_NOTE, json_schema_extra=_READ_ONLY
-    )
-    updated_at: Any = Field(
-        default=None, description=_READ_ONLY_NOTE, json_schema_extra=_READ_ONLY
-    )
+    created_at: Any = Field(default=None, description=_READ_ONLY_NOTE, json_schema_extra=_READ_ONLY)
+    updated_at: Any = Field(default=None, description=_READ_ONLY_NOTE, json_schema_extra=_READ_ONLY)
     status: Any = Field(default=None, description=_READ_ONLY_NOTE, json_schema_extra=_READ_ONLY)

@@ -11,7 +11,7 @@ decided where the request is made (webhook-svc), since names resolve differently
 from __future__ import annotations
 
 import re
-from urllib.parse import SplitResult, parse_qsl, urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 MAX_URL_LENGTH = 2048
 """Longest webhook URL accepted, in characters."""
@@ -22,7 +22,7 @@ REDACTED = "***"
 _AUTHORITY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?P<authority>[^/?#]*)")
 # One token of a NATS subject. Wildcards (`*`, `>`) and `$` system subjects are not targets.
 _SUBJECT_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
-_JETSTREAM_VALUES = frozenset({"true", "false"})
+_JETSTREAM_QUERIES = frozenset({"jetstream=true", "jetstream=false"})
 
 
 def webhook_url_problem(url: str, *, allow_private_targets: bool) -> str | None:
@@ -36,6 +36,13 @@ def webhook_url_problem(url: str, *, allow_private_targets: bool) -> str | None:
         port = parts.port
     except ValueError:
         return "Webhook URL is not a valid URL"
+    return _target_problem(parts, port, allow_private_targets=allow_private_targets)
+
+
+def _target_problem(
+    parts: SplitResult, port: int | None, *, allow_private_targets: bool
+) -> str | None:
+    """Why a parsed URL cannot be a target (scheme, host, port, NATS subject); None if it can."""
     scheme = parts.scheme.lower()
     if scheme == "http" and not allow_private_targets:
         return "Webhook URL must use https:// (http:// is allowed only for private targets)"
@@ -45,9 +52,7 @@ def webhook_url_problem(url: str, *, allow_private_targets: bool) -> str | None:
         return "Webhook URL must name a host"
     if port == 0:
         return "Webhook URL port must be between 1 and 65535"
-    if scheme == "nats":
-        return _nats_problem(parts)
-    return None
+    return _nats_problem(parts) if scheme == "nats" else None
 
 
 def _nats_problem(parts: SplitResult) -> str | None:
@@ -64,13 +69,8 @@ def _nats_problem(parts: SplitResult) -> str | None:
         )
     if parts.fragment:
         return "NATS webhook URL must not have a fragment"
-    if parts.query:
-        try:
-            params = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=True)
-        except ValueError:
-            return "NATS webhook URL query must be jetstream=true or jetstream=false"
-        if len(params) != 1 or params[0][0] != "jetstream" or params[0][1] not in _JETSTREAM_VALUES:
-            return "NATS webhook URL query must be jetstream=true or jetstream=false"
+    if parts.query and parts.query not in _JETSTREAM_QUERIES:
+        return "NATS webhook URL query must be jetstream=true or jetstream=false"
     return None
 
 
@@ -89,7 +89,7 @@ def url_has_credentials(url: str) -> bool:
 
 
 def redact_url(url: str) -> str:
-    """`url` with its password shown as `***` (`nats://user:***@h:4222/s`); unchanged without one."""
+    """`url` with its password shown as `***` (`nats://u:***@h:4222/s`); unchanged without one."""
     span = _authority_span(url)
     if span is None:
         return url

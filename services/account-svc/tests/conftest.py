@@ -1,0 +1,41 @@
+"""Fixtures for account-svc tests: the service in-process on a loopback port, against real
+NATS and PostgreSQL (from parley_devtools.pytest_plugin), and a logged-in API client."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from account_testkit import ADMIN_PASSWORD, ADMIN_USER, Api, make_settings
+from aiohttp.test_utils import TestServer
+from parley_shared.logging import configure_logging
+
+from account_svc.bootstrap import create_app
+
+
+@pytest.fixture
+def log_stream() -> io.StringIO:
+    """Everything the service logs during the test, as JSON lines."""
+    stream = io.StringIO()
+    configure_logging("account-svc", "DEBUG", json_output=True, stream=stream)
+    return stream
+
+
+@pytest.fixture
+async def api(
+    database_url: str, nats_url: str, log_stream: io.StringIO
+) -> AsyncIterator[Api]:
+    """account-svc running in-process, and a client logged in as the bootstrap admin."""
+    settings = make_settings(database_url, nats_url)
+    server = TestServer(create_app(settings), host="127.0.0.1")
+    await server.start_server()
+    async with aiohttp.ClientSession() as session:
+        client = Api(session, str(server.make_url("")).rstrip("/"), log=log_stream)
+        client.token = await client.login(ADMIN_USER, ADMIN_PASSWORD)
+        client.settings = settings  # type: ignore[attr-defined]
+        yield client
+    await server.close()
+
+

@@ -1,0 +1,173 @@
+"""Config events: every change reaches the ACCOUNTS stream through the outbox, even across a
+crash between commit and publish, with secrets sealed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import nats
+import orjson
+from account_testkit import ADMIN_PASSWORD, ADMIN_USER, Api, make_tenant, seed_for
+from parley_devtools.embedded import free_port
+from parley_shared import subjects
+from parley_shared.sealing import generate_master_key
+
+
+async def _last(nats_url: str, account_id: str, min_version: int, timeout: float = 10.0) -> Any:
+    """The last ACCOUNTS message of an account once its version reaches `min_version`."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                msg = await js.get_last_msg(subjects.STREAM_ACCOUNTS, subjects.account_config(account_id))
+                event = orjson.loads(msg.data)
+                if event["data"]["version"] >= min_version:
+                    return msg, event
+            except nats.js.errors.NotFoundError:
+                pass
+            assert time.monotonic() < deadline, f"no event v{min_version} for {account_id}"
+            await asyncio.sleep(0.05)
+    finally:
+        await nc.close()
+
+
+async def test_create_patch_delete_each_publish_a_snapshot(api: Api, nats_url: str) -> None:
+    """Create, patch and delete each put the account's latest snapshot on its subject."""
+    tenant = await make_tenant(api)
+    status, created = await api.call("POST", "/v1/accounts", seed_for(tenant))
+    assert status == 201
+    account_id = created["account"]["id"]
+    msg, event = await _last(nats_url, account_id, 1)
+    assert event["type"] == "parley.account.config.updated"
+    assert event["specversion"] == "1.0"
+    assert msg.headers[subjects.HEADER_MSG_ID] == event["id"]
+    assert event["data"]["account"]["label"] == "OTP alerts"
+    secrets = event["data"]["secrets"]
+    assert secrets["api_key_hash"]
+    raw = msg.data.decode()
+    assert created["api_key"] not in raw
+    assert created["webhook_signing_secret"] not in raw
+    assert "correct horse battery staple" not in raw
+
+    await api.call("PATCH", f"/v1/accounts/{account_id}", {"label": "v2"})
+    _, event = await _last(nats_url, account_id, 2)
+    assert event["data"]["account"]["label"] == "v2"
+
+    await api.call("DELETE", f"/v1/accounts/{account_id}")
+    _, event = await _last(nats_url, account_id, 3)
+    assert event["type"] == "parley.account.config.deleted"
+    assert event["data"]["status"] == "deleted"
+    assert event["data"]["account"] is None
+
+
+async def test_republish_after_crash_before_mark_is_deduplicated(
+    api: Api, nats_url: str, database_url: str
+) -> None:
+    """An event published but not marked (crash) is sent again and JetStream drops the copy."""
+    tenant = await make_tenant(api)
+    _, created = await api.call("POST", "/v1/accounts", seed_for(tenant))
+    account_id = created["account"]["id"]
+    await _last(nats_url, account_id, 1)
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        before = (await js.stream_info(subjects.STREAM_ACCOUNTS)).state.last_seq
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute("UPDATE account_svc.outbox SET published_at = NULL")
+            await conn.execute("SELECT pg_notify('account_svc_outbox', '')")
+            deadline = time.monotonic() + 10
+            while await conn.fetchval(
+                "SELECT count(*) FROM account_svc.outbox WHERE published_at IS NULL"
+            ):
+                assert time.monotonic() < deadline, "relay did not republish"
+                await asyncio.sleep(0.05)
+        finally:
+            await conn.close()
+        after = (await js.stream_info(subjects.STREAM_ACCOUNTS)).state.last_seq
+        assert after == before, "duplicates must be dropped by Nats-Msg-Id"
+    finally:
+        await nc.close()
+
+
+def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    exe = str(Path(sys.executable).parent / "account-svc")
+    out = log.open("ab")
+    return subprocess.Popen([exe, "serve"], env=env, stdout=out, stderr=out)
+
+
+async def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, "account-svc exited"
+            try:
+                async with session.get(base + "/readyz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("account-svc not ready in time")
+
+
+async def test_event_is_published_after_kill_between_commit_and_publish(
+    nats_url: str, database_url: str, tmp_path: Path
+) -> None:
+    """A process killed after committing but before publishing: the next process publishes."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "NATS_URL": nats_url,
+        "DATABASE_URL": database_url,
+        "PARLEY_MASTER_KEY": generate_master_key(),
+        "ACCOUNT_HTTP_HOST": "127.0.0.1",
+        "ACCOUNT_HTTP_PORT": str(port),
+        "ACCOUNT_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        # The relay is off: the commit happens, the publish cannot (the crash window).
+        "ACCOUNT_OUTBOX_RELAY_ENABLED": "false",
+    }
+    base = f"http://127.0.0.1:{port}"
+    proc = _start(env, tmp_path / "svc.log")
+    try:
+        await _wait_ready(base, proc)
+        async with aiohttp.ClientSession() as session:
+            client = Api(session, base)
+            client.token = await client.login(ADMIN_USER, ADMIN_PASSWORD)
+            tenant = await make_tenant(client)
+            status, created = await client.call("POST", "/v1/accounts", seed_for(tenant))
+            assert status == 201
+        account_id = created["account"]["id"]
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            info = await js.stream_info(subjects.STREAM_ACCOUNTS)
+            assert info.state.messages == 0, "nothing may be published while the relay is off"
+        finally:
+            await nc.close()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        env["ACCOUNT_OUTBOX_RELAY_ENABLED"] = "true"
+        proc = _start(env, tmp_path / "svc.log")
+        await _wait_ready(base, proc)
+        _, event = await _last(nats_url, account_id, 1)
+        assert event["data"]["account_id"] == account_id
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
