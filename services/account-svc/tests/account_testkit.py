@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-from parley_shared.sealing import generate_master_key
-
 from account_svc.settings import Settings
+from parley_shared.sealing import generate_master_key
 
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "bootstrap-password-1"
@@ -109,10 +107,18 @@ SEED: dict[str, Any] = {
                 "enabled": True,
                 "channel": "sms",
                 "dr_ttl_seconds": 20,
-                "events": ["delivery_failed", "dr_ttl_expired", "invalid_number", "validity_expired"],
+                "events": [
+                    "delivery_failed",
+                    "dr_ttl_expired",
+                    "invalid_number",
+                    "validity_expired",
+                ],
             },
         },
-        "sms": {"sender_ids": {"mode": "allowlist", "allowlist": ["PARLEY"]}, "fallback": {"enabled": False}},
+        "sms": {
+            "sender_ids": {"mode": "allowlist", "allowlist": ["PARLEY"]},
+            "fallback": {"enabled": False},
+        },
     },
     "webhooks": {
         "status": {
@@ -140,7 +146,9 @@ async def make_tenant(api: Api, aggregator: bool = True) -> dict[str, str]:
     """An enterprise (under a new aggregator when asked) with a business group."""
     agg_id = None
     if aggregator:
-        status, agg = await api.call("POST", "/v1/organizations", {"name": "Agg", "kind": "aggregator"})
+        status, agg = await api.call(
+            "POST", "/v1/organizations", {"name": "Agg", "kind": "aggregator"}
+        )
         assert status == 201, agg
         agg_id = agg["id"]
     body: dict[str, Any] = {"name": "Ent", "kind": "enterprise"}

@@ -8,11 +8,10 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from account_svc.bootstrap import create_app
 from account_testkit import ADMIN_PASSWORD, ADMIN_USER, Api, make_settings
 from aiohttp.test_utils import TestServer
 from parley_shared.logging import configure_logging
-
-from account_svc.bootstrap import create_app
 
 
 @pytest.fixture
@@ -24,9 +23,7 @@ def log_stream() -> io.StringIO:
 
 
 @pytest.fixture
-async def api(
-    database_url: str, nats_url: str, log_stream: io.StringIO
-) -> AsyncIterator[Api]:
+async def api(database_url: str, nats_url: str, log_stream: io.StringIO) -> AsyncIterator[Api]:
     """account-svc running in-process, and a client logged in as the bootstrap admin."""
     settings = make_settings(database_url, nats_url)
     server = TestServer(create_app(settings), host="127.0.0.1")
@@ -37,5 +34,3 @@ async def api(
         client.settings = settings  # type: ignore[attr-defined]
         yield client
     await server.close()
-
-

@@ -60,23 +60,23 @@ class EnvelopeError(ValueError):
     """An envelope could not be opened; the API answers 400 and never accepts it silently."""
 
 
-class MalformedEnvelope(EnvelopeError):  # noqa: N818 - the API names it for what went wrong
+class MalformedEnvelope(EnvelopeError):
     """The input is not an envelope of the contract's shape, so nothing about it can be trusted."""
 
 
-class UnknownKeyId(EnvelopeError):  # noqa: N818 - the API names it for what went wrong
+class UnknownKeyId(EnvelopeError):
     """The `kid` names no key version the account holds (unknown, or past its 24 h grace)."""
 
 
-class AlgorithmMismatch(EnvelopeError):  # noqa: N818 - the API names it for what went wrong
+class AlgorithmMismatch(EnvelopeError):
     """The `alg` is not the one configured for that key version; we never let the sender pick."""
 
 
-class SaltMismatch(EnvelopeError):  # noqa: N818 - the API names it for what went wrong
+class SaltMismatch(EnvelopeError):
     """The `salt` is not the account's salt for that version; refusing it keeps PBKDF2 unforced."""
 
 
-class DecryptionFailed(EnvelopeError):  # noqa: N818 - the API names it for what went wrong
+class DecryptionFailed(EnvelopeError):
     """The GCM tag did not verify: wrong passphrase, or the envelope was altered in transit."""
 
 

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from parley_shared.ids import new_id
 from parley_shared.timefmt import now_ts
 
-SPECVERSION = "1.0"
-DATACONTENTTYPE = "application/json"
+SPECVERSION: Literal["1.0"] = "1.0"
+DATACONTENTTYPE: Literal["application/json"] = "application/json"
 
 # Event types.
 MESSAGE_SENT = "parley.message.sent"
@@ -106,7 +106,7 @@ class StatusData(BaseModel):
 class InboundData(BaseModel):
     """`data` of an inbound (user-initiated) message event."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     inbound_id: str
     account_id: str
@@ -117,8 +117,6 @@ class InboundData(BaseModel):
     in_reply_to: str | None = None
     received_at: str
     metadata: dict[str, Any] | None = None
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class SealedKeyVersion(BaseModel):

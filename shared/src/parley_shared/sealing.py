@@ -46,7 +46,7 @@ API_KEY_PREFIX: Final = "pk_"
 WEBHOOK_SECRET_PREFIX: Final = "whsec_"  # noqa: S105 - a prefix, not a secret
 
 
-class InvalidMasterKey(ValueError):  # noqa: N818 - the API names it for what went wrong
+class InvalidMasterKey(ValueError):
     """The configured master key is unusable; the service must refuse to start rather than guess."""
 
 

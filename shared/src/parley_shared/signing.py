@@ -29,7 +29,7 @@ DEFAULT_TOLERANCE_S: Final = 300
 _MAX_TIMESTAMP_DIGITS: Final = 16
 
 
-class InvalidWebhookSecret(ValueError):  # noqa: N818 - the API names it for what went wrong
+class InvalidWebhookSecret(ValueError):
     """A configured signing secret is not base64; signing with a guess would fail every receiver."""
 
 

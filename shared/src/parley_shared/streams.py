@@ -69,7 +69,7 @@ async def _main() -> None:
     nc = await nats.connect(url)
     try:
         names = await ensure_streams(nc.jetstream())
-        print(json.dumps({"streams": names}))  # noqa: T201 - command-line output
+        print(json.dumps({"streams": names}))
     finally:
         await nc.close()
 

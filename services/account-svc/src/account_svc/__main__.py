@@ -20,12 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "openapi":
         from account_svc.adapters.http_api import openapi_document
 
-        print(json.dumps(openapi_document(), indent=2))  # noqa: T201
+        print(json.dumps(openapi_document(), indent=2))
         return 0
     if args.command == "asyncapi":
         from account_svc.asyncapi import asyncapi_document
 
-        print(json.dumps(asyncapi_document(), indent=2))  # noqa: T201
+        print(json.dumps(asyncapi_document(), indent=2))
         return 0
 
     from account_svc.settings import Settings
@@ -36,11 +36,13 @@ def main(argv: list[str] | None = None) -> int:
         from account_svc.bootstrap import run_bootstrap
 
         report = asyncio.run(run_bootstrap(settings))
-        public = {k: v for k, v in report.items() if k in ("created", "username", "password_generated")}
+        public = {
+            k: v for k, v in report.items() if k in ("created", "username", "password_generated")
+        }
         if report.get("password"):
             # A generated password is printed once, here, and nowhere else.
-            print(f"bootstrap admin password: {report['password']}", file=sys.stderr)  # noqa: T201
-        print(json.dumps({"bootstrap_admin": public, "migrations": report["migrations_applied"]}))  # noqa: T201
+            print(f"bootstrap admin password: {report['password']}", file=sys.stderr)
+        print(json.dumps({"bootstrap_admin": public, "migrations": report["migrations_applied"]}))
         return 0
 
     from aiohttp import web

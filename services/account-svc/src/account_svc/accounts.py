@@ -82,7 +82,9 @@ class Accounts:
     def _validate(self, body: Any, existing: frozenset[tuple[str, ...]]) -> dict[str, Any]:
         try:
             return validate_account_config(
-                body, allow_private_targets=self.allow_private_targets, existing_passphrases=existing
+                body,
+                allow_private_targets=self.allow_private_targets,
+                existing_passphrases=existing,
             )
         except ConfigValidationError as exc:
             raise ValidationFailed("the account config is invalid", exc.errors) from exc
@@ -130,7 +132,9 @@ class Accounts:
 
     def view(self, row: dict[str, Any]) -> dict[str, Any]:
         """The account as answered."""
-        return public_view(row["config"], AccountSecrets.model_validate(row["secrets"]), self._meta(row))
+        return public_view(
+            row["config"], AccountSecrets.model_validate(row["secrets"]), self._meta(row)
+        )
 
     def _event(self, row: dict[str, Any], deleted: bool = False) -> OutboxEvent:
         secrets = AccountSecrets.model_validate(row["secrets"])
@@ -187,7 +191,11 @@ class Accounts:
         }
         await self.repo.insert_account(row, self._event(row))
         log.info("account_created", account_id=account_id)
-        return {"account": self.view(row), "api_key": api_key, "webhook_signing_secret": signing_secret}
+        return {
+            "account": self.view(row),
+            "api_key": api_key,
+            "webhook_signing_secret": signing_secret,
+        }
 
     async def list(
         self, who: Principal, enterprise_id: str | None, limit: int, cursor: str | None
@@ -260,7 +268,9 @@ class Accounts:
         seal, _ = self._seal_for(account_id)
         secret = generate_webhook_secret()
         at = now()
-        secrets = rotate_signing_secret(AccountSecrets.model_validate(row["secrets"]), seal(secret), at)
+        secrets = rotate_signing_secret(
+            AccountSecrets.model_validate(row["secrets"]), seal(secret), at
+        )
         await self._bump(row, secrets, at)
         log.info("webhook_signing_secret_rotated", account_id=account_id)
         return {"webhook_signing_secret": secret}

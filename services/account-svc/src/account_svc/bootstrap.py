@@ -32,7 +32,9 @@ HOLDER = web.AppKey("holder", dict)
 
 def master_key(settings: Settings) -> MasterKey:
     """The master key (and the previous one during a rotation) from the settings."""
-    previous = [settings.master_key_previous.get_secret_value()] if settings.master_key_previous else []
+    previous = (
+        [settings.master_key_previous.get_secret_value()] if settings.master_key_previous else []
+    )
     return MasterKey.from_b64(settings.master_key.get_secret_value(), previous=previous)
 
 
@@ -105,14 +107,16 @@ def create_app(settings: Settings) -> web.Application:
         report = await bootstrap_admin(settings, directory)
         if report.get("password_generated"):
             # CONTRACT: a generated bootstrap password is printed once (never logged).
-            print(f"bootstrap admin created: {report['username']} / {report['password']}")  # noqa: T201
+            print(f"bootstrap admin created: {report['username']} / {report['password']}")
         nc = await connect_nats(settings.nats_url, "account-svc")
         holder["nc"] = nc
         js = nc.jetstream()
         await ensure_streams(js, settings.stream_replicas)
         state["streams"] = True
         if settings.outbox_relay_enabled:
-            relay = OutboxRelay(settings.database_url.get_secret_value(), js, settings.outbox_poll_seconds)
+            relay = OutboxRelay(
+                settings.database_url.get_secret_value(), js, settings.outbox_poll_seconds
+            )
             holder["relay"] = relay
             holder["relay_task"] = asyncio.create_task(relay.run(), name="outbox-relay")
         log.info("account_svc_started", port=settings.http_port)
@@ -140,7 +144,9 @@ async def run_bootstrap(settings: Settings) -> dict[str, Any]:
     pool = await create_pool(settings.database_url.get_secret_value(), 2)
     try:
         applied = await apply_migrations(pool)
-        report = await bootstrap_admin(settings, Directory(Repository(pool), settings.token_ttl_seconds))
+        report = await bootstrap_admin(
+            settings, Directory(Repository(pool), settings.token_ttl_seconds)
+        )
     finally:
         await pool.close()
     return {"migrations_applied": applied, **report}

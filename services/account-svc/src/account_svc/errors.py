@@ -1,15 +1,15 @@
 """account-svc errors. Each maps to one RFC 9457 problem answer.
 
-    AccountSvcError
-    ├── PermanentError            the request cannot succeed as it is (4xx)
-    │   ├── MalformedRequest      400 malformed_request: the body is not JSON
-    │   ├── ValidationFailed      422 validation_error: fields at fault in `errors`
-    │   ├── Unauthorized          401 unauthorized
-    │   ├── Forbidden             403 forbidden: authenticated, but the role does not allow it
-    │   ├── NotFound              404 not_found: absent, or another tenant's
-    │   ├── Conflict              409 conflict: a unique name is taken
-    │   └── TooManyAttempts       429 too_many_attempts: login locked
-    └── TransientError            503: a dependency is down; retrying may succeed
+AccountSvcError
+├── PermanentError            the request cannot succeed as it is (4xx)
+│   ├── MalformedRequest      400 malformed_request: the body is not JSON
+│   ├── ValidationFailed      422 validation_error: fields at fault in `errors`
+│   ├── Unauthorized          401 unauthorized
+│   ├── Forbidden             403 forbidden: authenticated, but the role does not allow it
+│   ├── NotFound              404 not_found: absent, or another tenant's
+│   ├── Conflict              409 conflict: a unique name is taken
+│   └── TooManyAttempts       429 too_many_attempts: login locked
+└── TransientError            503: a dependency is down; retrying may succeed
 """
 
 from __future__ import annotations

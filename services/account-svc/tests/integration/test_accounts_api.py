@@ -46,7 +46,13 @@ async def test_defaults_fill_a_minimal_account(api: Api) -> None:
     """A minimal SMS account is answered with every default filled."""
     tenant = await make_tenant(api)
     refs = {k: tenant[k] for k in ("enterprise_id", "business_group_id")}
-    body = {**refs, "label": "Min", "communication_type": "outgoing", "traffic_type": "otp", "channels": ["sms"]}
+    body = {
+        **refs,
+        "label": "Min",
+        "communication_type": "outgoing",
+        "traffic_type": "otp",
+        "channels": ["sms"],
+    }
     status, data = await api.call("POST", "/v1/accounts", body)
     assert status == 201, data
     account = data["account"]
@@ -221,12 +227,16 @@ async def test_nats_url_credentials_are_masked(api: Api) -> None:
     body["webhooks"]["status"]["url"] = "nats://bob:s3cret-pass@127.0.0.1:4333/hooks.parley"
     status, data = await api.call("POST", "/v1/accounts", body)
     assert status == 201, data
-    assert data["account"]["webhooks"]["status"]["url"] == "nats://bob:***@127.0.0.1:4333/hooks.parley"
+    assert (
+        data["account"]["webhooks"]["status"]["url"] == "nats://bob:***@127.0.0.1:4333/hooks.parley"
+    )
     assert "s3cret-pass" not in str(data)
     # Round-tripping the masked URL in a patch keeps the real credentials.
     account_id = data["account"]["id"]
     status, patched = await api.call(
-        "PATCH", f"/v1/accounts/{account_id}", {"webhooks": {"status": data["account"]["webhooks"]["status"]}}
+        "PATCH",
+        f"/v1/accounts/{account_id}",
+        {"webhooks": {"status": data["account"]["webhooks"]["status"]}},
     )
     assert status == 200, patched
     assert patched["webhooks"]["status"]["url"].endswith("@127.0.0.1:4333/hooks.parley")
@@ -237,9 +247,16 @@ async def test_openapi_documents_every_route(api: Api) -> None:
     status, doc = await api.call("GET", "/openapi.json", token="")
     assert status == 200
     paths = doc["paths"]
-    for path in ("/v1/auth/login", "/v1/organizations", "/v1/users", "/v1/business-groups",
-                 "/v1/accounts", "/v1/accounts/{id}", "/v1/accounts/{id}/api-keys",
-                 "/v1/accounts/{id}/webhook-signing-secret"):
+    for path in (
+        "/v1/auth/login",
+        "/v1/organizations",
+        "/v1/users",
+        "/v1/business-groups",
+        "/v1/accounts",
+        "/v1/accounts/{id}",
+        "/v1/accounts/{id}/api-keys",
+        "/v1/accounts/{id}/webhook-signing-secret",
+    ):
         assert path in paths, path
     create = paths["/v1/accounts"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     name = create["$ref"].rsplit("/", 1)[-1]
@@ -261,7 +278,9 @@ async def test_health_ready_and_metrics(api: Api) -> None:
     assert status == 200
     status, ready = await api.call("GET", "/readyz", token="")
     assert status == 200, ready
-    assert ready["database"] and ready["nats"] and ready["streams"]
+    assert ready["database"]
+    assert ready["nats"]
+    assert ready["streams"]
     status, text = await api.call("GET", "/metrics", token="")
     assert status == 200
     assert "parley_account_http_requests_total" in text

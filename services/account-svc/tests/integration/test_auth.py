@@ -81,7 +81,11 @@ async def test_login_body_errors_name_the_field(api: Api) -> None:
     assert status == 422
     assert data["errors"][0]["loc"] == ["password"]
     status, data = await api.call(
-        "POST", "/v1/auth/login", raw=b"{nope", token="", headers={"Content-Type": "application/json"}
+        "POST",
+        "/v1/auth/login",
+        raw=b"{nope",
+        token="",
+        headers={"Content-Type": "application/json"},
     )
     assert status == 400
     assert data["type"] == "malformed_request"

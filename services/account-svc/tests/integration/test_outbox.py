@@ -22,15 +22,17 @@ from parley_shared import subjects
 from parley_shared.sealing import generate_master_key
 
 
-async def _last(nats_url: str, account_id: str, min_version: int, timeout: float = 10.0) -> Any:
+async def _last(nats_url: str, account_id: str, min_version: int, wait_s: float = 10.0) -> Any:
     """The last ACCOUNTS message of an account once its version reaches `min_version`."""
     nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + wait_s
         while True:
             try:
-                msg = await js.get_last_msg(subjects.STREAM_ACCOUNTS, subjects.account_config(account_id))
+                msg = await js.get_last_msg(
+                    subjects.STREAM_ACCOUNTS, subjects.account_config(account_id)
+                )
                 event = orjson.loads(msg.data)
                 if event["data"]["version"] >= min_version:
                     return msg, event
@@ -107,8 +109,8 @@ def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([exe, "serve"], env=env, stdout=out, stderr=out)
 
 
-async def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
+async def _wait_ready(base: str, proc: subprocess.Popen[bytes], wait_s: float = 30.0) -> None:
+    deadline = time.monotonic() + wait_s
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
             assert proc.poll() is None, "account-svc exited"

@@ -115,7 +115,9 @@ async def test_aggregator_super_admin_creates_enterprises_under_itself(
 ) -> None:
     """An aggregator super admin's enterprise lands under its aggregator; no aggregators."""
     client: Api = world["users"]["agg_a_super"]
-    status, ent = await client.call("POST", "/v1/organizations", {"name": "E2", "kind": "enterprise"})
+    status, ent = await client.call(
+        "POST", "/v1/organizations", {"name": "E2", "kind": "enterprise"}
+    )
     assert status == 201
     assert ent["aggregator_id"] == world["a"]["aggregator_id"]
     status, _ = await client.call("POST", "/v1/organizations", {"name": "A2", "kind": "aggregator"})
@@ -137,10 +139,14 @@ async def test_super_admin_creates_users_only_at_or_below_its_org(world: dict[st
     )
     assert status == 201
     status, _ = await client.call(
-        "POST", "/v1/users", {**body, "username": "user-two", "organization_id": world["b"]["enterprise_id"]}
+        "POST",
+        "/v1/users",
+        {**body, "username": "user-two", "organization_id": world["b"]["enterprise_id"]},
     )
     assert status == 404
-    status, _ = await client.call("POST", "/v1/users", {**body, "username": "user-three", "organization_id": None})
+    status, _ = await client.call(
+        "POST", "/v1/users", {**body, "username": "user-three", "organization_id": None}
+    )
     assert status == 404
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -42,6 +42,7 @@ from account_svc.models import (
     UserList,
     UserOut,
 )
+
 
 @dataclass
 class Services:
@@ -167,7 +168,9 @@ async def delete_account(request: web.Request) -> web.Response:
 
 async def rotate_key(request: web.Request) -> web.Response:
     who = await principal(request)
-    return json_response(await _accounts(request).rotate_api_key(who, request.match_info["id"]), 201)
+    return json_response(
+        await _accounts(request).rotate_api_key(who, request.match_info["id"]), 201
+    )
 
 
 async def rotate_secret(request: web.Request) -> web.Response:
@@ -178,42 +181,167 @@ async def rotate_secret(request: web.Request) -> web.Response:
 
 ACC = "/v1/accounts/{id}"
 ROUTES: tuple[Route, ...] = (
-    Route("POST", "/v1/auth/login", login, "Log in", "auth", 200, LoginIn, LoginOut, auth=False,
-          errors=(400, 401, 422, 429)),
+    Route(
+        "POST",
+        "/v1/auth/login",
+        login,
+        "Log in",
+        "auth",
+        200,
+        LoginIn,
+        LoginOut,
+        auth=False,
+        errors=(400, 401, 422, 429),
+    ),
     Route("POST", "/v1/auth/logout", logout, "Log out", "auth", 204, errors=(401,)),
-    Route("POST", "/v1/organizations", create_org, "Create an organization", "organizations",
-          201, OrganizationIn, OrganizationOut, errors=(400, 401, 403, 404, 422)),
-    Route("GET", "/v1/organizations", list_orgs, "Organizations in scope", "organizations",
-          200, None, OrganizationList, errors=(401,)),
-    Route("POST", "/v1/users", create_user, "Create a user", "users", 201, UserIn, UserOut,
-          errors=(400, 401, 403, 404, 409, 422)),
-    Route("GET", "/v1/users", list_users, "Users in scope", "users", 200, None, UserList,
-          errors=(401, 403)),
-    Route("POST", "/v1/business-groups", create_group, "Create a business group",
-          "business-groups", 201, BusinessGroupIn, BusinessGroupOut,
-          errors=(400, 401, 404, 409, 422)),
-    Route("GET", "/v1/business-groups", list_groups, "Business groups in scope",
-          "business-groups", 200, None, BusinessGroupList,
-          query={"enterprise_id": {"type": "string"}}, errors=(401, 404)),
-    Route("POST", "/v1/accounts", create_account, "Create an access account", "accounts", 201,
-          AccountConfigIn, AccountCreated, errors=(400, 401, 404, 415, 422)),
-    Route("GET", "/v1/accounts", list_accounts, "Access accounts in scope (paginated)",
-          "accounts", 200, None, AccountList,
-          query={"enterprise_id": {"type": "string"},
-                 "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-                 "cursor": {"type": "string"}}, errors=(401, 404, 422)),
-    Route("GET", ACC, get_account, "One access account", "accounts", 200, None, AccountOut,
-          errors=(401, 404)),
-    Route("PATCH", ACC, patch_account, "Merge-patch an access account (RFC 7386)", "accounts",
-          200, AccountConfigIn, AccountOut, errors=(400, 401, 404, 409, 415, 422),
-          content_types=("application/merge-patch+json", "application/json")),
-    Route("DELETE", ACC, delete_account, "Delete an access account", "accounts", 204,
-          errors=(401, 404, 409)),
-    Route("POST", ACC + "/api-keys", rotate_key, "Issue a new API key", "accounts", 201, None,
-          ApiKeyOut, errors=(401, 404, 409)),
-    Route("POST", ACC + "/webhook-signing-secret", rotate_secret,
-          "Issue a new webhook signing secret", "accounts", 201, None, SigningSecretOut,
-          errors=(401, 404, 409)),
+    Route(
+        "POST",
+        "/v1/organizations",
+        create_org,
+        "Create an organization",
+        "organizations",
+        201,
+        OrganizationIn,
+        OrganizationOut,
+        errors=(400, 401, 403, 404, 422),
+    ),
+    Route(
+        "GET",
+        "/v1/organizations",
+        list_orgs,
+        "Organizations in scope",
+        "organizations",
+        200,
+        None,
+        OrganizationList,
+        errors=(401,),
+    ),
+    Route(
+        "POST",
+        "/v1/users",
+        create_user,
+        "Create a user",
+        "users",
+        201,
+        UserIn,
+        UserOut,
+        errors=(400, 401, 403, 404, 409, 422),
+    ),
+    Route(
+        "GET",
+        "/v1/users",
+        list_users,
+        "Users in scope",
+        "users",
+        200,
+        None,
+        UserList,
+        errors=(401, 403),
+    ),
+    Route(
+        "POST",
+        "/v1/business-groups",
+        create_group,
+        "Create a business group",
+        "business-groups",
+        201,
+        BusinessGroupIn,
+        BusinessGroupOut,
+        errors=(400, 401, 404, 409, 422),
+    ),
+    Route(
+        "GET",
+        "/v1/business-groups",
+        list_groups,
+        "Business groups in scope",
+        "business-groups",
+        200,
+        None,
+        BusinessGroupList,
+        query={"enterprise_id": {"type": "string"}},
+        errors=(401, 404),
+    ),
+    Route(
+        "POST",
+        "/v1/accounts",
+        create_account,
+        "Create an access account",
+        "accounts",
+        201,
+        AccountConfigIn,
+        AccountCreated,
+        errors=(400, 401, 404, 415, 422),
+    ),
+    Route(
+        "GET",
+        "/v1/accounts",
+        list_accounts,
+        "Access accounts in scope (paginated)",
+        "accounts",
+        200,
+        None,
+        AccountList,
+        query={
+            "enterprise_id": {"type": "string"},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+            "cursor": {"type": "string"},
+        },
+        errors=(401, 404, 422),
+    ),
+    Route(
+        "GET",
+        ACC,
+        get_account,
+        "One access account",
+        "accounts",
+        200,
+        None,
+        AccountOut,
+        errors=(401, 404),
+    ),
+    Route(
+        "PATCH",
+        ACC,
+        patch_account,
+        "Merge-patch an access account (RFC 7386)",
+        "accounts",
+        200,
+        AccountConfigIn,
+        AccountOut,
+        errors=(400, 401, 404, 409, 415, 422),
+        content_types=("application/merge-patch+json", "application/json"),
+    ),
+    Route(
+        "DELETE",
+        ACC,
+        delete_account,
+        "Delete an access account",
+        "accounts",
+        204,
+        errors=(401, 404, 409),
+    ),
+    Route(
+        "POST",
+        ACC + "/api-keys",
+        rotate_key,
+        "Issue a new API key",
+        "accounts",
+        201,
+        None,
+        ApiKeyOut,
+        errors=(401, 404, 409),
+    ),
+    Route(
+        "POST",
+        ACC + "/webhook-signing-secret",
+        rotate_secret,
+        "Issue a new webhook signing secret",
+        "accounts",
+        201,
+        None,
+        SigningSecretOut,
+        errors=(401, 404, 409),
+    ),
 )
 
 
@@ -223,8 +351,9 @@ def openapi_document(routes: tuple[Route, ...] = ROUTES) -> dict[str, Any]:
     models: set[type[BaseModel]] = {Problem}
     for route in routes:
         models.update(m for m in (route.request, route.response) if m is not None)
-    keyed = [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)]
-    keyed += [(m, "serialization") for m in sorted(models, key=lambda m: m.__name__)]
+    ordered = sorted(models, key=lambda m: m.__name__)
+    modes: tuple[Literal["validation", "serialization"], ...] = ("validation", "serialization")
+    keyed = [(m, mode) for mode in modes for m in ordered]
     refs, top = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
     schemas: dict[str, Any] = top.get("$defs", {})
 
@@ -241,10 +370,13 @@ def openapi_document(routes: tuple[Route, ...] = ROUTES) -> dict[str, Any]:
             "responses": {},
         }
         params = [
-            {"name": n, "in": "query", "required": False, "schema": s} for n, s in route.query.items()
+            {"name": n, "in": "query", "required": False, "schema": s}
+            for n, s in route.query.items()
         ]
         if "{id}" in route.path:
-            params.insert(0, {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}})
+            params.insert(
+                0, {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+            )
         if params:
             op["parameters"] = params
         if route.request is not None:
@@ -281,7 +413,9 @@ async def healthz(_: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     check = request.app[READY]
     ready, detail = await check()  # type: ignore[operator]
-    return json_response({"status": "ready" if ready else "not_ready", **detail}, 200 if ready else 503)
+    return json_response(
+        {"status": "ready" if ready else "not_ready", **detail}, 200 if ready else 503
+    )
 
 
 async def metrics(_: web.Request) -> web.Response:

@@ -113,7 +113,11 @@ def query_int(request: web.Request, name: str, default: int, low: int, high: int
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every error as problem JSON; never a bare 500 for bad input."""
-    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    route = (
+        request.match_info.route.resource.canonical
+        if request.match_info.route.resource
+        else "unmatched"
+    )
     started = time.perf_counter()
     status = 500
     try:
@@ -132,7 +136,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     except web.HTTPException as exc:
         status = exc.status
         raise
-    except (OSError, asyncpg.PostgresConnectionStatusError, asyncpg.InterfaceError) as exc:
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
         status = 503
         log.warning("dependency_unavailable", error=type(exc).__name__)
         return problem_response(TransientError("a dependency is unavailable; retry later"))

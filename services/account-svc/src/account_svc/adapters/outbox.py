@@ -66,6 +66,7 @@ class OutboxRelay:
             log.info("outbox_relay_leading")
             rounds = 0
             while True:
+                self._wake.clear()  # before reading, so a NOTIFY during the read is not lost
                 published = await self.drain_once(conn)
                 rounds += 1
                 if rounds % 600 == 0:
@@ -74,7 +75,6 @@ class OutboxRelay:
                         float(KEEP_PUBLISHED_SECONDS),
                     )
                 if published == 0:
-                    self._wake.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
         finally:

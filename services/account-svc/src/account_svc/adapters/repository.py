@@ -26,7 +26,7 @@ class OutboxEvent:
         self.payload = payload
 
 
-async def _outbox(conn: asyncpg.Connection, event: OutboxEvent) -> None:
+async def _outbox(conn: Any, event: OutboxEvent) -> None:
     await conn.execute(
         "INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3)",
         event.event_id,

@@ -42,17 +42,74 @@ def _current_version(secrets: AccountSecrets, path: tuple[str, ...]) -> SealedKe
     return secrets.webhook_encryption.get(path[1])
 
 
-def existing_passphrases(config: dict[str, Any], secrets: AccountSecrets) -> frozenset[tuple[str, ...]]:
+def existing_passphrases(
+    config: dict[str, Any], secrets: AccountSecrets
+) -> frozenset[tuple[str, ...]]:
     """The encryption blocks that have a passphrase now (a patch may omit it there)."""
     return frozenset(
         path
         for path in ENCRYPTION_BLOCKS
-        if (block := _get(config, path)) and block.get("enabled") and _current_version(secrets, path)
+        if (block := _get(config, path))
+        and block.get("enabled")
+        and _current_version(secrets, path)
     )
 
 
 def _prune(versions: list[SealedKeyVersion], now: datetime) -> list[SealedKeyVersion]:
     return [v for v in versions if v.valid_until is None or parse_ts(v.valid_until) > now]
+
+
+def _next_version(
+    block: dict[str, Any], current: SealedKeyVersion | None, seal: Seal, unseal: Unseal
+) -> tuple[SealedKeyVersion, bool]:
+    """The key version an enabled block has after a change, and whether it is unchanged."""
+    given = block.pop("passphrase", None)
+    if (
+        current is not None
+        and current.version_code == block["version_code"]
+        and current.algorithm == block["algorithm"]
+        and (given is None or unseal(current.passphrase) == given)
+    ):
+        return current, True
+    if given is None:
+        if current is None:  # the validator requires a passphrase here; defensive
+            raise ValueError("an enabled encryption block needs a passphrase")
+        given = unseal(current.passphrase)
+    fresh = SealedKeyVersion(
+        version_code=block["version_code"],
+        algorithm=block["algorithm"],
+        salt=new_salt(),
+        passphrase=seal(given),
+    )
+    return fresh, False
+
+
+def _payload_versions(
+    version: SealedKeyVersion, same: bool, history: list[SealedKeyVersion], now: datetime
+) -> list[SealedKeyVersion]:
+    """Current first; a replaced version stays valid for 24 hours more."""
+    if same:
+        return history
+    until = format_ts(now + PREVIOUS_VALID_FOR)
+    demoted = [v if v.valid_until else v.model_copy(update={"valid_until": until}) for v in history]
+    return [version, *demoted]
+
+
+def _split_urls(
+    stored: dict[str, Any], old: AccountSecrets, new: AccountSecrets, seal: Seal, unseal: Unseal
+) -> None:
+    """Seal URLs that carry credentials; keep the sealed one when the masked form comes back."""
+    for kind in WEBHOOK_KINDS:
+        hook = (stored.get("webhooks") or {}).get(kind)
+        if not hook:
+            continue
+        url = hook["url"]
+        kept = old.webhook_urls.get(kind)
+        if kept is not None and url == redact_url(unseal(kept)):
+            new.webhook_urls[kind] = kept
+        elif url_has_credentials(url):
+            new.webhook_urls[kind] = seal(url)
+            hook["url"] = redact_url(url)
 
 
 def apply_secrets(
@@ -74,58 +131,23 @@ def apply_secrets(
         api_key_hash=old.api_key_hash,
         webhook_signing_secrets=list(old.webhook_signing_secrets),
     )
-    payload_history = _prune(list(old.payload_encryption), now)
     for path in ENCRYPTION_BLOCKS:
         block = _get(stored, path)
-        current = _current_version(old, path)
         if block is None or not block.get("enabled"):
-            if path == ENCRYPTION_BLOCKS[0]:
-                payload_history = []
             continue
-        given = block.pop("passphrase", None)
-        same = (
-            current is not None
-            and current.version_code == block["version_code"]
-            and current.algorithm == block["algorithm"]
-            and (given is None or unseal(current.passphrase) == given)
-        )
-        if same and current is not None:
-            version = current
-        else:
-            passphrase = given if given is not None else unseal(current.passphrase)  # type: ignore[union-attr]
-            version = SealedKeyVersion(
-                version_code=block["version_code"],
-                algorithm=block["algorithm"],
-                salt=new_salt(),
-                passphrase=seal(passphrase),
-            )
+        version, same = _next_version(block, _current_version(old, path), seal, unseal)
         if path == ENCRYPTION_BLOCKS[0]:
-            if same:
-                new.payload_encryption = payload_history
-            else:
-                until = format_ts(now + PREVIOUS_VALID_FOR)
-                demoted = [
-                    v if v.valid_until else v.model_copy(update={"valid_until": until})
-                    for v in payload_history
-                ]
-                new.payload_encryption = [version, *demoted]
+            history = _prune(list(old.payload_encryption), now)
+            new.payload_encryption = _payload_versions(version, same, history, now)
         else:
             new.webhook_encryption[path[1]] = version
-    for kind in WEBHOOK_KINDS:
-        hook = (stored.get("webhooks") or {}).get(kind)
-        if not hook:
-            continue
-        url = hook["url"]
-        kept = old.webhook_urls.get(kind)
-        if kept is not None and url == redact_url(unseal(kept)):
-            new.webhook_urls[kind] = kept
-        elif url_has_credentials(url):
-            new.webhook_urls[kind] = seal(url)
-            hook["url"] = redact_url(url)
+    _split_urls(stored, old, new, seal, unseal)
     return stored, new
 
 
-def rotate_signing_secret(secrets: AccountSecrets, sealed_new: str, now: datetime) -> AccountSecrets:
+def rotate_signing_secret(
+    secrets: AccountSecrets, sealed_new: str, now: datetime
+) -> AccountSecrets:
     """The new secret signs from now on; the one it replaces signs too for 24 hours."""
     keep = [
         s.model_copy(update={"valid_until": format_ts(now + PREVIOUS_VALID_FOR)})

@@ -47,7 +47,7 @@ class Principal:
         if self.org is None:
             return True
         if self.org.kind == "aggregator":
-            return org.id == self.org.id or org.aggregator_id == self.org.id
+            return self.org.id in (org.id, org.aggregator_id)
         return org.id == self.org.id
 
     def sees_enterprise(self, org: Org) -> bool:
