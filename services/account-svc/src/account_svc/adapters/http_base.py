@@ -20,6 +20,7 @@ from account_svc.errors import (
     MalformedRequest,
     MethodNotAllowed,
     NotFound,
+    PermanentError,
     TransientError,
     UnsupportedMediaType,
     ValidationFailed,
@@ -135,7 +136,11 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return problem_response(NotFound("no such resource"))
     except web.HTTPException as exc:
         status = exc.status
-        raise
+        if exc.status < 400:
+            raise
+        error = PermanentError(exc.reason)
+        error.status, error.type, error.title = exc.status, "http_error", exc.reason
+        return problem_response(error)
     except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
         status = 503
         log.warning("dependency_unavailable", error=type(exc).__name__)
