@@ -39,7 +39,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b"ok" if code == 200 else b"no")
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - base signature
+    def log_message(self, format: str, *args: object) -> None:
         """Stay quiet."""
 
 
@@ -67,7 +67,9 @@ def main() -> None:
     mode = sys.argv[1]
     if mode == "prepare":
         print("migrations applied", flush=True)
-        line = {"bootstrap_admin": {"created": True, "username": "admin", "password_generated": False}}
+        line = {
+            "bootstrap_admin": {"created": True, "username": "admin", "password_generated": False}
+        }
         print(json.dumps(line), flush=True)
     elif mode == "serve":
         serve()

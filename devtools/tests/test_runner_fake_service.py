@@ -23,11 +23,8 @@ from typing import Any
 
 import psutil
 import pytest
-
 from parley_devtools.embedded import free_port
 from parley_devtools.runner import BANNER_TITLE, STOP_GRACE
-
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="process-tree checks use Linux")
 
 FAKE = Path(__file__).with_name("fake_service.py")
 RUNNER = Path(sys.executable).parent / "parley-run"
@@ -86,10 +83,15 @@ class Run:
 
     def wait_for_text(self, text: str, timeout: float = STARTUP_DEADLINE) -> None:
         """Wait until the runner printed `text`, failing early if it exits."""
-        wait_until(
-            lambda: text in self.output or self.proc.poll() is not None, timeout, repr(text)
-        )
+        wait_until(lambda: text in self.output or self.proc.poll() is not None, timeout, repr(text))
         assert text in self.output, f"runner exited {self.proc.returncode}:\n{self.output}"
+
+    def wait_exit(self, timeout: float = EXIT_DEADLINE) -> int:
+        """The runner's exit code; fails with its output if it is still running after `timeout`."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"runner still running after {timeout}s:\n{self.output}")
 
     def report(self) -> dict[str, Any]:
         """What the fake service wrote about itself."""
@@ -124,14 +126,15 @@ def start_runner(tmp_path: Path) -> Iterator[Callable[..., Run]]:
             "command": ["python", str(FAKE), command],
             "urls": {"health": "/healthz"},
         }
-        (tmp_path / "specs.json").write_text(json.dumps([spec]))
+        specs, report = tmp_path / f"specs{len(runs)}.json", tmp_path / f"report{len(runs)}.json"
+        specs.write_text(json.dumps([spec]))
         full_env = {k: v for k, v in os.environ.items() if k not in CLEARED}
         full_env |= {
             "PARLEY_DATA_DIR": str(tmp_path / "data"),
             "PARLEY_NATS_PORT": str(nats_port),
-            "PARLEY_SERVICES_EXTRA": str(tmp_path / "specs.json"),
+            "PARLEY_SERVICES_EXTRA": str(specs),
             "PARLEY_SERVICES_ONLY": "fake-svc",
-            "FAKE_REPORT": str(tmp_path / "report.json"),
+            "FAKE_REPORT": str(report),
             **(env or {}),
         }
         proc = subprocess.Popen(
@@ -142,7 +145,7 @@ def start_runner(tmp_path: Path) -> Iterator[Callable[..., Run]]:
             text=True,
             start_new_session=True,
         )
-        run = Run(proc, tmp_path / "data", tmp_path / "report.json", nats_port, http_port)
+        run = Run(proc, tmp_path / "data", report, nats_port, http_port)
         threading.Thread(target=run.read, daemon=True).start()
         runs.append(run)
         return run
@@ -152,7 +155,7 @@ def start_runner(tmp_path: Path) -> Iterator[Callable[..., Run]]:
         if run.proc.poll() is None:
             run.started += run.descendants()
             run.proc.kill()
-            run.proc.wait(timeout=EXIT_DEADLINE)
+            run.wait_exit()
         for proc in [p for p in run.started if alive(p)] + run.naming_data_dir():
             proc.kill()
 
@@ -164,15 +167,16 @@ def http_status(url: str) -> int:
         return int(resp.status)
 
 
-def started_processes(run: Run) -> list[Any]:
-    """Everything the runner started, checked to hold NATS, PostgreSQL, the service and its child."""
+def started_processes(
+    run: Run, servers: tuple[str, ...] = ("nats-server", "postgres")
+) -> list[Any]:
+    """Everything below the runner, checked to hold `servers`, the service and its child."""
     wait_until(run.report_path.exists, 10, "the fake service's report")
     report = run.report()
     procs = run.started = run.descendants()
     names = {p.name() for p in procs}
     pids = {p.pid for p in procs}
-    assert "nats-server" in names
-    assert "postgres" in names
+    assert set(servers) <= names
     assert {report["pid"], report["grandchild_pid"]} <= pids
     return procs
 
@@ -183,11 +187,13 @@ def assert_nothing_left(run: Run, started: list[Any]) -> None:
     assert not survivors, f"left running: {survivors}\n{run.output}"
 
 
-def stop_and_check(run: Run, sig: signal.Signals) -> None:
+def stop_and_check(
+    run: Run, sig: signal.Signals, servers: tuple[str, ...] = ("nats-server", "postgres")
+) -> None:
     """Send `sig` once, expect exit 0 within the deadline and nothing left running."""
-    started = started_processes(run)
+    started = started_processes(run, servers)
     run.proc.send_signal(sig)
-    run.proc.wait(timeout=EXIT_DEADLINE)
+    run.wait_exit()
     assert run.proc.returncode == 0, run.output
     assert_nothing_left(run, started)
 
@@ -210,14 +216,17 @@ def test_sigterm_stops_everything_it_started(start_runner: Callable[..., Run]) -
     stop_and_check(run, signal.SIGTERM)
 
 
-def test_sigint_stops_everything_it_started(start_runner: Callable[..., Run]) -> None:
-    """Ctrl-C (SIGINT) stops everything too, and a password given by the user is not printed."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP])
+def test_sigint_stops_everything_it_started(
+    start_runner: Callable[..., Run], sig: signal.Signals
+) -> None:
+    """Ctrl-C (or a closed terminal) stops everything; a password the user gave is not printed."""
     run = start_runner(env={"ACCOUNT_BOOTSTRAP_ADMIN_PASSWORD": "given-by-the-user"})
     run.wait_for_text(BANNER_TITLE)
     assert run.report()["env"]["ACCOUNT_BOOTSTRAP_ADMIN_PASSWORD"] == "given-by-the-user"
     assert "given-by-the-user" not in run.output
     assert "admin " not in run.output
-    stop_and_check(run, signal.SIGINT)
+    stop_and_check(run, sig)
 
 
 def test_second_signal_kills_a_service_that_ignores_sigterm(
@@ -231,7 +240,7 @@ def test_second_signal_kills_a_service_that_ignores_sigterm(
     run.wait_for_text("stopping fake-svc", timeout=10)
     forced_at = time.monotonic()
     run.proc.send_signal(signal.SIGINT)
-    run.proc.wait(timeout=EXIT_DEADLINE)
+    run.wait_exit()
     assert time.monotonic() - forced_at < STOP_GRACE
     assert run.proc.returncode == 0, run.output
     assert "killing fake-svc" in run.output
@@ -244,9 +253,41 @@ def test_service_dying_before_ready_fails_the_run(start_runner: Callable[..., Ru
         command="crash",
         env={"NATS_URL": "nats://127.0.0.1:1", "DATABASE_URL": "postgresql://u:pw@127.0.0.1:1/x"},
     )
-    run.proc.wait(timeout=EXIT_DEADLINE)
+    run.wait_exit()
     run.wait_for_text("parley-run: stopped", timeout=5)
     assert run.proc.returncode == 1
     assert "fake-svc exited with code 3 before it was ready" in run.output
     assert "stopping NATS" not in run.output
     assert not run.naming_data_dir()
+
+
+def test_a_second_runner_on_the_same_data_dir_is_refused(
+    start_runner: Callable[..., Run],
+) -> None:
+    """While one runner holds a data dir another one exits 1 without touching it."""
+    outside = {"NATS_URL": "nats://127.0.0.1:1", "DATABASE_URL": "postgresql://u@127.0.0.1:1/x"}
+    first = start_runner(env=outside)
+    first.wait_for_text(BANNER_TITLE)
+    second = start_runner(env=outside)
+    second.wait_exit()
+    assert second.proc.returncode == 1
+    assert "another parley-run is using" in second.output
+    assert http_status(f"http://127.0.0.1:{first.http_port}/readyz") == 200
+    stop_and_check(first, signal.SIGTERM, servers=())
+
+
+def test_next_run_kills_what_a_sigkilled_runner_left(start_runner: Callable[..., Run]) -> None:
+    """After the runner itself is SIGKILLed, the next run on its data dir cleans up after it."""
+    crashed = start_runner()
+    crashed.wait_for_text(BANNER_TITLE)
+    orphans = started_processes(crashed)
+    crashed.proc.kill()
+    crashed.wait_exit()
+    assert all(alive(p) for p in orphans)
+    successor = start_runner()
+    successor.wait_for_text(BANNER_TITLE)
+    assert "left by an earlier run" in successor.output
+    leftovers = [p for p in orphans if alive(p) and p.name() != "postgres"]
+    assert not leftovers, "the earlier run's NATS and service should be gone"
+    stop_and_check(successor, signal.SIGTERM, servers=("nats-server",))  # postgres: adopted
+    assert not [p for p in orphans if alive(p)], successor.output

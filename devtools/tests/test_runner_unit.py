@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from parley_devtools.embedded import LOOPBACK
 from parley_devtools.runner import (
     RunnerError,
@@ -77,7 +76,7 @@ def test_prepare_and_urls_are_optional() -> None:
         (["account-svc"], "must be a dict, got list"),
         (spec_with(command=...), "missing keys ['command']"),
         (spec_with(comand=["x"]), "unknown keys ['comand']"),
-        (spec_with(name="Account svc"), "'name' must be"),
+        (spec_with(name="Account svc"), "'name' must be like 'account-svc'"),
         (spec_with(order="10"), "'order' must be an integer"),
         (spec_with(order=True), "'order' must be an integer"),
         (spec_with(port_env="account_port"), "'port_env' must be an env var name"),

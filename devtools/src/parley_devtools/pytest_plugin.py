@@ -38,7 +38,6 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
 
 async def _delete_parley_streams(url: str) -> None:
     import nats
-
     from parley_shared.streams import load_definitions
 
     nc = await nats.connect(url)
@@ -47,7 +46,7 @@ async def _delete_parley_streams(url: str) -> None:
         for definition in load_definitions():
             try:
                 await js.delete_stream(definition["name"])
-            except Exception:  # noqa: BLE001 - absent stream is fine
+            except nats.js.errors.NotFoundError:
                 continue
     finally:
         await nc.close()

@@ -1,30 +1,28 @@
 """`parley-run` (what `make run` calls): the whole platform in the foreground until Ctrl-C.
 
-It starts an embedded NATS server and PostgreSQL unless `NATS_URL` / `DATABASE_URL` name servers
-to use, makes sure a master key exists, then prepares and starts every service registered under
-the `parley.services` entry-point group, in `order`, waiting for each one's `/readyz`, and prints
-the URLs (and the bootstrap admin's password when the runner generated it). On SIGINT/SIGTERM,
-on any failure and at exit it stops the services (SIGTERM to each process group, SIGKILL after
-10 s; a second Ctrl-C kills at once), then NATS, then PostgreSQL, then kills any descendant
-still alive. Exit status: 0 after a requested stop, 1 when something failed.
+Starts an embedded NATS server and PostgreSQL unless `NATS_URL` / `DATABASE_URL` are set, ensures
+the master key, then, in `order`, prepares and starts every service registered in the
+`parley.services` entry-point group, waits for its `/readyz`, and prints the URLs (and the
+bootstrap admin's password when the runner generated it). On SIGINT/SIGTERM/SIGHUP, on failure
+and at exit it stops the services (SIGTERM to each process group, SIGKILL after 10 s or at a
+second Ctrl-C), then NATS, then PostgreSQL, and kills any descendant left. Exit 0 after a
+requested stop, 1 on failure. One runner per data dir (`<data>/runner.lock`, which also lists the
+process groups it started so the next runner kills them if this one was SIGKILLed).
 
-A service registers a plain dict (no import of this package needed), e.g.::
+A service registers a plain dict (entry-point name = `name`; no import of this package needed)::
 
     SERVICE = {"name": "account-svc", "order": 10, "port_env": "ACCOUNT_HTTP_PORT",
-               "default_port": 8080, "prepare": ["account-svc", "bootstrap"],
+               "default_port": 8080, "prepare": ["account-svc", "bootstrap"],  # or None
                "command": ["account-svc", "serve"], "urls": {"console": "/console"}}
 
-`prepare` (optional, may be null) runs to completion before `command` starts; a stdout line
-`{"bootstrap_admin": {"created": ..., "username": ...}}` from it reports the bootstrap admin.
-Commands resolve to the venv's bin dir first, then PATH. The entry-point name is the `name`.
+Programs resolve in the venv's bin dir, then PATH. A prepare step's stdout line
+`{"bootstrap_admin": {"created": ..., "username": ...}}` reports the bootstrap admin.
 
-Environment, besides the contract's section 1 (`NATS_URL`, `PARLEY_NATS_PORT`, `DATABASE_URL`,
-`PARLEY_DATA_DIR`, `PARLEY_MASTER_KEY`, the services' port variables,
-`ACCOUNT_BOOTSTRAP_ADMIN_PASSWORD`, `WEBHOOK_ALLOW_PRIVATE_TARGETS` defaulted to `true`):
-
-- `PARLEY_SERVICES_EXTRA`: path of a JSON file holding one spec or a list of specs, run besides
-  the discovered ones (how tests add a fake service without installing an entry point).
-- `PARLEY_SERVICES_ONLY`: comma-separated service names; run only these.
+Environment: the contract's section 1 (`NATS_URL`, `PARLEY_NATS_PORT`, `DATABASE_URL`,
+`PARLEY_DATA_DIR`, `PARLEY_MASTER_KEY`, port variables, `ACCOUNT_BOOTSTRAP_ADMIN_PASSWORD`,
+`WEBHOOK_ALLOW_PRIVATE_TARGETS` defaulted to `true`), and for tests and partial runs:
+`PARLEY_SERVICES_EXTRA` (path of a JSON file with one spec or a list, run besides the discovered
+ones) and `PARLEY_SERVICES_ONLY` (comma-separated names: run only these).
 """
 
 from __future__ import annotations
@@ -33,6 +31,7 @@ import atexit
 import base64
 import binascii
 import contextlib
+import fcntl
 import http.client
 import json
 import os
@@ -97,10 +96,7 @@ def _urls(value: object) -> bool:
 _NAME, _ENV_VAR = re.compile(r"[a-z0-9][a-z0-9._-]*"), re.compile(r"[A-Z_][A-Z0-9_]*")
 _REQUIRED = ("name", "order", "port_env", "default_port", "command")
 _RULES: dict[str, tuple[Callable[[object], bool], str]] = {
-    "name": (
-        lambda v: isinstance(v, str) and bool(_NAME.fullmatch(v)),
-        "a name like 'account-svc'",
-    ),
+    "name": (lambda v: isinstance(v, str) and bool(_NAME.fullmatch(v)), "like 'account-svc'"),
     "order": (_int, "an integer"),
     "port_env": (lambda v: isinstance(v, str) and bool(_ENV_VAR.fullmatch(v)), "an env var name"),
     "default_port": (lambda v: _int(v, 1, 65535), "a TCP port number"),
@@ -197,13 +193,10 @@ def data_dir(env: Mapping[str, str]) -> Path:
 
 
 def _check_key(value: str, where: str) -> str:
-    try:
-        ok = len(base64.b64decode(value, validate=True)) == 32
-    except (binascii.Error, ValueError):
-        ok = False
-    if not ok:
-        raise RunnerError(f"the master key in {where} is not 32 bytes in standard base64")
-    return value
+    with contextlib.suppress(binascii.Error, ValueError):
+        if len(base64.b64decode(value, validate=True)) == 32:
+            return value
+    raise RunnerError(f"the master key in {where} is not 32 bytes in standard base64")
 
 
 def load_master_key(env: Mapping[str, str], data: Path) -> str:
@@ -282,13 +275,13 @@ def _alive(proc: Any) -> bool:
 
 
 def kill_all(procs: Sequence[Any]) -> list[str]:
-    """SIGKILL those still alive and reap them; return their descriptions."""
+    """SIGKILL those still alive and reap them; return `name(pid)` of each one killed."""
     alive = [p for p in procs if _alive(p)]
     for proc in alive:
         with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
     psutil.wait_procs(procs, timeout=3)
-    return [f"{p.pid}" for p in alive]
+    return [str(p.pid) for p in alive]
 
 
 def become_subreaper() -> None:
@@ -299,12 +292,62 @@ def become_subreaper() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 
 
+class DataDirLock:
+    """The runner's exclusive hold on a data dir, listing the process groups it started."""
+
+    def __init__(self, data: Path) -> None:
+        self.file = (data / "runner.lock").open("a+", encoding="ascii")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunnerError(f"another parley-run is using {data}") from None
+        self.file.seek(0)
+        for line in self.file.read().split("\n"):  # left by a runner that was SIGKILLed
+            with contextlib.suppress(ValueError, psutil.Error, ProcessLookupError):
+                pid, started = line.split()
+                if psutil.Process(int(pid)).create_time() == float(started):
+                    say(f"parley-run: killing process group {pid} left by an earlier run")
+                    os.killpg(int(pid), signal.SIGKILL)
+        self.file.truncate(0)
+
+    def record(self, pid: int) -> None:
+        """Remember a process group (leader `pid`) until the next run."""
+        with contextlib.suppress(psutil.Error):
+            self.file.write(f"{pid} {psutil.Process(pid).create_time()}\n")
+            self.file.flush()
+
+
+class Requests:
+    """Stop requests counted by the signal handler, which must take no lock (Event.set does)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        """The first signal asks for a stop, the next ones force it."""
+        self.count += 1
+
+    @property
+    def stop(self) -> bool:
+        """Whether a stop was asked."""
+        return self.count > 0
+
+    def wait(self, seconds: float, force: bool = False) -> bool:
+        """Nap up to `seconds`; whether a stop (or, with `force`, a forced stop) was asked."""
+        needed, deadline = (2 if force else 1), time.monotonic() + seconds
+        while self.count < needed and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.count >= needed
+
+
 class Child:
     """A child in its own session; its output is echoed line by line, prefixed with its label."""
 
-    def __init__(self, label: str, argv: Sequence[str], env: Mapping[str, str]) -> None:
-        self.label = label
-        self.stdout_lines: list[str] = []
+    def __init__(
+        self, label: str, argv: Sequence[str], env: Mapping[str, str], collect: bool = False
+    ) -> None:
+        self.label, self.collect = label, collect
+        self.stdout_lines: list[str] = []  # kept only when `collect` (a prepare step)
         self.proc = subprocess.Popen(
             resolve_command(argv),
             env=dict(env),
@@ -323,7 +366,7 @@ class Child:
     def _pump(self, pipe: IO[bytes], stream: IO[str]) -> None:
         for raw in iter(pipe.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            if stream is sys.stdout:
+            if self.collect and stream is sys.stdout:
                 self.stdout_lines.append(line)
             say(f"{self.label} | {line}", stream)
         pipe.close()
@@ -332,8 +375,8 @@ class Child:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, sig)
 
-    def stop(self, force: threading.Event) -> None:
-        """SIGTERM the group, wait up to STOP_GRACE (less if `force`), SIGKILL the group."""
+    def stop(self, requests: Requests) -> None:
+        """SIGTERM the group, wait up to STOP_GRACE (less if forced), SIGKILL the group."""
         family: list[Any] = []
         with contextlib.suppress(psutil.NoSuchProcess):
             family = psutil.Process(self.proc.pid).children(recursive=True)
@@ -341,40 +384,46 @@ class Child:
             say(f"parley-run: stopping {self.label}")
             self._signal_group(signal.SIGTERM)
             deadline = time.monotonic() + STOP_GRACE
-            while self.proc.poll() is None and time.monotonic() < deadline and not force.is_set():
-                force.wait(0.05)
+            while self.proc.poll() is None and time.monotonic() < deadline:
+                if requests.wait(0.05, force=True):
+                    break
             if self.proc.poll() is None:
                 say(f"parley-run: killing {self.label}")
         self._signal_group(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
-        kill_all(family)
+        kill_all(family)  # members that left the group
         for pump in self._pumps:
             pump.join(timeout=2)
+
+
+def _attempt(what: str, stop: Callable[[], object]) -> None:
+    say(f"parley-run: stopping {what}")
+    try:
+        stop()
+    except Exception as exc:  # noqa: BLE001 - the shutdown goes on whatever fails
+        say(f"parley-run: stopping {what} failed: {exc!r}", sys.stderr)
 
 
 @dataclass
 class Platform:
     """What `parley-run` started, stopped exactly once: services in reverse, NATS, PostgreSQL."""
 
-    stop_requested: threading.Event = field(default_factory=threading.Event)
-    force: threading.Event = field(default_factory=threading.Event)
+    requests: Requests = field(default_factory=Requests)
+    lock: DataDirLock | None = None
     nats: NatsServer | None = None
     pg: Postgres | None = None
     postmaster: Any = None
     children: list[Child] = field(default_factory=list)
-    banner: list[str] = field(default_factory=list)
     stopped: bool = False
-
-    def on_signal(self, signum: int, frame: FrameType | None) -> None:
-        """First SIGINT/SIGTERM asks for a stop, the second one forces it (no printing here)."""
-        (self.force if self.stop_requested.is_set() else self.stop_requested).set()
 
     def start_nats(self, data: Path, env: Mapping[str, str]) -> str:
         """The embedded NATS server on `PARLEY_NATS_PORT` (or a free port), logging to a file."""
         port = pick_port(_port(env.get("PARLEY_NATS_PORT") or "4222", "PARLEY_NATS_PORT"), "NATS")
         self.nats = NatsServer(store_dir=data / "nats", port=port, log_file=data / "nats.log")
         self.nats.start()
+        if self.lock and self.nats.proc:
+            self.lock.record(self.nats.proc.pid)
         return self.nats.url
 
     def start_postgres(self, data: Path) -> str:
@@ -388,17 +437,26 @@ class Platform:
         self.postmaster = psutil.Process(self.pg.pid) if self.pg.pid else None
         return self.pg.url
 
+    def spawn(
+        self, label: str, argv: Sequence[str], env: Mapping[str, str], collect: bool
+    ) -> Child:
+        """Start a child in its own process group, recorded for stop() and the next run."""
+        child = Child(label, argv, env, collect)
+        self.children.append(child)
+        if self.lock:
+            self.lock.record(child.proc.pid)
+        return child
+
     def prepare(self, spec: ServiceSpec, env: Mapping[str, str]) -> list[str]:
         """Run the prepare step to completion (or until a stop is asked); return its stdout."""
         argv = spec.prepare or ()
         say(f"parley-run: preparing {spec.name}: {' '.join(argv)}")
-        child = Child(spec.name, argv, env)
-        self.children.append(child)
-        while child.proc.poll() is None and not self.stop_requested.wait(0.1):
+        child = self.spawn(spec.name, argv, env, collect=True)
+        while child.proc.poll() is None and not self.requests.wait(0.1):
             pass
-        if self.stop_requested.is_set():
+        if self.requests.stop:
             return []
-        child.stop(self.force)
+        child.stop(self.requests)
         self.children.remove(child)
         if child.proc.returncode != 0:
             raise RunnerError(f"{spec.name}: {' '.join(argv)} exited with {child.proc.returncode}")
@@ -408,69 +466,61 @@ class Platform:
         """Poll `/readyz` until 200; fail if the child exits or READY_TIMEOUT passes."""
         url = f"http://{LOOPBACK}:{port}/readyz"
         deadline = time.monotonic() + READY_TIMEOUT
-        while not self.stop_requested.is_set():
+        while not self.requests.stop:
             if (code := child.proc.poll()) is not None:
                 raise RunnerError(f"{child.label} exited with code {code} before it was ready")
             if http_ok(url):
                 return
             if time.monotonic() > deadline:
-                raise RunnerError(
-                    f"{child.label} was not ready within {READY_TIMEOUT:.0f} s ({url})"
-                )
-            self.stop_requested.wait(0.2)
+                raise RunnerError(f"{child.label} not ready within {READY_TIMEOUT:.0f} s ({url})")
+            self.requests.wait(0.2)
 
-    def start(self, env: Mapping[str, str]) -> None:
-        """Servers, then each service in order: prepare, start, wait until ready."""
+    def start(self, env: Mapping[str, str]) -> list[str]:
+        """Servers, then each service in order: prepare, start, wait until ready; the banner."""
         data = data_dir(env)
         data.mkdir(parents=True, exist_ok=True)
+        self.lock = DataDirLock(data)
         key = load_master_key(env, data)
         specs = discover_services(env)
         nats_url = env.get("NATS_URL") or self.start_nats(data, env)
         db_url = env.get("DATABASE_URL") or self.start_postgres(data)
         password = env.get("ACCOUNT_BOOTSTRAP_ADMIN_PASSWORD") or secrets.token_urlsafe(18)
         generated = not env.get("ACCOUNT_BOOTSTRAP_ADMIN_PASSWORD")
-        base = {
-            **env,
-            "NATS_URL": nats_url,
-            "DATABASE_URL": db_url,
-            "PARLEY_MASTER_KEY": key,
-            "PARLEY_DATA_DIR": str(data),
-            "ACCOUNT_BOOTSTRAP_ADMIN_PASSWORD": password,
-        }
+        base = {**env, "NATS_URL": nats_url, "DATABASE_URL": db_url, "PARLEY_MASTER_KEY": key}
+        base |= {"PARLEY_DATA_DIR": str(data), "ACCOUNT_BOOTSTRAP_ADMIN_PASSWORD": password}
         base.setdefault("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
-        admin: str | None = None
-        services: list[str] = []
+        banner: list[str] = []
+        admin = ""
         for spec in specs:
             port = service_port(spec, env)
             child_env = {**base, spec.port_env: str(port)}
-            if spec.prepare and not self.stop_requested.is_set():
+            if spec.prepare and not self.requests.stop:
                 info = parse_bootstrap(self.prepare(spec, child_env)) or {}
                 if info.get("created") is True and generated:
                     admin = f"username {info.get('username')}  password {password}  (shown once)"
-            if self.stop_requested.is_set():
-                return
-            child = Child(spec.name, spec.command, child_env)
-            self.children.append(child)
-            self.wait_ready(child, port)
+            if self.requests.stop:
+                return []
+            self.wait_ready(self.spawn(spec.name, spec.command, child_env, collect=False), port)
             root = f"http://{LOOPBACK}:{port}"
-            services.append(f"  {spec.name:<11} {root}")
-            services += [f"      {label:<16} {root}{path}" for label, path in spec.urls.items()]
+            banner.append(f"  {spec.name:<11} {root}")
+            banner += [f"      {label:<16} {root}{path}" for label, path in spec.urls.items()]
         nats_note = "from NATS_URL" if self.nats is None else f"embedded, log {data / 'nats.log'}"
+        banner.append(f"  NATS        {redact_url(nats_url)}  ({nats_note})")
         db_note = "from DATABASE_URL" if self.pg is None else "embedded"
-        self.banner = [
-            *services,
-            f"  NATS        {redact_url(nats_url)}  ({nats_note})",
-            f"  PostgreSQL  {redact_url(db_url)}  ({db_note})",
-            f"  data dir    {data}",
-            *([f"  admin       {admin}"] if admin else []),
-        ]
+        banner.append(f"  PostgreSQL  {redact_url(db_url)}  ({db_note})")
+        banner.append(f"  data dir    {data}")
+        return banner + ([f"  admin       {admin}"] if admin else [])
 
     def watch(self) -> None:
-        """Until a stop is asked; a service that exits meanwhile is a failure."""
-        while not self.stop_requested.wait(0.5):
+        """Until a stop is asked; a service or server that exits meanwhile is a failure."""
+        while not self.requests.wait(0.5):
             for child in self.children:
                 if (code := child.proc.poll()) is not None:
                     raise RunnerError(f"{child.label} exited with code {code}")
+            if self.nats and self.nats.proc and self.nats.proc.poll() is not None:
+                raise RunnerError(f"NATS exited with code {self.nats.proc.returncode}")
+            if self.postmaster is not None and not _alive(self.postmaster):
+                raise RunnerError("PostgreSQL exited")
 
     def stop(self) -> None:
         """Stop everything in reverse order and kill whatever of ours is left; idempotent."""
@@ -478,33 +528,35 @@ class Platform:
             return
         self.stopped = True
         for child in reversed(self.children):
-            child.stop(self.force)
+            child.stop(self.requests)
             say(f"parley-run: {child.label} exited with code {child.proc.returncode}")
         if self.nats is not None:
-            say("parley-run: stopping NATS")
-            self.nats.stop()
+            _attempt("NATS", self.nats.stop)
         if self.pg is not None:
-            say("parley-run: stopping PostgreSQL")
-            self.pg.stop()
+            if self.postmaster is not None:  # reap a dead postmaster: pg_ctl waits on a zombie
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(self.postmaster.pid, os.WNOHANG)
+            _attempt("PostgreSQL", self.pg.stop)
             kill_all([self.postmaster] if self.postmaster is not None else [])
-        for _ in range(3):
-            if left := kill_all(psutil.Process().children(recursive=True)):
-                say(f"parley-run: killed leftover processes {', '.join(left)}")
+        if left := kill_all(psutil.Process().children(recursive=True)):
+            say(f"parley-run: killed leftover processes {', '.join(left)}")
+        if self.lock is not None:
+            self.lock.file.truncate(0)
         say("parley-run: stopped")
 
 
 def run(env: Mapping[str, str] | None = None) -> int:
     """Run the platform until a signal; 0 after a requested stop, 1 on failure."""
     platform = Platform()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, platform.on_signal)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, platform.requests.handle)
     atexit.register(platform.stop)
     become_subreaper()
     try:
-        platform.start(dict(os.environ) if env is None else env)
-        if not platform.stop_requested.is_set():
+        banner = platform.start(dict(os.environ) if env is None else env)
+        if not platform.requests.stop:
             line = "=" * 72
-            say("\n".join([line, f"  {BANNER_TITLE}  (Ctrl-C to stop)", *platform.banner, line]))
+            say("\n".join([line, f"  {BANNER_TITLE}  (Ctrl-C to stop)", *banner, line]))
             platform.watch()
         return 0
     except (RunnerError, OSError, subprocess.SubprocessError) as exc:

@@ -9,9 +9,9 @@ from typing import Any
 import aiohttp
 import nats
 import orjson
+from parley_shared import subjects
 
 from parley_devtools.bench.stack import ADMIN_PASSWORD, Stack
-from parley_shared import subjects
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -96,7 +96,8 @@ async def measure(stack: Stack, patches: int = 1000, budget_s: float = 120.0) ->
                 json={"label": f"bench {i}"},
             )
             answered = time.perf_counter()
-            arrived = seen.get(version) or await asyncio.wait_for(waiters[version], 10)
+            early = seen.get(version)
+            arrived = early if early is not None else await asyncio.wait_for(waiters[version], 10)
             latencies.append(max(0.0, arrived - answered) * 1000)
         await nc.close()
     return {

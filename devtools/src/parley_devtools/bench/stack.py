@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -12,11 +13,11 @@ from pathlib import Path
 from types import TracebackType
 
 import aiohttp
-
-from parley_devtools.embedded import NatsServer, Postgres, free_port, stop_process
 from parley_shared.sealing import generate_master_key
 
-ADMIN_PASSWORD = "bench-admin-password"
+from parley_devtools.embedded import NatsServer, Postgres, free_port, stop_process
+
+ADMIN_PASSWORD = secrets.token_urlsafe(18)
 
 
 class Stack:

@@ -37,7 +37,7 @@ async def test_no_secret_in_answers_or_logs(api: Api, log_stream: io.StringIO) -
         created["webhook_signing_secret"],
         api.token or "",
     ]
-    status, user = await api.call(
+    status, _ = await api.call(
         "POST",
         "/v1/users",
         {

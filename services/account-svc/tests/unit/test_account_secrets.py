@@ -5,16 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from parley_shared.events import AccountSecrets, SealedSecret
-from parley_shared.sealing import MasterKey, generate_master_key
-from parley_shared.timefmt import now, parse_ts
-
 from account_svc.domain.account_secrets import (
     apply_secrets,
     existing_passphrases,
     public_view,
     rotate_signing_secret,
 )
+from parley_shared.events import AccountSecrets, SealedSecret
+from parley_shared.sealing import MasterKey, generate_master_key
+from parley_shared.timefmt import now, parse_ts
 
 KEY = MasterKey.from_b64(generate_master_key())
 
@@ -51,7 +50,7 @@ def test_create_seals_passphrase_and_url_credentials() -> None:
 
 def test_unchanged_block_keeps_its_salt() -> None:
     """A patch that omits the passphrase and keeps the version keeps the salt."""
-    stored, first = apply_secrets(config(), None, seal=seal, unseal=unseal, now=now())
+    _, first = apply_secrets(config(), None, seal=seal, unseal=unseal, now=now())
     _, second = apply_secrets(config(None), first, seal=seal, unseal=unseal, now=now())
     assert second.payload_encryption == first.payload_encryption
 

@@ -111,44 +111,40 @@ def query_int(request: web.Request, name: str, default: int, low: int, high: int
     return value
 
 
+def error_for(request: web.Request, exc: Exception) -> AccountSvcError:
+    """The problem an exception is answered with."""
+    if isinstance(exc, AccountSvcError):
+        return exc
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        return MethodNotAllowed(f"{request.method} is not allowed here")
+    if isinstance(exc, web.HTTPNotFound):
+        return NotFound("no such resource")
+    if isinstance(exc, web.HTTPException):
+        error = PermanentError(exc.reason)
+        error.status, error.type, error.title = exc.status, "http_error", exc.reason
+        return error
+    if isinstance(exc, OSError | asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
+        log.warning("dependency_unavailable", error=type(exc).__name__)
+        return TransientError("a dependency is unavailable; retry later")
+    log.error("unhandled_error", error=type(exc).__name__, exc_info=exc)
+    return AccountSvcError("an unexpected error occurred")
+
+
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every error as problem JSON; never a bare 500 for bad input."""
-    route = (
-        request.match_info.route.resource.canonical
-        if request.match_info.route.resource
-        else "unmatched"
-    )
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource else "unmatched"
     started = time.perf_counter()
-    status = 500
     try:
         response = await handler(request)
-        status = response.status
-        return response
-    except AccountSvcError as exc:
-        status = exc.status
-        return problem_response(exc)
-    except web.HTTPMethodNotAllowed:
-        status = 405
-        return problem_response(MethodNotAllowed(f"{request.method} is not allowed here"))
-    except web.HTTPNotFound:
-        status = 404
-        return problem_response(NotFound("no such resource"))
     except web.HTTPException as exc:
-        status = exc.status
         if exc.status < 400:
+            REQUESTS.labels(request.method, route, str(exc.status)).inc()
             raise
-        error = PermanentError(exc.reason)
-        error.status, error.type, error.title = exc.status, "http_error", exc.reason
-        return problem_response(error)
-    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
-        status = 503
-        log.warning("dependency_unavailable", error=type(exc).__name__)
-        return problem_response(TransientError("a dependency is unavailable; retry later"))
-    except Exception:
-        log.exception("unhandled_error", route=route)
-        error = AccountSvcError("an unexpected error occurred")
-        return problem_response(error)
-    finally:
-        REQUESTS.labels(request.method, route, str(status)).inc()
-        LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+        response = problem_response(error_for(request, exc))
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a problem answer
+        response = problem_response(error_for(request, exc))
+    REQUESTS.labels(request.method, route, str(response.status)).inc()
+    LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+    return response
