@@ -184,3 +184,26 @@ class Postgres:
             self._server = None
         if remove_data if remove_data is not None else self._own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+async def wait_ready(
+    base_url: str, proc: subprocess.Popen[Any] | None = None, wait_s: float = 60.0
+) -> None:
+    """Wait until `GET base_url/readyz` answers 200; fail early if `proc` exits."""
+    import asyncio
+
+    import aiohttp
+
+    deadline = time.monotonic() + wait_s
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"process exited with {proc.returncode} before ready")
+            try:
+                async with session.get(base_url + "/readyz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"{base_url} not ready within {wait_s}s")

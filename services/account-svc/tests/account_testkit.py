@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 from dataclasses import dataclass, field
 from typing import Any
@@ -168,9 +169,40 @@ async def make_tenant(api: Api, aggregator: bool = True) -> dict[str, str]:
 
 def seed_for(tenant: dict[str, str]) -> dict[str, Any]:
     """The seed account config for a tenant."""
-    import copy
-
     body = copy.deepcopy(SEED)
     body["enterprise_id"] = tenant["enterprise_id"]
     body["business_group_id"] = tenant["business_group_id"]
     return body
+
+
+DROP = object()
+Path = tuple[str | int, ...]
+
+
+def variant(base: dict[str, Any], *changes: tuple[Path, Any]) -> dict[str, Any]:
+    """A deep copy of `base` with each (path, value) set, or removed when the value is DROP."""
+    body = copy.deepcopy(base)
+    for path, value in changes:
+        node: Any = body
+        for step in path[:-1]:
+            node = node.setdefault(step, {}) if isinstance(node, dict) else node[step]
+        if value is DROP:
+            del node[path[-1]]
+        else:
+            node[path[-1]] = value
+    return body
+
+
+def error_locs(body: Any, **kwargs: Any) -> list[list[str | int]]:
+    """The `loc` of every error `body` gets; fails the test if it validates."""
+    import pytest
+    from account_svc.domain.account_config import ConfigValidationError, validate_account_config
+
+    kwargs.setdefault("allow_private_targets", False)
+    with pytest.raises(ConfigValidationError) as caught:
+        validate_account_config(body, **kwargs)
+    for err in caught.value.errors:
+        assert set(err) == {"loc", "msg", "type"}
+        assert err["msg"]
+        assert err["type"]
+    return [err["loc"] for err in caught.value.errors]

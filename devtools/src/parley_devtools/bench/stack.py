@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from types import TracebackType
 
-import aiohttp
 from parley_shared.sealing import generate_master_key
 
-from parley_devtools.embedded import NatsServer, Postgres, free_port, stop_process
+from parley_devtools.embedded import NatsServer, Postgres, free_port, stop_process, wait_ready
 
 ADMIN_PASSWORD = secrets.token_urlsafe(18)
 
@@ -60,17 +57,7 @@ class Stack:
 
     async def wait_ready(self, base: str, wait_s: float = 60.0) -> None:
         """Wait for /readyz = 200."""
-        deadline = time.monotonic() + wait_s
-        async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
-                try:
-                    async with session.get(base + "/readyz") as resp:
-                        if resp.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise TimeoutError(f"{base} not ready")
+        await wait_ready(base, None, wait_s)
 
     def __enter__(self) -> Stack:
         self.nats.start()

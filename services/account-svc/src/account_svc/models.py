@@ -5,9 +5,18 @@ The same models validate requests and generate `/openapi.json`.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
+Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_not_blank)]
 
 
 class _In(BaseModel):
@@ -51,16 +60,9 @@ class LoginOut(BaseModel):
 class OrganizationIn(_In):
     """A new aggregator or enterprise."""
 
-    name: str = Field(min_length=1, max_length=100)
+    name: Name
     kind: Literal["aggregator", "enterprise"]
     aggregator_id: str | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value.strip()
 
 
 class OrganizationOut(BaseModel):
@@ -85,15 +87,8 @@ class UserIn(_In):
 class BusinessGroupIn(_In):
     """A new business group of an enterprise."""
 
-    name: str = Field(min_length=1, max_length=100)
+    name: Name
     enterprise_id: str
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value.strip()
 
 
 class BusinessGroupOut(BaseModel):

@@ -17,7 +17,7 @@ import asyncpg
 import nats
 import orjson
 from account_testkit import ADMIN_PASSWORD, ADMIN_USER, Api, make_tenant, seed_for
-from parley_devtools.embedded import free_port
+from parley_devtools.embedded import free_port, wait_ready
 from parley_shared import subjects
 from parley_shared.sealing import generate_master_key
 
@@ -109,19 +109,8 @@ def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([exe, "serve"], env=env, stdout=out, stderr=out)
 
 
-async def _wait_ready(base: str, proc: subprocess.Popen[bytes], wait_s: float = 30.0) -> None:
-    deadline = time.monotonic() + wait_s
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, "account-svc exited"
-            try:
-                async with session.get(base + "/readyz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("account-svc not ready in time")
+async def _wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
+    await wait_ready(base, proc, 30.0)
 
 
 async def test_event_is_published_after_kill_between_commit_and_publish(

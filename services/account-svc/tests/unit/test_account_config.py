@@ -8,88 +8,43 @@ from typing import Any
 import pytest
 from account_svc.domain.account_config import (
     AccountConfigIn,
-    ConfigValidationError,
     validate_account_config,
 )
-
-DROP = object()
-Path = tuple[str | int, ...]
+from account_testkit import DROP, Path, error_locs, variant
+from account_testkit import SEED as BASE_SEED
 
 # The example of CONTRACT section 2 with two fixes it needs to pass its own rules: the
 # placeholder passphrase "..." is replaced by a real one (12..256 characters), and `channels`
 # names all four channels, since the example has settings for all four and settings for an
 # unselected channel are an error. See test_verbatim_contract_example_breaks_two_rules.
+_ALL_CHANNELS: dict[str, Any] = variant(
+    BASE_SEED,
+    (("channels",), ["rcs", "sms", "whatsapp", "truecaller"]),
+    (
+        ("channel_settings",),
+        {
+            "rcs": BASE_SEED["channel_settings"]["rcs"],
+            "whatsapp": {
+                "wabas": {"mode": "allowlist", "allowlist": ["+919800000001"]},
+                "verify_profile": "non_strict",
+                "traffic_management": {"enabled": True, "strategy": "capacity_based"},
+                "fallback": {"enabled": False},
+            },
+            "truecaller": {
+                "numbers": {"mode": "all"},
+                "verify_profile": "strict",
+                "traffic_management": {"enabled": True, "strategy": "round_robin"},
+                "fallback": {"enabled": False},
+            },
+            "sms": BASE_SEED["channel_settings"]["sms"],
+        },
+    ),
+)
 SEED: dict[str, Any] = {
-    "label": "OTP alerts",
+    "label": _ALL_CHANNELS["label"],
     "enterprise_id": "ent_...",
     "business_group_id": "bg_...",
-    "communication_type": "outgoing",
-    "traffic_type": "otp",
-    "channels": ["rcs", "sms", "whatsapp", "truecaller"],
-    "security": {
-        "ip_restriction": {"mode": "allowlist", "allowlist": ["203.0.113.0/24", "2001:db8::/32"]},
-        "data_protection": "encrypt_and_store",
-        "payload_encryption": {
-            "enabled": True,
-            "algorithm": "aes-256",
-            "passphrase": "correct horse battery staple",
-            "version_code": "v1",
-        },
-    },
-    "consent": {"lookup_opt_in": False, "lookup_opt_out": True},
-    "channel_settings": {
-        "rcs": {
-            "agent_providers": ["reliance-jio", "vodafone-idea"],
-            "agents": {"mode": "all"},
-            "verify_profile": "strict",
-            "fallback": {
-                "enabled": True,
-                "channel": "sms",
-                "dr_ttl_seconds": 20,
-                "events": [
-                    "delivery_failed",
-                    "dr_ttl_expired",
-                    "invalid_number",
-                    "validity_expired",
-                ],
-            },
-        },
-        "whatsapp": {
-            "wabas": {"mode": "allowlist", "allowlist": ["+919800000001"]},
-            "verify_profile": "non_strict",
-            "traffic_management": {"enabled": True, "strategy": "capacity_based"},
-            "fallback": {"enabled": False},
-        },
-        "truecaller": {
-            "numbers": {"mode": "all"},
-            "verify_profile": "strict",
-            "traffic_management": {"enabled": True, "strategy": "round_robin"},
-            "fallback": {"enabled": False},
-        },
-        "sms": {
-            "sender_ids": {"mode": "allowlist", "allowlist": ["PARLEY"]},
-            "fallback": {"enabled": False},
-        },
-    },
-    "webhooks": {
-        "status": {
-            "url": "https://hooks.example.com/parley",
-            "events": ["delivery_status", "sent", "read"],
-            "payload_format": "native",
-            "intermediate_delivery_notification": True,
-            "metadata": {"enabled": True, "pairs": {"team": "otp"}},
-            "retries": 3,
-            "batch": {"enabled": True, "max_events": 50},
-            "encryption": {"enabled": False},
-        },
-        "user_initiated": None,
-    },
-    "apps": {
-        "template_lookup": False,
-        "url_shortener": False,
-        "campaign_manager": False,
-        "digital_asset_manager": False,
-    },
+    **{k: v for k, v in _ALL_CHANNELS.items() if k != "label"},
 }
 
 MINIMAL: dict[str, Any] = {
@@ -110,32 +65,6 @@ DISABLED_FALLBACK: dict[str, Any] = {
 ALL_ACCESS = {"mode": "all"}
 SMS = ("channel_settings", "sms")
 WA = ("channel_settings", "whatsapp")
-
-
-def variant(base: dict[str, Any], *changes: tuple[Path, Any]) -> dict[str, Any]:
-    """A deep copy of `base` with each (path, value) set, or removed when the value is DROP."""
-    body = copy.deepcopy(base)
-    for path, value in changes:
-        node: Any = body
-        for step in path[:-1]:
-            node = node.setdefault(step, {}) if isinstance(node, dict) else node[step]
-        if value is DROP:
-            del node[path[-1]]
-        else:
-            node[path[-1]] = value
-    return body
-
-
-def error_locs(body: Any, **kwargs: Any) -> list[list[str | int]]:
-    """The `loc` of every error `body` gets; fails the test if it validates."""
-    kwargs.setdefault("allow_private_targets", False)
-    with pytest.raises(ConfigValidationError) as caught:
-        validate_account_config(body, **kwargs)
-    for err in caught.value.errors:
-        assert set(err) == {"loc", "msg", "type"}
-        assert err["msg"]
-        assert err["type"]
-    return [err["loc"] for err in caught.value.errors]
 
 
 def test_seed_validates_unchanged_in_meaning() -> None:

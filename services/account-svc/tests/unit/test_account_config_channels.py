@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
-from account_svc.domain.account_config import ConfigValidationError, validate_account_config
-
-DROP = object()
-Path = tuple[str | int, ...]
+from account_svc.domain.account_config import validate_account_config
+from account_testkit import DROP, Path, error_locs, variant
 
 MINIMAL: dict[str, Any] = {
     "label": "OTP alerts",
@@ -26,32 +23,6 @@ RCS = ("channel_settings", "rcs")
 SMS = ("channel_settings", "sms")
 WA = ("channel_settings", "whatsapp")
 TC = ("channel_settings", "truecaller")
-
-
-def variant(base: dict[str, Any], *changes: tuple[Path, Any]) -> dict[str, Any]:
-    """A deep copy of `base` with each (path, value) set, or removed when the value is DROP."""
-    body = copy.deepcopy(base)
-    for path, value in changes:
-        node: Any = body
-        for step in path[:-1]:
-            node = node.setdefault(step, {}) if isinstance(node, dict) else node[step]
-        if value is DROP:
-            del node[path[-1]]
-        else:
-            node[path[-1]] = value
-    return body
-
-
-def error_locs(body: Any, **kwargs: Any) -> list[list[str | int]]:
-    """The `loc` of every error `body` gets; fails the test if it validates."""
-    kwargs.setdefault("allow_private_targets", False)
-    with pytest.raises(ConfigValidationError) as caught:
-        validate_account_config(body, **kwargs)
-    for err in caught.value.errors:
-        assert set(err) == {"loc", "msg", "type"}
-        assert err["msg"]
-        assert err["type"]
-    return [err["loc"] for err in caught.value.errors]
 
 
 @pytest.mark.parametrize(

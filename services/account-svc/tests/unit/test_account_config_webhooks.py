@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
@@ -11,9 +10,7 @@ from account_svc.domain.account_config import (
     ConfigValidationError,
     validate_account_config,
 )
-
-DROP = object()
-Path = tuple[str | int, ...]
+from account_testkit import DROP, Path, variant
 
 OUTGOING: dict[str, Any] = {
     "label": "OTP alerts",
@@ -47,20 +44,6 @@ ST = ("webhooks", "status")
 UI = ("webhooks", "user_initiated")
 URL = (*ST, "url")
 PAIRS = (*ST, "metadata", "pairs")
-
-
-def variant(base: dict[str, Any], *changes: tuple[Path, Any]) -> dict[str, Any]:
-    """A deep copy of `base` with each (path, value) set, or removed when the value is DROP."""
-    body = copy.deepcopy(base)
-    for path, value in changes:
-        node: Any = body
-        for step in path[:-1]:
-            node = node.setdefault(step, {}) if isinstance(node, dict) else node[step]
-        if value is DROP:
-            del node[path[-1]]
-        else:
-            node[path[-1]] = value
-    return body
 
 
 def errors_of(body: Any, **kwargs: Any) -> list[dict[str, Any]]:
