@@ -247,3 +247,11 @@ def test_matches_independent_implementation(algorithm: str, length: int) -> None
         "ct": _b64(AESGCM(raw_key).encrypt(theirs_iv, BODY, aad)),
     }
     assert open_envelope(json.dumps(theirs).encode(), [key]) == BODY
+
+
+def test_same_kid_after_passphrase_change_is_told_apart_by_salt() -> None:
+    """Two key versions sharing a kid (passphrase changed, same version code) both open."""
+    old = KeyVersion("v1", "aes-128", new_salt(), "old passphrase 123")
+    new = KeyVersion("v1", "aes-128", new_salt(), "new passphrase 456")
+    for key in (old, new):
+        assert open_envelope(seal(b"{}", key), [new, old]) == b"{}"

@@ -226,13 +226,16 @@ def open_envelope(envelope: Any, keys: Sequence[KeyVersion]) -> bytes:
     """The plaintext of `envelope` (a dict, or its JSON as bytes/str), opened with the key whose
     `kid` it names; raises an `EnvelopeError` subclass saying why it cannot be opened."""
     parsed = _parse(envelope)
-    key = next((k for k in keys if k.kid == parsed.kid), None)
-    if key is None:
+    named = [k for k in keys if k.kid == parsed.kid]
+    if not named:
         raise UnknownKeyId(f"envelope kid {parsed.kid[:64]!r} names no key version of the account")
+    # A passphrase changed under the same version code leaves two keys with one kid for 24 h;
+    # the salt (new with every change) tells them apart.
+    key = next((k for k in named if hmac.compare_digest(parsed.salt, k.salt)), None)
+    if key is None:
+        raise SaltMismatch("envelope salt is not the account's salt for that key version")
     if parsed.alg != key.alg:
         raise AlgorithmMismatch(f"envelope alg {parsed.alg} is not the key version's {key.alg}")
-    if not hmac.compare_digest(parsed.salt, key.salt):
-        raise SaltMismatch("envelope salt is not the account's salt for that key version")
     try:
         return AESGCM(key.key).decrypt(parsed.iv, parsed.ct, aad_for(parsed.alg, parsed.kid))
     except InvalidTag:
