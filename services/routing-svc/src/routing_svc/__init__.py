@@ -1,0 +1,1 @@
+"""routing-svc: messaging API, policy, consent, channel providers, load balancing, fallback."""

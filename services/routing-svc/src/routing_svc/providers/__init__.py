@@ -1,0 +1,1 @@
+"""Channel providers: the interface and its implementations (the sandbox first)."""

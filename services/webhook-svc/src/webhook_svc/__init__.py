@@ -1,0 +1,1 @@
+"""webhook-svc: lossless fan-out of status and user-initiated events to HTTPS and NATS targets."""

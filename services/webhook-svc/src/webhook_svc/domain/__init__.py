@@ -1,0 +1,1 @@
+"""Pure rules: no I/O; only parley_shared and the standard library."""
