@@ -24,6 +24,7 @@ from account_svc.adapters.repository import Repository
 from account_svc.auth import generate_password
 from account_svc.handlers import Directory
 from account_svc.settings import Settings
+from account_svc.webhooks import WebhookQueries
 
 log = structlog.get_logger("account_svc.bootstrap")
 
@@ -110,6 +111,7 @@ def create_app(settings: Settings) -> web.Application:
             print(f"bootstrap admin created: {report['username']} / {report['password']}")
         nc = await connect_nats(settings.nats_url, "account-svc")
         holder["nc"] = nc
+        services.webhooks = WebhookQueries(services.accounts, nc)
         js = nc.jetstream()
         await ensure_streams(js, settings.stream_replicas)
         state["streams"] = True

@@ -157,6 +157,44 @@ class SigningSecretOut(BaseModel):
     webhook_signing_secret: str
 
 
+class DeliveryAttempt(BaseModel):
+    """One webhook delivery attempt (CONTRACT section 8)."""
+
+    id: str
+    kind: Literal["status", "user_initiated"]
+    event_ids: list[str]
+    url: str
+    attempt: int
+    outcome: Literal["delivered", "failed", "dead"]
+    status_code: int | None
+    error: str | None
+    duration_ms: float | None
+    at: str
+
+
+class DeliveryLog(BaseModel):
+    """Recent delivery attempts, newest first."""
+
+    items: list[DeliveryAttempt]
+
+
+class DeadLetter(BaseModel):
+    """Events that could not be delivered after every retry."""
+
+    id: str
+    kind: Literal["status", "user_initiated"]
+    event_ids: list[str]
+    attempts: int
+    last_error: str | None
+    failed_at: str
+
+
+class DeadLetterList(BaseModel):
+    """The account's dead letters."""
+
+    items: list[DeadLetter]
+
+
 class ProblemError(BaseModel):
     """One field at fault."""
 

@@ -31,6 +31,8 @@ from account_svc.models import (
     BusinessGroupIn,
     BusinessGroupList,
     BusinessGroupOut,
+    DeadLetterList,
+    DeliveryLog,
     LoginIn,
     LoginOut,
     OrganizationIn,
@@ -42,6 +44,7 @@ from account_svc.models import (
     UserList,
     UserOut,
 )
+from account_svc.webhooks import WebhookQueries
 
 
 @dataclass
@@ -50,6 +53,7 @@ class Services:
 
     directory: Directory | None = None
     accounts: Accounts | None = None
+    webhooks: WebhookQueries | None = None
 
 
 SERVICES = web.AppKey("services", Services)
@@ -58,6 +62,13 @@ READY = web.AppKey("ready", object)
 
 def _directory(request: web.Request) -> Directory:
     found = request.app[SERVICES].directory
+    if found is None:
+        raise TransientError("starting")
+    return found
+
+
+def _webhooks(request: web.Request) -> WebhookQueries:
+    found = request.app[SERVICES].webhooks
     if found is None:
         raise TransientError("starting")
     return found
@@ -177,6 +188,24 @@ async def rotate_secret(request: web.Request) -> web.Response:
     who = await principal(request)
     accounts = _accounts(request)
     return json_response(await accounts.rotate_signing_secret(who, request.match_info["id"]), 201)
+
+
+async def webhook_deliveries(request: web.Request) -> web.Response:
+    who = await principal(request)
+    limit = query_int(request, "limit", 50, 1, 500)
+    return json_response(await _webhooks(request).deliveries(who, request.match_info["id"], limit))
+
+
+async def dead_letters(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return json_response(await _webhooks(request).dead_letters(who, request.match_info["id"]))
+
+
+async def replay_dead_letter(request: web.Request) -> web.Response:
+    who = await principal(request)
+    info = request.match_info
+    await _webhooks(request).replay(who, info["id"], info["dl_id"])
+    return json_response({"status": "accepted"}, 202)
 
 
 ACC = "/v1/accounts/{id}"
@@ -342,6 +371,38 @@ ROUTES: tuple[Route, ...] = (
         SigningSecretOut,
         errors=(401, 404, 409),
     ),
+    Route(
+        "GET",
+        ACC + "/webhook-deliveries",
+        webhook_deliveries,
+        "Recent webhook delivery attempts, newest first",
+        "webhooks",
+        200,
+        None,
+        DeliveryLog,
+        query={"limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+        errors=(401, 404, 422, 503),
+    ),
+    Route(
+        "GET",
+        ACC + "/dead-letters",
+        dead_letters,
+        "Dead letters of the account's webhooks",
+        "webhooks",
+        200,
+        None,
+        DeadLetterList,
+        errors=(401, 404, 503),
+    ),
+    Route(
+        "POST",
+        ACC + "/dead-letters/{dl_id}/replay",
+        replay_dead_letter,
+        "Deliver a dead letter again from attempt 1",
+        "webhooks",
+        202,
+        errors=(401, 404, 503),
+    ),
 )
 
 
@@ -373,6 +434,10 @@ def openapi_document(routes: tuple[Route, ...] = ROUTES) -> dict[str, Any]:
             {"name": n, "in": "query", "required": False, "schema": s}
             for n, s in route.query.items()
         ]
+        if "{dl_id}" in route.path:
+            params.insert(
+                0, {"name": "dl_id", "in": "path", "required": True, "schema": {"type": "string"}}
+            )
         if "{id}" in route.path:
             params.insert(
                 0, {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
