@@ -9,7 +9,10 @@ export UV_PYTHON := $(PYTHON)
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint fmt bench clean
+CHROMIUM ?= /usr/bin/chromium
+export PARLEY_CHROMIUM := $(CHROMIUM)
+
+.PHONY: help install browser run test lint fmt bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,10 +27,15 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock shared/pyproject.toml devtools/pyp
 
 install: $(VENV)/.synced ## install the workspace into .venv (uv, locked)
 
+browser: ## install Debian's chromium for the console's browser tests (as root, via apt)
+	@test -x $(CHROMIUM) || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
 run: install ## run the whole platform in the foreground until Ctrl-C
 	$(VENV)/bin/parley-run
 
-test: install ## run every test (unit + integration against embedded NATS and PostgreSQL)
+test: install browser ## run every test (unit + integration against embedded NATS and PostgreSQL)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: install ## ruff + mypy --strict
