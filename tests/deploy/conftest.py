@@ -1,0 +1,234 @@
+"""Fixtures for the deploy/ tests: the repository paths, the compose file and the Dockerfiles.
+
+Nothing here needs a container engine: files are parsed, and what runs (the smoke test) runs
+as local processes on loopback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from parley_devtools.embedded import (
+    LOOPBACK,
+    free_port,
+    nats_server_binary,
+    stop_process,
+    wait_port,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+SERVICES = ("account-svc", "routing-svc", "webhook-svc")
+LOCAL_CLUSTER_CONF = DEPLOY / "nats" / "local-cluster.conf"
+CLUSTER_S = 20.0
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass
+class Dockerfile:
+    """A Dockerfile read as (instruction, arguments) pairs, stage by stage."""
+
+    path: Path
+    stages: list[list[tuple[str, str]]] = field(default_factory=list)
+    stage_names: list[str | None] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, path: Path) -> Dockerfile:
+        """Parse comments, line continuations and FROM-separated stages."""
+        parsed = cls(path)
+        logical: list[str] = []
+        pending = ""
+        for raw in path.read_text().splitlines():
+            line = raw.strip()
+            if not pending and (not line or line.startswith("#")):
+                continue
+            if line.startswith("#"):  # a comment inside a continued instruction
+                continue
+            if line.endswith("\\"):
+                pending += line[:-1] + " "
+                continue
+            logical.append(pending + line)
+            pending = ""
+        for line in logical:
+            instruction, _, args = line.partition(" ")
+            instruction = instruction.upper()
+            if instruction == "FROM":
+                match = re.search(r"\s+AS\s+(\S+)\s*$", args, flags=re.IGNORECASE)
+                parsed.stage_names.append(match.group(1) if match else None)
+                parsed.stages.append([])
+            if parsed.stages:
+                parsed.stages[-1].append((instruction, args.strip()))
+        return parsed
+
+    @property
+    def final(self) -> list[tuple[str, str]]:
+        """The instructions of the last stage (what the image is)."""
+        return self.stages[-1]
+
+    def last(self, instruction: str) -> str | None:
+        """Arguments of the last `instruction` of the final stage (the one that counts)."""
+        found = [args for name, args in self.final if name == instruction]
+        return found[-1] if found else None
+
+    @property
+    def cmd(self) -> list[str]:
+        """The image's CMD in exec form (a JSON array; shell form is refused)."""
+        args = self.last("CMD")
+        assert args is not None, f"{self.path.name}: no CMD"
+        value = json.loads(args)
+        assert isinstance(value, list), f"{self.path.name}: CMD must be in exec (JSON) form"
+        return [str(v) for v in value]
+
+
+def load_yaml_documents(path: Path) -> list[Any]:
+    """Every document of a (possibly multi-document) YAML file, empty ones left out."""
+    with path.open(encoding="utf-8") as handle:
+        return [doc for doc in yaml.safe_load_all(handle) if doc is not None]
+
+
+@pytest.fixture(scope="session")
+def dockerfiles() -> dict[str, Dockerfile]:
+    """deploy/docker/<service>.Dockerfile of each service, parsed."""
+    return {name: Dockerfile.read(DEPLOY / "docker" / f"{name}.Dockerfile") for name in SERVICES}
+
+
+@pytest.fixture(scope="session")
+def compose() -> dict[str, Any]:
+    """deploy/compose/compose.yaml, parsed (anchors and merge keys resolved)."""
+    docs = load_yaml_documents(DEPLOY / "compose" / "compose.yaml")
+    assert len(docs) == 1
+    assert isinstance(docs[0], dict)
+    return docs[0]
+
+
+@dataclass
+class Node:
+    """One nats-server of the local cluster, its ports and its process."""
+
+    name: str
+    client_port: int
+    cluster_port: int
+    monitor_port: int
+    store: Path
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Client URL of this node."""
+        return f"nats://{LOOPBACK}:{self.client_port}"
+
+
+def _distinct_ports(count: int) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
+@contextlib.contextmanager
+def local_cluster(root: Path) -> Iterator[list[Node]]:
+    """Three nats-server processes from local-cluster.conf, routed to each other; stopped after."""
+    ports = _distinct_ports(9)
+    nodes = [
+        Node(
+            f"n{i + 1}",
+            ports[i],
+            ports[3 + i],
+            ports[6 + i],
+            root / f"n{i + 1}",
+            root / f"n{i + 1}.log",
+        )
+        for i in range(3)
+    ]
+    routes = {
+        f"NATS_ROUTE_{i + 1}": f"nats-route://{LOOPBACK}:{n.cluster_port}"
+        for i, n in enumerate(nodes)
+    }
+    try:
+        for node in nodes:
+            node.store.mkdir(parents=True)
+            env = {
+                **os.environ,
+                **routes,
+                "NATS_SERVER_NAME": node.name,
+                "NATS_CLIENT_PORT": str(node.client_port),
+                "NATS_CLUSTER_PORT": str(node.cluster_port),
+                "NATS_MONITOR_PORT": str(node.monitor_port),
+                "NATS_STORE_DIR": str(node.store),
+            }
+            with node.log.open("wb") as out:
+                node.proc = subprocess.Popen(
+                    [nats_server_binary(), "-c", str(LOCAL_CLUSTER_CONF)],
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+        for node in nodes:
+            wait_port(node.client_port)
+        yield nodes
+    finally:
+        for node in nodes:
+            if node.proc is not None:
+                stop_process(node.proc)
+
+
+def _get_json(url: str) -> Any:
+    with _NO_PROXY.open(url, timeout=2) as resp:
+        return json.loads(resp.read())
+
+
+def wait_meta_leader(nodes: list[Node]) -> str:
+    """Block until every node sees a JetStream meta leader in a 3-node cluster; return its name."""
+    deadline = time.monotonic() + CLUSTER_S
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            views = [
+                _get_json(f"http://{LOOPBACK}:{n.monitor_port}/jsz")["meta_cluster"] for n in nodes
+            ]
+            leaders = {v.get("leader") for v in views}
+            agreed = len(leaders) == 1 and not leaders & {None, ""}
+            if agreed and all(v.get("cluster_size") == 3 for v in views):
+                return str(leaders.pop())
+            last = views
+        except (OSError, KeyError, ValueError) as exc:
+            last = exc
+        time.sleep(0.1)
+    raise AssertionError(f"no JetStream meta leader within {CLUSTER_S}s: {last}")
+
+
+@dataclass
+class LocalCluster:
+    """A running 3-node cluster: its nodes and the JetStream meta leader they agreed on."""
+
+    nodes: list[Node]
+    leader: str
+
+    @property
+    def urls(self) -> list[str]:
+        """Client URLs of every node."""
+        return [n.url for n in self.nodes]
+
+
+@pytest.fixture
+def local_nats_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    """Three nats-server processes started from deploy/nats/local-cluster.conf on loopback free
+    ports, with a JetStream meta leader; stopped (by pid) after the test."""
+    with local_cluster(tmp_path / "nats") as nodes:
+        yield LocalCluster(nodes, wait_meta_leader(nodes))
