@@ -66,7 +66,7 @@ async def _main() -> None:
     import nats
 
     url = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
-    nc = await nats.connect(url)
+    nc = await nats.connect([server.strip() for server in url.split(",") if server.strip()])
     try:
         names = await ensure_streams(nc.jetstream())
         print(json.dumps({"streams": names}))

@@ -40,7 +40,7 @@ def master_key(settings: Settings) -> MasterKey:
 
 
 async def connect_nats(url: str, name: str) -> Any:
-    """A NATS connection that reconnects forever."""
+    """A NATS connection that reconnects forever (`url` may list servers, comma-separated)."""
 
     async def on_error(exc: Exception) -> None:
         log.warning("nats_error", error=type(exc).__name__)
@@ -52,7 +52,7 @@ async def connect_nats(url: str, name: str) -> Any:
         log.info("nats_reconnected")
 
     return await nats.connect(
-        url,
+        [server.strip() for server in url.split(",") if server.strip()],
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
