@@ -19,6 +19,8 @@ from account_svc.adapters.http_base import (
     read_json,
     read_model,
 )
+from account_svc.console.routes import add_console_routes
+from account_svc.console.session import session_token
 from account_svc.domain.account_config import AccountConfigIn
 from account_svc.domain.scope import Principal
 from account_svc.errors import TransientError, Unauthorized
@@ -89,9 +91,14 @@ def _bearer(request: web.Request) -> str | None:
     return token.strip()
 
 
+def _token(request: web.Request) -> str | None:
+    """The bearer token, else the console session cookie's (403 without its CSRF header)."""
+    return _bearer(request) or session_token(request)
+
+
 async def principal(request: web.Request) -> Principal:
     """The authenticated caller, or 401."""
-    token = _bearer(request)
+    token = _token(request)
     if token is None:
         raise Unauthorized("missing bearer token")
     return await _directory(request).authenticate(token)
@@ -105,7 +112,7 @@ async def login(request: web.Request) -> web.Response:
 
 async def logout(request: web.Request) -> web.Response:
     await principal(request)
-    token = _bearer(request)
+    token = _token(request)
     assert token is not None
     await _directory(request).logout(token)
     return web.Response(status=204)
@@ -511,4 +518,5 @@ def build_app(services: Services, ready: Any) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    add_console_routes(app, _directory, principal)
     return app
