@@ -15,6 +15,8 @@ STREAM_ACCOUNTS = "ACCOUNTS"
 STREAM_SUBMIT = "SUBMIT"
 STREAM_STATUS = "STATUS"
 STREAM_INBOUND = "INBOUND"
+STREAM_ROUTING_REPORTS = "ROUTING_REPORTS"
+STREAM_ROUTING_TIMERS = "ROUTING_TIMERS"
 
 # Subject roots. Each ends in a token (an account id or a message id).
 ACCOUNT_CONFIG_PREFIX = "parley.account.v1.config"
@@ -22,6 +24,9 @@ SUBMIT_PREFIX = "parley.msg.v1.submit"
 STATUS_PREFIX = "parley.msg.v1.status"
 INBOUND_PREFIX = "parley.msg.v1.inbound"
 TIMER_PREFIX = "parley.route.v1.timer"
+TIMER_FIRED_PREFIX = "parley.route.v1.timer_fired"
+REPORT_PREFIX = "parley.route.v1.report"
+REPORT_SCHEDULE_PREFIX = "parley.route.v1.report_at"
 
 # Wildcards (filter subjects of consumers and stream subject lists).
 ACCOUNT_CONFIG_ALL = f"{ACCOUNT_CONFIG_PREFIX}.*"
@@ -29,6 +34,9 @@ SUBMIT_ALL = f"{SUBMIT_PREFIX}.*"
 STATUS_ALL = f"{STATUS_PREFIX}.*"
 INBOUND_ALL = f"{INBOUND_PREFIX}.*"
 TIMER_ALL = f"{TIMER_PREFIX}.*"
+TIMER_FIRED_ALL = f"{TIMER_FIRED_PREFIX}.*"
+REPORT_ALL = f"{REPORT_PREFIX}.*"
+REPORT_SCHEDULE_ALL = f"{REPORT_SCHEDULE_PREFIX}.*"
 
 # Request/reply.
 API_MESSAGES_SEND = "parley.api.v1.messages.send"
@@ -39,6 +47,9 @@ WEBHOOK_DEAD_LETTERS_REPLAY = "parley.webhook.v1.dead_letters.replay"
 # Durable consumer names.
 DURABLE_ROUTING_ACCOUNTS = "routing-svc-accounts"
 DURABLE_ROUTING_SUBMIT = "routing-svc-submit"
+DURABLE_ROUTING_REPORTS = "routing-svc-reports"
+DURABLE_ROUTING_TIMERS = "routing-svc-timers"
+QUEUE_ROUTING_API = "routing-svc"
 DURABLE_WEBHOOK_STATUS = "webhook-svc-status"
 DURABLE_WEBHOOK_INBOUND = "webhook-svc-inbound"
 
@@ -83,6 +94,67 @@ def inbound(account_id: str) -> str:
 def timer(message_id: str) -> str:
     """Subject of a message's durable DR TTL timer."""
     return f"{TIMER_PREFIX}.{_token(message_id)}"
+
+
+def timer_fired(message_id: str) -> str:
+    """Subject a message's DR TTL timer fires on (the schedule's target, ROUTING_TIMERS)."""
+    return f"{TIMER_FIRED_PREFIX}.{_token(message_id)}"
+
+
+def report(message_id: str) -> str:
+    """Subject of a delivery report of one message (ROUTING_REPORTS)."""
+    return f"{REPORT_PREFIX}.{_token(message_id)}"
+
+
+def report_schedule(token: str) -> str:
+    """Schedule subject of one delayed delivery report (ROUTING_REPORTS; fires on `report`)."""
+    return f"{REPORT_SCHEDULE_PREFIX}.{_token(token)}"
+
+
+# webhook-svc internals: retries (message schedules), dead letters, delivery log, disabled hooks.
+STREAM_WEBHOOK_RETRY = "WEBHOOK_RETRY"
+STREAM_WEBHOOK_DEAD_LETTERS = "WEBHOOK_DEAD_LETTERS"
+STREAM_WEBHOOK_DELIVERIES = "WEBHOOK_DELIVERIES"
+STREAM_WEBHOOK_DISABLED = "WEBHOOK_DISABLED"
+WEBHOOK_RETRY_AT_PREFIX = "parley.webhook.v1.retry_at"
+WEBHOOK_RETRY_DUE_PREFIX = "parley.webhook.v1.retry_due"
+WEBHOOK_DEAD_LETTER_PREFIX = "parley.webhook.v1.dead_letter"
+WEBHOOK_ATTEMPT_LOG_PREFIX = "parley.webhook.v1.attempt_log"
+WEBHOOK_DISABLED_PREFIX = "parley.webhook.v1.disabled"
+WEBHOOK_RETRY_DUE_ALL = f"{WEBHOOK_RETRY_DUE_PREFIX}.*"
+WEBHOOK_DISABLED_ALL = f"{WEBHOOK_DISABLED_PREFIX}.*.*"
+DURABLE_WEBHOOK_RETRY = "webhook-svc-retry"
+QUEUE_WEBHOOK_API = "webhook-svc"
+
+
+def webhook_retry_at(batch_id: str) -> str:
+    """Schedule subject of a batch's next attempt (WEBHOOK_RETRY; fires on `webhook_retry_due`)."""
+    return f"{WEBHOOK_RETRY_AT_PREFIX}.{_token(batch_id)}"
+
+
+def webhook_retry_due(account_id: str) -> str:
+    """Subject on which a batch of an account is due for its next attempt (WEBHOOK_RETRY)."""
+    return f"{WEBHOOK_RETRY_DUE_PREFIX}.{_token(account_id)}"
+
+
+def webhook_dead_letter(account_id: str, dead_letter_id: str) -> str:
+    """Subject holding one dead letter of an account (WEBHOOK_DEAD_LETTERS, one per subject)."""
+    return f"{WEBHOOK_DEAD_LETTER_PREFIX}.{_token(account_id)}.{_token(dead_letter_id)}"
+
+
+def webhook_dead_letters_of(account_id: str) -> str:
+    """Filter subject of every dead letter of an account."""
+    return f"{WEBHOOK_DEAD_LETTER_PREFIX}.{_token(account_id)}.*"
+
+
+def webhook_attempt_log(account_id: str) -> str:
+    """Subject of an account's webhook delivery attempts (WEBHOOK_DELIVERIES)."""
+    return f"{WEBHOOK_ATTEMPT_LOG_PREFIX}.{_token(account_id)}"
+
+
+def webhook_disabled(account_id: str, kind: str) -> str:
+    """Subject of the disabled state of one webhook of an account (WEBHOOK_DISABLED)."""
+    return f"{WEBHOOK_DISABLED_PREFIX}.{_token(account_id)}.{_token(kind)}"
 
 
 def account_id_of(subject: str) -> str:

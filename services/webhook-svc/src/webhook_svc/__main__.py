@@ -1,0 +1,49 @@
+"""webhook-svc command line: `all` (default: worker + request/reply API), `worker`, `api`.
+
+Every command also serves /healthz, /readyz and /metrics on WEBHOOK_HTTP_PORT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from parley_shared.logging import configure_logging
+
+COMMANDS = {"all": ("worker", "api"), "worker": ("worker",), "api": ("api",)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command and run it until SIGINT/SIGTERM."""
+    parser = argparse.ArgumentParser(prog="webhook-svc", description=__doc__)
+    parser.add_argument("command", nargs="?", default="all", choices=sorted(COMMANDS))
+    args = parser.parse_args(argv)
+
+    from webhook_svc.settings import Settings
+
+    settings = Settings()
+    configure_logging("webhook-svc", settings.log_level, settings.log_json)
+
+    from aiohttp import web
+
+    from webhook_svc.bootstrap import create_app
+
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    web.run_app(
+        create_app(settings, COMMANDS[args.command]),
+        host=settings.http_host,
+        port=settings.http_port,
+        access_log=None,
+        print=None,
+        handle_signals=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

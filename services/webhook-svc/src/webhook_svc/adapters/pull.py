@@ -1,0 +1,249 @@
+"""A durable JetStream pull consumer, pulled continuously with raw nats-py (the hot path).
+
+nats-py's `fetch` waits for each message in turn; this keeps up to two pull requests
+outstanding on one wildcard inbox instead and hands each message to a callback as it arrives.
+Messages arrive under their own subject, so each is charged to the oldest open request (the
+server fills pull requests in order); a request's end status (404/408/409) arrives on its
+own reply subject `<inbox>.<n>` and closes exactly that request. It never asks for more
+than `max_inflight` messages minus those it already holds, so a process holds a bounded
+number of unacknowledged messages however fast they come.
+
+It is the `Source` of the messages it hands out: `ack`, `nak` (optionally delayed), and
+every `ack_wait / 3` an in-progress ack for each message held that long, so a batch waiting
+on a slow endpoint is not redelivered to another worker. Any number of processes share one
+durable consumer; JetStream spreads the messages between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import orjson
+import structlog
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from webhook_svc import metrics
+
+log = structlog.get_logger("webhook_svc.pull")
+
+ACK = b"+ACK"
+NAK = b"-NAK"
+WPI = b"+WPI"
+EXPIRES_S = 5.0
+_GRACE_S = 1.0
+_BACKOFF_S = 0.5
+
+Handler = Callable[["PullSource", Any], Awaitable[None]]
+
+
+class PullSource:
+    """One durable pull consumer of one stream, as used by one process."""
+
+    def __init__(
+        self,
+        nc: Any,
+        *,
+        stream: str,
+        durable: str,
+        filter_subject: str,
+        handler: Handler,
+        max_inflight: int,
+        batch: int,
+        ack_wait_s: float,
+        max_ack_pending: int,
+    ) -> None:
+        """Describe the consumer; nothing happens until `start`."""
+        self.name = durable
+        self._nc = nc
+        self._stream = stream
+        self._filter = filter_subject
+        self._handler = handler
+        self._max_inflight = max_inflight
+        self._batch = batch
+        self._ack_wait_s = ack_wait_s
+        self._max_ack_pending = max_ack_pending
+        self._held: dict[str, float] = {}
+        self._requests: dict[str, list[float]] = {}  # token -> [remaining, deadline]
+        self._outstanding = 0
+        self._seq = 0
+        self._inbox = ""
+        self._sub: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
+        self._running = False
+        self._broken = False
+        metrics.HELD.labels(durable).set_function(lambda: len(self._held))
+
+    @property
+    def held(self) -> int:
+        """Messages handed out and not yet acknowledged or nacked."""
+        return len(self._held)
+
+    def config(self) -> ConsumerConfig:
+        """The durable consumer's configuration."""
+        return ConsumerConfig(
+            name=self.name,
+            durable_name=self.name,
+            filter_subject=self._filter,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self._ack_wait_s,
+            max_deliver=-1,
+            max_ack_pending=self._max_ack_pending,
+            max_waiting=512,
+        )
+
+    async def ensure(self) -> None:
+        """Create the durable consumer, or update it to this configuration."""
+        await self._nc.jetstream().add_consumer(self._stream, config=self.config())
+
+    async def start(self) -> None:
+        """Ensure the consumer, then pull and hand out messages until `stop`."""
+        await self.ensure()
+        self._inbox = self._nc.new_inbox()
+        self._sub = await self._nc.subscribe(
+            self._inbox + ".*", cb=self._on_msg, pending_msgs_limit=-1, pending_bytes_limit=-1
+        )
+        self._running = True
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._pull_loop(), name=f"pull-{self.name}"),
+            loop.create_task(self._touch_loop(), name=f"touch-{self.name}"),
+        ]
+
+    def reset(self) -> None:
+        """Forget outstanding pull requests (after a reconnect the server may have lost them)."""
+        self._requests.clear()
+        self._outstanding = 0
+        self._wake.set()
+
+    async def _pull_loop(self) -> None:
+        while self._running:
+            if self._broken:
+                await self._repair()
+                continue
+            self._expire_requests()
+            free = self._max_inflight - len(self._held) - self._outstanding
+            want = min(free, self._batch)
+            worth_it = want >= max(1, self._batch // 4) or self._outstanding == 0
+            if want > 0 and self._outstanding < self._batch and worth_it:
+                await self._request(want)
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 0.25)
+
+    async def _request(self, count: int) -> None:
+        self._seq += 1
+        token = str(self._seq)
+        self._requests[token] = [float(count), time.monotonic() + EXPIRES_S + _GRACE_S]
+        self._outstanding += count
+        body = orjson.dumps({"batch": count, "expires": int(EXPIRES_S * 1e9)})
+        subject = f"$JS.API.CONSUMER.MSG.NEXT.{self._stream}.{self.name}"
+        await self._nc.publish(subject, body, reply=f"{self._inbox}.{token}")
+
+    def _expire_requests(self) -> None:
+        at = time.monotonic()
+        for token, (remaining, deadline) in list(self._requests.items()):
+            if deadline < at:
+                del self._requests[token]
+                self._outstanding -= int(remaining)
+
+    def _close_request(self, token: str) -> None:
+        request = self._requests.pop(token, None)
+        if request is not None:
+            self._outstanding -= int(request[0])
+            self._wake.set()
+
+    async def _on_msg(self, msg: Any) -> None:
+        if not msg.reply:
+            self._on_status(msg.subject[len(self._inbox) + 1 :], msg)
+            return
+        if self._requests:
+            token = next(iter(self._requests))
+            request = self._requests[token]
+            request[0] -= 1
+            self._outstanding -= 1
+            if request[0] <= 0:
+                del self._requests[token]
+                self._wake.set()
+        if not self._running:
+            await self._nc.publish(msg.reply, NAK)
+            return
+        self._held[msg.reply] = time.monotonic()
+        try:
+            await self._handler(self, msg)
+        except Exception as exc:  # noqa: BLE001 - give the message back, keep consuming
+            failure = type(exc).__name__
+        else:
+            return
+        log.error("message_handler_failed", consumer=self.name, error=failure)
+        await self.nak([msg.reply], delay_s=1.0)
+
+    def _on_status(self, token: str, msg: Any) -> None:
+        status = (msg.headers or {}).get("Status", "")
+        self._close_request(token)
+        if status in ("503", "409") and "MaxWaiting" not in str(msg.headers):
+            desc = (msg.headers or {}).get("Description", "")
+            log.warning("pull_status", consumer=self.name, status=status, description=desc)
+            self._broken = True
+
+    async def _repair(self) -> None:
+        await asyncio.sleep(_BACKOFF_S)
+        try:
+            await self.ensure()
+        except Exception as exc:  # noqa: BLE001 - keep trying while NATS is away
+            log.warning("consumer_ensure_failed", consumer=self.name, error=type(exc).__name__)
+            return
+        self._broken = False
+        self.reset()
+
+    async def _touch_loop(self) -> None:
+        period = self._ack_wait_s / 3
+        while self._running:
+            await asyncio.sleep(period)
+            at = time.monotonic()
+            stale = [reply for reply, since in self._held.items() if at - since > period]
+            for reply in stale:
+                self._held[reply] = at
+                await self._nc.publish(reply, WPI)
+
+    async def ack(self, replies: Sequence[str]) -> None:
+        """Acknowledge messages this consumer handed out."""
+        held, publish = self._held, self._nc.publish
+        for reply in replies:
+            if held.pop(reply, None) is not None:
+                await publish(reply, ACK)
+        self._wake.set()
+
+    async def nak(self, replies: Sequence[str], delay_s: float | None = None) -> None:
+        """Give messages back for redelivery (after `delay_s`, when given)."""
+        body = NAK
+        if delay_s:
+            body = NAK + b" " + orjson.dumps({"delay": int(delay_s * 1e9)})
+        for reply in replies:
+            if self._held.pop(reply, None) is not None:
+                await self._nc.publish(reply, body)
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop pulling; messages still arriving are given back at once."""
+        self._running = False
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def close(self) -> None:
+        """Give back every message still held, and drop the inbox subscription."""
+        await self.nak(list(self._held))
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+            self._sub = None

@@ -1,0 +1,156 @@
+"""The request/reply API account-svc calls on behalf of admins (queue group `webhook-svc`).
+
+- `parley.webhook.v1.deliveries.query` `{"account_id", "limit"?: 1..200, default 50}`
+  -> `{"items": [attempt, ...]}`, newest first;
+- `parley.webhook.v1.dead_letters.query` `{"account_id", "limit"?: 1..500, default 100}`
+  -> `{"items": [dead letter, ...]}`, newest first;
+- `parley.webhook.v1.dead_letters.replay` `{"account_id", "dead_letter_id"}`
+  -> `{"status": 202}`, or the problem 404 `not_found`.
+
+Errors are problem documents with `status` (400 `malformed_request`, 422 `validation_error`,
+404 `not_found`, 503 `service_unavailable`). A replay puts the dead letter's batch (same body
+and `webhook-id`) on WEBHOOK_RETRY as attempt 1; the dead letter stays listed until that
+replay is delivered, and a replay that fails again replaces it with a new dead letter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import structlog
+from parley_shared import subjects
+
+from webhook_svc import metrics
+from webhook_svc.adapters.stores import AttemptLog, DeadLetterStore, RetryQueue
+from webhook_svc.errors import (
+    MalformedRequest,
+    NotFound,
+    TransientError,
+    ValidationFailed,
+    WebhookSvcError,
+)
+
+log = structlog.get_logger("webhook_svc.rpc")
+
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+Operation = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def _account_id(request: dict[str, Any]) -> str:
+    value = request.get("account_id")
+    if not isinstance(value, str) or not _ID.match(value):
+        raise ValidationFailed.at(["account_id"], "must be an account id")
+    return value
+
+
+def _request(data: bytes) -> dict[str, Any]:
+    try:
+        request = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedRequest("the request is not JSON") from exc
+    if not isinstance(request, dict):
+        raise MalformedRequest("the request must be a JSON object")
+    return request
+
+
+def _limit(request: dict[str, Any], default: int, high: int) -> int:
+    value = request.get("limit", default)
+    if value is None:
+        return default
+    if type(value) is not int or not 1 <= value <= high:
+        raise ValidationFailed.at(["limit"], f"must be an integer between 1 and {high}")
+    return value
+
+
+class Api:
+    """Answers delivery-log, dead-letter and replay requests."""
+
+    def __init__(
+        self, nc: Any, dead_letters: DeadLetterStore, attempt_log: AttemptLog, retries: RetryQueue
+    ) -> None:
+        """Use these stores; nothing is subscribed until `start`."""
+        self._nc = nc
+        self._dead_letters = dead_letters
+        self._log = attempt_log
+        self._retries = retries
+        self._subs: list[Any] = []
+
+    async def start(self) -> None:
+        """Subscribe the three subjects in the `webhook-svc` queue group."""
+        operations: dict[str, tuple[str, Operation]] = {
+            subjects.WEBHOOK_DELIVERIES_QUERY: ("deliveries", self.deliveries),
+            subjects.WEBHOOK_DEAD_LETTERS_QUERY: ("dead_letters", self.dead_letters),
+            subjects.WEBHOOK_DEAD_LETTERS_REPLAY: ("replay", self.replay),
+        }
+        for subject, (name, operation) in operations.items():
+            self._subs.append(
+                await self._nc.subscribe(
+                    subject, queue=subjects.QUEUE_WEBHOOK_API, cb=self._handler(name, operation)
+                )
+            )
+        await self._nc.flush()
+
+    async def stop(self) -> None:
+        """Unsubscribe."""
+        for sub in self._subs:
+            try:
+                await sub.unsubscribe()
+            except Exception as exc:  # noqa: BLE001 - closing anyway
+                log.debug("unsubscribe_failed", error=type(exc).__name__)
+        self._subs = []
+
+    def _handler(self, name: str, operation: Operation) -> Callable[[Any], Awaitable[None]]:
+        async def handle(msg: Any) -> None:
+            reply = await self.answer(name, operation, msg.data)
+            if msg.reply:
+                await msg.respond(orjson.dumps(reply))
+
+        return handle
+
+    async def answer(self, name: str, operation: Operation, data: bytes) -> dict[str, Any]:
+        """The reply to one request (a problem document for any error)."""
+        failure = None
+        try:
+            reply = await operation(_request(data))
+            status = int(reply.get("status", 200))
+        except WebhookSvcError as exc:
+            reply, status = exc.problem(), exc.status
+        except Exception as exc:  # noqa: BLE001 - every failure is answered, none crashes
+            failure = type(exc).__name__
+            error = TransientError("the request could not be served; retry later")
+            reply, status = error.problem(), error.status
+        if failure is not None:
+            log.error("api_request_failed", operation=name, error=failure)
+        metrics.API_REQUESTS.labels(name, str(status)).inc()
+        return reply
+
+    async def deliveries(self, request: dict[str, Any]) -> dict[str, Any]:
+        """An account's recent delivery attempts, newest first."""
+        account_id = _account_id(request)
+        return {"items": await self._log.recent(account_id, _limit(request, 50, 200))}
+
+    async def dead_letters(self, request: dict[str, Any]) -> dict[str, Any]:
+        """An account's dead letters, newest first."""
+        account_id = _account_id(request)
+        return {"items": await self._dead_letters.list(account_id, _limit(request, 100, 500))}
+
+    async def replay(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Deliver a dead letter again from attempt 1."""
+        account_id = _account_id(request)
+        dead_letter_id = request.get("dead_letter_id")
+        if not isinstance(dead_letter_id, str) or not dead_letter_id:
+            raise ValidationFailed.at(["dead_letter_id"], "must be a dead letter id")
+        letter = None
+        if _ID.match(dead_letter_id):
+            letter = await self._dead_letters.get(account_id, dead_letter_id)
+        if letter is None:
+            raise NotFound(f"no dead letter {dead_letter_id[:64]} for this account")
+        delivery = dataclasses.replace(letter.delivery, attempt=1, replay_of=letter.id)
+        await self._retries.schedule(delivery, 0.0)
+        metrics.REPLAYS.inc()
+        log.info("dead_letter_replayed", account_id=account_id, dead_letter_id=letter.id)
+        return {"status": 202}

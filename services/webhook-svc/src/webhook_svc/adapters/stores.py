@@ -1,0 +1,178 @@
+"""JetStream stores: the retry queue (message schedules), dead letters and the delivery log.
+
+- WEBHOOK_RETRY (work queue, message schedules): a batch waiting for its next attempt is one
+  schedule message on `retry_at.<batch id>` whose `@at` time fires a copy onto
+  `retry_due.<account>`, which the workers' durable consumer takes. The schedule lives in the
+  stream, so a waiting retry survives any worker crash (and a server restart).
+- WEBHOOK_DEAD_LETTERS: one subject per dead letter, purged when its replay is delivered.
+- WEBHOOK_DELIVERIES: one subject per account, the last 200 attempts kept; written with core
+  publishes (best effort, never awaited on the hot path).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import structlog
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+from parley_shared import subjects
+from parley_shared.timefmt import format_ts, now
+
+from webhook_svc import metrics
+from webhook_svc.adapters.codec import (
+    decode_dead_letter,
+    encode_dead_letter,
+    encode_delivery,
+    public_dead_letter,
+)
+from webhook_svc.domain.records import DeadLetter, Delivery
+from webhook_svc.errors import StoreUnavailable
+
+log = structlog.get_logger("webhook_svc.stores")
+
+SCHEDULE = "Nats-Schedule"
+SCHEDULE_TARGET = "Nats-Schedule-Target"
+MIN_SCHEDULE_S = 0.05
+PUBLISH_TIMEOUT_S = 5.0
+_SAFE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+def schedule_token(batch_id: str) -> str:
+    """A subject token naming a batch's schedule (the id itself when it is token-safe)."""
+    if _SAFE.match(batch_id):
+        return batch_id
+    return hashlib.sha256(batch_id.encode()).hexdigest()[:40]
+
+
+class RetryQueue:
+    """Batches waiting for their next attempt, on WEBHOOK_RETRY."""
+
+    def __init__(self, js: Any) -> None:
+        """Use this JetStream context."""
+        self._js = js
+
+    async def schedule(self, delivery: Delivery, delay_s: float) -> None:
+        """Hold `delivery` durably and make it due after `delay_s` (at once when ~0)."""
+        due = subjects.webhook_retry_due(delivery.account_id)
+        headers: dict[str, str] | None = None
+        subject = due
+        if delay_s > MIN_SCHEDULE_S:
+            at = now() + timedelta(seconds=delay_s)
+            subject = subjects.webhook_retry_at(schedule_token(delivery.batch_id))
+            headers = {SCHEDULE: f"@at {format_ts(at)}", SCHEDULE_TARGET: due}
+        try:
+            await self._js.publish(
+                subject, encode_delivery(delivery), headers=headers, timeout=PUBLISH_TIMEOUT_S
+            )
+        except Exception as exc:
+            metrics.STORE_ERRORS.labels("retry").inc()
+            raise StoreUnavailable(f"retry not stored: {type(exc).__name__}") from exc
+
+
+async def read_subject(js: Any, stream: str, filter_subject: str) -> list[bytes]:
+    """Every message on `filter_subject` of `stream`, oldest first (small sets only)."""
+    config = ConsumerConfig(
+        filter_subject=filter_subject,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.NONE,
+        inactive_threshold=30.0,
+        mem_storage=True,
+        num_replicas=1,
+    )
+    info = await js.add_consumer(stream, config=config)
+    out: list[bytes] = []
+    try:
+        pending = info.num_pending
+        if pending:
+            sub = await js.pull_subscribe_bind(info.name, stream)
+            while pending:
+                try:
+                    msgs = await sub.fetch(min(256, pending), timeout=1)
+                except TimeoutError:
+                    break  # purged meanwhile: what was read is all there is
+                out.extend(m.data for m in msgs)
+                pending = msgs[-1].metadata.num_pending
+            await sub.unsubscribe()
+    finally:
+        try:
+            await js.delete_consumer(stream, info.name)
+        except Exception as exc:  # noqa: BLE001 - it expires by itself anyway
+            log.debug("ephemeral_consumer_not_deleted", error=type(exc).__name__)
+    return out
+
+
+class DeadLetterStore:
+    """Dead letters on WEBHOOK_DEAD_LETTERS."""
+
+    def __init__(self, js: Any) -> None:
+        """Use this JetStream context."""
+        self._js = js
+
+    async def add(self, letter: DeadLetter) -> None:
+        """Store a dead letter; StoreUnavailable unless JetStream confirms it."""
+        subject = subjects.webhook_dead_letter(letter.delivery.account_id, letter.id)
+        try:
+            await self._js.publish(subject, encode_dead_letter(letter), timeout=PUBLISH_TIMEOUT_S)
+        except Exception as exc:
+            metrics.STORE_ERRORS.labels("dead_letter").inc()
+            raise StoreUnavailable(f"dead letter not stored: {type(exc).__name__}") from exc
+
+    async def remove(self, account_id: str, dead_letter_id: str) -> None:
+        """Remove one dead letter (no error when it is gone already)."""
+        subject = subjects.webhook_dead_letter(account_id, dead_letter_id)
+        try:
+            await self._js.purge_stream(subjects.STREAM_WEBHOOK_DEAD_LETTERS, subject=subject)
+        except Exception as exc:
+            metrics.STORE_ERRORS.labels("dead_letter").inc()
+            raise StoreUnavailable(f"dead letter not removed: {type(exc).__name__}") from exc
+
+    async def get(self, account_id: str, dead_letter_id: str) -> DeadLetter | None:
+        """One dead letter of the account, or None."""
+        subject = subjects.webhook_dead_letter(account_id, dead_letter_id)
+        try:
+            msg = await self._js.get_last_msg(subjects.STREAM_WEBHOOK_DEAD_LETTERS, subject)
+        except NotFoundError:
+            return None
+        if not msg.data:
+            return None
+        return decode_dead_letter(msg.data)
+
+    async def list(self, account_id: str, limit: int) -> list[dict[str, Any]]:
+        """The account's dead letters, newest first, at most `limit`."""
+        raw = await read_subject(
+            self._js,
+            subjects.STREAM_WEBHOOK_DEAD_LETTERS,
+            subjects.webhook_dead_letters_of(account_id),
+        )
+        return [public_dead_letter(data) for data in reversed(raw[-limit:])]
+
+
+class AttemptLog:
+    """The delivery log on WEBHOOK_DELIVERIES."""
+
+    def __init__(self, nc: Any) -> None:
+        """Use this NATS connection."""
+        self._nc = nc
+
+    async def append(self, account_id: str, entry: Mapping[str, Any]) -> None:
+        """Record one attempt with a core publish (stored by JetStream, not awaited)."""
+        try:
+            await self._nc.publish(subjects.webhook_attempt_log(account_id), orjson.dumps(entry))
+        except Exception as exc:  # noqa: BLE001 - the log is best effort by design
+            metrics.STORE_ERRORS.labels("delivery_log").inc()
+            log.warning("delivery_log_write_failed", error=type(exc).__name__)
+
+    async def recent(self, account_id: str, limit: int) -> list[dict[str, Any]]:
+        """The account's last `limit` attempts, newest first."""
+        raw = await read_subject(
+            self._nc.jetstream(),
+            subjects.STREAM_WEBHOOK_DELIVERIES,
+            subjects.webhook_attempt_log(account_id),
+        )
+        return [orjson.loads(data) for data in reversed(raw[-limit:])]

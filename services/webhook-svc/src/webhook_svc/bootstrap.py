@@ -1,0 +1,280 @@
+"""Wires webhook-svc: settings -> NATS, streams, views, stores, senders, handlers, consumers.
+
+Roles: `worker` (the STATUS, INBOUND and WEBHOOK_RETRY consumers and the deliveries),
+`api` (the request/reply API). `create_app(settings, roles)` builds the aiohttp app serving
+/healthz, /readyz and /metrics; its startup hook connects, its cleanup hook stops pulling,
+gives back what was not delivered, and disconnects. Nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Collection
+from typing import Any
+
+import nats
+import structlog
+from aiohttp import web
+from parley_shared import subjects
+from parley_shared.sealing import MasterKey
+from parley_shared.streams import ensure_streams
+
+from webhook_svc.adapters.account_view import AccountView
+from webhook_svc.adapters.codec import decode_delivery
+from webhook_svc.adapters.disabled import DisabledWebhooks
+from webhook_svc.adapters.http_api import build_app
+from webhook_svc.adapters.http_sender import HttpSender
+from webhook_svc.adapters.nats_sender import NatsSender
+from webhook_svc.adapters.pull import PullSource
+from webhook_svc.adapters.rpc import Api
+from webhook_svc.adapters.senders import TargetSender
+from webhook_svc.adapters.stores import AttemptLog, DeadLetterStore, RetryQueue
+from webhook_svc.dispatch import Dispatcher
+from webhook_svc.domain.records import Delivery
+from webhook_svc.domain.webhooks import STATUS, USER_INITIATED
+from webhook_svc.intake import Intake
+from webhook_svc.settings import Settings
+from webhook_svc.settle import Settler
+
+log = structlog.get_logger("webhook_svc.bootstrap")
+
+ROLES = ("worker", "api")
+
+
+def master_key(settings: Settings) -> MasterKey:
+    """The master key (and the previous one during a rotation) from the settings."""
+    previous = (
+        [settings.master_key_previous.get_secret_value()] if settings.master_key_previous else []
+    )
+    return MasterKey.from_b64(settings.master_key.get_secret_value(), previous=previous)
+
+
+class Service:
+    """One webhook-svc process: what it runs depends on its roles."""
+
+    def __init__(self, settings: Settings, roles: Collection[str] = ROLES) -> None:
+        """Check the settings and the master key; connect nothing yet."""
+        self.settings = settings
+        self.roles = frozenset(roles)
+        self.master_key = master_key(settings)
+        self.nc: Any = None
+        self.view = AccountView(self.master_key)
+        self.disabled = DisabledWebhooks()
+        self.sources: list[PullSource] = []
+        self.intake: Intake | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.api: Api | None = None
+        self.sender: TargetSender | None = None
+        self._state = {"streams": False, "consuming": False, "api": False}
+        self._starter: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
+
+    def ready(self) -> tuple[bool, dict[str, bool]]:
+        """Whether /readyz answers 200, with each check."""
+        checks = {"nats": bool(self.nc is not None and self.nc.is_connected), **self._state}
+        if "worker" in self.roles:
+            checks["accounts_loaded"] = self.view.caught_up
+        else:
+            checks.pop("consuming")
+        if "api" not in self.roles:
+            checks.pop("api")
+        return all(checks.values()), checks
+
+    async def start(self) -> None:
+        """Connect, ensure the streams, start the roles (consumers once the views are loaded)."""
+        self.nc = await connect_nats(
+            self.settings.nats_url, "webhook-svc", self._on_reconnect, self._closing
+        )
+        js = self.nc.jetstream()
+        await ensure_streams(js, self.settings.stream_replicas)
+        self._state["streams"] = True
+        retries = RetryQueue(js)
+        dead_letters = DeadLetterStore(js)
+        attempt_log = AttemptLog(self.nc)
+        if "api" in self.roles:
+            self.api = Api(self.nc, dead_letters, attempt_log, retries)
+            await self.api.start()
+            self._state["api"] = True
+        if "worker" in self.roles:
+            self._build_worker(retries, dead_letters, attempt_log)
+            await self.view.start(js)
+            await self.disabled.start(js)
+            self._starter = asyncio.get_running_loop().create_task(self._start_consuming())
+        log.info("webhook_svc_started", roles=sorted(self.roles), port=self.settings.http_port)
+
+    def _build_worker(
+        self, retries: RetryQueue, dead_letters: DeadLetterStore, attempt_log: AttemptLog
+    ) -> None:
+        s = self.settings
+        self.sender = TargetSender(
+            HttpSender(
+                allow_private=s.allow_private_targets,
+                connect_timeout_s=s.connect_timeout_s,
+                total_timeout_s=s.total_timeout_s,
+                pool_size=s.http_pool_size,
+            ),
+            NatsSender(allow_private=s.allow_private_targets, timeout_s=s.connect_timeout_s),
+        )
+        settler = Settler(
+            retries=retries,
+            dead_letters=dead_letters,
+            attempt_log=attempt_log,
+            disabled=self.disabled,
+            schedule=s.retry_delays,
+            defer_s=s.defer_s,
+        )
+        self.dispatcher = Dispatcher(
+            self.view,
+            self.disabled,
+            self.sender,
+            settler,
+            concurrency=s.endpoint_concurrency,
+            max_pending=s.endpoint_max_pending,
+            slow_s=s.endpoint_slow_s,
+        )
+        status = self._source(subjects.STREAM_STATUS, subjects.DURABLE_WEBHOOK_STATUS)
+        inbound = self._source(subjects.STREAM_INBOUND, subjects.DURABLE_WEBHOOK_INBOUND)
+        retry = self._source(subjects.STREAM_WEBHOOK_RETRY, subjects.DURABLE_WEBHOOK_RETRY)
+        self.intake = Intake(
+            self.view,
+            self.dispatcher,
+            {STATUS: status, USER_INITIATED: inbound},
+            linger_s=s.batch_linger_ms / 1000,
+            park_limit=max(1, s.max_inflight // 2),
+        )
+        self.view.listener = self.intake.resume
+        self.sources = [status, inbound, retry]
+
+    def _source(self, stream: str, durable: str) -> PullSource:
+        s = self.settings
+        filters = {
+            subjects.STREAM_STATUS: subjects.STATUS_ALL,
+            subjects.STREAM_INBOUND: subjects.INBOUND_ALL,
+            subjects.STREAM_WEBHOOK_RETRY: subjects.WEBHOOK_RETRY_DUE_ALL,
+        }
+        kinds = {subjects.STREAM_STATUS: STATUS, subjects.STREAM_INBOUND: USER_INITIATED}
+        kind = kinds.get(stream)
+
+        async def handle(source: PullSource, msg: Any) -> None:
+            if self.intake is None:
+                raise RuntimeError("worker not built")
+            if kind is None:
+                await self.intake.on_retry(source, _delivery(msg.data), msg.reply)
+            else:
+                await self.intake.on_event(kind, source, msg.subject, msg.data, msg.reply)
+
+        return PullSource(
+            self.nc,
+            stream=stream,
+            durable=durable,
+            filter_subject=filters[stream],
+            handler=handle,
+            max_inflight=s.max_inflight,
+            batch=s.fetch_batch,
+            ack_wait_s=s.ack_wait_s,
+            max_ack_pending=s.max_ack_pending,
+        )
+
+    async def _start_consuming(self) -> None:
+        await self.view.wait_caught_up()
+        await self.disabled.wait_caught_up()
+        for source in self.sources:
+            await source.start()
+        self._state["consuming"] = True
+        log.info("webhook_worker_consuming", accounts_loaded=True)
+
+    async def _on_reconnect(self) -> None:
+        for source in self.sources:
+            source.reset()
+
+    async def stop(self) -> None:
+        """Stop pulling, give back undelivered events, let attempts finish, disconnect."""
+        if self._starter is not None:
+            self._starter.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._starter
+        for source in self.sources:
+            await source.stop()
+        await self._give_back_unsent()
+        if self.dispatcher is not None:
+            await self.dispatcher.close(self.settings.shutdown_grace_s)
+        for source in self.sources:
+            await source.close()
+        if self.api is not None:
+            await self.api.stop()
+        await self.view.stop()
+        await self.disabled.stop()
+        if self.sender is not None:
+            await self.sender.close()
+        if self.nc is not None:
+            self._closing.set()
+            with contextlib.suppress(Exception):
+                await self.nc.drain()
+
+    async def _give_back_unsent(self) -> None:
+        if self.intake is None:
+            return
+        for batch in self.intake.open_batches():
+            source = self.intake.source_of(batch.key.kind)
+            await source.nak(batch.tokens)
+        for source, reply in self.intake.parked():
+            await source.nak([reply])
+
+
+SERVICE_KEY = web.AppKey("service", Service)
+
+
+def _delivery(data: bytes) -> Delivery | None:
+    """A WEBHOOK_RETRY record, or None when it cannot be read."""
+    try:
+        return decode_delivery(data)
+    except ValueError:
+        return None
+
+
+async def connect_nats(
+    url: str, name: str, on_reconnect: Any = None, closing: asyncio.Event | None = None
+) -> Any:
+    """A NATS connection that reconnects forever (quiet once `closing` is set)."""
+    closing = closing if closing is not None else asyncio.Event()
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats_error", error=type(exc).__name__)
+
+    async def on_disconnect() -> None:
+        if not closing.is_set():
+            log.warning("nats_disconnected")
+
+    async def reconnected() -> None:
+        log.info("nats_reconnected")
+        if on_reconnect is not None:
+            await on_reconnect()
+
+    return await nats.connect(
+        url,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+        error_cb=on_error,
+        disconnected_cb=on_disconnect,
+        reconnected_cb=reconnected,
+    )
+
+
+def create_app(settings: Settings, roles: Collection[str] = ROLES) -> web.Application:
+    """The webhook-svc application for these roles; connections open on startup."""
+    service = Service(settings, roles)
+    app = build_app(service.ready)
+
+    async def startup(_: web.Application) -> None:
+        await service.start()
+
+    async def cleanup(_: web.Application) -> None:
+        await service.stop()
+
+    app.on_startup.append(startup)
+    app.on_cleanup.append(cleanup)
+    app[SERVICE_KEY] = service
+    return app

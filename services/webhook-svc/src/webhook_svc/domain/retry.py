@@ -1,0 +1,92 @@
+"""When a failed delivery is tried again, and when it becomes a dead letter (CONTRACT 7, 8).
+
+- `WEBHOOK_RETRY_SCHEDULE` lists the seconds before retry 1, 2, 3, ...; a webhook's `retries`
+  beyond the list reuse its last entry. Each delay gets ±20% jitter.
+- A 429's `Retry-After` (seconds, or an HTTP-date) is honoured, clamped to 1..2x the scheduled
+  delay *before* jitter, and then used as it is (no jitter: it is the receiver's own figure).
+- Attempts are numbered from 1; a webhook with `retries: 3` gets 4 tries, then a dead letter.
+  HTTP 410 disables the webhook at once: no retry, straight to the dead letters.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+JITTER = 0.2
+MAX_DELAY_S = 7 * 24 * 3600.0
+
+
+class Step(enum.Enum):
+    """What happens after an attempt."""
+
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    DEAD = "dead"
+    DISABLE = "disable"
+
+
+def parse_schedule(text: str) -> tuple[float, ...]:
+    """`"5,300,1800"` -> (5.0, 300.0, 1800.0); ValueError unless 1+ positive numbers."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts:
+        raise ValueError("WEBHOOK_RETRY_SCHEDULE must list at least one delay in seconds")
+    delays = tuple(float(part) for part in parts)
+    if any(not 0 < delay <= MAX_DELAY_S for delay in delays):
+        raise ValueError(f"every retry delay must be > 0 and <= {MAX_DELAY_S:.0f} seconds")
+    return delays
+
+
+def scheduled_delay(schedule: tuple[float, ...], retry: int) -> float:
+    """The delay before retry number `retry` (1-based) before jitter."""
+    return schedule[min(max(retry, 1), len(schedule)) - 1]
+
+
+def jittered(delay: float, rng: random.Random | None = None) -> float:
+    """`delay` scaled by a uniform factor in [0.8, 1.2]."""
+    source = rng if rng is not None else random
+    return delay * source.uniform(1 - JITTER, 1 + JITTER)
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds a `Retry-After` header asks for (delta seconds or HTTP-date); None if absent/bad."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    if text.isascii() and text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def retry_delay(
+    schedule: tuple[float, ...],
+    retry: int,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
+    """Seconds to wait before retry number `retry`: jittered, or the clamped `Retry-After`."""
+    base = scheduled_delay(schedule, retry)
+    if retry_after is not None:
+        return min(max(retry_after, base), 2 * base)
+    return jittered(base, rng)
+
+
+def next_step(attempt: int, retries: int, *, ok: bool, status_code: int | None) -> Step:
+    """What follows attempt number `attempt` of a webhook allowing `retries` retries."""
+    if ok:
+        return Step.DELIVERED
+    if status_code == 410:
+        return Step.DISABLE
+    if attempt <= retries:
+        return Step.RETRY
+    return Step.DEAD

@@ -1,0 +1,55 @@
+"""webhook-svc settings: defaults, then environment variables, validated at start."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from webhook_svc.domain.retry import parse_schedule
+
+
+class Settings(BaseSettings):
+    """Every setting of webhook-svc (see the service README for each)."""
+
+    model_config = SettingsConfigDict(env_prefix="WEBHOOK_", extra="ignore")
+
+    http_host: str = "0.0.0.0"  # noqa: S104 - a service listens on every interface by default
+    http_port: int = Field(default=8082, ge=0, le=65535)
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222", validation_alias=AliasChoices("NATS_URL")
+    )
+    master_key: SecretStr = Field(validation_alias=AliasChoices("PARLEY_MASTER_KEY"))
+    master_key_previous: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("PARLEY_MASTER_KEY_PREVIOUS")
+    )
+    stream_replicas: int = Field(
+        default=1, ge=1, le=5, validation_alias=AliasChoices("PARLEY_STREAM_REPLICAS")
+    )
+    retry_schedule: str = "5,300,1800"
+    allow_private_targets: bool = False
+    batch_linger_ms: int = Field(default=50, ge=0, le=1000)
+    fetch_batch: int = Field(default=500, ge=1, le=10_000)
+    max_inflight: int = Field(default=10_000, ge=1)
+    max_ack_pending: int = Field(default=20_000, ge=1)
+    ack_wait_s: float = Field(default=30.0, ge=1.0)
+    endpoint_concurrency: int = Field(default=16, ge=1, le=1000)
+    endpoint_max_pending: int = Field(default=1_000, ge=1)
+    endpoint_slow_s: float = Field(default=2.0, gt=0)
+    defer_s: float = Field(default=2.0, gt=0)
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    total_timeout_s: float = Field(default=15.0, gt=0)
+    http_pool_size: int = Field(default=512, ge=1)
+    shutdown_grace_s: float = Field(default=5.0, ge=0)
+    log_level: str = "INFO"
+    log_json: bool | None = None
+
+    @field_validator("retry_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        parse_schedule(value)
+        return value
+
+    @property
+    def retry_delays(self) -> tuple[float, ...]:
+        """WEBHOOK_RETRY_SCHEDULE as seconds before retry 1, 2, 3, ..."""
+        return parse_schedule(self.retry_schedule)

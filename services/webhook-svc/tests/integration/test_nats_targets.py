@@ -1,0 +1,153 @@
+"""NATS targets against a second local nats-server: core publish, JetStream, credentials."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import nats
+import orjson
+import pytest
+from nats.js.api import StreamConfig
+from parley_devtools.embedded import NatsServer
+from parley_shared import subjects
+from webhook_testkit import Account, publish_events, request, status_event, status_hook, wait_until
+
+
+@pytest.fixture
+def target_server(tmp_path: Path) -> Iterator[NatsServer]:
+    """A second nats-server (the customer's), with user `hook` / password `s3cret`."""
+    server = NatsServer(
+        store_dir=tmp_path / "target", extra_args=["--user", "hook", "--pass", "s3cret"]
+    )
+    server.start()
+    yield server
+    server.stop(remove_store=True)
+
+
+@pytest.fixture
+async def target_nc(target_server: NatsServer) -> AsyncIterator[Any]:
+    """A client of the customer's server."""
+    conn = await nats.connect(target_server.url, user="hook", password="s3cret")
+    yield conn
+    await conn.close()
+
+
+def _url(server: NatsServer, subject: str, query: str = "") -> str:
+    return f"nats://hook:s3cret@127.0.0.1:{server.port}/{subject}{query}"
+
+
+async def test_core_publish_carries_body_and_headers(
+    js: Any, master: Any, target_server: NatsServer, target_nc: Any, start_service: Any
+) -> None:
+    """A core NATS target gets the body with webhook and metadata headers as NATS headers."""
+    got: list[Any] = []
+
+    async def collect(msg: Any) -> None:
+        got.append(msg)
+
+    await target_nc.subscribe("hooks.parley", cb=collect)
+    await target_nc.flush()
+    hook = status_hook(
+        _url(target_server, "hooks.parley"), metadata={"enabled": True, "pairs": {"team": "otp"}}
+    )
+    account = Account(master, status_webhook=hook)
+    await account.publish(js)
+    await start_service()
+    event = status_event(account.account_id)
+    await publish_events(js, [event])
+    await wait_until(lambda: len(got) == 1, 5, "core delivery")
+    msg = got[0]
+    assert orjson.loads(msg.data)["id"] == event["id"]
+    assert msg.headers["webhook-id"] == event["id"]
+    assert msg.headers["webhook-signature"].startswith("v1,")
+    assert msg.headers["x-parley-meta-team"] == "otp"
+
+
+async def test_jetstream_target_stores_with_an_ack(
+    nc: Any,
+    master: Any,
+    target_server: NatsServer,
+    target_nc: Any,
+    start_service: Any,
+) -> None:
+    """`?jetstream=true` publishes with a JetStream ack; the log shows the URL without password."""
+    js = nc.jetstream()
+    target_js = target_nc.jetstream()
+    await target_js.add_stream(StreamConfig(name="HOOKS", subjects=["hooks.js"]))
+    account = Account(
+        master, status_webhook=status_hook(_url(target_server, "hooks.js", "?jetstream=true"))
+    )
+    await account.publish(js)
+    await start_service()
+    event = status_event(account.account_id)
+    await publish_events(js, [event])
+
+    async def stored() -> bool:
+        info = await target_js.stream_info("HOOKS")
+        return bool(info.state.messages == 1)
+
+    await wait_until(stored, 5, "stored on the target stream")
+    msg = await target_js.get_last_msg("HOOKS", "hooks.js")
+    assert orjson.loads(msg.data)["id"] == event["id"]
+    await wait_until(lambda: _logged(nc, account.account_id), 5, "log entry")
+    reply = await request(nc, subjects.WEBHOOK_DELIVERIES_QUERY, {"account_id": account.account_id})
+    entry = reply["items"][0]
+    assert entry["outcome"] == "delivered"
+    assert "s3cret" not in entry["url"]
+    assert entry["url"] == f"nats://hook:***@127.0.0.1:{target_server.port}/hooks.js?jetstream=true"
+
+
+async def _logged(nc: Any, account_id: str) -> bool:
+    reply = await request(nc, subjects.WEBHOOK_DELIVERIES_QUERY, {"account_id": account_id})
+    return bool(reply["items"])
+
+
+async def test_jetstream_target_without_stream_is_retried_then_dead_lettered(
+    nc: Any, master: Any, target_server: NatsServer, start_service: Any, log_stream: Any
+) -> None:
+    """With no stream taking the subject, every try fails, is retried, and ends a dead letter."""
+    js = nc.jetstream()
+    url = _url(target_server, "hooks.none", "?jetstream=true")
+    account = Account(master, status_webhook=status_hook(url, retries=1))
+    await account.publish(js)
+    await start_service()
+    await publish_events(js, [status_event(account.account_id)])
+
+    async def dead() -> bool:
+        reply = await request(
+            nc, subjects.WEBHOOK_DEAD_LETTERS_QUERY, {"account_id": account.account_id}
+        )
+        return bool(reply["items"])
+
+    await wait_until(dead, 15, "dead letter")
+    reply = await request(
+        nc, subjects.WEBHOOK_DEAD_LETTERS_QUERY, {"account_id": account.account_id}
+    )
+    assert reply["items"][0]["attempts"] == 2
+    assert "no stream" in reply["items"][0]["last_error"]
+    assert "s3cret" not in log_stream.getvalue()
+
+
+async def test_wrong_credentials_fail_the_attempt(
+    nc: Any, js: Any, master: Any, target_server: NatsServer, start_service: Any
+) -> None:
+    """A NATS target refusing the credentials is a failed attempt (and a dead letter)."""
+    url = f"nats://hook:wrong@127.0.0.1:{target_server.port}/hooks.x"
+    account = Account(master, status_webhook=status_hook(url, retries=0))
+    await account.publish(js)
+    await start_service()
+    await publish_events(js, [status_event(account.account_id)])
+
+    async def dead() -> bool:
+        reply = await request(
+            nc, subjects.WEBHOOK_DEAD_LETTERS_QUERY, {"account_id": account.account_id}
+        )
+        return bool(reply["items"])
+
+    await wait_until(dead, 15, "dead letter")
+    reply = await request(
+        nc, subjects.WEBHOOK_DEAD_LETTERS_QUERY, {"account_id": account.account_id}
+    )
+    assert reply["items"][0]["last_error"].startswith("nats error")
