@@ -199,7 +199,7 @@ async def rotate_secret(request: web.Request) -> web.Response:
 
 async def webhook_deliveries(request: web.Request) -> web.Response:
     who = await principal(request)
-    limit = query_int(request, "limit", 50, 1, 500)
+    limit = query_int(request, "limit", 50, 1, 200)
     return json_response(await _webhooks(request).deliveries(who, request.match_info["id"], limit))
 
 
@@ -387,7 +387,7 @@ ROUTES: tuple[Route, ...] = (
         200,
         None,
         DeliveryLog,
-        query={"limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+        query={"limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
         errors=(401, 404, 422, 503),
     ),
     Route(
