@@ -1,0 +1,122 @@
+"""Who is calling and what they sent: API key, IP restriction and payload envelopes.
+
+The same gate serves HTTP and NATS requests (the IP restriction applies to HTTP only). An
+encrypting account's request bodies must be envelopes its current or previous key (24 h)
+opens; its 2xx answers are sealed with the current key; problem answers never are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import orjson
+from parley_shared.envelope import EnvelopeError, is_envelope, open_envelope, seal_bytes
+from parley_shared.timefmt import now
+from pydantic import BaseModel, ValidationError
+
+from routing_svc.adapters.directory import Directory
+from routing_svc.domain.accounts import AccountView
+from routing_svc.domain.network import Network, client_address, ip_allowed
+from routing_svc.domain.policy import PolicyRefusal
+from routing_svc.errors import (
+    REFUSALS,
+    DecryptionFailed,
+    IpNotAllowed,
+    MalformedRequest,
+    RoutingError,
+    TransientError,
+    Unauthorized,
+    ValidationFailed,
+)
+from routing_svc.models import pydantic_errors
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def api_key_of(authorization: str | None, x_api_key: str | None) -> str | None:
+    """The API key of `Authorization: Bearer <key>` or `X-API-Key: <key>`."""
+    if authorization:
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    if x_api_key and x_api_key.strip():
+        return x_api_key.strip()
+    return None
+
+
+def refused(exc: PolicyRefusal) -> RoutingError:
+    """The problem a policy refusal is answered with."""
+    if exc.code == "validation_error":
+        return ValidationFailed.at(exc.loc or [], exc.detail)
+    return REFUSALS[exc.code](exc.detail)
+
+
+class Gate:
+    """Authentication, IP restriction and envelopes for the messaging API."""
+
+    def __init__(self, directory: Directory, trusted_proxies: Sequence[Network]) -> None:
+        self._directory = directory
+        self._trusted = tuple(trusted_proxies)
+
+    def authenticate(self, authorization: str | None, x_api_key: str | None) -> AccountView:
+        """The account holding the presented API key (401 otherwise, 503 before the view)."""
+        key = api_key_of(authorization, x_api_key)
+        if key is None:
+            raise Unauthorized("an API key is required (Authorization: Bearer, or X-API-Key)")
+        account = self._directory.by_api_key(key)
+        if account is None:
+            if not self._directory.ready.is_set():
+                raise TransientError("the account view is loading; retry")
+            raise Unauthorized("the API key is not valid")
+        return account
+
+    def check_ip(self, account: AccountView, peer: str | None, forwarded_for: str | None) -> None:
+        """403 `ip_not_allowed` unless the client address passes the account's restriction."""
+        if account.ip_allowlist is None:
+            return
+        address = client_address(peer, forwarded_for, self._trusted)
+        if not ip_allowed(address, account.ip_allowlist):
+            raise IpNotAllowed("the client address is not in the account's IP allowlist")
+
+    def open_body(self, account: AccountView, raw: bytes) -> Any:
+        """The request's JSON, opened from its envelope when the account encrypts."""
+        data = parse_json(raw)
+        if not account.payload_encryption:
+            return data
+        if not is_envelope(data):
+            raise DecryptionFailed("this account encrypts payloads: the body must be an envelope")
+        try:
+            plain = open_envelope(data, account.payload_keys(now()))
+        except EnvelopeError as exc:
+            raise DecryptionFailed(str(exc)) from exc
+        return parse_json(plain)
+
+    def seal_answer(self, account: AccountView, answer: dict[str, Any]) -> bytes:
+        """A 2xx answer's body: an envelope under the current key when the account encrypts."""
+        body = orjson.dumps(answer)
+        if not account.payload_encryption:
+            return body
+        keys = account.payload_keys(now())
+        if not keys:
+            raise TransientError("the account has no payload key")
+        return seal_bytes(body, keys[0])
+
+
+def parse_json(raw: bytes) -> Any:
+    """A body's JSON (400 `malformed_request` when it is empty or not JSON)."""
+    if not raw.strip():
+        raise MalformedRequest("the request body is empty; a JSON object is expected")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedRequest("the body is not valid JSON") from exc
+
+
+def validated(model: type[M], data: Any) -> M:
+    """`data` validated by `model`; a 422 naming each field at fault."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = pydantic_errors(exc.errors(include_url=False, include_input=False))
+        raise ValidationFailed("the request is invalid", errors) from exc

@@ -1,0 +1,114 @@
+"""Everything routing-svc publishes to JetStream, pipelined.
+
+Each `publish_*` sends at once and returns a future of the JetStream ack; callers gather the
+futures of one step together (never one ack at a time on a hot path). Event ids double as
+`Nats-Msg-Id`, so a republish after a crash is dropped by JetStream's duplicate window.
+
+- status and inbound events: STATUS / INBOUND streams;
+- an attempt to route: SUBMIT (`{"m": message_id, "a": attempt}`);
+- DR TTL timers: a message schedule on `parley.route.v1.timer.<message_id>` (one per message,
+  a newer one replaces it) that fires on `parley.route.v1.timer_fired.<message_id>`;
+  cancelled by purging its subject;
+- delivery reports (`JetStreamReportSink`): `parley.route.v1.report.<message_id>`, or a
+  message schedule firing there when the provider asks for a delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from parley_shared import subjects
+from parley_shared.timefmt import format_ts
+
+from routing_svc.adapters.jetstream import JetStreamPublisher
+from routing_svc.clock import ts_of
+from routing_svc.providers.base import DeliveryReport
+
+Ack = asyncio.Future[Any]  # of a jetstream.Ack
+MSG_ID = subjects.HEADER_MSG_ID
+
+
+def schedule_at(epoch_ms: int) -> str:
+    """The `Nats-Schedule` value that fires once at `epoch_ms`."""
+    return "@at " + format_ts(datetime.fromtimestamp(epoch_ms / 1000, tz=UTC))
+
+
+class Bus:
+    """JetStream publishing for routing-svc."""
+
+    def __init__(self, nc: Any, publisher: JetStreamPublisher) -> None:
+        self._nc, self._publisher = nc, publisher
+
+    async def _publish(
+        self, subject: str, payload: bytes, headers: dict[str, str] | None = None
+    ) -> Ack:
+        return await self._publisher.publish(subject, payload, headers)
+
+    async def status(self, account_id: str, event: dict[str, Any]) -> Ack:
+        """A status event on `parley.msg.v1.status.<account_id>`."""
+        headers = {MSG_ID: event["id"]}
+        return await self._publish(subjects.status(account_id), orjson.dumps(event), headers)
+
+    async def inbound(self, account_id: str, event: dict[str, Any]) -> Ack:
+        """An inbound event on `parley.msg.v1.inbound.<account_id>`."""
+        headers = {MSG_ID: event["id"]}
+        return await self._publish(subjects.inbound(account_id), orjson.dumps(event), headers)
+
+    async def submit(self, account_id: str, message_id: str, attempt: int) -> Ack:
+        """Queue attempt `attempt` of a message for routing (a fallback's once only)."""
+        payload = orjson.dumps({"m": message_id, "a": attempt})
+        headers = {MSG_ID: f"{message_id}.{attempt}"} if attempt > 1 else None
+        return await self._publish(subjects.submit(account_id), payload, headers)
+
+    async def schedule_timer(self, message_id: str, attempt: int, at_ms: int) -> Ack:
+        """The DR TTL timer of a message's attempt, firing at `at_ms` (replaces an older one)."""
+        headers = {
+            "Nats-Schedule": schedule_at(at_ms),
+            "Nats-Schedule-Target": subjects.timer_fired(message_id),
+        }
+        payload = orjson.dumps({"m": message_id, "a": attempt})
+        return await self._publish(subjects.timer(message_id), payload, headers)
+
+    def cancel_timer(self, message_id: str) -> Ack:
+        """Remove a message's pending DR TTL timer (a purge of its schedule subject)."""
+        request = orjson.dumps({"filter": subjects.timer(message_id)})
+        subject = f"$JS.API.STREAM.PURGE.{subjects.STREAM_ROUTING_TIMERS}"
+        future: Ack = asyncio.ensure_future(self._nc.request(subject, request, timeout=5))
+        return future
+
+    async def report(self, report: DeliveryReport, delay_s: float = 0.0) -> Ack:
+        """A delivery report, visible now or (durably scheduled) after `delay_s`."""
+        payload = orjson.dumps(
+            {
+                "m": report.message_id,
+                "a": report.attempt,
+                "route": report.route,
+                "outcome": report.outcome,
+                "reason": report.reason,
+                "at": ts_of(report.at),
+            }
+        )
+        token = f"{report.message_id}-{report.attempt}-{report.outcome}"
+        if delay_s <= 0:
+            return await self._publish(subjects.report(report.message_id), payload, {MSG_ID: token})
+        at_ms = int((time.time() + delay_s) * 1000)
+        headers = {
+            "Nats-Schedule": schedule_at(at_ms),
+            "Nats-Schedule-Target": subjects.report(report.message_id),
+        }
+        return await self._publish(subjects.report_schedule(token), payload, headers)
+
+
+class JetStreamReportSink:
+    """The `ReportSink` providers report to: returns once the report is in JetStream."""
+
+    def __init__(self, bus: Bus) -> None:
+        self._bus = bus
+
+    async def report(self, report: DeliveryReport, delay_s: float = 0.0) -> None:
+        """Make `report` durable (delayed by `delay_s` seconds); raises if JetStream refuses."""
+        await (await self._bus.report(report, delay_s))

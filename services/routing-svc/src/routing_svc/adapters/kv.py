@@ -1,0 +1,93 @@
+"""JetStream KV buckets owned by routing-svc, created idempotently at start.
+
+| bucket | key | value |
+| --- | --- | --- |
+| `ROUTING_MESSAGES` | `<message_id>` | the message log record and its in-flight state |
+| `ROUTING_CONSENT` | `<enterprise_id>.<msisdn digits>` | a user's consent towards an enterprise |
+| `ROUTING_LAST_SENDER` | `<channel>.<msisdn digits>` | the account that last sent to a user |
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.errors import APIError, BadRequestError
+
+from routing_svc.adapters.jetstream import Ack, JetStreamPublisher
+
+log = structlog.get_logger("routing_svc.kv")
+
+MESSAGES = "ROUTING_MESSAGES"
+CONSENT = "ROUTING_CONSENT"
+LAST_SENDER = "ROUTING_LAST_SENDER"
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    """One bucket's definition."""
+
+    name: str
+    description: str
+    ttl_s: float | None = None
+
+
+def bucket_specs(message_ttl_s: float, last_sender_ttl_s: float) -> list[BucketSpec]:
+    """The buckets routing-svc needs, as data."""
+    return [
+        BucketSpec(MESSAGES, "routing-svc message log and in-flight state", message_ttl_s),
+        BucketSpec(CONSENT, "routing-svc consent per enterprise and msisdn"),
+        BucketSpec(
+            LAST_SENDER,
+            "routing-svc: conversational account that last sent to a user",
+            last_sender_ttl_s,
+        ),
+    ]
+
+
+async def ensure_bucket(js: Any, spec: BucketSpec, replicas: int) -> Any:
+    """The bucket, created when missing (an existing one is used as it is)."""
+    config = KeyValueConfig(
+        bucket=spec.name,
+        description=spec.description,
+        history=1,
+        ttl=spec.ttl_s,
+        storage=StorageType.FILE,
+        replicas=replicas,
+        direct=True,
+    )
+    try:
+        return await js.create_key_value(config)
+    except BadRequestError:
+        log.warning("kv_bucket_config_differs", bucket=spec.name)
+        return await js.key_value(spec.name)
+
+
+WRONG_LAST_SEQUENCE = frozenset({10071, 10164})
+"""JetStream error codes of a failed compare-and-set."""
+
+
+class KvWriter:
+    """Writes to a bucket as pipelined JetStream publishes (nats-py's KV awaits each one)."""
+
+    def __init__(self, publisher: JetStreamPublisher, bucket: str) -> None:
+        self._publisher = publisher
+        self._prefix = f"$KV.{bucket}."
+
+    async def write(self, key: str, value: bytes, last: int | None = None) -> asyncio.Future[Ack]:
+        """Publish `value` under `key` (only if its revision is `last`, 0: absent); the ack."""
+        headers = None if last is None else {"Nats-Expected-Last-Subject-Sequence": str(last)}
+        return await self._publisher.publish(self._prefix + key, value, headers)
+
+
+def is_wrong_last(exc: BaseException) -> bool:
+    """Whether a publish failed its compare-and-set."""
+    return isinstance(exc, APIError) and exc.err_code in WRONG_LAST_SEQUENCE
+
+
+def digits(msisdn: str) -> str:
+    """The digits of an E.164 number (a KV key token)."""
+    return msisdn.lstrip("+")

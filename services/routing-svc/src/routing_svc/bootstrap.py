@@ -1,0 +1,249 @@
+"""Wires routing-svc: settings -> NATS, streams, buckets, account view, provider, workers, APIs.
+
+Nothing connects at import time; `create_app(settings)` builds the service and its aiohttp
+lifecycle hooks connect and disconnect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import nats
+import structlog
+from aiohttp import web
+from parley_shared import subjects
+from parley_shared.sealing import MasterKey
+from parley_shared.streams import ensure_streams
+
+from routing_svc.access import Gate
+from routing_svc.adapters import kv
+from routing_svc.adapters.bus import Bus, JetStreamReportSink
+from routing_svc.adapters.consent_store import ConsentStore
+from routing_svc.adapters.directory import Directory
+from routing_svc.adapters.http_api import Services, build_app
+from routing_svc.adapters.http_sandbox import SANDBOX_ROUTES
+from routing_svc.adapters.jetstream import JetStreamPublisher
+from routing_svc.adapters.last_sender import LastSenders
+from routing_svc.adapters.message_store import MessageStore
+from routing_svc.adapters.nats_api import NatsApi
+from routing_svc.adapters.profiles import ProfileCache
+from routing_svc.adapters.pull import PullConsumer
+from routing_svc.adapters.vault import Vault
+from routing_svc.domain.balancing import Balancer
+from routing_svc.inbound import Inbound
+from routing_svc.outcomes import Outcomes
+from routing_svc.providers.base import Provider
+from routing_svc.providers.routes import load_routes
+from routing_svc.providers.sandbox import SandboxProvider
+from routing_svc.router import Router
+from routing_svc.settings import Settings
+from routing_svc.submissions import Submissions
+from routing_svc.transitions import Transitions
+
+log = structlog.get_logger("routing_svc.bootstrap")
+
+
+def master_key(settings: Settings) -> MasterKey:
+    """The master key (and the previous one during a rotation) from the settings."""
+    previous = (
+        [settings.master_key_previous.get_secret_value()] if settings.master_key_previous else []
+    )
+    return MasterKey.from_b64(settings.master_key.get_secret_value(), previous=previous)
+
+
+async def connect_nats(url: str, name: str, stopping: Callable[[], bool] = bool) -> Any:
+    """A NATS connection that reconnects forever (`url` may list servers, comma-separated;
+    `stopping`: a disconnect is expected)."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats_error", error=type(exc).__name__)
+
+    async def on_disconnect() -> None:
+        if stopping():
+            log.info("nats_disconnected")
+        else:
+            log.warning("nats_disconnected")
+
+    async def on_reconnect() -> None:
+        log.info("nats_reconnected")
+
+    return await nats.connect(
+        [server.strip() for server in url.split(",") if server.strip()],
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+        error_cb=on_error,
+        disconnected_cb=on_disconnect,
+        reconnected_cb=on_reconnect,
+    )
+
+
+@dataclass
+class Runtime:
+    """What a running routing-svc holds, for shutdown and readiness."""
+
+    nc: Any = None
+    directory: Directory | None = None
+    provider: Provider | None = None
+    consumers: list[PullConsumer] = field(default_factory=list)
+    nats_api: NatsApi | None = None
+    publisher: JetStreamPublisher | None = None
+    started: bool = False
+    stopping: bool = False
+
+
+RUNTIME = web.AppKey("runtime", Runtime)
+
+
+def _provider(settings: Settings, nc: Any) -> SandboxProvider:
+    routes = load_routes(str(settings.routes_file) if settings.routes_file else None)
+    return SandboxProvider(nc, routes, replicas=settings.stream_replicas)
+
+
+def _consumers(
+    settings: Settings, nc: Any, js: Any, router: Router, outcomes: Outcomes
+) -> list[PullConsumer]:
+    common: dict[str, Any] = {
+        "batch": settings.submit_batch,
+        "max_in_flight": settings.max_in_flight,
+        "ack_wait_s": settings.ack_wait_seconds,
+    }
+    wiring = (
+        (
+            subjects.STREAM_SUBMIT,
+            subjects.DURABLE_ROUTING_SUBMIT,
+            subjects.SUBMIT_ALL,
+            router.handle,
+        ),
+        (
+            subjects.STREAM_ROUTING_REPORTS,
+            subjects.DURABLE_ROUTING_REPORTS,
+            subjects.REPORT_ALL,
+            outcomes.on_report,
+        ),
+        (
+            subjects.STREAM_ROUTING_TIMERS,
+            subjects.DURABLE_ROUTING_TIMERS,
+            subjects.TIMER_FIRED_ALL,
+            outcomes.on_timer,
+        ),
+    )
+    return [
+        PullConsumer(
+            nc,
+            js,
+            stream=stream,
+            durable=durable,
+            filter_subject=subject,
+            handler=handler,
+            **common,
+        )
+        for stream, durable, subject, handler in wiring
+    ]
+
+
+async def start(settings: Settings, master: MasterKey, services: Services, rt: Runtime) -> None:
+    """Connect and start every part; the HTTP routes answer 503 until this has run."""
+    rt.nc = nc = await connect_nats(settings.nats_url, "routing-svc", lambda: rt.stopping)
+    js = nc.jetstream()
+    await ensure_streams(js, settings.stream_replicas)
+    specs = kv.bucket_specs(settings.message_log_ttl_seconds, settings.last_sender_ttl_seconds)
+    buckets = {
+        spec.name: await kv.ensure_bucket(js, spec, settings.stream_replicas) for spec in specs
+    }
+    rt.directory = directory = Directory(master)
+    await directory.start(js)
+    rt.publisher = publisher = JetStreamPublisher(nc)
+    await publisher.start()
+    bus, vault = Bus(nc, publisher), Vault(master)
+    store = MessageStore(buckets[kv.MESSAGES], kv.KvWriter(publisher, kv.MESSAGES))
+    consents = ConsentStore(buckets[kv.CONSENT])
+    last = LastSenders(buckets[kv.LAST_SENDER])
+    provider = _provider(settings, nc)
+    await provider.start(JetStreamReportSink(bus))
+    rt.provider = provider
+    transitions = Transitions(store, bus, vault, settings.timer_grace_seconds)
+    router = Router(
+        transitions=transitions,
+        vault=vault,
+        provider=provider,
+        balancer=Balancer(replicas_hint=settings.replicas_hint),
+        routes=provider.routes(),
+        profiles=ProfileCache(provider, settings.profile_cache_seconds),
+        last_senders=last,
+        linger_s=settings.state_linger_seconds,
+    )
+    gate = Gate(directory, settings.trusted_networks)
+    submissions = Submissions(
+        store=store,
+        bus=bus,
+        vault=vault,
+        consents=consents,
+        default_senders=settings.default_senders,
+        default_dr_ttl_s=settings.default_dr_ttl_seconds,
+    )
+    services.gate, services.submissions = gate, submissions
+    services.inbound = Inbound(directory, consents, last, bus)
+    services.sandbox = provider
+    if settings.role in ("all", "worker"):
+        rt.consumers = _consumers(settings, nc, js, router, Outcomes(transitions))
+        for consumer in rt.consumers:
+            await consumer.start()
+    if settings.role in ("all", "api"):
+        rt.nats_api = NatsApi(nc, gate, submissions)
+        await rt.nats_api.start()
+    rt.started = True
+    gc.freeze()  # what start-up made lives as long as the process: keep it out of collections
+    log.info("routing_svc_started", port=settings.http_port, provider=settings.provider)
+
+
+async def stop(rt: Runtime) -> None:
+    """Stop taking work, let work in hand finish briefly, disconnect."""
+    rt.stopping = True
+    if rt.nats_api is not None:
+        await rt.nats_api.stop()
+    for consumer in rt.consumers:
+        await consumer.stop()
+    if rt.provider is not None:
+        with contextlib.suppress(Exception):
+            await rt.provider.stop()
+    if rt.directory is not None:
+        with contextlib.suppress(Exception):
+            await rt.directory.stop()
+    if rt.publisher is not None:
+        await rt.publisher.stop()
+    if rt.nc is not None:
+        with contextlib.suppress(Exception):
+            await rt.nc.drain()
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The routing-svc application; connections open on startup, close on cleanup."""
+    master = master_key(settings)
+    services = Services()
+    rt = Runtime()
+
+    async def ready() -> tuple[bool, dict[str, Any]]:
+        nats_ok = bool(rt.nc is not None and rt.nc.is_connected)
+        view_ok = bool(rt.directory is not None and rt.directory.ready.is_set())
+        ok = nats_ok and view_ok and rt.started
+        return ok, {"nats": nats_ok, "accounts": view_ok, "workers": rt.started}
+
+    extra = SANDBOX_ROUTES if settings.provider == "sandbox" else ()
+    app = build_app(services, ready, extra, settings.max_body_bytes)
+    app[RUNTIME] = rt
+
+    async def startup(_: web.Application) -> None:
+        await start(settings, master, services, rt)
+
+    async def cleanup(_: web.Application) -> None:
+        await stop(rt)
+
+    app.on_startup.append(startup)
+    app.on_cleanup.append(cleanup)
+    return app

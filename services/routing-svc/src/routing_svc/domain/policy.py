@@ -1,0 +1,144 @@
+"""The account's rules for one send: channel enabled, sender allowed, consent, and the plan.
+
+The plan is the fallback chain fixed at acceptance: one `Hop` per channel the message may try,
+in order, each with its sender, profile check, balancing strategy, DR TTL and the seed events
+that move it on to the next hop. A chain stops where it would visit a channel again, so a
+message never tries a channel twice. In-flight messages follow the plan they were accepted
+with, whatever the account changes later.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from routing_svc.domain.accounts import AccountView
+from routing_svc.domain.consent import refusal
+
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+SENDER_FORMATS = {
+    "sms": (re.compile(r"^[A-Za-z0-9]{3,15}$"), "an SMS sender id is 3..15 letters or digits"),
+    "whatsapp": (E164, "a WABA number is E.164"),
+    "truecaller": (E164, "a Truecaller number is E.164"),
+    "rcs": (re.compile(r"^\S(.{0,126}\S)?$"), "an RCS agent id is 1..128 characters"),
+}
+TRIGGERS = {
+    "delivery_failed": "delivery_failed",
+    "invalid_number": "invalid_number",
+    "validity_expired": "validity_expired",
+    "dr_ttl_expired": "dr_ttl_expired",
+    "profile_not_found": "delivery_failed",
+    "expired_in_queue": "validity_expired",
+}
+"""The seed fallback event each failure reason counts as."""
+
+
+class PolicyRefusal(Exception):
+    """A send the account's settings refuse; `code` is the problem type, `loc` the field."""
+
+    def __init__(self, code: str, detail: str, loc: list[str | int] | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.loc = loc
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One channel of a message's fallback chain."""
+
+    channel: str
+    sender: str
+    verify_profile: str
+    strategy: str | None
+    agent_providers: tuple[str, ...]
+    dr_ttl_s: int
+    fallback_on: tuple[str, ...]  # seed events that move on to the next hop; () on the last
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Hop:
+        """A hop from its stored form (orjson writes the dataclass's fields)."""
+        return cls(
+            raw["channel"],
+            raw["sender"],
+            raw["verify_profile"],
+            raw["strategy"],
+            tuple(raw["agent_providers"]),
+            int(raw["dr_ttl_s"]),
+            tuple(raw["fallback_on"]),
+        )
+
+
+def default_sender(account: AccountView, channel: str, defaults: Mapping[str, str]) -> str:
+    """The first entry of the channel's allowlist, or the platform default."""
+    senders = account.policies[channel].senders
+    return senders[0] if senders else defaults[channel]
+
+
+def resolve_sender(
+    account: AccountView, channel: str, requested: str | None, defaults: Mapping[str, str]
+) -> str:
+    """The sender of a send on `channel`, checked against the channel's access list."""
+    if channel not in account.policies:
+        raise PolicyRefusal(
+            "channel_not_enabled", f"channel {channel} is not enabled for this account"
+        )
+    if requested is None:
+        return default_sender(account, channel, defaults)
+    pattern, rule = SENDER_FORMATS[channel]
+    if not pattern.match(requested):
+        raise PolicyRefusal("validation_error", rule, ["sender"])
+    senders = account.policies[channel].senders
+    if senders is not None and requested not in senders:
+        raise PolicyRefusal(
+            "sender_not_allowed", f"the sender is not in the {channel} access list", ["sender"]
+        )
+    return requested
+
+
+def check_consent(account: AccountView, status: str) -> None:
+    """Refuse the send when the account's consent lookups say so."""
+    code = refusal(account.lookup_opt_in, account.lookup_opt_out, status)
+    if code == "opted_out":
+        raise PolicyRefusal(code, "the recipient opted out", ["to"])
+    if code == "opt_in_required":
+        raise PolicyRefusal(code, "the recipient has not opted in", ["to"])
+
+
+def needs_consent(account: AccountView) -> bool:
+    """Whether a send must read the consent record at all."""
+    return account.lookup_opt_in or account.lookup_opt_out
+
+
+def plan(
+    account: AccountView,
+    channel: str,
+    sender: str,
+    defaults: Mapping[str, str],
+    default_dr_ttl_s: int,
+) -> list[Hop]:
+    """The fallback chain of a send, first hop first; it never visits a channel twice."""
+    hops: list[Hop] = []
+    seen: set[str] = set()
+    current: str | None = channel
+    while current is not None and current not in seen and current in account.policies:
+        seen.add(current)
+        policy = account.policies[current]
+        after = policy.fallback_channel
+        reachable = after is not None and after not in seen and after in account.policies
+        ttl = policy.dr_ttl_seconds if "dr_ttl_expired" in policy.fallback_events else None
+        hops.append(
+            Hop(
+                channel=current,
+                sender=sender if not hops else default_sender(account, current, defaults),
+                verify_profile=policy.verify_profile,
+                strategy=policy.strategy,
+                agent_providers=policy.agent_providers,
+                dr_ttl_s=int(ttl or default_dr_ttl_s),
+                fallback_on=tuple(sorted(policy.fallback_events)) if reachable else (),
+            )
+        )
+        current = after if reachable else None
+    return hops

@@ -1,0 +1,179 @@
+"""routing-svc errors. Each one the API answers maps to one RFC 9457 problem.
+
+RoutingError
+├── PermanentError              the request cannot succeed as it is (4xx)
+│   ├── MalformedRequest        400 malformed_request: the body is not JSON
+│   ├── DecryptionFailed        400 decryption_failed: not an envelope the account can open
+│   ├── Unauthorized            401 unauthorized: no API key, or one no account holds
+│   ├── IpNotAllowed            403 ip_not_allowed: the client address fails the IP restriction
+│   ├── NotFound                404 not_found: absent, or another account's
+│   ├── MethodNotAllowed        405 method_not_allowed
+│   ├── PayloadTooLarge         413 payload_too_large
+│   ├── ValidationFailed        422 validation_error: fields at fault in `errors`
+│   └── Refused                 422: the account's policy refuses the send
+│       ├── ChannelNotEnabled   channel_not_enabled
+│       ├── SenderNotAllowed    sender_not_allowed
+│       ├── OptedOut            opted_out
+│       └── OptInRequired       opt_in_required
+├── TransientError              503 service_unavailable: NATS or the view is not there yet
+└── StaleState                  internal: a compare-and-set on the message log lost a race
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RoutingError(Exception):
+    """Base of every error routing-svc raises on purpose."""
+
+    status = 500
+    type = "internal_error"
+    title = "Internal error"
+
+    def __init__(self, detail: str = "", errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors or []
+
+    def problem(self) -> dict[str, Any]:
+        """The RFC 9457 problem document."""
+        body: dict[str, Any] = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+class PermanentError(RoutingError):
+    """The request cannot succeed as it is; the client must change it."""
+
+    status = 400
+    type = "bad_request"
+    title = "Bad request"
+
+
+class MalformedRequest(PermanentError):
+    """The body could not be parsed as JSON at all."""
+
+    type = "malformed_request"
+    title = "Malformed request"
+
+
+class DecryptionFailed(PermanentError):
+    """An encrypting account's body is not an envelope it can open (never silently accepted)."""
+
+    type = "decryption_failed"
+    title = "Decryption failed"
+
+
+class Unauthorized(PermanentError):
+    """No API key was presented, or no active account holds the one presented."""
+
+    status = 401
+    type = "unauthorized"
+    title = "Unauthorized"
+
+
+class IpNotAllowed(PermanentError):
+    """The client address is outside the account's IP allowlist."""
+
+    status = 403
+    type = "ip_not_allowed"
+    title = "IP address not allowed"
+
+
+class NotFound(PermanentError):
+    """No such resource for this account (another account's looks exactly the same)."""
+
+    status = 404
+    type = "not_found"
+    title = "Not found"
+
+
+class MethodNotAllowed(PermanentError):
+    """The path exists but not with this method."""
+
+    status = 405
+    type = "method_not_allowed"
+    title = "Method not allowed"
+
+
+class PayloadTooLarge(PermanentError):
+    """The body is larger than the API accepts."""
+
+    status = 413
+    type = "payload_too_large"
+    title = "Payload too large"
+
+
+class ValidationFailed(PermanentError):
+    """Fields are missing or invalid; `errors` names each by its `loc`."""
+
+    status = 422
+    type = "validation_error"
+    title = "Validation failed"
+
+    @classmethod
+    def at(cls, loc: list[str | int], msg: str) -> ValidationFailed:
+        """One error at one field."""
+        return cls(msg, [{"loc": loc, "msg": msg, "type": "value_error"}])
+
+
+class Refused(PermanentError):
+    """A valid request the account's own settings refuse (channel, sender, consent)."""
+
+    status = 422
+
+
+class ChannelNotEnabled(Refused):
+    """The channel is not among the account's channels."""
+
+    type = "channel_not_enabled"
+    title = "Channel not enabled"
+
+
+class SenderNotAllowed(Refused):
+    """The sender is not in the channel's access list."""
+
+    type = "sender_not_allowed"
+    title = "Sender not allowed"
+
+
+class OptedOut(Refused):
+    """The recipient opted out (the account looks opt-outs up)."""
+
+    type = "opted_out"
+    title = "Recipient opted out"
+
+
+class OptInRequired(Refused):
+    """The recipient has not opted in (the account requires an opt-in)."""
+
+    type = "opt_in_required"
+    title = "Opt-in required"
+
+
+REFUSALS: dict[str, type[Refused]] = {
+    cls.type: cls for cls in (ChannelNotEnabled, SenderNotAllowed, OptedOut, OptInRequired)
+}
+
+
+class TransientError(RoutingError):
+    """A dependency (NATS, the account view) is unavailable; the same request may succeed later."""
+
+    status = 503
+    type = "service_unavailable"
+    title = "Service unavailable"
+
+
+class StaleState(RoutingError):
+    """A message-log write lost a compare-and-set race; the caller reloads and applies again.
+
+    It exists so that two handlers (two replicas, or a report and a timer) never both move one
+    message on from the same state: exactly one `final: true` event depends on it.
+    """

@@ -1,0 +1,46 @@
+"""Prometheus metrics of routing-svc (served on `/metrics`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+
+_children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+
+def inc(counter: Counter, *labels: str) -> None:
+    """Count one, the labelled child looked up once (`labels()` costs on a hot path)."""
+    key = (id(counter), labels)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = counter.labels(*labels)
+    child.inc()
+
+
+def observe(histogram: Histogram, value: float, *labels: str) -> None:
+    """Observe one value, the labelled child looked up once."""
+    key = (id(histogram), labels)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = histogram.labels(*labels)
+    child.observe(value)
+
+
+REQUESTS = Counter(
+    "parley_routing_http_requests_total", "HTTP requests", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "parley_routing_http_request_seconds", "HTTP request duration", ["method", "route"]
+)
+ACCEPTED = Counter(
+    "parley_routing_messages_accepted_total", "Messages accepted", ["channel", "via"]
+)
+REFUSED = Counter("parley_routing_sends_refused_total", "Sends refused", ["type", "via"])
+ATTEMPTS = Counter(
+    "parley_routing_attempts_total", "Attempts handled by the workers", ["channel", "result"]
+)
+EVENTS = Counter("parley_routing_status_events_total", "Status events published", ["kind", "flag"])
+REPORTS = Counter("parley_routing_reports_total", "Delivery reports handled", ["result"])
+TIMERS = Counter("parley_routing_timers_fired_total", "DR TTL timers fired", ["result"])
+INBOUND = Counter("parley_routing_inbound_total", "Sandbox inbound messages", ["kind"])

@@ -1,0 +1,79 @@
+"""routing-svc settings: defaults, then environment variables, validated at start."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+DEFAULT_SENDERS = {
+    "sms": "PARLEY",
+    "rcs": "parley",
+    "whatsapp": "+10000000000",
+    "truecaller": "+10000000000",
+}
+
+
+class Settings(BaseSettings):
+    """Every setting of routing-svc (see the service README for each)."""
+
+    model_config = SettingsConfigDict(env_prefix="ROUTING_", extra="ignore")
+
+    http_host: str = "0.0.0.0"  # noqa: S104 - a service listens on every interface by default
+    http_port: int = Field(default=8081, ge=1, le=65535)
+    http_reuse_port: bool = False
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222", validation_alias=AliasChoices("NATS_URL")
+    )
+    master_key: SecretStr = Field(validation_alias=AliasChoices("PARLEY_MASTER_KEY"))
+    master_key_previous: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("PARLEY_MASTER_KEY_PREVIOUS")
+    )
+    stream_replicas: int = Field(
+        default=1, ge=1, le=5, validation_alias=AliasChoices("PARLEY_STREAM_REPLICAS")
+    )
+    role: Literal["all", "api", "worker"] = "all"
+    provider: Literal["sandbox"] = "sandbox"
+    routes_file: Path | None = None
+    replicas_hint: int = Field(default=1, ge=1, le=1000)
+    trusted_proxies: str = ""
+    default_senders: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_SENDERS))
+    default_dr_ttl_seconds: int = Field(default=86400, ge=1, le=30 * 86400)
+    profile_cache_seconds: float = Field(default=300.0, ge=0)
+    timer_grace_seconds: float = Field(default=1.0, ge=0, le=30)
+    state_linger_seconds: float = Field(default=0.05, ge=0, le=1)
+    message_log_ttl_seconds: int = Field(default=7 * 86400, ge=60)
+    last_sender_ttl_seconds: int = Field(default=30 * 86400, ge=60)
+    submit_batch: int = Field(default=256, ge=1, le=10000)
+    max_in_flight: int = Field(default=10000, ge=1, le=100000)
+    ack_wait_seconds: float = Field(default=60.0, ge=1)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    log_level: str = "INFO"
+    log_json: bool | None = None
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @field_validator("default_senders")
+    @classmethod
+    def _senders_complete(cls, value: dict[str, str]) -> dict[str, str]:
+        return {**DEFAULT_SENDERS, **value}
+
+    @property
+    def trusted_networks(self) -> tuple[Network, ...]:
+        """ROUTING_TRUSTED_PROXIES as networks."""
+        return parse_networks(self.trusted_proxies)
+
+
+def parse_networks(value: str) -> tuple[Network, ...]:
+    """A comma- or space-separated list of IPv4/IPv6 addresses or CIDR blocks."""
+    items = [part for part in value.replace(",", " ").split() if part]
+    return tuple(ipaddress.ip_network(item, strict=False) for item in items)

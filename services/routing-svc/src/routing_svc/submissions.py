@@ -1,0 +1,99 @@
+"""Accepting a send: the account's policy, consent, the plan, then durable on SUBMIT.
+
+The message record is created in the message log first, then the attempt is put on SUBMIT;
+the caller gets its 202 only once both are stored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from parley_shared.ids import new_id
+
+from routing_svc.adapters.bus import Bus
+from routing_svc.adapters.consent_store import ConsentStore
+from routing_svc.adapters.message_store import MessageStore
+from routing_svc.adapters.vault import Vault
+from routing_svc.clock import now_ts
+from routing_svc.domain import consent as consent_rules
+from routing_svc.domain.accounts import AccountView
+from routing_svc.domain.lifecycle import Attempt, Message
+from routing_svc.domain.masking import mask_msisdn
+from routing_svc.domain.policy import check_consent, needs_consent, plan, resolve_sender
+from routing_svc.models import ConsentIn, MessageIn
+
+
+class Submissions:
+    """The send, consent and message-log use cases of the messaging API."""
+
+    def __init__(
+        self,
+        *,
+        store: MessageStore,
+        bus: Bus,
+        vault: Vault,
+        consents: ConsentStore,
+        default_senders: Mapping[str, str],
+        default_dr_ttl_s: int,
+    ) -> None:
+        self._store, self._bus, self._vault, self._consents = store, bus, vault, consents
+        self._defaults = dict(default_senders)
+        self._default_ttl = default_dr_ttl_s
+
+    async def send(self, account: AccountView, body: MessageIn) -> dict[str, Any]:
+        """Accept a message (PolicyRefusal when the account refuses it)."""
+        sender = resolve_sender(account, body.channel, body.sender, self._defaults)
+        if needs_consent(account):
+            record = await self._consents.get(account.enterprise_id, body.to)
+            check_consent(account, record.status_for(body.channel))
+        at = now_ts()
+        content = body.content.model_dump()
+        validity = body.validity_seconds
+        until = int(time.time() * 1000) + validity * 1000 if validity else None
+        msg = Message(
+            id=new_id("msg"),
+            account_id=account.account_id,
+            enterprise_id=account.enterprise_id,
+            protection=account.data_protection,
+            to_masked=mask_msisdn(body.to),
+            created_at=at,
+            hops=plan(account, body.channel, sender, self._defaults, self._default_ttl),
+            attempts=[Attempt(1, body.channel, at, valid_until_ms=until)],
+            conversational=account.conversational,
+            client_ref=body.client_ref,
+            metadata=body.metadata,
+            validity_s=validity,
+            **self._vault.protect(account.data_protection, account.account_id, body.to, content),
+        )
+        await self._store.create(msg)
+        await (await self._bus.submit(account.account_id, msg.id, 1))
+        return {"message_id": msg.id, "status": "accepted"}
+
+    async def message(self, account: AccountView, message_id: str) -> dict[str, Any] | None:
+        """A message of this account as the API shows it, or None."""
+        from routing_svc.domain.records import view
+
+        msg = await self._store.read(message_id)
+        if msg is None or msg.account_id != account.account_id:
+            return None
+        to, content = self._vault.shown(msg)
+        return view(msg, to, content)
+
+    async def put_consent(
+        self, account: AccountView, msisdn: str, body: ConsentIn
+    ) -> dict[str, Any]:
+        """Record a user's consent for the account's enterprise."""
+        at = now_ts()
+
+        def change(record: consent_rules.ConsentRecord) -> consent_rules.ConsentRecord:
+            return consent_rules.with_status(record, body.status, body.channel, at)
+
+        record = await self._consents.change(account.enterprise_id, msisdn, change)
+        return consent_rules.answer(msisdn, record)
+
+    async def get_consent(self, account: AccountView, msisdn: str) -> dict[str, Any]:
+        """A user's consent towards the account's enterprise."""
+        record = await self._consents.get(account.enterprise_id, msisdn)
+        return consent_rules.answer(msisdn, record)

@@ -1,0 +1,178 @@
+"""Moving a message on: read it, apply one input (domain), write it back, publish the effects.
+
+The write is a compare-and-set on the message log; a lost race reads again and re-applies, so
+one state wins and only its events go out. The effects of a step (status events, the next
+attempt on SUBMIT, the DR TTL timer) are published pipelined and awaited together, after the
+write: an input redelivered after a crash finds itself applied and publishes the same events
+again (same ids). A dispatch, whose events no other input can contradict, publishes its
+`sent` event at once and holds its change in memory for a moment (`lazy`): the attempt's
+report usually comes within it and one write records both; else `flush` writes it.
+
+DR TTL timers: the routing worker holds an attempt's SUBMIT message unacked for up to
+`grace_s` after the send, waiting for the outcome (`settled`); only when none came does it
+`arm` the durable timer (a JetStream message schedule) and ack. A crash before that
+redelivers the SUBMIT message, whose replay arms the timer. So a report that comes quickly
+(most do) costs no timer at all, and an outcome purges a timer only when one may exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from routing_svc.adapters.bus import Bus
+from routing_svc.adapters.message_store import MessageStore
+from routing_svc.adapters.vault import Vault
+from routing_svc.clock import now_ts
+from routing_svc.domain.events import status_event
+from routing_svc.domain.lifecycle import LIVE, Message, Step, expired
+from routing_svc.errors import StaleState, TransientError
+from routing_svc.metrics import EVENTS, inc
+
+MAX_RACES = 8
+STEP_TIMEOUT_S = 10.0
+GRACE_MARGIN_MS = 100
+Move = Callable[[Message], Step]
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Transitions:
+    """Applies inputs to messages and publishes what they cause."""
+
+    def __init__(self, store: MessageStore, bus: Bus, vault: Vault, grace_s: float = 1.0) -> None:
+        self.store, self.bus, self.vault = store, bus, vault
+        self.grace_s = grace_s
+        self._waiters: dict[tuple[str, int], asyncio.Event] = {}
+
+    async def apply(self, message_id: str, move: Move) -> Step | None:
+        """Apply `move` under the message's lock; None when no such message is stored."""
+        async with self.store.lock(message_id):
+            return await self.apply_locked(message_id, move)
+
+    async def apply_locked(
+        self, message_id: str, move: Move, *, lazy: bool = False, defer_timer: bool = False
+    ) -> Step | None:
+        """Apply `move` (the caller holds the lock), retrying on a lost race.
+
+        A change is checked by the compare-and-set; a step that changes nothing is re-decided
+        on a fresh read, as the cached copy may be older than another replica's write.
+        `lazy`: publish the effects but only hold the change (the caller `flush`es it, unless
+        the next input, the attempt's report, writes both at once).
+        `defer_timer`: leave the DR TTL timer of the step to the caller (`arm`).
+        """
+        fresh = False
+        for _ in range(MAX_RACES):
+            loaded = await self.store.load(message_id, fresh=fresh)
+            if loaded is None:
+                return None
+            msg, revision = loaded
+            try:
+                step = move(msg)
+            except BaseException:
+                self.store.forget(message_id)
+                raise
+            if defer_timer:
+                step.timer_ms = None
+            if not step.changed and not fresh:
+                fresh = True  # a decision to change nothing must not rest on a stale copy
+                continue
+            try:
+                async with asyncio.timeout(STEP_TIMEOUT_S):
+                    await self._commit(msg, revision, step, lazy)
+            except StaleState:
+                fresh = True
+                continue
+            self._settle(msg)
+            if msg.final is not None:
+                self.store.forget(message_id)  # done: keep only messages in flight in memory
+            return step
+        raise TransientError(f"{message_id} kept changing; retry")
+
+    async def _commit(self, msg: Message, revision: int, step: Step, lazy: bool) -> None:
+        if step.changed and lazy:
+            self.store.hold(msg, revision)
+        elif step.changed:
+            await self.store.save(msg, revision)
+        await self.effects(msg, step)
+
+    async def flush(self, message_id: str) -> None:
+        """Write a held change (a lost race means another writer's state rules instead)."""
+        async with self.store.lock(message_id):
+            held = self.store.held(message_id)
+            if held is None:
+                return
+            with contextlib.suppress(StaleState):
+                async with asyncio.timeout(STEP_TIMEOUT_S):
+                    await self.store.save(*held)
+
+    async def effects(self, msg: Message, step: Step) -> None:
+        """Publish a step's events, next attempt and timer change; return once all are stored."""
+        acks: list[asyncio.Future[Any]] = []
+        if step.cancel_timer is not None and self._timer_may_exist(msg, step.cancel_timer):
+            purge = self.bus.cancel_timer(msg.id)
+            if step.enqueue is not None:
+                await purge  # the next attempt's timer must not be purged by this one
+            else:
+                acks.append(purge)
+        if step.events:
+            recipient = self.vault.recipient(msg)
+            for spec in step.events:
+                acks.append(
+                    await self.bus.status(msg.account_id, status_event(msg, spec, recipient))
+                )
+                flag = "late" if spec.late else "final" if spec.final else "none"
+                inc(EVENTS, spec.kind, flag)
+        if step.timer_ms is not None:
+            live = msg.attempts[-1].n
+            acks.append(await self.bus.schedule_timer(msg.id, live, step.timer_ms))
+        if step.enqueue is not None:
+            acks.append(await self.bus.submit(msg.account_id, msg.id, step.enqueue))
+        if len(acks) == 1:
+            await acks[0]
+        elif acks:
+            await asyncio.gather(*acks)
+
+    def _timer_may_exist(self, msg: Message, n: int) -> bool:
+        """Whether attempt n may have a durable timer: its grace had passed (or is unknown)."""
+        attempt = msg.attempt(n)
+        sent = attempt.sent_ms if attempt is not None else None
+        return sent is None or _now_ms() - sent >= self.grace_s * 1000 - GRACE_MARGIN_MS
+
+    # ------------------------------------------------------------------ DR TTL timers
+    def watch(self, message_id: str, n: int) -> asyncio.Event:
+        """An event set once attempt n of the message is no longer waiting for its report."""
+        return self._waiters.setdefault((message_id, n), asyncio.Event())
+
+    def unwatch(self, message_id: str, n: int) -> None:
+        """Stop watching attempt n."""
+        self._waiters.pop((message_id, n), None)
+
+    def _settle(self, msg: Message) -> None:
+        if not self._waiters:
+            return
+        for attempt in msg.attempts:
+            if attempt.status != LIVE:
+                event = self._waiters.get((msg.id, attempt.n))
+                if event is not None:
+                    event.set()
+
+    async def arm(self, message_id: str, n: int) -> None:
+        """Make attempt n's DR TTL durable: schedule its timer, or expire it if it is due."""
+        async with self.store.lock(message_id):
+            loaded = await self.store.load(message_id)
+            if loaded is None:
+                return
+            attempt = loaded[0].attempt(n)
+            if attempt is None or attempt.status != LIVE or attempt.deadline_ms is None:
+                return
+            if attempt.deadline_ms <= _now_ms():
+                await self.apply_locked(message_id, lambda msg: expired(msg, n, now_ts()))
+                return
+            async with asyncio.timeout(STEP_TIMEOUT_S):
+                await (await self.bus.schedule_timer(message_id, n, attempt.deadline_ms))

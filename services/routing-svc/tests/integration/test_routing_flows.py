@@ -1,0 +1,241 @@
+"""Routing end to end on the sandbox: reports, fallback chains, DR TTL, late reports,
+profile checks and validity."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from routing_testkit import NUMBER, Routing, eventually, fallback
+
+SEEDS = ("delivery_failed", "dr_ttl_expired", "invalid_number", "validity_expired")
+
+
+def rcs_then_sms(**rcs: Any) -> dict[str, dict[str, Any]]:
+    """Channel settings: RCS (with `rcs` overrides) falling back to SMS on every seed event."""
+    return {"rcs": {"fallback": fallback("sms", 20, *SEEDS), **rcs}}
+
+
+def data(routing: Routing, message_id: str) -> list[tuple[Any, ...]]:
+    """(type, channel, status, reason, fallback_to, final, attempt) of a message's events."""
+    return [
+        (
+            e["type"].rsplit(".", 1)[-1],
+            e["data"]["channel"],
+            e["data"]["status"],
+            e["data"]["reason"],
+            e["data"]["fallback_to"],
+            e["data"]["final"],
+            e["data"]["attempt"],
+        )
+        for e in routing.events.of(message_id)
+    ]
+
+
+async def test_delivery_failed_falls_back_to_sms(
+    routing: Routing, sandbox: Callable[..., Any]
+) -> None:
+    """RCS fails, a fallback event names sms, then SMS delivers: one final, attempt 2."""
+    await sandbox(NUMBER, outcomes={"rcs": "delivery_failed"})
+    account = await routing.account(["rcs", "sms"], rcs_then_sms())
+    message_id = await routing.api.sent(account, channel="rcs")
+    final = await routing.events.final(message_id)
+    assert data(routing, message_id) == [
+        ("sent", "rcs", "sent", None, None, False, 1),
+        ("fallback", "rcs", "failed", "delivery_failed", "sms", False, 1),
+        ("sent", "sms", "sent", None, None, False, 2),
+        ("delivered", "sms", "delivered", None, None, True, 2),
+    ]
+    assert final["data"]["fallback_from"] == "rcs"
+    status, body = await routing.api.call("GET", f"/v1/messages/{message_id}", key=account.api_key)
+    assert status == 200
+    assert [(a["channel"], a["status"], a["reason"]) for a in body["attempts"]] == [
+        ("rcs", "failed", "delivery_failed"),
+        ("sms", "delivered", None),
+    ]
+
+
+async def test_strict_profile_check_fails_to_fallback(
+    routing: Routing, sandbox: Callable[..., Any]
+) -> None:
+    """A strict RCS send to a recipient without RCS fails profile_not_found and falls back."""
+    await sandbox(NUMBER, capabilities=["sms"])
+    account = await routing.account(["rcs", "sms"], rcs_then_sms(verify_profile="strict"))
+    message_id = await routing.api.sent(account, channel="rcs")
+    await routing.events.final(message_id)
+    assert data(routing, message_id) == [
+        ("fallback", "rcs", "failed", "profile_not_found", "sms", False, 1),
+        ("sent", "sms", "sent", None, None, False, 2),
+        ("delivered", "sms", "delivered", None, None, True, 2),
+    ]
+    status, routes = await routing.api.call("GET", "/v1/sandbox/routes")
+    assert status == 200
+    assert sum(v["sent"] for k, v in routes.items() if k.startswith("rcs-")) == 0
+
+
+async def test_non_strict_send_to_recipient_without_channel_fails(
+    routing: Routing, sandbox: Callable[..., Any]
+) -> None:
+    """non_strict sends anyway; the sandbox reports delivery_failed; no fallback: final."""
+    await sandbox(NUMBER, capabilities=["sms"])
+    account = await routing.account(["rcs"])
+    message_id = await routing.api.sent(account, channel="rcs")
+    final = await routing.events.final(message_id)
+    assert (final["data"]["status"], final["data"]["reason"]) == ("failed", "delivery_failed")
+    assert routing.events.kinds(message_id) == ["sent", "failed"]
+
+
+async def test_read_after_delivered(routing: Routing, sandbox: Callable[..., Any]) -> None:
+    """A recipient that reads: delivered (final) then read (not final)."""
+    await sandbox(NUMBER, read=True)
+    account = await routing.account(["rcs"])
+    message_id = await routing.api.sent(account, channel="rcs")
+    read = await routing.events.wait(message_id, "read")
+    assert routing.events.kinds(message_id) == ["sent", "delivered", "read"]
+    assert read["data"]["final"] is False
+    assert [e["data"]["final"] for e in routing.events.of(message_id)].count(True) == 1
+
+
+async def test_chain_of_three_channels_without_loops(
+    routing: Routing, sandbox: Callable[..., Any]
+) -> None:
+    """whatsapp -> rcs -> sms -> (whatsapp cut): each channel once, the last failure final."""
+    await sandbox(
+        NUMBER,
+        outcomes={"whatsapp": "invalid_number", "rcs": "delivery_failed", "sms": "delivery_failed"},
+    )
+    account = await routing.account(
+        ["rcs", "sms", "whatsapp"],
+        {
+            "whatsapp": {"fallback": fallback("rcs", 20, *SEEDS)},
+            "rcs": {"fallback": fallback("sms", 20, *SEEDS)},
+            "sms": {"fallback": fallback("whatsapp", 20, *SEEDS)},
+        },
+    )
+    message_id = await routing.api.sent(account, channel="whatsapp")
+    final = await routing.events.final(message_id)
+    assert [(k, ch, ft) for k, ch, _, _, ft, _, _ in data(routing, message_id)] == [
+        ("sent", "whatsapp", None),
+        ("fallback", "whatsapp", "rcs"),
+        ("sent", "rcs", None),
+        ("fallback", "rcs", "sms"),
+        ("sent", "sms", None),
+        ("failed", "sms", None),
+    ]
+    assert (final["data"]["attempt"], final["data"]["reason"]) == (3, "delivery_failed")
+
+
+@pytest.mark.parametrize("routing_settings", [{"timer_grace_seconds": 0.2}])
+async def test_dr_ttl_expiry_falls_back_and_the_late_report_is_flagged(
+    routing: Routing, sandbox: Callable[..., Any]
+) -> None:
+    """No report within the DR TTL: fallback dr_ttl_expired; the report that comes later is
+    published with late: true and changes nothing."""
+    await sandbox(NUMBER, report_delay_ms=2500)
+    account = await routing.account(
+        ["rcs", "sms"], {"rcs": {"fallback": fallback("sms", 1, "dr_ttl_expired")}}
+    )
+    message_id = await routing.api.sent(account, channel="rcs")
+    await routing.events.final(message_id, within_s=10)
+    events = data(routing, message_id)
+    assert events[1] == ("fallback", "rcs", "failed", "dr_ttl_expired", "sms", False, 1)
+    await _until_both_delivered(routing, message_id)
+    lates = [e for e in routing.events.of(message_id) if e["data"].get("late")]
+    assert [(e["data"]["attempt"], e["data"]["final"]) for e in lates] == [(1, False)]
+    assert [e["data"]["final"] for e in routing.events.of(message_id)].count(True) == 1
+    status, body = await routing.api.call("GET", f"/v1/messages/{message_id}", key=account.api_key)
+    assert status == 200
+    assert [(a["channel"], a["status"], a["reason"]) for a in body["attempts"]] == [
+        ("rcs", "failed", "dr_ttl_expired"),
+        ("sms", "delivered", None),
+    ]
+
+
+async def _until_both_delivered(routing: Routing, message_id: str) -> None:
+    def both() -> bool:
+        delivered = [e for e in routing.events.of(message_id) if e["type"].endswith("delivered")]
+        return len(delivered) == 2
+
+    await eventually(both, 10)
+
+
+@pytest.mark.parametrize(
+    "routing_settings", [{"timer_grace_seconds": 0.2, "default_dr_ttl_seconds": 1}]
+)
+async def test_without_fallback_the_default_dr_ttl_gives_a_final_outcome(
+    routing: Routing, sandbox: Callable[..., Any]
+) -> None:
+    """A provider that never reports: the default DR TTL fails the message dr_ttl_expired."""
+    await sandbox(NUMBER, outcomes={"sms": "no_report"})
+    account = await routing.account(["sms"])
+    message_id = await routing.api.sent(account)
+    final = await routing.events.final(message_id, within_s=10)
+    assert (final["data"]["status"], final["data"]["reason"]) == ("failed", "dr_ttl_expired")
+
+
+@pytest.fixture
+def slow_routes(tmp_path: Path) -> str:
+    """A routes file whose only WhatsApp route takes 2 messages a second."""
+    routes = [
+        {"name": "sms-1", "channel": "sms", "capacity_per_s": 500},
+        {"name": "wa-slow", "channel": "whatsapp", "capacity_per_s": 2},
+    ]
+    path = tmp_path / "routes.json"
+    path.write_text(json.dumps({"routes": routes}))
+    return str(path)
+
+
+@pytest.fixture
+def routing_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Setting overrides: the routes file when a test asks for `slow_routes`, else params."""
+    if "slow_routes" in request.fixturenames:
+        return {"routes_file": request.getfixturevalue("slow_routes")}
+    return getattr(request, "param", {})
+
+
+async def test_validity_passing_in_the_queue_is_expired_in_queue(
+    slow_routes: str, routing: Routing
+) -> None:
+    """Messages that wait for capacity past their validity fail expired_in_queue, which
+    falls back where validity_expired is listed."""
+    account = await routing.account(
+        ["whatsapp", "sms"],
+        {
+            "whatsapp": {
+                "traffic_management": {"enabled": True, "strategy": "capacity_based"},
+                "fallback": fallback("sms", None, "validity_expired"),
+            }
+        },
+    )
+    ids = [
+        await routing.api.sent(account, channel="whatsapp", validity_seconds=1) for _ in range(6)
+    ]
+    finals = [await routing.events.final(message_id, within_s=10) for message_id in ids]
+    expired = [
+        e for m in ids for e in routing.events.of(m) if e["data"]["reason"] == "expired_in_queue"
+    ]
+    assert expired, "some messages should have waited past their validity"
+    for event in expired:
+        assert (event["type"], event["data"]["fallback_to"]) == ("parley.message.fallback", "sms")
+    assert {f["data"]["status"] for f in finals} == {"delivered"}
+    assert sum(1 for f in finals if f["data"]["channel"] == "whatsapp") >= 2
+
+
+async def test_capacity_based_sends_wait_instead_of_exceeding(
+    slow_routes: str, routing: Routing
+) -> None:
+    """Capacity-based traffic never goes past a route's capacity: 6 sends at 2/s take ~2.5 s."""
+    account = await routing.account(
+        ["whatsapp"],
+        {"whatsapp": {"traffic_management": {"enabled": True, "strategy": "capacity_based"}}},
+    )
+    ids = [await routing.api.sent(account, channel="whatsapp") for _ in range(6)]
+    sent = [await routing.events.wait(m, "sent", within_s=10) for m in ids]
+    times = sorted(e["time"] for e in sent)
+    from parley_shared.timefmt import parse_ts
+
+    span = (parse_ts(times[-1]) - parse_ts(times[0])).total_seconds()
+    assert span >= 2.0
