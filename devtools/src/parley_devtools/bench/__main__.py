@@ -12,8 +12,8 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from parley_devtools.bench import (
     ceilings,
