@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 CHROMIUM ?= /usr/bin/chromium
 export PARLEY_CHROMIUM := $(CHROMIUM)
 
-.PHONY: help install browser run test lint fmt bench clean
+.PHONY: help install browser run test lint fmt bench chaos clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ fmt: install ## format the code
 
 bench: install ## run the benchmarks and print their figures
 	$(VENV)/bin/python -m parley_devtools.bench
+
+chaos: install ## fault-tolerance scenarios (kills, NATS cluster node loss, PostgreSQL restart, receiver outage)
+	$(VENV)/bin/python -m parley_devtools.chaos
 
 clean: ## remove the virtualenvs and local data
 	rm -rf $(TOOLS) $(VENV) .parley
