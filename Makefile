@@ -36,7 +36,7 @@ run: install ## run the whole platform in the foreground until Ctrl-C
 	$(VENV)/bin/parley-run
 
 test: install browser ## run every test (unit + integration against embedded NATS and PostgreSQL)
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest --basetemp="$$(mktemp -d -t parley-pytest-XXXXXX)" $(PYTEST_ARGS)
 
 lint: install ## ruff + mypy --strict
 	$(VENV)/bin/ruff check .
