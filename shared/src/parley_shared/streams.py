@@ -65,8 +65,10 @@ async def ensure_streams(js: Any, replicas: int | None = None) -> list[str]:
 async def _main() -> None:
     import nats
 
+    from parley_shared.environment import nats_servers
+
     url = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
-    nc = await nats.connect([server.strip() for server in url.split(",") if server.strip()])
+    nc = await nats.connect(nats_servers(url))
     try:
         names = await ensure_streams(nc.jetstream())
         print(json.dumps({"streams": names}))

@@ -18,6 +18,7 @@ from typing import Any
 from parley_devtools.bench import (
     ceilings,
     config_propagation,
+    e2e,
     routing_throughput,
     webhook_throughput,
 )
@@ -42,6 +43,7 @@ def suites(patches: int) -> dict[str, Suite]:
         "config": lambda: config_propagation.run(patches),
         "routing": routing_throughput.run,
         "webhook": webhook_throughput.run,
+        "e2e": e2e.run,
     }
 
 

@@ -17,6 +17,7 @@ import nats
 import structlog
 from aiohttp import web
 from parley_shared import subjects
+from parley_shared.environment import nats_servers
 from parley_shared.sealing import MasterKey
 from parley_shared.streams import ensure_streams
 
@@ -252,7 +253,7 @@ async def connect_nats(
             await on_reconnect()
 
     return await nats.connect(
-        url,
+        nats_servers(url),
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,

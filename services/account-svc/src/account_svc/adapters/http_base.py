@@ -123,7 +123,13 @@ def error_for(request: web.Request, exc: Exception) -> AccountSvcError:
         error = PermanentError(exc.reason)
         error.status, error.type, error.title = exc.status, "http_error", exc.reason
         return error
-    if isinstance(exc, OSError | asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
+    if isinstance(
+        exc,
+        OSError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.InternalClientError,
+    ):
         log.warning("dependency_unavailable", error=type(exc).__name__)
         return TransientError("a dependency is unavailable; retry later")
     log.error("unhandled_error", error=type(exc).__name__, exc_info=exc)

@@ -12,6 +12,7 @@ import orjson
 import structlog
 from aiohttp import web
 from nats.errors import Error as NatsError
+from nats.js.errors import InvalidKeyError
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
@@ -72,6 +73,9 @@ def error_for(request: web.Request, exc: Exception) -> RoutingError:
         return exc
     if isinstance(exc, web.HTTPException):
         return _http_error(request, exc)
+    if isinstance(exc, InvalidKeyError):
+        # A path id that cannot even be a KV key names nothing we hold.
+        return NotFound("no such resource")
     if isinstance(exc, OSError | TimeoutError | NatsError):
         log.warning("dependency_unavailable", error=type(exc).__name__)
         return TransientError("a dependency is unavailable; retry later")

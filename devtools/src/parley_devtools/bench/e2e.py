@@ -1,0 +1,188 @@
+"""End to end: submit -> routing-svc -> STATUS -> webhook-svc -> a batched webhook, on the whole
+platform (all three services as processes, embedded NATS and PostgreSQL, the load client in its
+own process, a routes file whose capacities do not bind). Figures:
+
+- `e2e_msgs_per_s`: a burst submitted as fast as 64 connections go; accepted messages / (last
+  final webhook received - first submit); `e2e_lost`: accepted messages without a final status
+  event, plus subscribed events (`sent`, `delivered`) that never reached the receiver, over
+  every phase;
+- `p50_ms_at_500`, `p99_ms_at_500`, `p50_ms_at_2000`, `p99_ms_at_2000`: submit -> the
+  message's final event at the receiver (batches of 50, webhook-svc's default 50 ms linger), at
+  those offered rates;
+- `config_propagation_p99_ms`: a PATCH of the account's SMS sender allowlist answered 200 by
+  account-svc -> the first send with the newly allowed sender that routing-svc accepts (sends
+  are retried back to back, so the figure includes up to one send's round trip);
+- `max_rss_mb`, `rss_mb_<service>`: peak RSS of each service process over the run (psutil).
+
+`python -m parley_devtools.bench.e2e` prints them; `make bench` includes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import aiohttp
+import psutil  # type: ignore[import-untyped]
+
+from parley_devtools.bench.config_propagation import percentile
+from parley_devtools.chaos.load import BODY, LoadResult, run_client
+from parley_devtools.chaos.platform import Options, Platform
+from parley_devtools.chaos.receiver import Receiver
+from parley_devtools.chaos.scenarios import first_send
+from parley_devtools.chaos.tally import row_for, settle
+
+LATENCY_SECONDS = {500: 8.0, 2000: 5.0}
+BURST = 20_000
+PATCHES = 60
+BUDGET_S = 150.0  # a hard stop; the suite takes ~50 s
+
+
+class RssSampler:
+    """Peak RSS of each service process, sampled every 0.2 s (restarted processes included)."""
+
+    def __init__(self, platform: Platform) -> None:
+        """Not sampling until `start`."""
+        self.platform = platform
+        self.peak: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def _loop(self) -> None:
+        while True:
+            for name, pid in self.platform.pids().items():
+                try:
+                    rss = psutil.Process(pid).memory_info().rss / 1e6
+                except psutil.Error:
+                    continue
+                self.peak[name] = max(self.peak.get(name, 0.0), rss)
+            await asyncio.sleep(0.2)
+
+    def start(self) -> None:
+        """Begin sampling."""
+        self._task = asyncio.create_task(self._loop())
+
+    def stop(self) -> None:
+        """Stop sampling."""
+        if self._task is not None:
+            self._task.cancel()
+
+
+async def wait_finals(receiver: Receiver, load: LoadResult, budget_s: float) -> None:
+    """Wait until every accepted message's final event reached the receiver (or the budget)."""
+    deadline = time.monotonic() + budget_s
+    while time.monotonic() < deadline:
+        if all(m in receiver.finals for m in load.ids):
+            return
+        await asyncio.sleep(0.05)
+
+
+async def latency(
+    p: Platform, receiver: Receiver, key: str, rate: int, seconds: float
+) -> tuple[float, float, set[str]]:
+    """(p50, p99) in ms of submit -> final webhook at `rate` msg/s offered for `seconds`, and
+    the accepted ids."""
+    load = await run_client(
+        p.routing_base, key, int(rate * seconds), rate=rate, connections=64, budget_s=seconds * 3
+    )
+    await wait_finals(receiver, load, 20)
+    values = [
+        (receiver.finals[m] - at) * 1000 for m, at, _ in load.accepted if m in receiver.finals
+    ]
+    if not values:
+        return float("nan"), float("nan"), load.ids
+    return percentile(values, 50), percentile(values, 99), load.ids
+
+
+async def burst(p: Platform, receiver: Receiver, key: str) -> tuple[LoadResult, float]:
+    """`BURST` messages as fast as they go; (the load, accepted messages end to end per second)."""
+    load = await run_client(p.routing_base, key, BURST, rate=0, connections=64, budget_s=40)
+    await wait_finals(receiver, load, 30)
+    done = [receiver.finals[m] for m in load.ids if m in receiver.finals]
+    if not done:
+        return load, 0.0
+    first = min(at for _, at, _ in load.accepted)
+    return load, len(done) / max(max(done) - first, 1e-9)
+
+
+async def config_propagation(p: Platform, patches: int = PATCHES) -> list[float]:
+    """Per PATCH of the sender allowlist: ms from its 200 to the first accepted send with it."""
+    account_id, key = await p.create_account(None, allowlist=["S0000"])
+    out: list[float] = []
+    headers = {"Authorization": f"Bearer {key}"}
+    async with aiohttp.ClientSession() as session:
+        url = p.routing_base + "/v1/messages"
+        for i in range(1, patches + 1):
+            sender = f"S{i:04d}"
+            patch = {"channel_settings": {"sms": {"sender_ids": {"allowlist": [sender]}}}}
+            status, body = await p.call("PATCH", f"/v1/accounts/{account_id}", patch)
+            if status != 200:
+                raise RuntimeError(f"PATCH: {status} {body}")
+            answered = time.perf_counter()
+            deadline = answered + 5
+            while time.perf_counter() < deadline:
+                async with session.post(url, json={**BODY, "sender": sender}, headers=headers) as r:
+                    await r.read()
+                    if r.status == 202:
+                        out.append((time.perf_counter() - answered) * 1000)
+                        break
+    return out
+
+
+async def measure(p: Platform, receiver: Receiver) -> dict[str, float]:
+    """Every phase on a running platform."""
+    account_id, key = await p.create_account(receiver.url)
+    accepted = {await first_send(p.routing_base, key)}
+    warm = await run_client(p.routing_base, key, 1000, rate=1000, connections=32)
+    accepted |= warm.ids
+    await wait_finals(receiver, warm, 20)
+    results: dict[str, float] = {}
+    for rate, seconds in LATENCY_SECONDS.items():
+        p50, p99, ids = await latency(p, receiver, key, rate, seconds)
+        accepted |= ids
+        results[f"p50_ms_at_{rate}"] = round(p50, 2)
+        results[f"p99_ms_at_{rate}"] = round(p99, 2)
+    load, per_s = await burst(p, receiver, key)
+    accepted |= load.ids
+    results["e2e_msgs_per_s"] = round(per_s, 1)
+    results["e2e_accepted"] = float(len(load.ids))
+    propagation = await config_propagation(p)
+    results["config_propagation_p50_ms"] = round(percentile(propagation, 50), 2)
+    results["config_propagation_p99_ms"] = round(percentile(propagation, 99), 2)
+    # every phase of the webhook account, counted by id from STATUS and at the receiver
+    view = await settle(p.nats_urls, account_id, accepted, receiver, budget_s=30)
+    row = row_for("e2e", accepted, view, receiver, [])
+    results["e2e_lost"] = float(row.lost)
+    results["e2e_duplicates"] = float(row.duplicates)
+    return results
+
+
+async def run() -> dict[str, float]:
+    """Start the platform, measure, stop everything; a flat dict of figures."""
+    p = Platform(Options(retry_schedule="1,2,4"))
+    receiver = Receiver()
+    await receiver.start()
+    sampler = RssSampler(p)
+    try:
+        await p.start()
+        sampler.start()
+        results = await asyncio.wait_for(measure(p, receiver), BUDGET_S)
+    finally:
+        sampler.stop()
+        await receiver.stop()
+        p.close()
+    for name, peak in sampler.peak.items():
+        results[f"rss_mb_{name.replace('-', '_')}"] = round(peak, 1)
+    results["max_rss_mb"] = round(max(sampler.peak.values(), default=0.0), 1)
+    return results
+
+
+def main() -> None:
+    """Print the figures as JSON."""
+    figures: Any = asyncio.run(run())
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
