@@ -47,6 +47,7 @@ TYPES = {
     "failed": "parley.message.failed",
     "fallback": "parley.message.fallback",
     "typing": "parley.message.typing",
+    "clicked": "parley.message.clicked",
 }
 
 
@@ -213,7 +214,7 @@ def status_event(
         "route": f"{channel}-1",
         "sender": "PARLEY",
         "recipient": "+919876543210",
-        "status": {"fallback": "failed", "typing": None}.get(kind, kind),
+        "status": {"fallback": "failed", "typing": None, "clicked": None}.get(kind, kind),
         "reason": "delivery_failed" if kind in ("failed", "fallback") else None,
         "attempt": 1,
         "final": kind in ("delivered", "failed"),

@@ -25,9 +25,15 @@ MESSAGE_READ = "parley.message.read"
 MESSAGE_FAILED = "parley.message.failed"
 MESSAGE_FALLBACK = "parley.message.fallback"
 MESSAGE_TYPING = "parley.message.typing"
+MESSAGE_CLICKED = "parley.message.clicked"
 INBOUND_MESSAGE = "parley.inbound.message"
 ACCOUNT_CONFIG_UPDATED = "parley.account.config.updated"
 ACCOUNT_CONFIG_DELETED = "parley.account.config.deleted"
+TEMPLATE_CONFIG_UPDATED = "parley.template.config.updated"
+TEMPLATE_CONFIG_DELETED = "parley.template.config.deleted"
+
+PLACEHOLDER_PATTERN = r"\{#([A-Za-z0-9_]{1,64})#\}"
+"""A placeholder in a message template's text: `{#var#}`, `{#otp#}`; its name is the group."""
 
 STATUS_EVENT_TYPES = frozenset(
     {
@@ -37,6 +43,7 @@ STATUS_EVENT_TYPES = frozenset(
         MESSAGE_FAILED,
         MESSAGE_FALLBACK,
         MESSAGE_TYPING,
+        MESSAGE_CLICKED,
     }
 )
 
@@ -93,13 +100,23 @@ class StatusData(BaseModel):
     fallback_to: Channel | None = None
     final: bool = False
     metadata: dict[str, Any] | None = None
+    campaign_id: str | None = Field(
+        default=None, description="the message's campaign (Campaign Manager app); null without"
+    )
     late: bool | None = Field(default=None, description="Present (true) only on late reports")
+    url: str | None = Field(
+        default=None, description="Present only on `clicked`: the original URL (URL Shortener)"
+    )
+    shorturl: str | None = Field(
+        default=None, description="Present only on `clicked`: the short link that was clicked"
+    )
 
     def to_wire(self) -> dict[str, Any]:
-        """The dict as it goes on the wire: `late` only when set."""
+        """The dict as it goes on the wire: `late`, `url` and `shorturl` only when set."""
         out = self.model_dump()
-        if out.get("late") is None:
-            out.pop("late", None)
+        for key in ("late", "url", "shorturl"):
+            if out.get(key) is None:
+                out.pop(key, None)
         return out
 
 
@@ -166,6 +183,22 @@ class AccountConfigData(BaseModel):
         description="the account as GET /v1/accounts/{id} answers it; null on a tombstone"
     )
     secrets: AccountSecrets | None = None
+
+
+class TemplateData(BaseModel):
+    """`data` of a message template event (TEMPLATES stream): the template as the management
+    API answers it; a deletion carries `status: "deleted"`."""
+
+    id: str
+    enterprise_id: str
+    channel: Channel
+    name: str
+    text: str
+    regulatory_template_id: str | None = None
+    status: Literal["pending", "approved", "rejected", "deleted"]
+    version: int = Field(description="grows with every change; a view keeps the newest")
+    created_at: str
+    updated_at: str
 
 
 def new_event_id() -> str:

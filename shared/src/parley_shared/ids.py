@@ -6,7 +6,9 @@ import os
 import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
-PREFIXES = frozenset({"ent", "agg", "bg", "usr", "acc", "msg", "evt", "inb", "dl", "bat", "dlv"})
+PREFIXES = frozenset(
+    {"ent", "agg", "bg", "usr", "acc", "msg", "evt", "inb", "dl", "bat", "dlv", "tpl"}
+)
 
 
 def _b32(value: int, length: int) -> str:

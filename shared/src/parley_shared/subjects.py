@@ -17,9 +17,11 @@ STREAM_STATUS = "STATUS"
 STREAM_INBOUND = "INBOUND"
 STREAM_ROUTING_REPORTS = "ROUTING_REPORTS"
 STREAM_ROUTING_TIMERS = "ROUTING_TIMERS"
+STREAM_TEMPLATES = "TEMPLATES"
 
 # Subject roots. Each ends in a token (an account id or a message id).
 ACCOUNT_CONFIG_PREFIX = "parley.account.v1.config"
+TEMPLATE_CONFIG_PREFIX = "parley.template.v1.config"
 SUBMIT_PREFIX = "parley.msg.v1.submit"
 STATUS_PREFIX = "parley.msg.v1.status"
 INBOUND_PREFIX = "parley.msg.v1.inbound"
@@ -30,6 +32,7 @@ REPORT_SCHEDULE_PREFIX = "parley.route.v1.report_at"
 
 # Wildcards (filter subjects of consumers and stream subject lists).
 ACCOUNT_CONFIG_ALL = f"{ACCOUNT_CONFIG_PREFIX}.*"
+TEMPLATE_CONFIG_ALL = f"{TEMPLATE_CONFIG_PREFIX}.*"
 SUBMIT_ALL = f"{SUBMIT_PREFIX}.*"
 STATUS_ALL = f"{STATUS_PREFIX}.*"
 INBOUND_ALL = f"{INBOUND_PREFIX}.*"
@@ -74,6 +77,11 @@ def _token(value: str) -> str:
 def account_config(account_id: str) -> str:
     """Subject of one account's config snapshots (ACCOUNTS stream, last one wins)."""
     return f"{ACCOUNT_CONFIG_PREFIX}.{_token(account_id)}"
+
+
+def template_config(template_id: str) -> str:
+    """Subject of one message template's snapshots (TEMPLATES stream, last one wins)."""
+    return f"{TEMPLATE_CONFIG_PREFIX}.{_token(template_id)}"
 
 
 def submit(account_id: str) -> str:

@@ -20,6 +20,7 @@ from parley_devtools.bench import (
     config_propagation,
     e2e,
     routing_throughput,
+    templates,
     webhook_throughput,
 )
 
@@ -44,6 +45,7 @@ def suites(patches: int) -> dict[str, Suite]:
         "routing": routing_throughput.run,
         "webhook": webhook_throughput.run,
         "e2e": e2e.run,
+        "templates": templates.run,
     }
 
 

@@ -1,60 +1,84 @@
-"""AsyncAPI 3.0 document of what account-svc publishes: account config events on ACCOUNTS."""
+"""AsyncAPI 3.0 document of what account-svc publishes: account config events on ACCOUNTS and
+message template events on TEMPLATES."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from parley_shared import subjects
-from parley_shared.events import AccountConfigData, CloudEvent
+from parley_shared.events import AccountConfigData, CloudEvent, TemplateData
+
+HEADERS = {"type": "object", "properties": {"Nats-Msg-Id": {"type": "string"}}}
 
 
 def asyncapi_document() -> dict[str, Any]:
     """The AsyncAPI document, with payload schemas generated from the shared event models."""
-    schema = CloudEvent[AccountConfigData].model_json_schema(
-        ref_template="#/components/schemas/{model}"
-    )
-    defs = schema.pop("$defs", {})
-    name = "AccountConfigEvent"
+    schemas: dict[str, Any] = {}
+    for name, model in (
+        ("AccountConfigEvent", CloudEvent[AccountConfigData]),
+        ("TemplateEvent", CloudEvent[TemplateData]),
+    ):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[name] = schema
+    channels = {
+        "accountConfig": (
+            "AccountConfigEvent",
+            subjects.ACCOUNT_CONFIG_PREFIX,
+            "account_id",
+            "acc_... id",
+            subjects.STREAM_ACCOUNTS,
+        ),
+        "templateConfig": (
+            "TemplateEvent",
+            subjects.TEMPLATE_CONFIG_PREFIX,
+            "template_id",
+            "tpl_... id",
+            subjects.STREAM_TEMPLATES,
+        ),
+    }
     return {
         "asyncapi": "3.0.0",
         "info": {
             "title": "Parley account-svc events",
             "version": "1.0.0",
             "description": (
-                "Config snapshots of access accounts, published through a transactional outbox "
-                "with Nats-Msg-Id = event id. The ACCOUNTS stream keeps the last one per "
-                "account; a deletion is a tombstone (type parley.account.config.deleted, "
-                "data.account null). Secrets are hashed or sealed with the master key."
+                "Config snapshots of access accounts and message templates, published through "
+                "a transactional outbox with Nats-Msg-Id = event id. ACCOUNTS keeps the last "
+                "one per account; a deletion is a tombstone (type parley.account.config.deleted, "
+                "data.account null). Secrets are hashed or sealed with the master key. TEMPLATES "
+                "keeps the last one per template; a deletion is a tombstone (type "
+                "parley.template.config.deleted, data.status deleted)."
             ),
         },
         "defaultContentType": "application/cloudevents+json",
         "servers": {"nats": {"host": "127.0.0.1:4222", "protocol": "nats"}},
         "channels": {
-            "accountConfig": {
-                "address": subjects.ACCOUNT_CONFIG_PREFIX + ".{account_id}",
-                "parameters": {"account_id": {"description": "acc_... id"}},
+            key: {
+                "address": f"{prefix}.{{{param}}}",
+                "parameters": {param: {"description": what}},
                 "messages": {name: {"$ref": f"#/components/messages/{name}"}},
-                "bindings": {"nats": {"stream": subjects.STREAM_ACCOUNTS}},
+                "bindings": {"nats": {"stream": stream}},
             }
+            for key, (name, prefix, param, what, stream) in channels.items()
         },
         "operations": {
-            "publishAccountConfig": {
+            "publish" + key[0].upper() + key[1:]: {
                 "action": "send",
-                "channel": {"$ref": "#/channels/accountConfig"},
-                "messages": [{"$ref": f"#/channels/accountConfig/messages/{name}"}],
+                "channel": {"$ref": f"#/channels/{key}"},
+                "messages": [{"$ref": f"#/channels/{key}/messages/{name}"}],
             }
+            for key, (name, *_) in channels.items()
         },
         "components": {
             "messages": {
                 name: {
                     "name": name,
-                    "headers": {
-                        "type": "object",
-                        "properties": {"Nats-Msg-Id": {"type": "string"}},
-                    },
+                    "headers": HEADERS,
                     "payload": {"$ref": f"#/components/schemas/{name}"},
                 }
+                for name, *_ in channels.values()
             },
-            "schemas": {name: schema, **defs},
+            "schemas": schemas,
         },
     }

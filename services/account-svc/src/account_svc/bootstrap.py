@@ -13,6 +13,7 @@ from typing import Any
 import nats
 import structlog
 from aiohttp import web
+from parley_shared.environment import nats_servers
 from parley_shared.sealing import MasterKey
 from parley_shared.streams import ensure_streams
 
@@ -24,6 +25,7 @@ from account_svc.adapters.repository import Repository
 from account_svc.auth import generate_password
 from account_svc.handlers import Directory
 from account_svc.settings import Settings
+from account_svc.templates import Templates
 from account_svc.webhooks import WebhookQueries
 
 log = structlog.get_logger("account_svc.bootstrap")
@@ -52,7 +54,7 @@ async def connect_nats(url: str, name: str) -> Any:
         log.info("nats_reconnected")
 
     return await nats.connect(
-        [server.strip() for server in url.split(",") if server.strip()],
+        nats_servers(url),
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
@@ -105,6 +107,7 @@ def create_app(settings: Settings) -> web.Application:
             repo, directory, key, allow_private_targets=settings.allow_private_targets
         )
         services.directory = directory
+        services.templates = Templates(repo, directory)
         report = await bootstrap_admin(settings, directory)
         if report.get("password_generated"):
             # CONTRACT: a generated bootstrap password is printed once (never logged).

@@ -5,6 +5,7 @@ The same models validate requests and generate `/openapi.json`.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -98,6 +99,69 @@ class BusinessGroupOut(BaseModel):
     name: str
     enterprise_id: str
     created_at: str
+
+
+TemplateChannel = Literal["rcs", "sms", "truecaller", "whatsapp"]
+TemplateStatus = Literal["pending", "approved", "rejected"]
+
+
+def _has_text(value: str) -> str:
+    from parley_shared.events import PLACEHOLDER_PATTERN
+
+    if not re.sub(PLACEHOLDER_PATTERN, "", value).strip() and not re.search(
+        PLACEHOLDER_PATTERN, value
+    ):
+        raise ValueError("must not be blank")
+    if len(re.findall(PLACEHOLDER_PATTERN, value)) > MAX_PLACEHOLDERS:
+        raise ValueError(f"at most {MAX_PLACEHOLDERS} placeholders")
+    return value
+
+
+MAX_PLACEHOLDERS = 50
+
+
+class TemplateIn(_In):
+    """A new message template of an enterprise (Template Lookup app); it starts `pending`."""
+
+    enterprise_id: str
+    channel: TemplateChannel
+    name: Name
+    text: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=4096,
+            description="the approved wording; `{#name#}` marks a placeholder "
+            "(letters, digits, `_`), e.g. `Your OTP is {#otp#}` or DLT-style `{#var#}`",
+        ),
+        AfterValidator(_has_text),
+    ]
+    regulatory_template_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="SMS only: the regulator's template id (e.g. India DLT)",
+    )
+
+
+class TemplateOut(BaseModel):
+    """A message template."""
+
+    id: str
+    enterprise_id: str
+    channel: TemplateChannel
+    name: str
+    text: str
+    regulatory_template_id: str | None
+    status: TemplateStatus
+    created_at: str
+    updated_at: str
+
+
+class TemplateList(BaseModel):
+    """Templates in scope."""
+
+    items: list[TemplateOut]
 
 
 class OrganizationList(BaseModel):

@@ -49,7 +49,8 @@ def refused(exc: PolicyRefusal) -> RoutingError:
     """The problem a policy refusal is answered with."""
     if exc.code == "validation_error":
         return ValidationFailed.at(exc.loc or [], exc.detail)
-    return REFUSALS[exc.code](exc.detail)
+    errors = [{"loc": exc.loc, "msg": exc.detail, "type": exc.code}] if exc.loc else None
+    return REFUSALS[exc.code](exc.detail, errors)
 
 
 class Gate:

@@ -16,6 +16,7 @@ import nats
 import structlog
 from aiohttp import web
 from parley_shared import subjects
+from parley_shared.environment import nats_servers
 from parley_shared.sealing import MasterKey
 from parley_shared.streams import ensure_streams
 
@@ -32,7 +33,9 @@ from routing_svc.adapters.message_store import MessageStore
 from routing_svc.adapters.nats_api import NatsApi
 from routing_svc.adapters.profiles import ProfileCache
 from routing_svc.adapters.pull import PullConsumer
+from routing_svc.adapters.template_book import TemplateBook
 from routing_svc.adapters.vault import Vault
+from routing_svc.clicks import ShortLinks
 from routing_svc.domain.balancing import Balancer
 from routing_svc.inbound import Inbound
 from routing_svc.outcomes import Outcomes
@@ -72,7 +75,7 @@ async def connect_nats(url: str, name: str, stopping: Callable[[], bool] = bool)
         log.info("nats_reconnected")
 
     return await nats.connect(
-        [server.strip() for server in url.split(",") if server.strip()],
+        nats_servers(url),
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
@@ -89,6 +92,7 @@ class Runtime:
 
     nc: Any = None
     directory: Directory | None = None
+    templates: TemplateBook | None = None
     provider: Provider | None = None
     consumers: list[PullConsumer] = field(default_factory=list)
     nats_api: NatsApi | None = None
@@ -152,12 +156,18 @@ async def start(settings: Settings, master: MasterKey, services: Services, rt: R
     rt.nc = nc = await connect_nats(settings.nats_url, "routing-svc", lambda: rt.stopping)
     js = nc.jetstream()
     await ensure_streams(js, settings.stream_replicas)
-    specs = kv.bucket_specs(settings.message_log_ttl_seconds, settings.last_sender_ttl_seconds)
+    specs = kv.bucket_specs(
+        settings.message_log_ttl_seconds,
+        settings.last_sender_ttl_seconds,
+        settings.short_link_ttl_seconds,
+    )
     buckets = {
         spec.name: await kv.ensure_bucket(js, spec, settings.stream_replicas) for spec in specs
     }
     rt.directory = directory = Directory(master)
     await directory.start(js)
+    rt.templates = templates = TemplateBook()
+    await templates.start(js)
     rt.publisher = publisher = JetStreamPublisher(nc)
     await publisher.start()
     bus, vault = Bus(nc, publisher), Vault(master)
@@ -179,6 +189,9 @@ async def start(settings: Settings, master: MasterKey, services: Services, rt: R
         linger_s=settings.state_linger_seconds,
     )
     gate = Gate(directory, settings.trusted_networks)
+    links = ShortLinks(
+        buckets[kv.SHORT_LINKS], settings.short_base, store=store, vault=vault, bus=bus
+    )
     submissions = Submissions(
         store=store,
         bus=bus,
@@ -186,7 +199,10 @@ async def start(settings: Settings, master: MasterKey, services: Services, rt: R
         consents=consents,
         default_senders=settings.default_senders,
         default_dr_ttl_s=settings.default_dr_ttl_seconds,
+        templates=templates,
+        links=links,
     )
+    services.links = links
     services.gate, services.submissions = gate, submissions
     services.inbound = Inbound(directory, consents, last, bus)
     services.sandbox = provider
@@ -215,6 +231,9 @@ async def stop(rt: Runtime) -> None:
     if rt.directory is not None:
         with contextlib.suppress(Exception):
             await rt.directory.stop()
+    if rt.templates is not None:
+        with contextlib.suppress(Exception):
+            await rt.templates.stop()
     if rt.publisher is not None:
         await rt.publisher.stop()
     if rt.nc is not None:
@@ -231,8 +250,10 @@ def create_app(settings: Settings) -> web.Application:
     async def ready() -> tuple[bool, dict[str, Any]]:
         nats_ok = bool(rt.nc is not None and rt.nc.is_connected)
         view_ok = bool(rt.directory is not None and rt.directory.ready.is_set())
-        ok = nats_ok and view_ok and rt.started
-        return ok, {"nats": nats_ok, "accounts": view_ok, "workers": rt.started}
+        templates_ok = bool(rt.templates is not None and rt.templates.ready.is_set())
+        ok = nats_ok and view_ok and templates_ok and rt.started
+        detail = {"nats": nats_ok, "accounts": view_ok, "templates": templates_ok}
+        return ok, {**detail, "workers": rt.started}
 
     extra = SANDBOX_ROUTES if settings.provider == "sandbox" else ()
     app = build_app(services, ready, extra, settings.max_body_bytes)

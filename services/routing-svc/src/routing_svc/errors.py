@@ -14,7 +14,8 @@ RoutingError
 │       ├── ChannelNotEnabled   channel_not_enabled
 │       ├── SenderNotAllowed    sender_not_allowed
 │       ├── OptedOut            opted_out
-│       └── OptInRequired       opt_in_required
+│       ├── OptInRequired       opt_in_required
+│       └── TemplateNotMatched  template_not_matched (Template Lookup app)
 ├── TransientError              503 service_unavailable: NATS or the view is not there yet
 └── StaleState                  internal: a compare-and-set on the message log lost a race
 """
@@ -158,8 +159,17 @@ class OptInRequired(Refused):
     title = "Opt-in required"
 
 
+class TemplateNotMatched(Refused):
+    """Template Lookup is on and the text matches no approved template of the channel (or the
+    template named is not an approved one of the enterprise and channel)."""
+
+    type = "template_not_matched"
+    title = "Template not matched"
+
+
 REFUSALS: dict[str, type[Refused]] = {
-    cls.type: cls for cls in (ChannelNotEnabled, SenderNotAllowed, OptedOut, OptInRequired)
+    cls.type: cls
+    for cls in (ChannelNotEnabled, SenderNotAllowed, OptedOut, OptInRequired, TemplateNotMatched)
 }
 
 
@@ -177,3 +187,15 @@ class StaleState(RoutingError):
     It exists so that two handlers (two replicas, or a report and a timer) never both move one
     message on from the same state: exactly one `final: true` event depends on it.
     """
+
+
+def problem_types() -> list[str]:
+    """Every problem `type` the API answers with (for the OpenAPI document)."""
+    found: list[str] = []
+    pending: list[type[RoutingError]] = [RoutingError]
+    while pending:
+        cls = pending.pop(0)
+        if cls is not StaleState and cls.type not in found:
+            found.append(cls.type)
+        pending.extend(cls.__subclasses__())
+    return sorted(found)

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from routing_svc.errors import problem_types
+
 Channel = Literal["rcs", "sms", "truecaller", "whatsapp"]
 E164_RE = r"^\+[1-9][0-9]{6,14}$"
 E164_PATTERN = re.compile(E164_RE)
@@ -22,10 +24,39 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Content(_In):
-    """What the message says."""
+class TemplateRef(_In):
+    """An approved template to render (Template Lookup app): its id and a value per placeholder."""
 
-    text: str = Field(min_length=1, max_length=4096)
+    id: str = Field(min_length=1, max_length=64)
+    params: dict[str, str] | list[str] = Field(
+        default_factory=dict,
+        description="a value per placeholder name, no more; or, for DLT-style `{#var#}` "
+        "templates, a list with one value per placeholder in order",
+    )
+
+
+class Content(_In):
+    """What the message says: `text`, or a `template` to render (Template Lookup app), and
+    optionally a `media_url` (Digital Asset Manager app)."""
+
+    text: str | None = Field(default=None, min_length=1, max_length=4096)
+    template: TemplateRef | None = Field(
+        default=None, description="only with the template_lookup app; instead of `text`"
+    )
+    media_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^https://[^\s/?#]+[^\s]*$",
+        description="an https URL; only with the digital_asset_manager app",
+    )
+
+    @model_validator(mode="after")
+    def _something_to_say(self) -> Content:
+        if self.text is not None and self.template is not None:
+            raise ValueError("give either text or template, not both")
+        if self.text is None and self.template is None and self.media_url is None:
+            raise ValueError("give text, template or media_url")
+        return self
 
 
 class MessageIn(_In):
@@ -44,6 +75,12 @@ class MessageIn(_In):
     validity_seconds: int | None = Field(default=None, ge=1, le=7 * 86400)
     client_ref: str | None = Field(default=None, min_length=1, max_length=256)
     metadata: dict[str, Any] | None = Field(default=None, max_length=MAX_METADATA_KEYS)
+    campaign_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="only with the campaign_manager app; kept in the log, echoed in events",
+    )
 
 
 class MessageAccepted(BaseModel):
@@ -73,6 +110,7 @@ class MessageOut(BaseModel):
     content: dict[str, Any] | None = Field(description="null under do_not_store")
     attempts: list[AttemptOut] = Field(description="oldest first")
     client_ref: str | None
+    campaign_id: str | None = None
 
 
 class ConsentIn(_In):
@@ -130,7 +168,10 @@ class ProblemError(BaseModel):
 class Problem(BaseModel):
     """RFC 9457 problem details."""
 
-    type: str
+    type: str = Field(
+        description="a short stable code: " + ", ".join(problem_types()),
+        examples=problem_types(),
+    )
     title: str
     status: int
     detail: str

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(default=10000, ge=1, le=100000)
     ack_wait_seconds: float = Field(default=60.0, ge=1)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    short_url_base: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    short_link_ttl_seconds: int = Field(default=30 * 86400, ge=1)
     log_level: str = "INFO"
     log_json: bool | None = None
 
@@ -66,6 +68,12 @@ class Settings(BaseSettings):
     @classmethod
     def _senders_complete(cls, value: dict[str, str]) -> dict[str, str]:
         return {**DEFAULT_SENDERS, **value}
+
+    @property
+    def short_base(self) -> str:
+        """Where short links point: ROUTING_SHORT_URL_BASE, else this process's `/s`."""
+        base = self.short_url_base or f"http://127.0.0.1:{self.http_port}/s"
+        return base.rstrip("/")
 
     @property
     def trusted_networks(self) -> tuple[Network, ...]:

@@ -15,14 +15,36 @@ from parley_shared.ids import new_id
 from routing_svc.adapters.bus import Bus
 from routing_svc.adapters.consent_store import ConsentStore
 from routing_svc.adapters.message_store import MessageStore
+from routing_svc.adapters.template_book import TemplateBook
 from routing_svc.adapters.vault import Vault
+from routing_svc.clicks import ShortLinks
 from routing_svc.clock import now_ts
 from routing_svc.domain import consent as consent_rules
 from routing_svc.domain.accounts import AccountView
 from routing_svc.domain.lifecycle import Attempt, Message
 from routing_svc.domain.masking import mask_msisdn
-from routing_svc.domain.policy import check_consent, needs_consent, plan, resolve_sender
+from routing_svc.domain.policy import (
+    PolicyRefusal,
+    check_apps,
+    check_consent,
+    needs_consent,
+    plan,
+    resolve_sender,
+)
+from routing_svc.domain.templates import TemplateProblem
 from routing_svc.models import ConsentIn, MessageIn
+
+
+def app_fields(body: MessageIn) -> set[tuple[str, ...]]:
+    """The app-gated fields a send gives (see `domain.policy.APP_FIELDS`)."""
+    given: set[tuple[str, ...]] = set()
+    if body.campaign_id is not None:
+        given.add(("campaign_id",))
+    if body.content.media_url is not None:
+        given.add(("content", "media_url"))
+    if body.content.template is not None:
+        given.add(("content", "template"))
+    return given
 
 
 class Submissions:
@@ -37,23 +59,33 @@ class Submissions:
         consents: ConsentStore,
         default_senders: Mapping[str, str],
         default_dr_ttl_s: int,
+        templates: TemplateBook | None = None,
+        links: ShortLinks | None = None,
     ) -> None:
+        self._links = links
         self._store, self._bus, self._vault, self._consents = store, bus, vault, consents
+        self._templates = templates if templates is not None else TemplateBook()
         self._defaults = dict(default_senders)
         self._default_ttl = default_dr_ttl_s
 
     async def send(self, account: AccountView, body: MessageIn) -> dict[str, Any]:
         """Accept a message (PolicyRefusal when the account refuses it)."""
+        check_apps(account, app_fields(body))
         sender = resolve_sender(account, body.channel, body.sender, self._defaults)
         if needs_consent(account):
             record = await self._consents.get(account.enterprise_id, body.to)
             check_consent(account, record.status_for(body.channel))
         at = now_ts()
-        content = body.content.model_dump()
+        message_id = new_id("msg")
+        content = self._content(account, body)
+        if self._links is not None and "url_shortener" in account.apps and "text" in content:
+            content["text"] = await self._links.shorten(
+                content["text"], account.account_id, message_id, account.data_protection
+            )
         validity = body.validity_seconds
         until = int(time.time() * 1000) + validity * 1000 if validity else None
         msg = Message(
-            id=new_id("msg"),
+            id=message_id,
             account_id=account.account_id,
             enterprise_id=account.enterprise_id,
             protection=account.data_protection,
@@ -65,11 +97,46 @@ class Submissions:
             client_ref=body.client_ref,
             metadata=body.metadata,
             validity_s=validity,
+            campaign_id=body.campaign_id,
             **self._vault.protect(account.data_protection, account.account_id, body.to, content),
         )
         await self._store.create(msg)
         await (await self._bus.submit(account.account_id, msg.id, 1))
         return {"message_id": msg.id, "status": "accepted"}
+
+    def _content(self, account: AccountView, body: MessageIn) -> dict[str, Any]:
+        """The content to store and send: a template rendered, or text checked against the
+        approved templates when the account has Template Lookup on."""
+        content = body.content.model_dump(exclude_none=True)
+        if "template_lookup" not in account.apps:
+            return content
+        given = body.content.template
+        if given is not None:
+            template = self._templates.get(given.id)
+            if (
+                template is None
+                or template.enterprise_id != account.enterprise_id
+                or template.channel != body.channel
+            ):
+                raise PolicyRefusal(
+                    "template_not_matched",
+                    f"no approved {body.channel} template with this id",
+                    ["content", "template", "id"],
+                )
+            try:
+                content["text"] = template.render(given.params)
+            except TemplateProblem as exc:
+                raise PolicyRefusal("validation_error", exc.detail, exc.loc) from exc
+            return content
+        if body.content.text is not None:
+            index = self._templates.index(account.enterprise_id, body.channel)
+            if index.match(body.content.text) is None:
+                raise PolicyRefusal(
+                    "template_not_matched",
+                    f"the text matches no approved {body.channel} template",
+                    ["content", "text"],
+                )
+        return content
 
     async def message(self, account: AccountView, message_id: str) -> dict[str, Any] | None:
         """A message of this account as the API shows it, or None."""

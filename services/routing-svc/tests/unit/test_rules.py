@@ -29,6 +29,7 @@ STATUS_KEYS = {
     "fallback_to",
     "final",
     "metadata",
+    "campaign_id",  # Campaign Manager: a compatible addition, null without a campaign
 }
 
 

@@ -13,15 +13,16 @@ READ = "parley.message.read"
 FAILED = "parley.message.failed"
 FALLBACK = "parley.message.fallback"
 TYPING = "parley.message.typing"
+CLICKED = "parley.message.clicked"
 INBOUND = "parley.inbound.message"
-ALL = (SENT, DELIVERED, READ, FAILED, FALLBACK, TYPING, INBOUND)
+ALL = (SENT, DELIVERED, READ, FAILED, FALLBACK, TYPING, CLICKED, INBOUND)
 
 
 @pytest.mark.parametrize(
     ("events", "intermediate", "selected"),
     [
-        (["delivery_status"], False, {DELIVERED, FAILED}),
-        (["delivery_status"], True, {DELIVERED, FAILED, FALLBACK}),
+        (["delivery_status"], False, {DELIVERED, FAILED, CLICKED}),
+        (["delivery_status"], True, {DELIVERED, FAILED, FALLBACK, CLICKED}),
         (["sent"], True, {SENT}),
         (["read"], False, {READ}),
         (["typing"], False, {TYPING}),

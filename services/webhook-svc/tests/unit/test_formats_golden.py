@@ -15,7 +15,17 @@ from webhook_svc.domain.formats import FORMATS, assemble, render
 
 GOLDEN = Path(__file__).parent.parent / "golden"
 CHANNELS = ("sms", "rcs", "whatsapp", "truecaller")
-KINDS = ("sent", "delivered", "read", "failed", "fallback", "typing", "late_delivered", "inbound")
+KINDS = (
+    "sent",
+    "delivered",
+    "read",
+    "failed",
+    "fallback",
+    "typing",
+    "late_delivered",
+    "clicked",
+    "inbound",
+)
 PAIRS = {"team": "otp"}
 TYPES = {
     "sent": "parley.message.sent",
@@ -25,6 +35,7 @@ TYPES = {
     "failed": "parley.message.failed",
     "fallback": "parley.message.fallback",
     "typing": "parley.message.typing",
+    "clicked": "parley.message.clicked",
     "inbound": "parley.inbound.message",
 }
 
@@ -63,16 +74,22 @@ def golden_event(kind: str, channel: str, n: int = 0) -> dict[str, Any]:
         "route": f"{channel}-1",
         "sender": "PARLEY",
         "recipient": "+919876543210",
-        "status": None if kind == "typing" else ("failed" if failed else kind.rsplit("_", 1)[-1]),
+        "status": None
+        if kind in ("typing", "clicked")
+        else ("failed" if failed else kind.rsplit("_", 1)[-1]),
         "reason": "invalid_number" if failed else None,
         "attempt": 2,
         "fallback_from": None,
         "fallback_to": "sms" if kind == "fallback" else None,
         "final": kind in ("delivered", "failed"),
         "metadata": {"campaign": "c1"},
+        "campaign_id": "spring-sale" if kind == "clicked" else None,
     }
     if kind == "late_delivered":
         base["data"]["late"] = True
+    if kind == "clicked":
+        base["data"]["url"] = "https://shop.example.com/o/77"
+        base["data"]["shorturl"] = "https://sho.rt/s/Ab3dE6gH9jK2"
     return base
 
 

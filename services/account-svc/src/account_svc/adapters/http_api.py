@@ -42,10 +42,14 @@ from account_svc.models import (
     OrganizationOut,
     Problem,
     SigningSecretOut,
+    TemplateIn,
+    TemplateList,
+    TemplateOut,
     UserIn,
     UserList,
     UserOut,
 )
+from account_svc.templates import Templates
 from account_svc.webhooks import WebhookQueries
 
 
@@ -56,6 +60,7 @@ class Services:
     directory: Directory | None = None
     accounts: Accounts | None = None
     webhooks: WebhookQueries | None = None
+    templates: Templates | None = None
 
 
 SERVICES = web.AppKey("services", Services)
@@ -78,6 +83,13 @@ def _webhooks(request: web.Request) -> WebhookQueries:
 
 def _accounts(request: web.Request) -> Accounts:
     found = request.app[SERVICES].accounts
+    if found is None:
+        raise TransientError("starting")
+    return found
+
+
+def _templates(request: web.Request) -> Templates:
+    found = request.app[SERVICES].templates
     if found is None:
         raise TransientError("starting")
     return found
@@ -215,7 +227,46 @@ async def replay_dead_letter(request: web.Request) -> web.Response:
     return json_response({"status": "accepted"}, 202)
 
 
+async def create_template(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_model(request, TemplateIn)
+    return json_response(await _templates(request).create(who, body), 201)
+
+
+async def list_templates(request: web.Request) -> web.Response:
+    who = await principal(request)
+    query = request.query
+    items = await _templates(request).list(
+        who, query.get("enterprise_id") or None, query.get("status") or None
+    )
+    return json_response({"items": items})
+
+
+async def get_template(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return json_response(await _templates(request).get(who, request.match_info["id"]))
+
+
+async def approve_template(request: web.Request) -> web.Response:
+    who = await principal(request)
+    templates = _templates(request)
+    return json_response(await templates.decide(who, request.match_info["id"], "approved"))
+
+
+async def reject_template(request: web.Request) -> web.Response:
+    who = await principal(request)
+    templates = _templates(request)
+    return json_response(await templates.decide(who, request.match_info["id"], "rejected"))
+
+
+async def delete_template(request: web.Request) -> web.Response:
+    who = await principal(request)
+    await _templates(request).delete(who, request.match_info["id"])
+    return web.Response(status=204)
+
+
 ACC = "/v1/accounts/{id}"
+TPL = "/v1/templates/{id}"
 ROUTES: tuple[Route, ...] = (
     Route(
         "POST",
@@ -409,6 +460,74 @@ ROUTES: tuple[Route, ...] = (
         "webhooks",
         202,
         errors=(401, 404, 503),
+    ),
+    Route(
+        "POST",
+        "/v1/templates",
+        create_template,
+        "Create a message template (pending until approved)",
+        "templates",
+        201,
+        TemplateIn,
+        TemplateOut,
+        errors=(400, 401, 404, 409, 422),
+    ),
+    Route(
+        "GET",
+        "/v1/templates",
+        list_templates,
+        "Message templates in scope",
+        "templates",
+        200,
+        None,
+        TemplateList,
+        query={
+            "enterprise_id": {"type": "string"},
+            "status": {"type": "string", "enum": ["pending", "approved", "rejected"]},
+        },
+        errors=(401, 404, 422),
+    ),
+    Route(
+        "GET",
+        TPL,
+        get_template,
+        "One message template",
+        "templates",
+        200,
+        None,
+        TemplateOut,
+        errors=(401, 404),
+    ),
+    Route(
+        "POST",
+        TPL + "/approve",
+        approve_template,
+        "Approve a message template",
+        "templates",
+        200,
+        None,
+        TemplateOut,
+        errors=(401, 404, 409),
+    ),
+    Route(
+        "POST",
+        TPL + "/reject",
+        reject_template,
+        "Reject a message template",
+        "templates",
+        200,
+        None,
+        TemplateOut,
+        errors=(401, 404, 409),
+    ),
+    Route(
+        "DELETE",
+        TPL,
+        delete_template,
+        "Delete a message template",
+        "templates",
+        204,
+        errors=(401, 404, 409),
     ),
 )
 

@@ -286,12 +286,98 @@ class Repository:
         rows = await self.pool.fetch(sql + f" ORDER BY a.id LIMIT {int(limit)}", *args)
         return [row_dict(r) for r in rows]
 
+    # ---------------------------------------------------------------- templates
+    async def insert_template(self, template: dict[str, Any], event: OutboxEvent) -> None:
+        """Insert a template and its event in one transaction; a taken name is a Conflict."""
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    "INSERT INTO templates (id, enterprise_id, channel, name, text,"
+                    " regulatory_template_id, status, version, created_at, updated_at)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    *(template[k] for k in _TEMPLATE_COLUMNS),
+                )
+                await _outbox(conn, event)
+        except asyncpg.UniqueViolationError as exc:
+            raise Conflict(
+                "a template of that name exists for the enterprise and channel",
+                [_err(["name"], "is taken in this enterprise and channel")],
+            ) from exc
+
+    async def get_template(self, template_id: str) -> dict[str, Any] | None:
+        """One template by id."""
+        row = await self.pool.fetchrow("SELECT * FROM templates WHERE id = $1", template_id)
+        return row_dict(row) if row else None
+
+    async def list_templates(
+        self, scope: Org | None, enterprise_id: str | None, status: str | None
+    ) -> list[dict[str, Any]]:
+        """Templates within a scope, optionally of one enterprise and one status."""
+        sql = (
+            "SELECT t.* FROM templates t JOIN organizations o ON o.id = t.enterprise_id"
+            " WHERE ($1::text IS NULL OR t.enterprise_id = $1)"
+            " AND ($2::text IS NULL OR t.status = $2)"
+        )
+        args: list[Any] = [enterprise_id, status]
+        if scope is not None and scope.kind == "aggregator":
+            sql += " AND (o.aggregator_id = $3 OR o.id = $3)"
+            args.append(scope.id)
+        elif scope is not None:
+            sql += " AND o.id = $3"
+            args.append(scope.id)
+        rows = await self.pool.fetch(sql + " ORDER BY t.id", *args)
+        return [row_dict(r) for r in rows]
+
+    async def update_template(
+        self, template: dict[str, Any], expected_version: int, event: OutboxEvent
+    ) -> None:
+        """Write a template's new status and its event; a lost race is a Conflict."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            status = await conn.execute(
+                "UPDATE templates SET status = $2, version = $3, updated_at = $4"
+                " WHERE id = $1 AND version = $5",
+                template["id"],
+                template["status"],
+                template["version"],
+                template["updated_at"],
+                expected_version,
+            )
+            if status != "UPDATE 1":
+                raise Conflict("the template changed meanwhile; read it again and retry")
+            await _outbox(conn, event)
+
+    async def delete_template(self, template: dict[str, Any], event: OutboxEvent) -> None:
+        """Delete a template and write its tombstone event in one transaction."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            status = await conn.execute(
+                "DELETE FROM templates WHERE id = $1 AND version = $2",
+                template["id"],
+                template["version"],
+            )
+            if status != "DELETE 1":
+                raise Conflict("the template changed meanwhile; read it again and retry")
+            await _outbox(conn, event)
+
     # ---------------------------------------------------------------- outbox
     async def outbox_pending(self) -> int:
         """How many events wait to be published."""
         return int(
             await self.pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
         )
+
+
+_TEMPLATE_COLUMNS = (
+    "id",
+    "enterprise_id",
+    "channel",
+    "name",
+    "text",
+    "regulatory_template_id",
+    "status",
+    "version",
+    "created_at",
+    "updated_at",
+)
 
 
 def _err(loc: list[str | int], msg: str) -> dict[str, Any]:

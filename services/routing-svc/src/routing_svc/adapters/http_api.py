@@ -18,6 +18,7 @@ from routing_svc.adapters.http_base import (
     openapi_document,
     problem_middleware,
 )
+from routing_svc.clicks import ShortLinks
 from routing_svc.domain.accounts import AccountView
 from routing_svc.domain.policy import PolicyRefusal
 from routing_svc.errors import NotFound, TransientError, ValidationFailed
@@ -44,6 +45,7 @@ class Services:
     submissions: Submissions | None = None
     inbound: Inbound | None = None
     sandbox: Any = None
+    links: ShortLinks | None = None
 
 
 SERVICES = web.AppKey("services", Services)
@@ -113,6 +115,16 @@ async def get_consent(request: web.Request) -> web.Response:
     return body_response(gate.seal_answer(account, answer))
 
 
+async def follow_link(request: web.Request) -> web.Response:
+    links = request.app[SERVICES].links
+    if links is None:
+        raise TransientError("starting")
+    url = await links.click(request.match_info["code"])
+    if url is None:
+        raise NotFound("no such short link, or it expired")
+    return web.Response(status=302, headers={"Location": url, "Cache-Control": "no-store"})
+
+
 ROUTES: tuple[Route, ...] = (
     Route(
         "POST",
@@ -157,6 +169,16 @@ ROUTES: tuple[Route, ...] = (
         None,
         ConsentOut,
         errors=(401, 403, 422),
+    ),
+    Route(
+        "GET",
+        "/s/{code}",
+        follow_link,
+        "Follow a short link (URL Shortener): 302 to the original URL",
+        "links",
+        302,
+        auth=False,
+        errors=(404,),
     ),
 )
 

@@ -5,6 +5,7 @@
 | `ROUTING_MESSAGES` | `<message_id>` | the message log record and its in-flight state |
 | `ROUTING_CONSENT` | `<enterprise_id>.<msisdn digits>` | a user's consent towards an enterprise |
 | `ROUTING_LAST_SENDER` | `<channel>.<msisdn digits>` | the account that last sent to a user |
+| `ROUTING_SHORT_LINKS` | `<code>` | a short link: its original URL and message |
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ log = structlog.get_logger("routing_svc.kv")
 MESSAGES = "ROUTING_MESSAGES"
 CONSENT = "ROUTING_CONSENT"
 LAST_SENDER = "ROUTING_LAST_SENDER"
+SHORT_LINKS = "ROUTING_SHORT_LINKS"
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,9 @@ class BucketSpec:
     ttl_s: float | None = None
 
 
-def bucket_specs(message_ttl_s: float, last_sender_ttl_s: float) -> list[BucketSpec]:
+def bucket_specs(
+    message_ttl_s: float, last_sender_ttl_s: float, short_link_ttl_s: float = 30 * 86400
+) -> list[BucketSpec]:
     """The buckets routing-svc needs, as data."""
     return [
         BucketSpec(MESSAGES, "routing-svc message log and in-flight state", message_ttl_s),
@@ -45,6 +49,7 @@ def bucket_specs(message_ttl_s: float, last_sender_ttl_s: float) -> list[BucketS
             "routing-svc: conversational account that last sent to a user",
             last_sender_ttl_s,
         ),
+        BucketSpec(SHORT_LINKS, "routing-svc: short links of the URL Shortener", short_link_ttl_s),
     ]
 
 

@@ -33,6 +33,14 @@ class Vault:
             "content_sealed": self._master.seal(orjson.dumps(content).decode(), aad=account_id),
         }
 
+    def seal_text(self, value: str, account_id: str) -> str:
+        """A value sealed with the master key for this account (AAD = the account id)."""
+        return self._master.seal(value, aad=account_id)
+
+    def open_text(self, sealed: str, account_id: str) -> str:
+        """A value sealed by `seal_text`."""
+        return self._master.unseal(sealed, aad=account_id)
+
     def number(self, msg: Message) -> str | None:
         """The full number, or None once a `do_not_store` message has dropped it."""
         if msg.to is not None:

@@ -54,6 +54,7 @@ class AccountView:
     lookup_opt_in: bool
     lookup_opt_out: bool
     secrets: OpenedSecrets = field(repr=False)
+    apps: frozenset[str] = frozenset()  # the apps switched on (`template_lookup`, ...)
 
     @property
     def conversational(self) -> bool:
@@ -117,4 +118,5 @@ def account_view(data: AccountConfigData, secrets: OpenedSecrets) -> AccountView
         lookup_opt_in=bool(consent.get("lookup_opt_in")),
         lookup_opt_out=bool(consent.get("lookup_opt_out")),
         secrets=secrets,
+        apps=frozenset(name for name, on in (config.get("apps") or {}).items() if on is True),
     )

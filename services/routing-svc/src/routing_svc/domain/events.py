@@ -2,7 +2,8 @@
 
 An event id is derived from what it reports (message, attempt, kind), so a handler that
 republishes after a crash sends the same id and the same `Nats-Msg-Id`, and JetStream drops the
-duplicate. Every `data` key is present, `null` when it does not apply; `late` only when true.
+duplicate. Every `data` key is present, `null` when it does not apply (`campaign_id` too, a
+compatible addition for the Campaign Manager app); `late` only when true.
 """
 
 from __future__ import annotations
@@ -10,9 +11,16 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from parley_shared.events import INBOUND_MESSAGE, MESSAGE_TYPING, source_for
+from parley_shared.events import (
+    INBOUND_MESSAGE,
+    MESSAGE_CLICKED,
+    MESSAGE_TYPING,
+    new_event_id,
+    source_for,
+)
 
 from routing_svc.domain.lifecycle import EventSpec, Message
+from routing_svc.domain.links import Link
 
 EVENT_PREFIX = "parley.message."
 
@@ -61,6 +69,7 @@ def status_event(msg: Message, spec: EventSpec, recipient: str) -> dict[str, Any
         "fallback_to": spec.fallback_to,
         "final": spec.final,
         "metadata": msg.metadata,
+        "campaign_id": msg.campaign_id,
     }
     if spec.late:
         data["late"] = True
@@ -70,6 +79,47 @@ def status_event(msg: Message, spec: EventSpec, recipient: str) -> dict[str, Any
         account_id=msg.account_id,
         subject=msg.id,
         at=spec.at,
+        data=data,
+    )
+
+
+def click_event(
+    *,
+    account_id: str,
+    message_id: str,
+    msg: Message | None,
+    recipient: str | None,
+    link: Link,
+    at: str,
+) -> dict[str, Any]:
+    """`parley.message.clicked`: the recipient followed a short link of the message (a new id
+    per click; `msg` is None once the message log forgot the message)."""
+    last = msg.attempts[-1] if msg is not None and msg.attempts else None
+    data: dict[str, Any] = {
+        "message_id": message_id,
+        "account_id": account_id,
+        "client_ref": msg.client_ref if msg is not None else None,
+        "channel": last.channel if last is not None else None,
+        "route": last.route if last is not None else None,
+        "sender": last.sender if last is not None else None,
+        "recipient": recipient,
+        "status": None,
+        "reason": None,
+        "attempt": last.n if last is not None else None,
+        "fallback_from": msg.fallback_from(last.n) if msg is not None and last else None,
+        "fallback_to": None,
+        "final": False,
+        "metadata": msg.metadata if msg is not None else None,
+        "campaign_id": msg.campaign_id if msg is not None else None,
+        "url": link.url,
+        "shorturl": link.shorturl,
+    }
+    return _cloud_event(
+        event_id_=new_event_id(),
+        kind=MESSAGE_CLICKED,
+        account_id=account_id,
+        subject=message_id,
+        at=at,
         data=data,
     )
 
@@ -100,6 +150,7 @@ def typing_event(
         "fallback_to": None,
         "final": False,
         "metadata": None,
+        "campaign_id": None,
     }
     eid = stable_id(inbound_id, account_id, "typing")
     return _cloud_event(

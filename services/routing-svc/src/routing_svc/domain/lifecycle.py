@@ -127,6 +127,7 @@ class Message:
     client_ref: str | None = None
     metadata: dict[str, Any] | None = None
     validity_s: int | None = None  # each attempt may wait this long before it goes out
+    campaign_id: str | None = None  # Campaign Manager app: echoed in every status event
     final: list[Any] | None = None  # [attempt, status] of the one final event
     applied: dict[str, list[list[Any]]] = field(default_factory=dict)
 

@@ -98,6 +98,21 @@ def resolve_sender(
     return requested
 
 
+APP_FIELDS = (
+    ("campaign_manager", ("campaign_id",)),
+    ("digital_asset_manager", ("content", "media_url")),
+    ("template_lookup", ("content", "template")),
+)
+"""The request fields only an app switched on allows, by app."""
+
+
+def check_apps(account: AccountView, given: set[tuple[str, ...]]) -> None:
+    """Refuse (422 `validation_error`) a field in `given` whose app the account has not on."""
+    for app, loc in APP_FIELDS:
+        if loc in given and app not in account.apps:
+            raise PolicyRefusal("validation_error", f"requires the {app} app", list(loc))
+
+
 def check_consent(account: AccountView, status: str) -> None:
     """Refuse the send when the account's consent lookups say so."""
     code = refusal(account.lookup_opt_in, account.lookup_opt_out, status)

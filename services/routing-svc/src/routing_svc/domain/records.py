@@ -41,6 +41,7 @@ def from_json(raw: dict[str, Any]) -> Message:
         client_ref=raw.get("client_ref"),
         metadata=raw.get("metadata"),
         validity_s=raw.get("validity_s"),
+        campaign_id=raw.get("campaign_id"),
         final=raw.get("final"),
         applied=raw.get("applied") or {},
     )
@@ -65,4 +66,5 @@ def view(msg: Message, to: str, content: dict[str, Any] | None) -> dict[str, Any
             for attempt in msg.attempts
         ],
         "client_ref": msg.client_ref,
+        "campaign_id": msg.campaign_id,
     }

@@ -1,7 +1,8 @@
 """Which events a webhook subscribed to (CONTRACT 4 and 8).
 
 A status webhook's `events` name filters: `delivery_status` = delivered + failed (+ fallback
-when `intermediate_delivery_notification` is on); `sent`; `read`; `typing`. Late reports
+when `intermediate_delivery_notification` is on) + clicked (URL Shortener); `sent`; `read`;
+`typing`. Late reports
 (`data.late: true`) are judged by their type like any other event. The `user_initiated`
 webhook takes inbound messages only.
 """
@@ -12,6 +13,7 @@ from typing import Final
 
 from parley_shared.events import (
     INBOUND_MESSAGE,
+    MESSAGE_CLICKED,
     MESSAGE_DELIVERED,
     MESSAGE_FAILED,
     MESSAGE_FALLBACK,
@@ -29,6 +31,7 @@ FILTER_OF: Final[dict[str, str]] = {
     MESSAGE_SENT: "sent",
     MESSAGE_READ: "read",
     MESSAGE_TYPING: "typing",
+    MESSAGE_CLICKED: "delivery_status",
 }
 """Status event type -> the webhook filter that selects it."""
 

@@ -6,8 +6,9 @@ it). `assemble` joins the items of one batch into the body that is sent.
 
 - native: the CloudEvent itself, the webhook's metadata pairs merged into `data.metadata`
   (a pair wins over a message metadata key of the same name); a batch is a JSON array.
-- clevertap: SMS `[{"event": "delivered"|"failed", "data": [{"ts", "meta", "code"?,
-  "description"}]}]`, one element per event, `ts` unix seconds; WhatsApp/RCS/Truecaller
+- clevertap: SMS `[{"event": "delivered"|"failed"|"clicked", "data": [{"ts", "meta",
+  "code"?, "url"?, "shorturl"?, "description"}]}]`, one element per event, `ts` unix seconds
+  (`clicked`, URL Shortener, carries `url` and `shorturl`); WhatsApp/RCS/Truecaller
   `{"payloadVersion": "0.1", "statuses": [{"msgId", "status", "timestamp", "error"?}]}`.
   SMS and the other channels never share a body (they are different shapes).
 - moengage: `{"statuses": [{"callback_data", "status": "<CHANNEL>_SENT|..", "timestamp",
@@ -16,7 +17,8 @@ it). `assemble` joins the items of one batch into the body that is sent.
 
 Our choices where the contract is silent: an intermediate `fallback` event (a failed attempt)
 is rendered as a failure; failures carry the `reason` as code and a short description;
-`typing` and inbound messages exist only in the native format; an event without a channel
+`typing` and inbound messages exist only in the native format; `clicked` only in native and
+CleverTap SMS; an event without a channel
 or a valid `time` cannot be expressed outside native.
 """
 
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from parley_shared.events import (
+    MESSAGE_CLICKED,
     MESSAGE_DELIVERED,
     MESSAGE_FAILED,
     MESSAGE_FALLBACK,
@@ -53,6 +56,7 @@ OUTCOME: Final[dict[str, str]] = {
     MESSAGE_READ: "read",
     MESSAGE_FAILED: "failed",
     MESSAGE_FALLBACK: "failed",
+    MESSAGE_CLICKED: "clicked",
 }
 """Status event type -> the outcome non-native formats report (typing has none)."""
 
@@ -65,7 +69,12 @@ DESCRIPTION: Final[dict[str | None, str]] = {
     "expired_in_queue": "Expired before dispatch",
     None: "Failed",
 }
-SUCCESS_TEXT: Final = {"sent": "Sent", "delivered": "Delivered", "read": "Read"}
+SUCCESS_TEXT: Final = {
+    "sent": "Sent",
+    "delivered": "Delivered",
+    "read": "Read",
+    "clicked": "Clicked",
+}
 MOENGAGE_SUFFIX: Final = {
     "sent": "SENT",
     "delivered": "DELIVERED",
@@ -116,11 +125,13 @@ def _description(outcome: str, reason: str | None) -> str:
 def _clevertap(outcome: str, data: Mapping[str, Any], ts: int) -> Item | None:
     reason = data.get("reason")
     if data.get("channel") == "sms":
-        if outcome not in ("delivered", "failed"):
+        if outcome not in ("delivered", "failed", "clicked"):
             return None
         entry: dict[str, Any] = {"ts": ts, "meta": data.get("client_ref")}
         if outcome == "failed":
             entry["code"] = reason
+        if outcome == "clicked":
+            entry["url"], entry["shorturl"] = data.get("url"), data.get("shorturl")
         entry["description"] = _description(outcome, reason)
         return Item(GROUP_SMS, dumps({"event": outcome, "data": [entry]}))
     status: dict[str, Any] = {
@@ -128,12 +139,16 @@ def _clevertap(outcome: str, data: Mapping[str, Any], ts: int) -> Item | None:
         "status": outcome,
         "timestamp": str(ts),
     }
+    if outcome == "clicked":
+        return None
     if outcome == "failed":
         status["error"] = {"code": reason, "title": _description(outcome, reason)}
     return Item(GROUP_OTT, dumps(status))
 
 
-def _moengage(outcome: str, data: Mapping[str, Any], ts: int) -> Item:
+def _moengage(outcome: str, data: Mapping[str, Any], ts: int) -> Item | None:
+    if outcome not in MOENGAGE_SUFFIX:
+        return None
     status: dict[str, Any] = {
         "callback_data": data.get("client_ref"),
         "status": f"{str(data['channel']).upper()}_{MOENGAGE_SUFFIX[outcome]}",
