@@ -91,8 +91,27 @@ async def database_url(pg_server: Postgres | None) -> AsyncIterator[str]:
     try:
         yield url
     finally:
-        conn = await asyncpg.connect(admin_url)
+        await _drop_database(admin_url, name)
+
+
+async def _drop_database(admin_url: str, name: str) -> None:
+    """Drop a test database, retrying when the server cuts the admin connection meanwhile.
+
+    `WITH (FORCE)` terminates the database's remaining sessions; under load the admin session
+    has been seen to be cut too ("connection was closed in the middle of operation"), although
+    the drop went through. Cleanup is retried on a new connection rather than failing the test.
+    """
+    import asyncpg
+
+    for attempt in range(3):
         try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+            conn = await asyncpg.connect(admin_url)
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await conn.close()
+            return
+        except (asyncpg.exceptions.ConnectionDoesNotExistError, OSError):
+            if attempt == 2:
+                raise
+            await asyncio.sleep(0.5)

@@ -41,7 +41,7 @@ async def test_stop_gives_back_lingering_batches_for_another_worker(
     await server.start_server()
     try:
         expected = sorted(e["id"] for e in events)
-        # within 5 s although ack_wait is 60 s: they were nacked, not abandoned
-        await wait_until(lambda: sorted(receiver.event_ids("/l")) == expected, 5, "redelivered")
+        # within 15 s although ack_wait is 60 s: they were nacked, not abandoned
+        await wait_until(lambda: sorted(receiver.event_ids("/l")) == expected, 15, "redelivered")
     finally:
         await server.close()
