@@ -22,32 +22,11 @@ RoutingError
 
 from __future__ import annotations
 
-from typing import Any
+from parley_shared.problems import ProblemError
 
 
-class RoutingError(Exception):
+class RoutingError(ProblemError):
     """Base of every error routing-svc raises on purpose."""
-
-    status = 500
-    type = "internal_error"
-    title = "Internal error"
-
-    def __init__(self, detail: str = "", errors: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(detail or self.title)
-        self.detail = detail or self.title
-        self.errors = errors or []
-
-    def problem(self) -> dict[str, Any]:
-        """The RFC 9457 problem document."""
-        body: dict[str, Any] = {
-            "type": self.type,
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-        }
-        if self.errors:
-            body["errors"] = self.errors
-        return body
 
 
 class PermanentError(RoutingError):

@@ -20,32 +20,11 @@ shape, as account-svc answers them over HTTP).
 
 from __future__ import annotations
 
-from typing import Any
+from parley_shared.problems import ProblemError
 
 
-class WebhookSvcError(Exception):
+class WebhookSvcError(ProblemError):
     """Base of every error webhook-svc raises on purpose."""
-
-    status = 500
-    type = "internal_error"
-    title = "Internal error"
-
-    def __init__(self, detail: str = "", errors: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(detail or self.title)
-        self.detail = detail or self.title
-        self.errors = errors or []
-
-    def problem(self) -> dict[str, Any]:
-        """The problem document answered over request/reply."""
-        body: dict[str, Any] = {
-            "type": self.type,
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-        }
-        if self.errors:
-            body["errors"] = self.errors
-        return body
 
 
 class PermanentError(WebhookSvcError):
