@@ -9,34 +9,32 @@ peppered hash, under the current and any previous master key.
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 import structlog
-from nats.js.api import DeliverPolicy
 from parley_shared import subjects
 from parley_shared.accounts import is_newer, open_secrets, parse_event
 from parley_shared.events import AccountConfigData
 from parley_shared.sealing import MasterKey, SealError
 
+from routing_svc.adapters.stream_view import StreamView
 from routing_svc.domain.accounts import AccountView, account_view
 
 log = structlog.get_logger("routing_svc.directory")
 
 
-class Directory:
+class Directory(StreamView):
     """Active accounts by id, by API key hash and by the senders they own."""
 
+    stream = subjects.STREAM_ACCOUNTS
+    filter_subject = subjects.ACCOUNT_CONFIG_ALL
+
     def __init__(self, master: MasterKey) -> None:
+        super().__init__()
         self._master = master
         self._accounts: dict[str, AccountView] = {}
         self._versions: dict[str, int] = {}
         self._by_hash: dict[str, str] = {}
         self._hash_of: dict[str, str] = {}
         self._owners: dict[tuple[str, str], set[str]] = {}
-        self.ready = asyncio.Event()
-        self._caught_up_at = 0
-        self._sub: Any = None
 
     # ------------------------------------------------------------------ lookups
     def get(self, account_id: str) -> AccountView | None:
@@ -104,37 +102,16 @@ class Directory:
                         del self._owners[(channel, sender)]
 
     # ------------------------------------------------------------------ following
-    async def start(self, js: Any) -> None:
-        """Rebuild from ACCOUNTS (last event per account), then follow; `ready` once caught up."""
-        info = await js.stream_info(subjects.STREAM_ACCOUNTS)
-        self._caught_up_at = int(info.state.last_seq)
-        if info.state.messages == 0:
-            self.ready.set()
-        self._sub = await js.subscribe(
-            subjects.ACCOUNT_CONFIG_ALL,
-            stream=subjects.STREAM_ACCOUNTS,
-            ordered_consumer=True,
-            deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
-            cb=self._on_event,
-        )
-
-    async def stop(self) -> None:
-        """Stop following."""
-        if self._sub is not None:
-            await self._sub.unsubscribe()
-            self._sub = None
-
-    async def _on_event(self, msg: Any) -> None:
+    def handle(self, payload: bytes) -> None:
+        """Apply one event."""
         try:
-            data = parse_event(msg.data)
+            data = parse_event(payload)
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("account_event_unreadable", error=type(exc).__name__)
         else:
             if self.apply(data):
                 log.debug("account_view_changed", account_id=data.account_id, version=data.version)
-        meta = msg.metadata
-        if not self.ready.is_set() and (
-            meta.sequence.stream >= self._caught_up_at or meta.num_pending == 0
-        ):
-            self.ready.set()
-            log.info("account_view_ready", accounts=len(self._accounts))
+
+    def on_ready(self) -> None:
+        """Say the view is loaded."""
+        log.info("account_view_ready", accounts=len(self._accounts))

@@ -9,15 +9,12 @@ template that is not `approved` (pending, rejected, deleted) leaves the view. Th
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 import orjson
 import structlog
-from nats.js.api import DeliverPolicy
 from parley_shared import subjects
 from parley_shared.events import TemplateData
 
+from routing_svc.adapters.stream_view import StreamView
 from routing_svc.domain.templates import Template, TemplateIndex
 
 log = structlog.get_logger("routing_svc.templates")
@@ -25,17 +22,18 @@ log = structlog.get_logger("routing_svc.templates")
 Key = tuple[str, str]  # (enterprise_id, channel)
 
 
-class TemplateBook:
+class TemplateBook(StreamView):
     """Approved templates by id and, indexed for matching, by (enterprise, channel)."""
 
+    stream = subjects.STREAM_TEMPLATES
+    filter_subject = subjects.TEMPLATE_CONFIG_ALL
+
     def __init__(self) -> None:
+        super().__init__()
         self._versions: dict[str, int] = {}
         self._by_id: dict[str, Template] = {}
         self._keys: dict[Key, set[str]] = {}
         self._indexes: dict[Key, TemplateIndex] = {}
-        self.ready = asyncio.Event()
-        self._caught_up_at = 0
-        self._sub: Any = None
 
     # ------------------------------------------------------------------ lookups
     def get(self, template_id: str) -> Template | None:
@@ -86,37 +84,16 @@ class TemplateBook:
         self._indexes.pop(key, None)
 
     # ------------------------------------------------------------------ following
-    async def start(self, js: Any) -> None:
-        """Rebuild from TEMPLATES (last event per template), then follow; `ready` once caught up."""
-        info = await js.stream_info(subjects.STREAM_TEMPLATES)
-        self._caught_up_at = int(info.state.last_seq)
-        if info.state.messages == 0:
-            self.ready.set()
-        self._sub = await js.subscribe(
-            subjects.TEMPLATE_CONFIG_ALL,
-            stream=subjects.STREAM_TEMPLATES,
-            ordered_consumer=True,
-            deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
-            cb=self._on_event,
-        )
-
-    async def stop(self) -> None:
-        """Stop following."""
-        if self._sub is not None:
-            await self._sub.unsubscribe()
-            self._sub = None
-
-    async def _on_event(self, msg: Any) -> None:
+    def handle(self, payload: bytes) -> None:
+        """Apply one event."""
         try:
-            data = TemplateData.model_validate(orjson.loads(msg.data)["data"])
+            data = TemplateData.model_validate(orjson.loads(payload)["data"])
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("template_event_unreadable", error=type(exc).__name__)
         else:
             if self.apply(data):
                 log.debug("template_view_changed", template_id=data.id, status=data.status)
-        meta = msg.metadata
-        if not self.ready.is_set() and (
-            meta.sequence.stream >= self._caught_up_at or meta.num_pending == 0
-        ):
-            self.ready.set()
-            log.info("template_view_ready", templates=len(self._by_id))
+
+    def on_ready(self) -> None:
+        """Say the view is loaded."""
+        log.info("template_view_ready", templates=len(self._by_id))
