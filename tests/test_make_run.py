@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -101,7 +102,12 @@ def test_make_run_starts_serves_and_stops_cleanly(tmp_path: Path) -> None:
         proc.wait(timeout=EXIT_S)
     finally:
         if proc.poll() is None:
+            # Services run in sessions of their own: collect them before the group goes.
+            leftovers = psutil.Process(proc.pid).children(recursive=True)
             os.killpg(proc.pid, signal.SIGKILL)
+            for child in leftovers:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    child.kill()
             proc.wait()
     deadline = time.monotonic() + 10
     while any(_alive(p) for p in family) and time.monotonic() < deadline:
