@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 MAX_EXAMPLES = 25
-RUN_S = 80.0  # each schemathesis run
+RUN_S = 120.0  # each schemathesis run (one worker, a slow CI machine)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 KV_KEY = re.compile(r"^[-/_=.A-Za-z0-9]+$")
 
@@ -88,8 +88,11 @@ async def schemathesis(base: str, token: str, extra: list[str], report: Path) ->
         "1",
         "--phases",
         "examples,coverage,fuzzing",
+        # One worker: with threads, hypothesis's lambda descriptions call ast.parse concurrently,
+        # which CPython 3.11 does not survive ("AST constructor recursion depth mismatch", a
+        # schemathesis Runtime Error seen in CI).
         "--workers",
-        "2",
+        "1",
         "--request-timeout",
         "10",
         "--no-shrink",
@@ -123,11 +126,14 @@ async def schemathesis(base: str, token: str, extra: list[str], report: Path) ->
 def summary(output: str) -> str:
     """The failures section and the last lines of a schemathesis run."""
     lines = output.splitlines()
-    start = next((i for i, line in enumerate(lines) if "FAILURES" in line), len(lines) - 40)
+    start = next(
+        (i for i, line in enumerate(lines) if "FAILURES" in line or "ERRORS" in line),
+        len(lines) - 40,
+    )
     return "\n".join(lines[max(start, 0) :][:300])
 
 
-@pytest.mark.timeout(170)
+@pytest.mark.timeout(300)
 async def test_no_5xx_from_account_and_routing_apis(platform: Platform) -> None:
     """schemathesis (seeded, 25 examples per operation) finds no 5xx answer in account-svc's API
     (bootstrap admin's token) or routing-svc's API (a plain-JSON account's API key)."""

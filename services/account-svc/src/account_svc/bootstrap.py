@@ -31,6 +31,7 @@ from account_svc.webhooks import WebhookQueries
 log = structlog.get_logger("account_svc.bootstrap")
 
 HOLDER = web.AppKey("holder", dict)
+CLOSE_TIMEOUT_S = 5.0  # each shutdown step: relay, NATS drain, database pool
 
 
 def master_key(settings: Settings) -> MasterKey:
@@ -127,21 +128,46 @@ def create_app(settings: Settings) -> web.Application:
         log.info("account_svc_started", port=settings.http_port)
 
     async def cleanup(_: web.Application) -> None:
-        task = holder.get("relay_task")
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        if holder.get("nc") is not None:
-            with contextlib.suppress(Exception):
-                await holder["nc"].drain()
-        if holder.get("pool") is not None:
-            await holder["pool"].close()
+        await close_connections(holder)
 
     app.on_startup.append(startup)
     app.on_cleanup.append(cleanup)
     app[HOLDER] = holder
     return app
+
+
+async def close_connections(holder: dict[str, Any]) -> None:
+    """Stop the outbox relay, drain NATS, close the pool.
+
+    Each step is bounded: a shutdown that hangs on one part would leave the rest running.
+    """
+    task = holder.get("relay_task")
+    if task is not None:
+        holder["relay"].stop()
+        task.cancel()
+        # asyncio.wait, not a timeout around `await task`: a timeout would cancel the awaiting
+        # side, whose cancel goes to the task again, and a task that missed the first one
+        # would be waited on forever.
+        _, pending = await asyncio.wait({task}, timeout=CLOSE_TIMEOUT_S)
+        if pending:
+            log.warning("outbox_relay_did_not_stop")
+    nc = holder.get("nc")
+    if nc is not None:
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await nc.drain()
+        except Exception:  # noqa: BLE001 - undrained, the connection is closed outright
+            log.warning("nats_drain_failed")
+            with contextlib.suppress(Exception):
+                await nc.close()
+    pool = holder.get("pool")
+    if pool is not None:
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await pool.close()
+        except Exception:  # noqa: BLE001 - asyncpg terminates the pool when close() fails
+            log.warning("database_pool_close_timed_out")
+            pool.terminate()
 
 
 async def run_bootstrap(settings: Settings) -> dict[str, Any]:

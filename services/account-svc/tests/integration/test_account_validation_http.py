@@ -97,3 +97,48 @@ async def test_oversized_body_is_a_problem(api: Api) -> None:
     )
     assert status == 413
     assert problem["status"] == 413
+
+
+async def test_nul_characters_are_422_naming_the_field_not_500(api: Api) -> None:
+    """PostgreSQL cannot store U+0000: a body string, a body key or a query value holding it is
+    a 422 naming where it is; a path id holding it is a 404. Nothing reaches the database."""
+    tenant = await make_tenant(api)
+    status, problem = await api.call(
+        "POST",
+        "/v1/templates",
+        {
+            "enterprise_id": "\x00\u00b2",
+            "channel": "whatsapp",
+            "name": "welcome",
+            "text": "hello",
+        },
+    )
+    assert status == 422, problem
+    assert problem["errors"][0]["loc"] == ["enterprise_id"]
+    assert "U+0000" in problem["errors"][0]["msg"]
+
+    status, before = await api.call("GET", "/v1/accounts")
+    assert status == 200, before
+    body = seed_for(tenant)
+    body["label"] = "a\x00b"
+    status, problem = await api.call("POST", "/v1/accounts", body)
+    assert status == 422, problem
+    assert problem["errors"][0]["loc"] == ["label"]
+
+    body = seed_for(tenant)
+    body["channels"] = ["sms", "r\x00cs"]
+    status, problem = await api.call("POST", "/v1/accounts", body)
+    assert status == 422, problem
+    assert problem["errors"][0]["loc"] == ["channels", 1]
+
+    status, problem = await api.call("GET", "/v1/templates?enterprise_id=%00x")
+    assert status == 422, problem
+    assert problem["errors"][0]["loc"] == ["enterprise_id"]
+
+    status, problem = await api.call("GET", "/v1/accounts/acc_%00")
+    assert status == 404, problem
+    assert problem["status"] == 404
+
+    status, after = await api.call("GET", "/v1/accounts")
+    assert status == 200, after
+    assert after["items"] == before["items"]  # nothing half-created

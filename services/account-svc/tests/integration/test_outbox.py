@@ -162,3 +162,69 @@ async def test_event_is_published_after_kill_between_commit_and_publish(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+async def test_stopped_relay_returns_without_being_cancelled(
+    api: Api, nats_url: str, database_url: str
+) -> None:
+    """stop() alone ends a leading relay's run(): shutdown does not rest on cancel() only
+    (Python 3.11's wait_for could swallow a cancellation that landed as a wait ended)."""
+    from account_svc.adapters.outbox import OutboxRelay
+
+    # The app's own relay holds the leader lock; this one waits for it, then is stopped.
+    nc = await nats.connect(nats_url)
+    try:
+        relay = OutboxRelay(database_url, nc.jetstream(), 0.05)
+        task = asyncio.create_task(relay.run())
+        await asyncio.sleep(0.3)
+        assert not task.done()
+        assert not relay.leader  # the app's relay leads
+        relay.stop()
+        async with asyncio.timeout(5):
+            await task  # returns, not CancelledError
+        assert task.exception() is None
+    finally:
+        await nc.close()
+
+
+async def test_close_connections_is_bounded_when_a_part_hangs(
+    monkeypatch: Any, nats_url: str, database_url: str
+) -> None:
+    """A relay task that ignores cancellation cannot hold shutdown: the NATS connection and
+    the database pool are still closed, within the step bound."""
+    from account_svc import bootstrap
+    from account_svc.adapters.postgres import create_pool
+
+    monkeypatch.setattr(bootstrap, "CLOSE_TIMEOUT_S", 0.3)
+    release = asyncio.Event()
+
+    async def stubborn() -> None:
+        while not release.is_set():
+            try:
+                await asyncio.sleep(0.05)
+            except asyncio.CancelledError:
+                continue  # swallowed, as the 3.11 wait_for race did
+
+    class Relay:
+        stopped = False
+
+        def stop(self) -> None:
+            self.stopped = True
+
+    relay = Relay()
+    nc = await nats.connect(nats_url)
+    pool = await create_pool(database_url, 2)
+    task = asyncio.create_task(stubborn())
+    await asyncio.sleep(0.1)  # inside its loop, where a cancellation is swallowed
+    holder = {"relay": relay, "relay_task": task, "nc": nc, "pool": pool}
+    started = time.monotonic()
+    try:
+        await bootstrap.close_connections(holder)
+        took = time.monotonic() - started
+    finally:
+        release.set()
+        await task
+    assert relay.stopped
+    assert nc.is_closed
+    assert pool.is_closing()
+    assert took < 5

@@ -39,6 +39,8 @@ LATENCY = Histogram(
     "parley_account_http_request_seconds", "HTTP request duration", ["method", "route"]
 )
 JSON_TYPES = frozenset({"application/json", "application/merge-patch+json", ""})
+NUL = "\x00"
+NUL_MESSAGE = "must not contain the NUL character (U+0000)"
 
 
 @dataclass(frozen=True)
@@ -83,9 +85,45 @@ async def read_json(request: web.Request) -> Any:
     if not raw.strip():
         raise MalformedRequest("the request body is empty; a JSON object is expected")
     try:
-        return orjson.loads(raw)
+        data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise MalformedRequest(f"the body is not valid JSON: {exc}") from exc
+    loc = nul_at(data, [])
+    if loc is not None:
+        raise ValidationFailed.at(loc, NUL_MESSAGE)
+    return data
+
+
+def nul_at(value: Any, loc: list[str | int]) -> list[str | int] | None:
+    """Where the first string (or object key) holding U+0000 is, or None.
+
+    PostgreSQL text cannot store U+0000, so such a value is refused up front with the field
+    named, rather than failing deep in a query.
+    """
+    if isinstance(value, str):
+        return loc if NUL in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if NUL in key:
+                return [*loc, key]
+            found = nul_at(item, [*loc, key])
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = nul_at(item, [*loc, index])
+            if found is not None:
+                return found
+    return None
+
+
+def refuse_nul_parameters(request: web.Request) -> None:
+    """A NUL in a query parameter is a 422 naming it; in a path segment nothing can match."""
+    for name, value in request.query.items():
+        if NUL in name or NUL in value:
+            raise ValidationFailed.at([name], NUL_MESSAGE)
+    if any(NUL in value for value in request.match_info.values()):
+        raise NotFound("no such resource")
 
 
 async def read_model(request: web.Request, model: type[M]) -> M:
@@ -111,29 +149,40 @@ def query_int(request: web.Request, name: str, default: int, low: int, high: int
     return value
 
 
+UNSTORABLE_TEXT = (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError)
+UNAVAILABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
+
+
 def error_for(request: web.Request, exc: Exception) -> AccountSvcError:
     """The problem an exception is answered with."""
     if isinstance(exc, AccountSvcError):
         return exc
-    if isinstance(exc, web.HTTPMethodNotAllowed):
-        return MethodNotAllowed(f"{request.method} is not allowed here")
-    if isinstance(exc, web.HTTPNotFound):
-        return NotFound("no such resource")
     if isinstance(exc, web.HTTPException):
-        error = PermanentError(exc.reason)
-        error.status, error.type, error.title = exc.status, "http_error", exc.reason
-        return error
-    if isinstance(
-        exc,
-        OSError
-        | asyncpg.PostgresConnectionError
-        | asyncpg.InterfaceError
-        | asyncpg.InternalClientError,
-    ):
+        return http_error(request, exc)
+    if isinstance(exc, UNSTORABLE_TEXT):
+        # A safety net behind nul_at: text PostgreSQL cannot store is bad input, not a fault.
+        return ValidationFailed("a value holds a character that cannot be stored")
+    if isinstance(exc, UNAVAILABLE):
         log.warning("dependency_unavailable", error=type(exc).__name__)
         return TransientError("a dependency is unavailable; retry later")
     log.error("unhandled_error", error=type(exc).__name__, exc_info=exc)
     return AccountSvcError("an unexpected error occurred")
+
+
+def http_error(request: web.Request, exc: web.HTTPException) -> AccountSvcError:
+    """The problem for one of aiohttp's own HTTP errors (no route, wrong method, ...)."""
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        return MethodNotAllowed(f"{request.method} is not allowed here")
+    if isinstance(exc, web.HTTPNotFound):
+        return NotFound("no such resource")
+    error = PermanentError(exc.reason)
+    error.status, error.type, error.title = exc.status, "http_error", exc.reason
+    return error
 
 
 @web.middleware
@@ -143,6 +192,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     route = resource.canonical if resource else "unmatched"
     started = time.perf_counter()
     try:
+        refuse_nul_parameters(request)
         response = await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400:

@@ -23,6 +23,7 @@ log = structlog.get_logger("account_svc.outbox")
 RELAY_LOCK = 0x5041524D  # one publishing relay across replicas
 BATCH = 500
 ACK_TIMEOUT = 10.0
+CLOSE_TIMEOUT_S = 5.0
 KEEP_PUBLISHED_SECONDS = 24 * 3600
 
 PUBLISHED = Counter("parley_account_outbox_published_total", "Config events published")
@@ -38,11 +39,17 @@ class OutboxRelay:
         self.js = js
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
+        self._stopped = False
         self.leader = False
 
+    def stop(self) -> None:
+        """Ask the relay to end at its next wait (cancel its task too; this backs it up)."""
+        self._stopped = True
+        self._wake.set()
+
     async def run(self) -> None:
-        """Relay until cancelled, reconnecting after any failure."""
-        while True:
+        """Relay until stopped or cancelled, reconnecting after any failure."""
+        while not self._stopped:
             try:
                 await self._lead()
             except asyncio.CancelledError:
@@ -59,13 +66,15 @@ class OutboxRelay:
         )
         try:
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK):
+                if self._stopped:
+                    return
                 self.leader = False
                 await asyncio.sleep(self.poll_seconds)
             self.leader = True
             await conn.add_listener("account_svc_outbox", self._notified)
             log.info("outbox_relay_leading")
             rounds = 0
-            while True:
+            while not self._stopped:
                 self._wake.clear()  # before reading, so a NOTIFY during the read is not lost
                 published = await self.drain_once(conn)
                 rounds += 1
@@ -75,12 +84,18 @@ class OutboxRelay:
                         float(KEEP_PUBLISHED_SECONDS),
                     )
                 if published == 0:
+                    # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+                    # that lands as the wait ends, and the relay would then never stop.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                        async with asyncio.timeout(self.poll_seconds):
+                            await self._wake.wait()
         finally:
             self.leader = False
-            with contextlib.suppress(Exception):
-                await conn.close()
+            try:
+                async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                    await conn.close()
+            except Exception:  # noqa: BLE001 - a connection that will not close is dropped
+                conn.terminate()
 
     def _notified(self, *_: Any) -> None:
         self._wake.set()
@@ -102,7 +117,8 @@ class OutboxRelay:
             for row in rows
         ]
         try:
-            await asyncio.wait_for(asyncio.gather(*futures), ACK_TIMEOUT)
+            async with asyncio.timeout(ACK_TIMEOUT):
+                await asyncio.gather(*futures)
         except BaseException:
             for future in futures:
                 future.cancel()  # frees the client's pending-publish slots

@@ -134,8 +134,11 @@ class PullSource:
                 await self._request(want)
                 continue
             self._wake.clear()
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that
+            # lands as the wait ends, and this loop would then outlive its task's cancel().
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), 0.25)
+                async with asyncio.timeout(0.25):
+                    await self._wake.wait()
 
     async def _request(self, count: int) -> None:
         self._seq += 1
