@@ -36,6 +36,20 @@ async def _outbox(conn: Any, event: OutboxEvent) -> None:
     await conn.execute("SELECT pg_notify('account_svc_outbox', '')")
 
 
+def _in_scope(scope: Org | None, args: list[Any]) -> str:
+    """The condition keeping rows whose organization `o` lies in a scope (None: every row).
+
+    The scope's id is appended to `args`; the condition refers to it by position.
+    """
+    if scope is None:
+        return ""
+    args.append(scope.id)
+    n = len(args)
+    if scope.kind == "aggregator":
+        return f" AND (o.id = ${n} OR o.aggregator_id = ${n})"
+    return f" AND o.id = ${n}"
+
+
 class Repository:
     """Queries over account-svc's schema."""
 
@@ -70,15 +84,10 @@ class Repository:
 
     async def list_orgs(self, scope: Org | None) -> list[dict[str, Any]]:
         """Organizations within a scope (None: all)."""
-        if scope is None:
-            rows = await self.pool.fetch("SELECT * FROM organizations ORDER BY id")
-        elif scope.kind == "aggregator":
-            rows = await self.pool.fetch(
-                "SELECT * FROM organizations WHERE id = $1 OR aggregator_id = $1 ORDER BY id",
-                scope.id,
-            )
-        else:
-            rows = await self.pool.fetch("SELECT * FROM organizations WHERE id = $1", scope.id)
+        args: list[Any] = []
+        sql = "SELECT o.* FROM organizations o WHERE TRUE"
+        sql += _in_scope(scope, args)
+        rows = await self.pool.fetch(sql + " ORDER BY o.id", *args)
         return [row_dict(r) for r in rows]
 
     # ---------------------------------------------------------------- users and sessions
@@ -111,15 +120,10 @@ class Repository:
 
     async def list_users(self, scope: Org | None) -> list[dict[str, Any]]:
         """Users within a scope (None: all)."""
-        base = "SELECT u.* FROM users u LEFT JOIN organizations o ON o.id = u.organization_id"
-        if scope is None:
-            rows = await self.pool.fetch(base + " ORDER BY u.id")
-        elif scope.kind == "aggregator":
-            rows = await self.pool.fetch(
-                base + " WHERE o.id = $1 OR o.aggregator_id = $1 ORDER BY u.id", scope.id
-            )
-        else:
-            rows = await self.pool.fetch(base + " WHERE o.id = $1 ORDER BY u.id", scope.id)
+        args: list[Any] = []
+        sql = "SELECT u.* FROM users u LEFT JOIN organizations o ON o.id = u.organization_id"
+        sql += " WHERE TRUE" + _in_scope(scope, args)
+        rows = await self.pool.fetch(sql + " ORDER BY u.id", *args)
         return [row_dict(r) for r in rows]
 
     async def login_state(self, username: str) -> dict[str, Any] | None:
@@ -210,12 +214,7 @@ class Repository:
             " WHERE ($1::text IS NULL OR g.enterprise_id = $1)"
         )
         args: list[Any] = [enterprise_id]
-        if scope is not None and scope.kind == "aggregator":
-            sql += " AND (o.aggregator_id = $2 OR o.id = $2)"
-            args.append(scope.id)
-        elif scope is not None:
-            sql += " AND o.id = $2"
-            args.append(scope.id)
+        sql += _in_scope(scope, args)
         rows = await self.pool.fetch(sql + " ORDER BY g.id", *args)
         return [row_dict(r) for r in rows]
 
@@ -277,12 +276,7 @@ class Repository:
             " AND ($2::text IS NULL OR a.id > $2)"
         )
         args: list[Any] = [enterprise_id, after]
-        if scope is not None and scope.kind == "aggregator":
-            sql += " AND (o.aggregator_id = $3 OR o.id = $3)"
-            args.append(scope.id)
-        elif scope is not None:
-            sql += " AND o.id = $3"
-            args.append(scope.id)
+        sql += _in_scope(scope, args)
         rows = await self.pool.fetch(sql + f" ORDER BY a.id LIMIT {int(limit)}", *args)
         return [row_dict(r) for r in rows]
 
@@ -319,12 +313,7 @@ class Repository:
             " AND ($2::text IS NULL OR t.status = $2)"
         )
         args: list[Any] = [enterprise_id, status]
-        if scope is not None and scope.kind == "aggregator":
-            sql += " AND (o.aggregator_id = $3 OR o.id = $3)"
-            args.append(scope.id)
-        elif scope is not None:
-            sql += " AND o.id = $3"
-            args.append(scope.id)
+        sql += _in_scope(scope, args)
         rows = await self.pool.fetch(sql + " ORDER BY t.id", *args)
         return [row_dict(r) for r in rows]
 
