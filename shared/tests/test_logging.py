@@ -30,3 +30,21 @@ def test_secret_keys_and_numbers_are_redacted() -> None:
     assert "+14155550100" not in line["note"]
     assert line["account_id"] == "acc_1"
     assert line["service"] == "test"
+
+
+def test_library_log_lines_and_tracebacks_are_scrubbed() -> None:
+    """A stdlib logger's line (as aiohttp or asyncpg write them), traceback included, shows no
+    key- or number-shaped string."""
+    import logging
+
+    stream = io.StringIO()
+    configure_logging("test", "INFO", json_output=True, stream=stream)
+    error = ValueError("bad request line for /v1/consent/+919876543210 pk_abcdefghijklmnop")
+    logging.getLogger("aiohttp.server").error(
+        "Error handling request +14155550100", exc_info=(ValueError, error, None)
+    )
+    out = stream.getvalue()
+    assert "Error handling request" in out
+    assert "ValueError" in out
+    for leaked in ("+919876543210", "+14155550100", "pk_abcdefghijklmnop"):
+        assert leaked not in out

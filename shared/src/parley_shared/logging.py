@@ -65,6 +65,14 @@ def redact_secrets(
     return event_dict
 
 
+class RedactingFormatter(logging.Formatter):
+    """Libraries' own log lines (aiohttp, asyncpg, nats) and their tracebacks, with key- and
+    number-shaped strings scrubbed as in structlog's lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return str(_redact_value(super().format(record)))
+
+
 def configure_logging(
     service: str, level: str = "INFO", json_output: bool | None = None, stream: Any = None
 ) -> None:
@@ -90,7 +98,7 @@ def configure_logging(
     )
     structlog.contextvars.bind_contextvars(service=service)
     handler = logging.StreamHandler(out)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(max(numeric, logging.WARNING))
