@@ -7,6 +7,7 @@ in one transaction; the outbox relay publishes the event afterwards.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +47,9 @@ from account_svc.handlers import Directory, org_of
 log = structlog.get_logger("account_svc.accounts")
 
 MAX_PAGE = 200
+# A config event must fit NATS's max_payload (1 MB by default) with room to spare: a larger one
+# could never be published and would hold up every config event behind it in the outbox.
+MAX_EVENT_BYTES = 512 * 1024
 
 
 def _cursor_encode(account_id: str) -> str:
@@ -57,9 +61,23 @@ def _cursor_decode(cursor: str) -> str:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationFailed.at(["cursor"], "is not a cursor this API gave") from exc
-    if not raw.startswith("acc_"):
+    if not raw.startswith("acc_") or not raw.isprintable():
         raise ValidationFailed.at(["cursor"], "is not a cursor this API gave")
     return raw
+
+
+def _split_secrets(
+    config: dict[str, Any],
+    previous: AccountSecrets | None,
+    seal: Callable[[str], str],
+    unseal: Callable[[str], str],
+    at: datetime,
+) -> tuple[dict[str, Any], AccountSecrets]:
+    """apply_secrets, its rule breaks answered as 422 like the config's own."""
+    try:
+        return apply_secrets(config, previous, seal=seal, unseal=unseal, now=at)
+    except ConfigValidationError as exc:
+        raise ValidationFailed("the account config is invalid", exc.errors) from exc
 
 
 class Accounts:
@@ -155,7 +173,12 @@ class Accounts:
             time=format_ts(row["updated_at"]),
             data=data,
         )
-        return OutboxEvent(event_id, subjects.account_config(row["id"]), dumps(event))
+        payload = dumps(event)
+        if len(payload) > MAX_EVENT_BYTES:
+            raise ValidationFailed.at(
+                [], f"the account config is too large (over {MAX_EVENT_BYTES // 1024} KiB)"
+            )
+        return OutboxEvent(event_id, subjects.account_config(row["id"]), payload)
 
     async def _write(self, row: dict[str, Any], expected: int, deleted: bool = False) -> None:
         if not await self.repo.update_account(row, expected, self._event(row, deleted)):
@@ -169,7 +192,7 @@ class Accounts:
         account_id = new_id("acc")
         seal, unseal = self._seal_for(account_id)
         at = now()
-        stored, secrets = apply_secrets(config, None, seal=seal, unseal=unseal, now=at)
+        stored, secrets = _split_secrets(config, None, seal, unseal, at)
         api_key = generate_api_key()
         signing_secret = generate_webhook_secret()
         secrets = secrets.model_copy(
@@ -226,7 +249,7 @@ class Accounts:
         await self._check_refs(who, config)
         seal, unseal = self._seal_for(account_id)
         at = now()
-        stored, new_secrets = apply_secrets(config, secrets, seal=seal, unseal=unseal, now=at)
+        stored, new_secrets = _split_secrets(config, secrets, seal, unseal, at)
         updated = dict(row)
         updated.update(
             business_group_id=config["business_group_id"],

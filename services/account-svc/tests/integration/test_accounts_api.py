@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from account_testkit import Api, make_tenant, seed_for
 
 
@@ -284,3 +285,49 @@ async def test_health_ready_and_metrics(api: Api) -> None:
     status, text = await api.call("GET", "/metrics", token="")
     assert status == 200
     assert "parley_account_http_requests_total" in text
+
+
+async def test_masked_password_on_a_changed_url_is_422(api: Api) -> None:
+    """Sending the mask `***` back with a changed host is refused naming the URL: it would
+    otherwise be stored as the password and break delivery silently."""
+    tenant = await make_tenant(api)
+    body = seed_for(tenant)
+    body["webhooks"]["status"]["url"] = "nats://bob:s3cret-pass@127.0.0.1:4333/hooks.parley"
+    status, data = await api.call("POST", "/v1/accounts", body)
+    assert status == 201, data
+    account = data["account"]
+    hook = dict(account["webhooks"]["status"])
+    hook["url"] = hook["url"].replace("127.0.0.1:4333", "127.0.0.1:4334")
+    status, problem = await api.call(
+        "PATCH", f"/v1/accounts/{account['id']}", {"webhooks": {"status": hook}}
+    )
+    assert status == 422, problem
+    assert ["webhooks", "status", "url"] in [e["loc"] for e in problem["errors"]]
+    status, kept = await api.call("GET", f"/v1/accounts/{account['id']}")
+    assert kept["webhooks"]["status"]["url"].endswith("@127.0.0.1:4333/hooks.parley")
+    assert kept["version"] == account["version"]
+
+
+async def test_config_too_large_to_publish_is_422_and_not_stored(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A config whose event could not fit a NATS message is refused before anything is
+    written, so it can never hold up the outbox."""
+    from account_svc import accounts
+
+    tenant = await make_tenant(api)
+    status, before = await api.call("GET", "/v1/accounts")
+    assert status == 200
+    monkeypatch.setattr(accounts, "MAX_EVENT_BYTES", 512)
+    status, problem = await api.call("POST", "/v1/accounts", seed_for(tenant))
+    assert status == 422, problem
+    assert "too large" in problem["errors"][0]["msg"]
+    status, after = await api.call("GET", "/v1/accounts")
+    assert after["items"] == before["items"]
+
+
+async def test_cursor_holding_a_control_character_is_422_naming_it(api: Api) -> None:
+    """A cursor that decodes to an id with a NUL names `cursor`, like any foreign cursor."""
+    status, problem = await api.call("GET", "/v1/accounts?cursor=YWNjXwA")
+    assert status == 422, problem
+    assert problem["errors"][0]["loc"] == ["cursor"]

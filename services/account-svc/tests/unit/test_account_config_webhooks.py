@@ -107,6 +107,17 @@ def _enc(**fields: Any) -> dict[str, Any]:
         ),
         pytest.param(
             OUTGOING,
+            [
+                (
+                    ("security", "ip_restriction"),
+                    {"mode": "allowlist", "allowlist": ["fe80::1%" + "a" * 1000]},
+                )
+            ],
+            ["security", "ip_restriction", "allowlist", 0],
+            id="ip-overlong-scope-id",
+        ),
+        pytest.param(
+            OUTGOING,
             [(("security", "ip_restriction"), {"mode": "allowlist"})],
             ["security", "ip_restriction", "allowlist"],
             id="ip-allowlist-missing",

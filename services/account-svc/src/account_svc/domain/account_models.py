@@ -119,7 +119,10 @@ SenderId = Annotated[
 ]
 AgentId = Annotated[str, Field(min_length=1, max_length=128)]
 IpEntry = Annotated[
-    str, AfterValidator(_ip_or_network), Field(description="IPv4/IPv6 address or CIDR block")
+    str,
+    # 49 = the longest IPv6 text form with an embedded IPv4 and a /128 prefix.
+    Field(max_length=49, description="IPv4/IPv6 address or CIDR block"),
+    AfterValidator(_ip_or_network),
 ]
 Passphrase = Annotated[
     str, Field(min_length=12, max_length=256, json_schema_extra={"writeOnly": True})

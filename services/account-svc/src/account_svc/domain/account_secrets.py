@@ -18,7 +18,13 @@ from parley_shared.envelope import new_salt
 from parley_shared.events import AccountSecrets, SealedKeyVersion, SealedSecret
 from parley_shared.timefmt import format_ts, parse_ts
 
-from account_svc.domain.account_config import ENCRYPTION_BLOCKS, redact_url, url_has_credentials
+from account_svc.domain.account_config import (
+    ENCRYPTION_BLOCKS,
+    ConfigValidationError,
+    redact_url,
+    url_has_credentials,
+)
+from account_svc.domain.account_urls import has_masked_password
 
 PREVIOUS_VALID_FOR = timedelta(hours=24)
 WEBHOOK_KINDS = ("status", "user_initiated")
@@ -107,6 +113,12 @@ def _split_urls(
         kept = old.webhook_urls.get(kind)
         if kept is not None and url == redact_url(unseal(kept)):
             new.webhook_urls[kind] = kept
+        elif has_masked_password(url):
+            # The mask came back on a changed URL: storing `***` as the password would break
+            # delivery silently.
+            loc: list[str | int] = ["webhooks", kind, "url"]
+            msg = "the password is the mask `***`; send the real password with a changed URL"
+            raise ConfigValidationError([{"loc": loc, "msg": msg, "type": "masked_password"}])
         elif url_has_credentials(url):
             new.webhook_urls[kind] = seal(url)
             hook["url"] = redact_url(url)

@@ -88,6 +88,15 @@ def url_has_credentials(url: str) -> bool:
     return span is not None and "@" in url[span[0] : span[1]]
 
 
+def has_masked_password(url: str) -> bool:
+    """Whether `url`'s password is the mask `***` that answers show in its place."""
+    span = _authority_span(url)
+    if span is None:
+        return False
+    userinfo, at, _ = url[span[0] : span[1]].rpartition("@")
+    return bool(at) and userinfo.partition(":")[2] == REDACTED
+
+
 def redact_url(url: str) -> str:
     """`url` with its password shown as `***` (`nats://u:***@h:4222/s`); unchanged without one."""
     span = _authority_span(url)
