@@ -16,6 +16,7 @@ import aiohttp
 import asyncpg
 import nats
 import orjson
+import pytest
 from account_testkit import ADMIN_PASSWORD, ADMIN_USER, Api, make_tenant, seed_for
 from parley_devtools.embedded import free_port, wait_ready
 from parley_shared import subjects
@@ -228,3 +229,47 @@ async def test_close_connections_is_bounded_when_a_part_hangs(
     assert nc.is_closed
     assert pool.is_closing()
     assert took < 5
+
+
+async def test_only_the_newest_pending_snapshot_of_a_subject_is_published(
+    nats_url: str, database_url: str
+) -> None:
+    """Of several pending events for one subject only the newest is sent, and every row is
+    marked: a retried batch cannot store an older snapshot over a newer one."""
+    from account_svc.adapters.outbox import OutboxRelay
+    from account_svc.adapters.postgres import apply_migrations, create_pool
+    from parley_shared.streams import ensure_streams
+
+    pool = await create_pool(database_url, 2)
+    nc = await nats.connect(nats_url)
+    try:
+        await apply_migrations(pool)
+        js = nc.jetstream()
+        await ensure_streams(js, 1)
+        subject = subjects.account_config("acc_collapse")
+        other = subjects.account_config("acc_other")
+        rows = [(subject, 1), (other, 1), (subject, 2), (subject, 3)]
+        async with pool.acquire() as conn:
+            for i, (subj, version) in enumerate(rows):
+                await conn.execute(
+                    "INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3)",
+                    f"evt_collapse_{i}",
+                    subj,
+                    orjson.dumps({"version": version}),
+                )
+            sub = await nc.subscribe("parley.account.v1.config.>")
+            relay = OutboxRelay(database_url, js, 0.05)
+            assert await relay.drain_once(conn) == 4
+            got = []
+            async with asyncio.timeout(5):
+                while len(got) < 2:
+                    msg = await sub.next_msg(timeout=5)
+                    got.append((msg.subject, orjson.loads(msg.data)["version"]))
+            assert sorted(got) == sorted([(subject, 3), (other, 1)])
+            with pytest.raises(nats.errors.TimeoutError):
+                await sub.next_msg(timeout=0.3)
+            pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            assert pending == 0
+    finally:
+        await nc.close()
+        await pool.close()

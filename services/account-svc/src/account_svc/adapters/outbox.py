@@ -101,7 +101,12 @@ class OutboxRelay:
         self._wake.set()
 
     async def drain_once(self, conn: asyncpg.Connection) -> int:
-        """Publish one batch of pending events; mark them published once all are acked."""
+        """Publish one batch of pending events; mark them published once all are acked.
+
+        Events are snapshots on streams that keep the last message per subject, so of several
+        pending for one subject only the newest is sent. That also keeps a retried batch from
+        storing an older snapshot over a newer one JetStream would then drop as a duplicate.
+        """
         rows = await conn.fetch(
             "SELECT id, event_id, subject, payload FROM outbox"
             " WHERE published_at IS NULL ORDER BY id LIMIT $1",
@@ -110,13 +115,17 @@ class OutboxRelay:
         PENDING.set(len(rows))
         if not rows:
             return 0
-        futures = [
-            await self.js.publish_async(
-                row["subject"], bytes(row["payload"]), headers={HEADER_MSG_ID: row["event_id"]}
-            )
-            for row in rows
-        ]
+        newest = {row["subject"]: row for row in rows}  # rows come oldest first
+        futures: list[asyncio.Future[Any]] = []
         try:
+            for row in newest.values():
+                futures.append(
+                    await self.js.publish_async(
+                        row["subject"],
+                        bytes(row["payload"]),
+                        headers={HEADER_MSG_ID: row["event_id"]},
+                    )
+                )
             async with asyncio.timeout(ACK_TIMEOUT):
                 await asyncio.gather(*futures)
         except BaseException:
@@ -127,6 +136,6 @@ class OutboxRelay:
             "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
             [row["id"] for row in rows],
         )
-        PUBLISHED.inc(len(rows))
-        log.debug("outbox_published", count=len(rows))
+        PUBLISHED.inc(len(newest))
+        log.debug("outbox_published", count=len(newest), superseded=len(rows) - len(newest))
         return len(rows)
