@@ -103,7 +103,10 @@ class Directory:
             await self.repo.record_failure(body.username, auth.LOCKOUT_FAILURES, lock_until)
             log.info("login_failed")
             raise Unauthorized("invalid username or password")
-        await self.repo.clear_failures(body.username)
+        if not await self.repo.clear_failures(body.username):
+            # Failures racing this attempt locked the username while its password was checked.
+            log.info("login_locked")
+            raise TooManyAttempts("too many failed attempts; try again later")
         token = auth.new_token()
         expires = now() + self.token_ttl
         await self.repo.insert_session(auth.token_hash(token), user["id"], expires)

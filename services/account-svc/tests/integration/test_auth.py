@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from account_testkit import ADMIN_PASSWORD, ADMIN_USER, Api
 
 
@@ -89,3 +92,43 @@ async def test_login_body_errors_name_the_field(api: Api) -> None:
     )
     assert status == 400
     assert data["type"] == "malformed_request"
+
+
+async def test_lock_set_while_the_right_password_is_checked_holds(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A right password whose check overlaps the five failures that lock the username answers
+    429 and does not clear the lock (parallel guesses cannot slip past it)."""
+    from account_svc import auth
+
+    check = auth.verify_password
+    gate = asyncio.Event()
+    checking = asyncio.Event()
+
+    async def slow_for_the_right_password(hashed: str | None, password: str) -> bool:
+        if password == ADMIN_PASSWORD:
+            checking.set()
+            await gate.wait()
+        return await check(hashed, password)
+
+    monkeypatch.setattr(auth, "verify_password", slow_for_the_right_password)
+    right = asyncio.create_task(
+        api.call(
+            "POST", "/v1/auth/login", {"username": ADMIN_USER, "password": ADMIN_PASSWORD}, token=""
+        )
+    )
+    async with asyncio.timeout(10):
+        await checking.wait()
+    for _ in range(5):
+        status, _ = await api.call(
+            "POST", "/v1/auth/login", {"username": ADMIN_USER, "password": "wrong-pass"}, token=""
+        )
+        assert status == 401
+    gate.set()
+    status, data = await right
+    assert status == 429, data
+    monkeypatch.setattr(auth, "verify_password", check)
+    status, _ = await api.call(
+        "POST", "/v1/auth/login", {"username": ADMIN_USER, "password": ADMIN_PASSWORD}, token=""
+    )
+    assert status == 429  # still locked

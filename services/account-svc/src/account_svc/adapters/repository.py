@@ -153,9 +153,21 @@ class Repository:
                 )
             return failures
 
-    async def clear_failures(self, username: str) -> None:
-        """A successful login resets the count."""
-        await self.pool.execute("DELETE FROM login_failures WHERE username = lower($1)", username)
+    async def clear_failures(self, username: str) -> bool:
+        """A successful login resets the count, unless a lock was set meanwhile: False then.
+
+        The row is read under a lock, so a lock set by failures racing this login holds.
+        """
+        async with self.pool.acquire() as conn, conn.transaction():
+            locked = await conn.fetchval(
+                "SELECT locked_until > now() FROM login_failures"
+                " WHERE username = lower($1) FOR UPDATE",
+                username,
+            )
+            if locked:
+                return False
+            await conn.execute("DELETE FROM login_failures WHERE username = lower($1)", username)
+            return True
 
     async def insert_session(self, token_hash: str, user_id: str, expires_at: datetime) -> None:
         """Store a session token's hash."""
