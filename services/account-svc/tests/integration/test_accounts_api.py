@@ -144,13 +144,15 @@ async def test_failed_patch_changes_nothing(api: Api) -> None:
 
 
 async def test_patch_rejects_non_json_media_types(api: Api) -> None:
-    """PATCH with a form content type is 415; a body that is not JSON is 400."""
+    """PATCH with a form content type, or a body that is not JSON, is 400 malformed_request
+    (CONTRACT 8's problem types have no media-type one)."""
     data = await _create(api)
     path = f"/v1/accounts/{data['account']['id']}"
-    status, _ = await api.call(
+    status, problem = await api.call(
         "PATCH", path, raw=b"label=x", headers={"Content-Type": "application/x-www-form-urlencoded"}
     )
-    assert status == 415
+    assert status == 400
+    assert problem["type"] == "malformed_request"
     status, problem = await api.call(
         "PATCH", path, raw=b"{", headers={"Content-Type": "application/json"}
     )

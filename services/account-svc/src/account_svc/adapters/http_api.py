@@ -357,7 +357,7 @@ ROUTES: tuple[Route, ...] = (
         201,
         AccountConfigIn,
         AccountCreated,
-        errors=(400, 401, 404, 415, 422),
+        errors=(400, 401, 404, 422),
     ),
     Route(
         "GET",
@@ -395,7 +395,7 @@ ROUTES: tuple[Route, ...] = (
         200,
         AccountConfigIn,
         AccountOut,
-        errors=(400, 401, 404, 409, 415, 422),
+        errors=(400, 401, 404, 409, 422),
         content_types=("application/merge-patch+json", "application/json"),
     ),
     Route(

@@ -22,7 +22,6 @@ from account_svc.errors import (
     NotFound,
     PermanentError,
     TransientError,
-    UnsupportedMediaType,
     ValidationFailed,
 )
 from account_svc.models import pydantic_errors
@@ -77,10 +76,13 @@ def json_response(data: Any, status: int = 200) -> web.Response:
 
 
 async def read_json(request: web.Request) -> Any:
-    """The body as JSON, or MalformedRequest / UnsupportedMediaType."""
+    """The body as JSON, or MalformedRequest (CONTRACT 8 lists no media-type problem)."""
     ctype = request.content_type if request.headers.get("Content-Type") else ""
     if ctype not in JSON_TYPES:
-        raise UnsupportedMediaType(f"content type {ctype!r} is not JSON")
+        raise MalformedRequest(
+            f"content type {ctype!r} is not JSON; send application/json"
+            " (or application/merge-patch+json for PATCH)"
+        )
     raw = await request.read()
     if not raw.strip():
         raise MalformedRequest("the request body is empty; a JSON object is expected")
