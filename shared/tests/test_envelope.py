@@ -175,14 +175,27 @@ def test_explicit_iv_is_used_and_checked() -> None:
 
 
 def test_key_derivation_is_cached() -> None:
-    """Two seals and an open under one version run PBKDF2 once."""
+    """Two seals and an open under one version run PBKDF2 once and do not even consult the
+    shared cache again: the key stays on the version."""
     key = KeyVersion("cache", "aes-256", new_salt(), "a passphrase used once")
     before = envelope.derive_key.cache_info()
     seal(BODY, key)
     open_envelope(seal(BODY, key), [key])
     after = envelope.derive_key.cache_info()
     assert after.misses - before.misses == 1
-    assert after.hits - before.hits == 2
+    assert after.hits - before.hits == 0
+
+
+def test_a_version_keeps_its_key_when_the_shared_cache_is_cleared() -> None:
+    """Evicted from the process-wide cache (more versions than it holds), a version still
+    does not derive again."""
+    key = KeyVersion("held", "aes-128", new_salt(), "a passphrase kept long")
+    first = key.key
+    envelope.derive_key.cache_clear()
+    before = envelope.derive_key.cache_info().misses
+    seal(BODY, key)
+    assert key.key == first
+    assert envelope.derive_key.cache_info().misses == before
 
 
 def test_rejects_before_deriving() -> None:

@@ -146,9 +146,11 @@ class KeyVersion:
         """The decoded salt."""
         return _b64decode(self.salt_b64)
 
-    @property
+    @cached_property
     def key(self) -> bytes:
-        """The derived AES key (cached by `derive_key`)."""
+        """The derived AES key, kept on this version for as long as it lives (a service holds
+        its accounts' versions, so the ~0.3 s derivation happens once per version, whatever
+        the number of accounts); `derive_key`'s own cache serves versions built anew."""
         return derive_key(self.passphrase, self.salt, KEY_BYTES[self.alg])
 
 
