@@ -9,9 +9,12 @@ peppered hash, under the current and any previous master key.
 
 from __future__ import annotations
 
+import asyncio
+
 import structlog
 from parley_shared import subjects
 from parley_shared.accounts import is_newer, open_secrets, parse_event
+from parley_shared.envelope import KeyVersion
 from parley_shared.events import AccountConfigData
 from parley_shared.sealing import MasterKey, SealError
 
@@ -73,6 +76,7 @@ class Directory(StreamView):
             log.warning("account_config_unusable", account_id=data.account_id, error=str(exc))
             return True
         self._add(view)
+        _derive_in_background(view)
         return True
 
     def _add(self, view: AccountView) -> None:
@@ -115,3 +119,22 @@ class Directory(StreamView):
     def on_ready(self) -> None:
         """Say the view is loaded."""
         log.info("account_view_ready", accounts=len(self._accounts))
+
+
+def _derive_in_background(view: AccountView) -> None:
+    """Derive the account's payload keys (PBKDF2, ~0.3 s each) on a worker thread as the config
+    arrives, so its first encrypted request does not derive them on the event loop. A request
+    that comes sooner derives the key itself; each key is kept on its version either way."""
+    keys = [entry.value for entry in view.secrets.payload_keys]
+    if not keys:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # applied outside a loop (tests of the view): derived on first use
+        return
+    loop.run_in_executor(None, _derive, keys)
+
+
+def _derive(keys: list[KeyVersion]) -> None:
+    for key in keys:
+        _ = key.key
