@@ -7,11 +7,19 @@ opens; its 2xx answers are sealed with the current key; problem answers never ar
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import orjson
-from parley_shared.envelope import EnvelopeError, is_envelope, open_envelope, seal_bytes
+from parley_shared.envelope import (
+    EnvelopeError,
+    KeyVersion,
+    is_envelope,
+    open_envelope,
+    seal_bytes,
+)
+from parley_shared.sealing import API_KEY_PREFIX
 from parley_shared.timefmt import now
 from pydantic import BaseModel, ValidationError
 
@@ -33,6 +41,9 @@ from routing_svc.models import pydantic_errors
 
 M = TypeVar("M", bound=BaseModel)
 
+API_KEY_SHAPE = re.compile(re.escape(API_KEY_PREFIX) + r"[A-Za-z0-9_-]{1,256}")
+"""What an API key can look like: `pk_` and URL-safe base64 (`generate_api_key`), ASCII only."""
+
 
 def api_key_of(authorization: str | None, x_api_key: str | None) -> str | None:
     """The API key of `Authorization: Bearer <key>` or `X-API-Key: <key>`."""
@@ -43,6 +54,12 @@ def api_key_of(authorization: str | None, x_api_key: str | None) -> str | None:
     if x_api_key and x_api_key.strip():
         return x_api_key.strip()
     return None
+
+
+def well_formed(key: str) -> bool:
+    """Whether `key` has the shape of an API key; anything else (non-ASCII, or bytes a server
+    decoded with surrogateescape) can hold no account and is never hashed."""
+    return API_KEY_SHAPE.fullmatch(key) is not None
 
 
 def refused(exc: PolicyRefusal) -> RoutingError:
@@ -65,6 +82,8 @@ class Gate:
         key = api_key_of(authorization, x_api_key)
         if key is None:
             raise Unauthorized("an API key is required (Authorization: Bearer, or X-API-Key)")
+        if not well_formed(key):
+            raise Unauthorized("the API key is not valid")
         account = self._directory.by_api_key(key)
         if account is None:
             if not self._directory.ready.is_set():
@@ -93,15 +112,27 @@ class Gate:
             raise DecryptionFailed(str(exc)) from exc
         return parse_json(plain)
 
-    def seal_answer(self, account: AccountView, answer: dict[str, Any]) -> bytes:
-        """A 2xx answer's body: an envelope under the current key when the account encrypts."""
-        body = orjson.dumps(answer)
+    def answer_key(self, account: AccountView) -> KeyVersion | None:
+        """The key a 2xx answer is sealed with: the current one (None when the account does not
+        encrypt); 503 when an encrypting account has none. A handler that stores something
+        takes it before storing, so that an answer it cannot seal is refused before, not after
+        (a client retrying the 503 would send twice)."""
         if not account.payload_encryption:
-            return body
+            return None
         keys = account.payload_keys(now())
         if not keys:
             raise TransientError("the account has no payload key")
-        return seal_bytes(body, keys[0])
+        return keys[0]
+
+    def seal_answer(
+        self, account: AccountView, answer: dict[str, Any], key: KeyVersion | None = None
+    ) -> bytes:
+        """A 2xx answer's body: an envelope when the account encrypts, under `key` (taken by
+        `answer_key` beforehand) or else the current key."""
+        body = orjson.dumps(answer)
+        if key is None:
+            key = self.answer_key(account)
+        return body if key is None else seal_bytes(body, key)
 
 
 def parse_json(raw: bytes) -> Any:

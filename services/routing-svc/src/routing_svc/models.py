@@ -6,16 +6,14 @@ everywhere (422 naming them).
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from routing_svc.domain.msisdn import E164_RE
 from routing_svc.errors import problem_types
 
 Channel = Literal["rcs", "sms", "truecaller", "whatsapp"]
-E164_RE = r"^\+[1-9][0-9]{6,14}$"
-E164_PATTERN = re.compile(E164_RE)
 E164 = Annotated[str, Field(pattern=E164_RE, description="E.164", examples=["+919876543210"])]
 MAX_METADATA_KEYS = 50
 

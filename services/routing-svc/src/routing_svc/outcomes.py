@@ -2,8 +2,10 @@
 
 A report for an attempt not recorded as sent yet (the provider answered faster than the
 attempt's state was written, by another replica) is retried shortly; after `MAX_EARLY`
-tries it is dropped with a warning. A report or timer for a message the log no longer holds
-is dropped the same way.
+tries it is dropped with a warning. A report or timer for a message whose record cannot be
+read (a replica of the bucket that does not have it yet, or a record expired) is retried after
+`pull.MISSING_RETRY_S`, and terminated with an error at its `pull.MISSING_MAX_DELIVERIES`th
+delivery (`retry_missing`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import orjson
 import structlog
 
+from routing_svc.adapters.pull import retry_missing
 from routing_svc.clock import now_ts
 from routing_svc.domain.lifecycle import NotDispatched, expired, reported
 from routing_svc.metrics import REPORTS, TIMERS, inc
@@ -54,11 +57,11 @@ class Outcomes:
                 await nats_msg.nak(delay=EARLY_RETRY_S * tries)
             return
         if step is None:
-            log.warning("report_for_unknown_message", message_id=message_id, attempt=n)
-            inc(REPORTS, "unknown")
-        else:
-            late = any(spec.late for spec in step.events)
-            inc(REPORTS, "late" if late else "applied")
+            if await retry_missing(nats_msg, "report_for_unknown_message", message_id, n):
+                inc(REPORTS, "unknown")
+            return
+        late = any(spec.late for spec in step.events)
+        inc(REPORTS, "late" if late else "applied")
         await nats_msg.ack()
 
     async def on_timer(self, nats_msg: Any) -> None:
@@ -67,6 +70,8 @@ class Outcomes:
         message_id, n = str(body["m"]), int(body["a"])
         step = await self._transitions.apply(message_id, partial(expired, n=n, at=now_ts()))
         if step is None:
-            log.warning("timer_for_unknown_message", message_id=message_id, attempt=n)
-        inc(TIMERS, "expired" if step is not None and step.changed else "moot")
+            if await retry_missing(nats_msg, "timer_for_unknown_message", message_id, n):
+                inc(TIMERS, "unknown")
+            return
+        inc(TIMERS, "expired" if step.changed else "moot")
         await nats_msg.ack()

@@ -21,6 +21,7 @@ import structlog
 
 from routing_svc.adapters.last_sender import LastSenders
 from routing_svc.adapters.profiles import ProfileCache
+from routing_svc.adapters.pull import retry_missing
 from routing_svc.adapters.vault import Vault
 from routing_svc.clock import now_ts
 from routing_svc.domain.balancing import Balancer
@@ -96,7 +97,8 @@ class Router:
         """One SUBMIT message (`{"m": message_id, "a": attempt}`): route it, then ack it.
 
         After a send the message stays unacked until the attempt's outcome is in, or its DR
-        TTL timer is durable (see `Transitions`).
+        TTL timer is durable (see `Transitions`). A message whose record cannot be read is
+        retried shortly, a bounded number of times (`retry_missing`).
         """
         body = orjson.loads(nats_msg.data)
         message_id, n = str(body["m"]), int(body["a"])
@@ -104,10 +106,11 @@ class Router:
         deadline_ms = None
         async with store.lock(message_id):
             loaded = await store.load(message_id)
-            if loaded is None:
-                log.error("submitted_message_missing", message_id=message_id)
-            else:
+            if loaded is not None:
                 deadline_ms = await self._attempt(loaded[0], n)
+        if loaded is None:  # not readable yet (a lagging replica), or gone: retried, bounded
+            await retry_missing(nats_msg, "submitted_message_missing", message_id, n)
+            return
         if deadline_ms is not None:
             await self._await_outcome(message_id, n, deadline_ms)
         await self._transitions.flush(message_id)  # nothing is acked before it is stored

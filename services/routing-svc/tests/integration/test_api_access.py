@@ -3,12 +3,21 @@ account changes taking effect."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import pytest
+from nats.js.errors import NoKeysError
+from parley_shared import subjects
+from parley_shared.timefmt import format_ts, now
+from routing_svc import access
+from routing_svc.adapters.kv import MESSAGES
 from routing_testkit import NUMBER, Routing, allow, eventually
 
 SMS = {"to": NUMBER, "channel": "sms", "content": {"text": "Your code is 4821"}}
@@ -262,3 +271,113 @@ async def test_health_readiness_metrics_openapi(routing: Routing) -> None:
     assert status == 200
     assert "/v1/messages" in document["paths"]
     assert "MessageIn" in document["components"]["schemas"]
+
+
+async def _raw_post(base: str, header: bytes) -> tuple[int, Any]:
+    """POST /v1/messages over a raw socket with `header` as sent (bytes clients refuse)."""
+    url = urlsplit(base)
+    assert url.hostname == "127.0.0.1"
+    body = orjson.dumps(SMS)
+    request = (
+        b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        b"Content-Type: application/json\r\n" + header + b"\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), orjson.loads(payload)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"Authorization: Bearer pk_\xff\xfe",
+        b"X-API-Key: pk_\xff\xfe",
+        b"Authorization: Bearer pk_\xc3\xa9t\xc3\xa9",
+    ],
+)
+async def test_api_key_that_is_not_ascii_is_401(routing: Routing, header: bytes) -> None:
+    """A key with bytes outside the key alphabet (not UTF-8, or not ASCII) is 401, not 500."""
+    await routing.account(["sms"])
+    status, body = await _raw_post(routing.api.base, header)
+    assert (status, body["type"]) == (401, "unauthorized")
+
+
+async def test_api_key_that_is_not_ascii_is_401_over_nats(routing: Routing) -> None:
+    """Over NATS too, a key outside the key alphabet is 401 unauthorized."""
+    await routing.account(["sms"])
+    for headers in ({"Authorization": "Bearer pk_\u00e9\ufffd"}, {"X-API-Key": "pk_\u00e9t\u00e9"}):
+        reply = await routing.nc.request(
+            subjects.API_MESSAGES_SEND, orjson.dumps(SMS), timeout=5, headers=headers
+        )
+        problem = orjson.loads(reply.data)
+        assert (problem["type"], reply.headers["Parley-Status"]) == ("unauthorized", "401")
+
+
+class _Clock:
+    """`access.now`: the real time for its next `real_reads` reads, then 2 h later."""
+
+    def __init__(self) -> None:
+        self.real_reads = 0
+
+    def __call__(self) -> datetime:
+        if self.real_reads > 0:
+            self.real_reads -= 1
+            return now()
+        return now() + timedelta(hours=2)
+
+
+async def _records_of(routing: Routing, account_id: str) -> list[str]:
+    """Ids of the message records of an account in the message log."""
+    kv = await routing.js.key_value(MESSAGES)
+    try:
+        keys = await kv.keys()
+    except NoKeysError:
+        return []
+    found = []
+    for key in keys:
+        if orjson.loads((await kv.get(key)).value)["account_id"] == account_id:
+            found.append(key)
+    return found
+
+
+@pytest.mark.parametrize("via", ["http", "nats"])
+async def test_answer_that_cannot_be_sealed_is_refused_before_storing(
+    routing: Routing, monkeypatch: pytest.MonkeyPatch, via: str
+) -> None:
+    """When an encrypting account's key lapses between opening the request and sealing the
+    answer, the send is 503 and nothing is stored (a retry cannot send twice)."""
+    account = await routing.account(["sms"], encrypted=True)
+    lapsing = account.payload_keys[0].model_copy(
+        update={"valid_until": format_ts(now() + timedelta(hours=1))}
+    )
+    account = replace(account, version=2, payload_keys=[lapsing])
+    await routing.accounts.publish(account)
+    clock = _Clock()
+    monkeypatch.setattr(access, "now", clock)
+
+    async def lapsing_in_view() -> bool:  # 2 h on, version 2 has no key: its answer is a 503
+        status, _ = await routing.api.call("GET", f"/v1/consent/{NUMBER}", key=account.api_key)
+        return status == 503
+
+    await eventually(lapsing_in_view, 5)
+    clock.real_reads = 1  # the request is opened now; everything after is 2 h later
+    if via == "http":
+        status, body = await routing.api.call(
+            "POST", "/v1/messages", raw=account.seal(SMS), key=account.api_key
+        )
+    else:
+        headers = {"Authorization": f"Bearer {account.api_key}"}
+        reply = await routing.nc.request(
+            subjects.API_MESSAGES_SEND, account.seal(SMS), timeout=5, headers=headers
+        )
+        status, body = int(reply.headers["Parley-Status"]), orjson.loads(reply.data)
+    assert (status, body["type"]) == (503, "service_unavailable")
+    assert await _records_of(routing, account.account_id) == []

@@ -154,3 +154,36 @@ async def test_inbound_needs_text_or_typing(routing: Routing, body: dict[str, An
     """Neither or both of text and typing, or an unknown channel, is 422."""
     status, answer = await routing.api.call("POST", "/v1/sandbox/inbound", body)
     assert (status, answer["type"]) == (422, "validation_error")
+
+
+async def test_seven_digit_number_is_a_recipient(routing: Routing) -> None:
+    """The sandbox takes every E.164 number the messaging API takes: 7 digits too."""
+    status, body = await routing.api.call("PUT", "/v1/sandbox/recipients/+1234567", {})
+    assert (status, body["msisdn"]) == (200, "+1234567")
+    status, _ = await routing.api.call("DELETE", "/v1/sandbox/recipients/+1234567")
+    assert status == 204
+
+
+@pytest.mark.parametrize("routing_settings", [{"profile_cache_seconds": 300}])
+async def test_recipient_change_holds_for_the_next_strict_send(
+    routing: Routing, sandbox: Callable[..., Any]
+) -> None:
+    """Even with profile answers cached, a PUT or DELETE of a sandbox recipient decides the
+    strict profile check of the very next send."""
+    account = await routing.account(["rcs"], {"rcs": {"verify_profile": "strict"}})
+
+    async def final_of_next_send() -> tuple[str, str | None]:
+        final = await routing.events.final(await routing.api.sent(account, channel="rcs"))
+        return final["data"]["status"], final["data"]["reason"]
+
+    await sandbox(NUMBER, capabilities=["rcs", "sms"])
+    assert await final_of_next_send() == ("delivered", None)
+    await sandbox(NUMBER, capabilities=["sms"])
+    assert await final_of_next_send() == ("failed", "profile_not_found")
+    await sandbox(NUMBER, capabilities=["rcs"])
+    assert await final_of_next_send() == ("delivered", None)
+    await sandbox(NUMBER, capabilities=["sms"])
+    assert await final_of_next_send() == ("failed", "profile_not_found")
+    status, _ = await routing.api.call("DELETE", f"/v1/sandbox/recipients/{NUMBER}")
+    assert status == 204
+    assert await final_of_next_send() == ("delivered", None)

@@ -94,18 +94,26 @@ def test_longest_delay_is_accepted() -> None:
     assert RecipientIn(report_delay_ms=600_000).report_delay_ms == 600_000
 
 
-@pytest.mark.parametrize("msisdn", ["+91987654", "+919876543210123"])
+@pytest.mark.parametrize("msisdn", ["+1234567", "+91987654", "+919876543210123"])
 def test_msisdn_key_is_the_digits(msisdn: str) -> None:
-    """An E.164 number of 8 to 15 digits keys the registry by its digits without `+`."""
+    """An E.164 number of 7 to 15 digits keys the registry by its digits without `+`."""
     assert msisdn_key(msisdn) == msisdn[1:]
 
 
 @pytest.mark.parametrize(
     "msisdn",
-    ["919876543210", "+9198765", "+9198765432101234", "+019876543210", "+91 98765 43210", ""],
+    [
+        "919876543210",
+        "+919876",
+        "+9198765432101234",
+        "+019876543210",
+        "+91 98765 43210",
+        "+919876543210\n",
+        "",
+    ],
 )
 def test_msisdn_key_refuses_non_e164(msisdn: str) -> None:
-    """Anything but `+` and 8 to 15 digits (not starting with 0) is a ValueError saying E.164."""
+    """Anything but `+` and 7 to 15 digits (not starting with 0) is a ValueError saying E.164."""
     with pytest.raises(ValueError, match=r"E\.164"):
         msisdn_key(msisdn)
 

@@ -20,12 +20,12 @@ from routing_svc.adapters.http_base import (
 )
 from routing_svc.clicks import ShortLinks
 from routing_svc.domain.accounts import AccountView
+from routing_svc.domain.msisdn import is_e164
 from routing_svc.domain.policy import PolicyRefusal
 from routing_svc.errors import NotFound, TransientError, ValidationFailed
 from routing_svc.inbound import Inbound
 from routing_svc.metrics import ACCEPTED, REFUSED, inc
 from routing_svc.models import (
-    E164_PATTERN,
     ConsentIn,
     ConsentOut,
     MessageAccepted,
@@ -71,7 +71,7 @@ def caller(request: web.Request) -> tuple[Gate, AccountView]:
 def msisdn_of(request: web.Request) -> str:
     """The `{msisdn}` path parameter, an E.164 number (422 otherwise)."""
     value = request.match_info["msisdn"]
-    if not E164_PATTERN.match(value):
+    if not is_e164(value):
         raise ValidationFailed.at(["msisdn"], "must be an E.164 number, e.g. +919876543210")
     return value
 
@@ -81,13 +81,14 @@ async def send_message(request: web.Request) -> web.Response:
     gate, account = caller(request)
     _, submissions = _services(request)
     body = validated(MessageIn, gate.open_body(account, await request.read()))
+    key = gate.answer_key(account)  # an answer that cannot be sealed is refused before storing
     try:
         answer = await submissions.send(account, body)
     except PolicyRefusal as exc:
         inc(REFUSED, exc.code, "http")
         raise refused(exc) from exc
     inc(ACCEPTED, body.channel, "http")
-    return body_response(gate.seal_answer(account, answer), 202)
+    return body_response(gate.seal_answer(account, answer, key), 202)
 
 
 async def get_message(request: web.Request) -> web.Response:
@@ -104,8 +105,9 @@ async def put_consent(request: web.Request) -> web.Response:
     _, submissions = _services(request)
     msisdn = msisdn_of(request)
     body = validated(ConsentIn, gate.open_body(account, await request.read()))
+    key = gate.answer_key(account)
     answer = await submissions.put_consent(account, msisdn, body)
-    return body_response(gate.seal_answer(account, answer))
+    return body_response(gate.seal_answer(account, answer, key))
 
 
 async def get_consent(request: web.Request) -> web.Response:

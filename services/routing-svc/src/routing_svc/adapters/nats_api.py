@@ -88,13 +88,14 @@ class NatsApi:
                 header(headers, "Authorization"), header(headers, "X-API-Key")
             )
             body = validated(MessageIn, self._gate.open_body(account, data))
+            key = self._gate.answer_key(account)  # 503 before storing, not after
             try:
                 answer = await self._submissions.send(account, body)
             except PolicyRefusal as exc:
                 inc(REFUSED, exc.code, "nats")
                 raise refused(exc) from exc
             inc(ACCEPTED, body.channel, "nats")
-            return 202, self._gate.seal_answer(account, answer)
+            return 202, self._gate.seal_answer(account, answer, key)
         except Exception as exc:  # noqa: BLE001 - every failure is answered
             error = error_for(exc)
             return error.status, orjson.dumps(error.problem())

@@ -1,4 +1,9 @@
-"""Strict profile checks through the provider's capability lookup, cached with a TTL."""
+"""Strict profile checks through the provider's capability lookup, cached with a TTL.
+
+Only a provider whose answers may be reused (`profiles_cacheable`) is cached: the sandbox's
+lookup reads its recipients from memory, and a `PUT /v1/sandbox/recipients/{msisdn}` must
+hold for the very next send (in every replica), so its answers are never kept.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +17,14 @@ MAX_ENTRIES = 100_000
 
 
 class ProfileCache:
-    """`has(to, channel)`: the provider's answer, remembered for `ttl_s` seconds."""
+    """`has(to, channel)`: the provider's answer, remembered for `ttl_s` seconds (not at all
+    when the provider's answers are not `profiles_cacheable`)."""
 
     def __init__(
         self, provider: Provider, ttl_s: float, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._provider = provider
-        self._ttl = ttl_s
+        self._ttl = ttl_s if provider.profiles_cacheable else 0.0
         self._clock = clock
         self._known: OrderedDict[tuple[str, str], tuple[bool, float]] = OrderedDict()
 

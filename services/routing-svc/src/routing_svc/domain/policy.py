@@ -16,8 +16,8 @@ from typing import Any
 
 from routing_svc.domain.accounts import AccountView
 from routing_svc.domain.consent import refusal
+from routing_svc.domain.msisdn import E164_PATTERN as E164
 
-E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 SENDER_FORMATS = {
     "sms": (re.compile(r"^[A-Za-z0-9]{3,15}$"), "an SMS sender id is 3..15 letters or digits"),
     "whatsapp": (E164, "a WABA number is E.164"),

@@ -80,6 +80,9 @@ class Provider(Protocol):
     """A channel provider (the sandbox, or an adapter for a real one)."""
 
     name: str
+    profiles_cacheable: bool
+    """Whether `has_capability` answers may be reused for a while (`ProfileCache`); False for
+    a lookup that answers from memory and must reflect a change at once (the sandbox's)."""
 
     def routes(self) -> list[Route]:
         """Every route this provider serves, in a stable order."""

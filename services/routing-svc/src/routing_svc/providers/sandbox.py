@@ -78,6 +78,7 @@ class SandboxProvider:
     """
 
     name = "sandbox"
+    profiles_cacheable = False  # the registry is in memory: a PUT holds for the next send
 
     def __init__(
         self,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -23,6 +22,7 @@ import orjson
 from parley_shared.logging import get_logger
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
+from routing_svc.domain.msisdn import is_e164
 from routing_svc.providers.base import Channel
 
 RECIPIENTS_BUCKET = "SANDBOX_RECIPIENTS"
@@ -31,16 +31,15 @@ SandboxOutcome = Literal[
     "delivered", "delivery_failed", "invalid_number", "validity_expired", "no_report"
 ]
 MAX_REPORT_DELAY_MS = 600_000
-_MSISDN = re.compile(r"^\+[1-9][0-9]{7,14}$")
 _KV_DELETES = ("DEL", "PURGE")
 _log = get_logger(__name__)
 
 
 def msisdn_key(msisdn: str) -> str:
     """The registry key of an E.164 number (its digits); ValueError when it is not E.164."""
-    if not _MSISDN.match(msisdn):
+    if not is_e164(msisdn):
         raise ValueError(
-            "msisdn must be an E.164 number: + then 8 to 15 digits, not starting with 0"
+            "msisdn must be an E.164 number: + then 7 to 15 digits, not starting with 0"
         )
     return msisdn[1:]
 
