@@ -81,8 +81,8 @@ class DeadLetters(Protocol):
     async def get(self, account_id: str, dead_letter_id: str) -> DeadLetter | None:
         """One dead letter of an account, or None."""
 
-    async def list(self, account_id: str, limit: int) -> list[dict[str, Any]]:
-        """An account's dead letters as the API shows them, newest first."""
+    async def list(self, account_id: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """An account's dead letters as the API shows them, newest first (all, or `limit`)."""
 
 
 class AttemptLog(Protocol):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from parley_shared import subjects
+from parley_shared.ids import new_id
+from webhook_svc.adapters.codec import encode_dead_letter
+from webhook_svc.domain.records import DeadLetter, Delivery
 from webhook_testkit import Account, Receiver, publish_events, request, status_event, status_hook
 from webhook_testkit import wait_until as until
 
@@ -146,3 +150,27 @@ async def test_api_processes_share_requests_in_a_queue_group(nc: Any, start_serv
     except TimeoutError:
         return
     raise AssertionError("the request was answered twice")
+
+
+async def test_dead_letters_are_all_listed_when_no_limit_is_sent(
+    nc: Any, js: Any, start_service: Any
+) -> None:
+    """Without `limit` every dead letter of the account is listed (well past 100), newest first;
+    an explicit `limit` still answers only the newest ones."""
+    account_id = new_id("acc")
+    ids = [f"dl_{n:04d}" for n in range(130)]
+    acks = []
+    for n, dead_letter_id in enumerate(ids):
+        delivery = Delivery(f"bat_{n}", account_id, "status", [f"evt_{n}"], b"x" * 2048)
+        letter = DeadLetter(dead_letter_id, delivery, 4, "HTTP 500", "2026-11-26T10:00:00.000Z")
+        subject = subjects.webhook_dead_letter(account_id, dead_letter_id)
+        acks.append(await js.publish_async(subject, encode_dead_letter(letter)))
+    await asyncio.gather(*acks)
+    await start_service(roles=("api",))
+    items = await _dead_letters(nc, account_id)
+    assert [item["id"] for item in items] == ids[::-1]
+    assert items[0]["event_ids"] == ["evt_129"]
+    reply = await request(
+        nc, subjects.WEBHOOK_DEAD_LETTERS_QUERY, {"account_id": account_id, "limit": 3}
+    )
+    assert [item["id"] for item in reply["items"]] == ids[::-1][:3]

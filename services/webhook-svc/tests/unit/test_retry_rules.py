@@ -7,8 +7,11 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
+from parley_shared.streams import load_definitions
 from webhook_svc.domain.retry import (
+    MAX_DELAY_S,
     Step,
+    jittered,
     next_step,
     parse_retry_after,
     parse_schedule,
@@ -17,15 +20,43 @@ from webhook_svc.domain.retry import (
 )
 
 NOW = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
+DAY = 24 * 3600.0
+
+
+def _retry_stream_max_age() -> float:
+    [stream] = [d for d in load_definitions(1) if d["name"] == "WEBHOOK_RETRY"]
+    return float(stream["max_age"])
 
 
 def test_schedule_parses_and_rejects_nonsense() -> None:
     """The default schedule parses; empty, negative or non-numeric schedules are refused."""
     assert parse_schedule("5,300,1800") == (5.0, 300.0, 1800.0)
     assert parse_schedule(" 0.2, 0.4 ,0.6") == (0.2, 0.4, 0.6)
-    for bad in ("", ",", "5,-1", "a,b", "0"):
-        with pytest.raises(ValueError):  # noqa: PT011 - any of the parse errors
+    for bad in ("", ",", "5,-1", "a,b", "0", "5,nan", "inf", "5,604800"):
+        with pytest.raises(ValueError, match="WEBHOOK_RETRY_SCHEDULE"):
             parse_schedule(bad)
+
+
+def test_no_retry_is_due_after_the_retry_stream_would_age_it_out() -> None:
+    """The longest schedule entry allowed, with +20% jitter or a 2x Retry-After clamp, a huge
+    deferral too, still fires at least half a day before WEBHOOK_RETRY's max_age."""
+    keep_until = _retry_stream_max_age() - DAY / 2
+    longest = max(delay for delay in (6 * DAY, 6.5 * DAY, 7 * DAY) if _parses(str(delay)))
+    rng = random.Random(11)
+    delays = [retry_delay((longest,), 1, None, rng) for _ in range(200)]
+    delays += [retry_delay((longest,), 3, 10 * longest), jittered(30 * DAY, rng)]
+    assert max(delays) <= keep_until
+    assert keep_until >= MAX_DELAY_S
+    assert retry_delay((longest,), 1, 3 * longest) == MAX_DELAY_S  # capped, not refused
+    assert retry_delay((60.0,), 1, 600.0) == 120.0  # the cap leaves ordinary clamps alone
+
+
+def _parses(text: str) -> bool:
+    try:
+        parse_schedule(text)
+    except ValueError:
+        return False
+    return True
 
 
 def test_retries_beyond_the_schedule_reuse_its_last_delay() -> None:

@@ -43,7 +43,7 @@ class Journal:
     async def get(self, account_id: str, dead_letter_id: str) -> DeadLetter | None:
         return None
 
-    async def list(self, account_id: str, limit: int) -> list[dict[str, Any]]:
+    async def list(self, account_id: str, limit: int | None = None) -> list[dict[str, Any]]:
         return []
 
     async def append(self, account_id: str, entry: Mapping[str, Any]) -> None:

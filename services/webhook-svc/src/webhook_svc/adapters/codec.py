@@ -78,8 +78,11 @@ def decode_dead_letter(data: bytes) -> DeadLetter:
 
 
 def public_dead_letter(data: bytes) -> dict[str, Any]:
-    """The API view of a stored dead letter, reading only its metadata line."""
-    meta, _ = _split(data)
+    """The API view of a stored dead letter, reading only its metadata line (no body copy)."""
+    end = data.find(SEPARATOR)
+    if end < 0:
+        raise ValueError("record has no metadata line")
+    meta = _meta(memoryview(data)[:end])
     return {key: meta.get(key) for key in PUBLIC_FIELDS}
 
 
@@ -87,10 +90,14 @@ def _split(data: bytes) -> tuple[dict[str, Any], bytes]:
     head, sep, body = bytes(data).partition(SEPARATOR)
     if not sep:
         raise ValueError("record has no metadata line")
+    return _meta(head), body
+
+
+def _meta(head: bytes | memoryview) -> dict[str, Any]:
     try:
         meta = orjson.loads(head)
     except orjson.JSONDecodeError as exc:
         raise ValueError("record metadata is not JSON") from exc
     if not isinstance(meta, dict):
         raise ValueError("record metadata is not an object")  # noqa: TRY004 - bad input data
-    return meta, body
+    return meta

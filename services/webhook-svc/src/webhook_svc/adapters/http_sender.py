@@ -1,7 +1,15 @@
 """HTTPS delivery through one pooled aiohttp session, behind an SSRF guard.
 
-- One `ClientSession` per process: keep-alive connections pooled per host, 5 s to connect
-  (TCP and TLS), 15 s for the whole attempt, redirects never followed (a 3xx is a failure).
+- One `ClientSession` per process: keep-alive connections pooled per host, redirects never
+  followed (a 3xx is a failure).
+- Timeouts (CONTRACT 7: 5 s connect, 15 s total) never count the wait for a free connection
+  of the shared pool, so a busy pool cannot fail a healthy receiver: `sock_connect` bounds
+  each TCP connect and TLS handshake, and the 15 s deadline is armed by aiohttp's trace hooks
+  only once the attempt holds a connection (a pooled one, or the start of a new one, name
+  lookup included); it runs until the answer's status line and headers are in.
+- The outcome is decided on the status line. The answer's body is then read and dropped, at
+  most `MAX_ANSWER_BYTES` for at most `DRAIN_S`; a body that is larger, slower or broken only
+  closes that connection instead of returning it to the pool (a 2xx stays delivered).
 - The SSRF guard: `GuardedResolver` resolves names and keeps only addresses
   `address_allowed` accepts; aiohttp then connects to exactly those addresses, so a name
   cannot resolve to a public address for the check and a private one for the connection. IP
@@ -15,6 +23,7 @@ import asyncio
 import socket
 import time
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -28,6 +37,7 @@ from webhook_svc.ports import Outcome
 
 REFUSED = "target address not allowed (loopback, private, link-local or reserved)"
 MAX_ANSWER_BYTES = 64 * 1024
+DRAIN_S = 1.0
 
 
 class GuardedResolver(AbstractResolver):
@@ -53,6 +63,34 @@ class GuardedResolver(AbstractResolver):
         await self._inner.close()
 
 
+class _Deadline:
+    """An attempt's total timeout, armed when it gets a connection (not while it queues)."""
+
+    __slots__ = ("seconds", "timeout")
+
+    def __init__(self, timeout: asyncio.Timeout, seconds: float) -> None:
+        self.timeout = timeout
+        self.seconds = seconds
+
+    def arm(self) -> None:
+        """Start the clock, once (a new connection's start, or a pooled one's reuse)."""
+        if self.timeout.when() is None:
+            self.timeout.reschedule(asyncio.get_running_loop().time() + self.seconds)
+
+
+async def _arm_deadline(_session: aiohttp.ClientSession, ctx: SimpleNamespace, _: object) -> None:
+    deadline = ctx.trace_request_ctx
+    if isinstance(deadline, _Deadline):
+        deadline.arm()
+
+
+def _deadline_trace() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_create_start.append(_arm_deadline)
+    trace.on_connection_reuseconn.append(_arm_deadline)
+    return trace
+
+
 class HttpSender:
     """POSTs bodies to HTTPS (or, when private targets are allowed, HTTP) endpoints."""
 
@@ -67,7 +105,11 @@ class HttpSender:
     ) -> None:
         """Configure; the session is made on first use (inside the event loop)."""
         self._allow_private = allow_private
-        self._timeout = aiohttp.ClientTimeout(total=total_timeout_s, connect=connect_timeout_s)
+        # No `total` / `connect`: in aiohttp both include the wait for a pooled connection.
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=None, sock_read=None, sock_connect=connect_timeout_s
+        )
+        self._total_s = total_timeout_s
         self._pool_size = pool_size
         self._resolver = resolver
         self._session: aiohttp.ClientSession | None = None
@@ -85,6 +127,7 @@ class HttpSender:
                 timeout=self._timeout,
                 headers={"user-agent": "parley-webhook/1"},
                 auto_decompress=False,
+                trace_configs=[_deadline_trace()],
             )
         return self._session
 
@@ -107,24 +150,34 @@ class HttpSender:
         if refusal is not None:
             return Outcome(False, error=refusal)
         started = time.perf_counter()
+        session = self._session_now()
         try:
-            async with self._session_now().post(
-                target.url, data=body, headers=dict(headers), allow_redirects=False
-            ) as resp:
-                await resp.content.read(MAX_ANSWER_BYTES)
-                status = resp.status
-                retry_after = resp.headers.get("Retry-After")
+            async with asyncio.timeout(None) as timeout:
+                resp = await session.post(
+                    target.url,
+                    data=body,
+                    headers=dict(headers),
+                    allow_redirects=False,
+                    trace_request_ctx=_Deadline(timeout, self._total_s),
+                )
         except Exception as exc:  # noqa: BLE001 - every failure of the target is an outcome
             return Outcome(False, error=_describe(exc), duration_ms=_ms(started))
         finally:
             metrics.child(metrics.ATTEMPT_SECONDS, "http").observe(time.perf_counter() - started)
+        duration_ms = _ms(started)
+        status = resp.status
+        retry_after = resp.headers.get("Retry-After")
+        try:
+            await _drain(resp)
+        finally:
+            resp.release()
         ok = 200 <= status < 300
         return Outcome(
             ok,
             status_code=status,
             error=None if ok else f"HTTP {status}",
             retry_after=retry_after,
-            duration_ms=_ms(started),
+            duration_ms=duration_ms,
         )
 
     async def close(self) -> None:
@@ -132,6 +185,21 @@ class HttpSender:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+async def _drain(resp: aiohttp.ClientResponse) -> None:
+    """Read and drop the answer's body (bounded); close the connection unless it all came."""
+    left = MAX_ANSWER_BYTES + 1
+    try:
+        async with asyncio.timeout(DRAIN_S):
+            while left > 0:
+                chunk = await resp.content.read(left)
+                if not chunk:
+                    return  # the whole body: the connection may go back to the pool
+                left -= len(chunk)
+    except (TimeoutError, aiohttp.ClientError, OSError):
+        pass  # the status decided the outcome already
+    resp.close()
 
 
 def _ms(started: float) -> float:

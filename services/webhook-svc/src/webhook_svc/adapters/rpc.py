@@ -2,8 +2,9 @@
 
 - `parley.webhook.v1.deliveries.query` `{"account_id", "limit"?: 1..200, default 50}`
   -> `{"items": [attempt, ...]}`, newest first;
-- `parley.webhook.v1.dead_letters.query` `{"account_id", "limit"?: 1..500, default 100}`
-  -> `{"items": [dead letter, ...]}`, newest first;
+- `parley.webhook.v1.dead_letters.query` `{"account_id", "limit"?: 1..500}`
+  -> `{"items": [dead letter, ...]}`, newest first: every one of the account's dead letters
+  unless `limit` is given (CONTRACT 2 lists them all, without paging);
 - `parley.webhook.v1.dead_letters.replay` `{"account_id", "dead_letter_id"}`
   -> `{"status": 202}`, or the problem 404 `not_found`.
 
@@ -57,10 +58,28 @@ def _request(data: bytes) -> dict[str, Any]:
     return request
 
 
-def _limit(request: dict[str, Any], default: int, high: int) -> int:
-    value = request.get("limit", default)
+def fitted(reply: dict[str, Any], max_bytes: int) -> bytes:
+    """The reply's JSON, within the server's max_payload: a list that would not fit keeps its
+    first (newest) items and says `"truncated": true`, rather than the reply failing to send."""
+    body = orjson.dumps(reply)
+    items = reply.get("items")
+    if len(body) <= max_bytes or not isinstance(items, list):
+        return body
+    low, high = 0, len(items)  # the most items that fit lies in [low, high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if len(orjson.dumps({**reply, "items": items[:middle], "truncated": True})) <= max_bytes:
+            low = middle
+        else:
+            high = middle
+    return orjson.dumps({**reply, "items": items[:low], "truncated": True})
+
+
+def _limit(request: dict[str, Any], high: int) -> int | None:
+    """The request's `limit` (1..high), or None when it gives none."""
+    value = request.get("limit")
     if value is None:
-        return default
+        return None
     if type(value) is not int or not 1 <= value <= high:
         raise ValidationFailed.at(["limit"], f"must be an integer between 1 and {high}")
     return value
@@ -107,7 +126,7 @@ class Api:
         async def handle(msg: Any) -> None:
             reply = await self.answer(name, operation, msg.data)
             if msg.reply:
-                await msg.respond(orjson.dumps(reply))
+                await msg.respond(fitted(reply, self._nc.max_payload))
 
         return handle
 
@@ -131,12 +150,13 @@ class Api:
     async def deliveries(self, request: dict[str, Any]) -> dict[str, Any]:
         """An account's recent delivery attempts, newest first."""
         account_id = _account_id(request)
-        return {"items": await self._log.recent(account_id, _limit(request, 50, 200))}
+        limit = _limit(request, 200)
+        return {"items": await self._log.recent(account_id, 50 if limit is None else limit)}
 
     async def dead_letters(self, request: dict[str, Any]) -> dict[str, Any]:
-        """An account's dead letters, newest first."""
+        """An account's dead letters, newest first: all of them unless `limit` is given."""
         account_id = _account_id(request)
-        return {"items": await self._dead_letters.list(account_id, _limit(request, 100, 500))}
+        return {"items": await self._dead_letters.list(account_id, _limit(request, 500))}
 
     async def replay(self, request: dict[str, Any]) -> dict[str, Any]:
         """Deliver a dead letter again from attempt 1."""

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import structlog
@@ -41,6 +42,7 @@ SCHEDULE_TARGET = "Nats-Schedule-Target"
 MIN_SCHEDULE_S = 0.05
 PUBLISH_TIMEOUT_S = 5.0
 _SAFE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+T = TypeVar("T")
 
 
 def schedule_token(batch_id: str) -> str:
@@ -75,8 +77,18 @@ class RetryQueue:
             raise StoreUnavailable(f"retry not stored: {type(exc).__name__}") from exc
 
 
-async def read_subject(js: Any, stream: str, filter_subject: str) -> list[bytes]:
-    """Every message on `filter_subject` of `stream`, oldest first (small sets only)."""
+async def read_subject(
+    js: Any,
+    stream: str,
+    filter_subject: str,
+    convert: Callable[[bytes], T],
+    last: int | None = None,
+) -> list[T]:
+    """The messages on `filter_subject` of `stream`, oldest first, each passed through `convert`.
+
+    With `last`, only the last `last` messages are converted and kept; the others are read and
+    dropped as they arrive, so at most `last` raw messages (or one fetch) are held at a time.
+    """
     config = ConsumerConfig(
         filter_subject=filter_subject,
         deliver_policy=DeliverPolicy.ALL,
@@ -86,7 +98,8 @@ async def read_subject(js: Any, stream: str, filter_subject: str) -> list[bytes]
         num_replicas=1,
     )
     info = await js.add_consumer(stream, config=config)
-    out: list[bytes] = []
+    kept: deque[bytes] = deque(maxlen=last)
+    out: list[T] = []
     try:
         pending = info.num_pending
         if pending:
@@ -96,7 +109,11 @@ async def read_subject(js: Any, stream: str, filter_subject: str) -> list[bytes]
                     msgs = await sub.fetch(min(256, pending), timeout=1)
                 except TimeoutError:
                     break  # purged meanwhile: what was read is all there is
-                out.extend(m.data for m in msgs)
+                for m in msgs:
+                    if last is None:
+                        out.append(convert(m.data))
+                    else:
+                        kept.append(m.data)
                 pending = msgs[-1].metadata.num_pending
             await sub.unsubscribe()
     finally:
@@ -104,7 +121,7 @@ async def read_subject(js: Any, stream: str, filter_subject: str) -> list[bytes]
             await js.delete_consumer(stream, info.name)
         except Exception as exc:  # noqa: BLE001 - it expires by itself anyway
             log.debug("ephemeral_consumer_not_deleted", error=type(exc).__name__)
-    return out
+    return out if last is None else [convert(data) for data in kept]
 
 
 class DeadLetterStore:
@@ -143,14 +160,21 @@ class DeadLetterStore:
             return None
         return decode_dead_letter(msg.data)
 
-    async def list(self, account_id: str, limit: int) -> list[dict[str, Any]]:
-        """The account's dead letters, newest first, at most `limit`."""
-        raw = await read_subject(
+    async def list(self, account_id: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """The account's dead letters, newest first: all of them, or the newest `limit`.
+
+        Only each letter's metadata line is parsed (never its body), and only for the letters
+        returned.
+        """
+        letters = await read_subject(
             self._js,
             subjects.STREAM_WEBHOOK_DEAD_LETTERS,
             subjects.webhook_dead_letters_of(account_id),
+            public_dead_letter,
+            limit,
         )
-        return [public_dead_letter(data) for data in reversed(raw[-limit:])]
+        letters.reverse()
+        return letters
 
 
 class AttemptLog:
@@ -170,9 +194,12 @@ class AttemptLog:
 
     async def recent(self, account_id: str, limit: int) -> list[dict[str, Any]]:
         """The account's last `limit` attempts, newest first."""
-        raw = await read_subject(
+        entries: list[dict[str, Any]] = await read_subject(
             self._nc.jetstream(),
             subjects.STREAM_WEBHOOK_DELIVERIES,
             subjects.webhook_attempt_log(account_id),
+            orjson.loads,
+            limit,
         )
-        return [orjson.loads(data) for data in reversed(raw[-limit:])]
+        entries.reverse()
+        return entries
