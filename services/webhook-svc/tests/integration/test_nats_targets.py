@@ -151,3 +151,54 @@ async def test_wrong_credentials_fail_the_attempt(
         nc, subjects.WEBHOOK_DEAD_LETTERS_QUERY, {"account_id": account.account_id}
     )
     assert reply["items"][0]["last_error"].startswith("nats error")
+
+
+async def test_servers_a_target_announces_are_never_dialled() -> None:
+    """A target's INFO may list other servers (`connect_urls`); the SSRF guard never checked
+    them, so when the target drops the connection nothing dials them: the connection closes
+    and is made again, guarded, on the next delivery."""
+    import asyncio
+
+    from webhook_svc.adapters.nats_sender import NatsSender
+    from webhook_svc.domain.targets import parse_target
+
+    dialled: list[int] = []
+
+    async def announced(_r: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        dialled.append(1)
+        writer.close()
+
+    decoy = await asyncio.start_server(announced, "127.0.0.1", 0)
+    decoy_port = decoy.sockets[0].getsockname()[1]
+
+    async def target(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        info = {
+            "server_id": "T",
+            "version": "2.10.0",
+            "proto": 1,
+            "headers": True,
+            "max_payload": 1048576,
+            "connect_urls": [f"127.0.0.1:{decoy_port}"],
+        }
+        writer.write(b"INFO " + orjson.dumps(info) + b"\r\n")
+        await writer.drain()
+        while line := await reader.readline():
+            if line.startswith(b"PING"):
+                writer.write(b"PONG\r\n")
+                await writer.drain()
+            elif line.startswith(b"HPUB"):
+                await reader.readline()  # the payload line
+                writer.close()  # drop the client after its first publish
+                return
+
+    server = await asyncio.start_server(target, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    sender = NatsSender(allow_private=True, timeout_s=2.0)
+    try:
+        await sender.send(parse_target(f"nats://127.0.0.1:{port}/hooks.a"), b"{}", {"a": "b"})
+        await asyncio.sleep(1.5)  # a reconnecting client would have dialled the decoy by now
+        assert dialled == []
+    finally:
+        await sender.close()
+        server.close()
+        decoy.close()

@@ -1,11 +1,12 @@
 """Delivery to NATS subjects: `nats://[user:pass@]host[:port]/subject[?jetstream=true]`.
 
 One pooled connection per (server, credentials), made on first use to the address the SSRF
-guard checked; it reconnects a couple of times by itself and, once closed, is made again on
-the next delivery. The headers of an HTTPS delivery travel as NATS
-headers. A core publish counts as delivered once flushed to the server; with
-`?jetstream=true` the publish waits for the JetStream ack, and a missing stream or a timeout
-is a failure that is retried like any other.
+guard checked. It never reconnects by itself: nats-py would also try the servers the target
+announces in its INFO (`connect_urls`), which the guard never saw, so a target could steer us
+to a loopback or private address. Once closed, it is made again, guarded, on the next
+delivery. The headers of an HTTPS delivery travel as NATS headers. A core publish counts as
+delivered once flushed to the server; with `?jetstream=true` the publish waits for the
+JetStream ack, and a missing stream or a timeout is a failure that is retried like any other.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from webhook_svc.ports import Outcome
 log = structlog.get_logger("webhook_svc.nats_sender")
 
 TIMEOUT_S = 5.0
-RECONNECTS = 2
 REFUSED = "target address not allowed (loopback, private, link-local or reserved)"
 
 
@@ -69,9 +69,7 @@ class NatsSender:
                 user=target.username,
                 password=target.password,
                 connect_timeout=self._timeout_s,
-                allow_reconnect=True,
-                max_reconnect_attempts=RECONNECTS,
-                reconnect_time_wait=0.5,
+                allow_reconnect=False,  # see the module docstring: only guarded addresses
                 name="parley-webhook-svc",
                 error_cb=_quiet,
             )
