@@ -231,14 +231,45 @@ async def test_close_connections_is_bounded_when_a_part_hangs(
     assert took < 5
 
 
-async def test_only_the_newest_pending_snapshot_of_a_subject_is_published(
+async def test_events_go_out_in_order_and_a_retry_sends_each_subjects_newest(
     nats_url: str, database_url: str
 ) -> None:
-    """Of several pending events for one subject only the newest is sent, and every row is
-    marked: a retried batch cannot store an older snapshot over a newer one."""
+    """A round publishes every pending event in order; after a failed round only the newest
+    pending event of each subject is sent (all are marked), so a retry cannot store an older
+    snapshot over a newer one that JetStream would then drop as a duplicate."""
     from account_svc.adapters.outbox import OutboxRelay
     from account_svc.adapters.postgres import apply_migrations, create_pool
     from parley_shared.streams import ensure_streams
+
+    class FailOnce:
+        """JetStream whose first publish fails (a lost connection), then the real one."""
+
+        def __init__(self, js: Any) -> None:
+            self.js, self.failed = js, False
+
+        async def publish_async(self, *args: Any, **kwargs: Any) -> Any:
+            if not self.failed:
+                self.failed = True
+                raise nats.errors.ConnectionClosedError
+            return await self.js.publish_async(*args, **kwargs)
+
+    async def received(sub: Any, count: int) -> list[tuple[str, int]]:
+        got = []
+        for _ in range(count):
+            msg = await sub.next_msg(timeout=5)
+            got.append((msg.subject, orjson.loads(msg.data)["version"]))
+        with pytest.raises(nats.errors.TimeoutError):
+            await sub.next_msg(timeout=0.3)
+        return got
+
+    async def insert(conn: Any, rows: list[tuple[str, int]], tag: str) -> None:
+        for i, (subj, version) in enumerate(rows):
+            await conn.execute(
+                "INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3)",
+                f"evt_{tag}_{i}",
+                subj,
+                orjson.dumps({"version": version}),
+            )
 
     pool = await create_pool(database_url, 2)
     nc = await nats.connect(nats_url)
@@ -246,28 +277,19 @@ async def test_only_the_newest_pending_snapshot_of_a_subject_is_published(
         await apply_migrations(pool)
         js = nc.jetstream()
         await ensure_streams(js, 1)
-        subject = subjects.account_config("acc_collapse")
-        other = subjects.account_config("acc_other")
-        rows = [(subject, 1), (other, 1), (subject, 2), (subject, 3)]
+        one, two = subjects.account_config("acc_one"), subjects.account_config("acc_two")
+        sub = await nc.subscribe("parley.account.v1.config.>")
         async with pool.acquire() as conn:
-            for i, (subj, version) in enumerate(rows):
-                await conn.execute(
-                    "INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3)",
-                    f"evt_collapse_{i}",
-                    subj,
-                    orjson.dumps({"version": version}),
-                )
-            sub = await nc.subscribe("parley.account.v1.config.>")
-            relay = OutboxRelay(database_url, js, 0.05)
-            assert await relay.drain_once(conn) == 4
-            got = []
-            async with asyncio.timeout(5):
-                while len(got) < 2:
-                    msg = await sub.next_msg(timeout=5)
-                    got.append((msg.subject, orjson.loads(msg.data)["version"]))
-            assert sorted(got) == sorted([(subject, 3), (other, 1)])
-            with pytest.raises(nats.errors.TimeoutError):
-                await sub.next_msg(timeout=0.3)
+            relay = OutboxRelay(database_url, FailOnce(js), 0.05)
+            await insert(conn, [(one, 1), (two, 1), (one, 2)], "first")
+            with pytest.raises(nats.errors.ConnectionClosedError):
+                await relay.drain_once(conn)
+            await insert(conn, [(one, 3)], "second")
+            assert await relay.drain_once(conn) == 4  # the retry: newest of each subject
+            assert sorted(await received(sub, 2)) == sorted([(one, 3), (two, 1)])
+            await insert(conn, [(one, 4), (two, 2), (one, 5)], "third")
+            assert await relay.drain_once(conn) == 3  # a normal round: every event, in order
+            assert await received(sub, 3) == [(one, 4), (two, 2), (one, 5)]
             pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
             assert pending == 0
     finally:

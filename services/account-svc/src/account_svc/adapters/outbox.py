@@ -40,6 +40,7 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self._stopped = False
+        self._retrying = False  # the last round failed: send only each subject's newest
         self.leader = False
 
     def stop(self) -> None:
@@ -101,11 +102,14 @@ class OutboxRelay:
         self._wake.set()
 
     async def drain_once(self, conn: asyncpg.Connection) -> int:
-        """Publish one batch of pending events; mark them published once all are acked.
+        """Publish one batch of pending events, in order; mark them published once all are
+        acked.
 
-        Events are snapshots on streams that keep the last message per subject, so of several
-        pending for one subject only the newest is sent. That also keeps a retried batch from
-        storing an older snapshot over a newer one JetStream would then drop as a duplicate.
+        After a failed round, only the newest pending event of each subject is sent (the older
+        ones are marked as superseded). ACCOUNTS and TEMPLATES keep one snapshot per subject
+        and drop a message id they have seen: had an older snapshot failed while a newer one
+        of its subject was stored, sending both again would store the older one and drop the
+        newer one as a duplicate, leaving a stale config on the stream.
         """
         rows = await conn.fetch(
             "SELECT id, event_id, subject, payload FROM outbox"
@@ -115,10 +119,10 @@ class OutboxRelay:
         PENDING.set(len(rows))
         if not rows:
             return 0
-        newest = {row["subject"]: row for row in rows}  # rows come oldest first
+        send = list({row["subject"]: row for row in rows}.values()) if self._retrying else rows
         futures: list[asyncio.Future[Any]] = []
         try:
-            for row in newest.values():
+            for row in send:
                 futures.append(
                     await self.js.publish_async(
                         row["subject"],
@@ -129,6 +133,7 @@ class OutboxRelay:
             async with asyncio.timeout(ACK_TIMEOUT):
                 await asyncio.gather(*futures)
         except BaseException:
+            self._retrying = True
             for future in futures:
                 future.cancel()  # frees the client's pending-publish slots
             raise
@@ -136,6 +141,7 @@ class OutboxRelay:
             "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
             [row["id"] for row in rows],
         )
-        PUBLISHED.inc(len(newest))
-        log.debug("outbox_published", count=len(newest), superseded=len(rows) - len(newest))
+        self._retrying = False
+        PUBLISHED.inc(len(send))
+        log.debug("outbox_published", count=len(send), superseded=len(rows) - len(send))
         return len(rows)
