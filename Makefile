@@ -21,7 +21,7 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet 'uv>=0.5,<1'
 
-$(VENV)/.synced: $(UV) pyproject.toml uv.lock shared/pyproject.toml devtools/pyproject.toml $(wildcard services/*/pyproject.toml)
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock shared/pyproject.toml shared/runtime/pyproject.toml devtools/pyproject.toml $(wildcard services/*/pyproject.toml)
 	$(UV) sync --frozen --all-packages --group dev
 	@touch $@
 
@@ -41,7 +41,7 @@ test: install browser ## run every test (unit + integration against embedded NAT
 lint: install ## ruff + mypy --strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared/src devtools/src services/*/src
+	$(VENV)/bin/mypy shared/src shared/runtime/src devtools/src services/*/src
 
 fmt: install ## format the code
 	$(VENV)/bin/ruff format .

@@ -23,6 +23,7 @@ WORKDIR /src
 # workspace member's pyproject.toml to read the workspace; it installs only routing-svc's share.
 COPY pyproject.toml uv.lock ./
 COPY shared/pyproject.toml shared/
+COPY shared/runtime/pyproject.toml shared/runtime/
 COPY devtools/pyproject.toml devtools/
 COPY services/account-svc/pyproject.toml services/account-svc/
 COPY services/routing-svc/pyproject.toml services/routing-svc/
@@ -31,6 +32,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-install-workspace --package routing-svc
 # Then the code: parley_shared and the service, installed as regular (non-editable) packages.
 COPY shared/src shared/src
+COPY shared/runtime/src shared/runtime/src
 COPY services/routing-svc/src services/routing-svc/src
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable --package routing-svc

@@ -25,6 +25,7 @@ WORKDIR /src
 # workspace member's pyproject.toml to read the workspace; it installs only webhook-svc's share.
 COPY pyproject.toml uv.lock ./
 COPY shared/pyproject.toml shared/
+COPY shared/runtime/pyproject.toml shared/runtime/
 COPY devtools/pyproject.toml devtools/
 COPY services/account-svc/pyproject.toml services/account-svc/
 COPY services/routing-svc/pyproject.toml services/routing-svc/
@@ -33,6 +34,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-install-workspace --package webhook-svc
 # Then the code: parley_shared and the service, installed as regular (non-editable) packages.
 COPY shared/src shared/src
+COPY shared/runtime/src shared/runtime/src
 COPY services/webhook-svc/src services/webhook-svc/src
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable --package webhook-svc

@@ -78,6 +78,7 @@ def test_dockerfile_installs_only_its_service_from_the_lock(
         assert f"services/{other}/src" not in copied, f"{service} image copies {other}'s code"
     assert f"services/{service}/src" in copied
     assert "shared/src" in copied
+    assert "shared/runtime/src" in copied
     assert "devtools/src" not in copied
 
 
@@ -94,6 +95,7 @@ def test_dockerfile_copies_files_that_exist(service: str, dockerfiles: dict[str,
         assert (REPO / src).exists(), f"{dockerfile.path.name}: COPY {src} does not exist"
     members = [
         "shared",
+        "shared/runtime",
         "devtools",
         *(
             p.parent.relative_to(REPO).as_posix()

@@ -10,10 +10,9 @@ import asyncio
 import contextlib
 from typing import Any
 
-import nats
 import structlog
 from aiohttp import web
-from parley_shared.environment import nats_servers
+from parley_runtime.nats import connect as nats_connect
 from parley_shared.sealing import MasterKey
 from parley_shared.streams import ensure_streams
 
@@ -40,30 +39,6 @@ def master_key(settings: Settings) -> MasterKey:
         [settings.master_key_previous.get_secret_value()] if settings.master_key_previous else []
     )
     return MasterKey.from_b64(settings.master_key.get_secret_value(), previous=previous)
-
-
-async def connect_nats(url: str, name: str) -> Any:
-    """A NATS connection that reconnects forever (`url` may list servers, comma-separated)."""
-
-    async def on_error(exc: Exception) -> None:
-        log.warning("nats_error", error=type(exc).__name__)
-
-    async def on_disconnect() -> None:
-        log.warning("nats_disconnected")
-
-    async def on_reconnect() -> None:
-        log.info("nats_reconnected")
-
-    return await nats.connect(
-        nats_servers(url),
-        name=name,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        connect_timeout=5,
-        error_cb=on_error,
-        disconnected_cb=on_disconnect,
-        reconnected_cb=on_reconnect,
-    )
 
 
 async def bootstrap_admin(settings: Settings, directory: Directory) -> dict[str, Any]:
@@ -113,7 +88,7 @@ def create_app(settings: Settings) -> web.Application:
         if report.get("password_generated"):
             # CONTRACT: a generated bootstrap password is printed once (never logged).
             print(f"bootstrap admin created: {report['username']} / {report['password']}")
-        nc = await connect_nats(settings.nats_url, "account-svc")
+        nc = await nats_connect(settings.nats_url, "account-svc")
         holder["nc"] = nc
         services.webhooks = WebhookQueries(services.accounts, nc)
         js = nc.jetstream()

@@ -6,17 +6,16 @@ lifecycle hooks connect and disconnect.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import nats
 import structlog
 from aiohttp import web
+from parley_runtime.nats import connect as nats_connect
 from parley_shared import subjects
-from parley_shared.environment import nats_servers
 from parley_shared.sealing import MasterKey
 from parley_shared.streams import ensure_streams
 
@@ -58,34 +57,6 @@ def master_key(settings: Settings) -> MasterKey:
     return MasterKey.from_b64(settings.master_key.get_secret_value(), previous=previous)
 
 
-async def connect_nats(url: str, name: str, stopping: Callable[[], bool] = bool) -> Any:
-    """A NATS connection that reconnects forever (`url` may list servers, comma-separated;
-    `stopping`: a disconnect is expected)."""
-
-    async def on_error(exc: Exception) -> None:
-        log.warning("nats_error", error=type(exc).__name__)
-
-    async def on_disconnect() -> None:
-        if stopping():
-            log.info("nats_disconnected")
-        else:
-            log.warning("nats_disconnected")
-
-    async def on_reconnect() -> None:
-        log.info("nats_reconnected")
-
-    return await nats.connect(
-        nats_servers(url),
-        name=name,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        connect_timeout=5,
-        error_cb=on_error,
-        disconnected_cb=on_disconnect,
-        reconnected_cb=on_reconnect,
-    )
-
-
 @dataclass
 class Runtime:
     """What a running routing-svc holds, for shutdown and readiness."""
@@ -98,7 +69,7 @@ class Runtime:
     nats_api: NatsApi | None = None
     publisher: JetStreamPublisher | None = None
     started: bool = False
-    stopping: bool = False
+    closing: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -153,7 +124,7 @@ def _consumers(
 
 async def start(settings: Settings, master: MasterKey, services: Services, rt: Runtime) -> None:
     """Connect and start every part; the HTTP routes answer 503 until this has run."""
-    rt.nc = nc = await connect_nats(settings.nats_url, "routing-svc", lambda: rt.stopping)
+    rt.nc = nc = await nats_connect(settings.nats_url, "routing-svc", closing=rt.closing)
     js = nc.jetstream()
     await ensure_streams(js, settings.stream_replicas)
     specs = kv.bucket_specs(
@@ -220,7 +191,7 @@ async def start(settings: Settings, master: MasterKey, services: Services, rt: R
 
 async def stop(rt: Runtime) -> None:
     """Stop taking work, let work in hand finish briefly, disconnect."""
-    rt.stopping = True
+    rt.closing.set()
     if rt.nats_api is not None:
         await rt.nats_api.stop()
     for consumer in rt.consumers:

@@ -13,11 +13,10 @@ import contextlib
 from collections.abc import Collection
 from typing import Any
 
-import nats
 import structlog
 from aiohttp import web
+from parley_runtime.nats import connect as nats_connect
 from parley_shared import subjects
-from parley_shared.environment import nats_servers
 from parley_shared.sealing import MasterKey
 from parley_shared.streams import ensure_streams
 
@@ -84,8 +83,11 @@ class Service:
 
     async def start(self) -> None:
         """Connect, ensure the streams, start the roles (consumers once the views are loaded)."""
-        self.nc = await connect_nats(
-            self.settings.nats_url, "webhook-svc", self._on_reconnect, self._closing
+        self.nc = await nats_connect(
+            self.settings.nats_url,
+            "webhook-svc",
+            on_reconnect=self._on_reconnect,
+            closing=self._closing,
         )
         js = self.nc.jetstream()
         await ensure_streams(js, self.settings.stream_replicas)
@@ -232,36 +234,6 @@ def _delivery(data: bytes) -> Delivery | None:
         return decode_delivery(data)
     except ValueError:
         return None
-
-
-async def connect_nats(
-    url: str, name: str, on_reconnect: Any = None, closing: asyncio.Event | None = None
-) -> Any:
-    """A NATS connection that reconnects forever (quiet once `closing` is set)."""
-    closing = closing if closing is not None else asyncio.Event()
-
-    async def on_error(exc: Exception) -> None:
-        log.warning("nats_error", error=type(exc).__name__)
-
-    async def on_disconnect() -> None:
-        if not closing.is_set():
-            log.warning("nats_disconnected")
-
-    async def reconnected() -> None:
-        log.info("nats_reconnected")
-        if on_reconnect is not None:
-            await on_reconnect()
-
-    return await nats.connect(
-        nats_servers(url),
-        name=name,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        connect_timeout=5,
-        error_cb=on_error,
-        disconnected_cb=on_disconnect,
-        reconnected_cb=reconnected,
-    )
 
 
 def create_app(settings: Settings, roles: Collection[str] = ROLES) -> web.Application:
