@@ -29,6 +29,8 @@ TIMER_PREFIX = "parley.route.v1.timer"
 TIMER_FIRED_PREFIX = "parley.route.v1.timer_fired"
 REPORT_PREFIX = "parley.route.v1.report"
 REPORT_SCHEDULE_PREFIX = "parley.route.v1.report_at"
+RECEIPT_PREFIX = "parley.route.v1.receipt"
+USER_MESSAGE_PREFIX = "parley.route.v1.user"
 
 # Wildcards (filter subjects of consumers and stream subject lists).
 ACCOUNT_CONFIG_ALL = f"{ACCOUNT_CONFIG_PREFIX}.*"
@@ -40,6 +42,8 @@ TIMER_ALL = f"{TIMER_PREFIX}.*"
 TIMER_FIRED_ALL = f"{TIMER_FIRED_PREFIX}.*"
 REPORT_ALL = f"{REPORT_PREFIX}.*"
 REPORT_SCHEDULE_ALL = f"{REPORT_SCHEDULE_PREFIX}.*"
+RECEIPT_ALL = f"{RECEIPT_PREFIX}.*"
+USER_MESSAGE_ALL = f"{USER_MESSAGE_PREFIX}.*"
 
 # Request/reply.
 API_MESSAGES_SEND = "parley.api.v1.messages.send"
@@ -52,6 +56,8 @@ DURABLE_ROUTING_ACCOUNTS = "routing-svc-accounts"
 DURABLE_ROUTING_SUBMIT = "routing-svc-submit"
 DURABLE_ROUTING_REPORTS = "routing-svc-reports"
 DURABLE_ROUTING_TIMERS = "routing-svc-timers"
+DURABLE_ROUTING_RECEIPTS = "routing-svc-receipts"
+DURABLE_ROUTING_USER_MESSAGES = "routing-svc-user-messages"
 QUEUE_ROUTING_API = "routing-svc"
 DURABLE_WEBHOOK_STATUS = "webhook-svc-status"
 DURABLE_WEBHOOK_INBOUND = "webhook-svc-inbound"
@@ -117,6 +123,16 @@ def report(message_id: str) -> str:
 def report_schedule(token: str) -> str:
     """Schedule subject of one delayed delivery report (ROUTING_REPORTS; fires on `report`)."""
     return f"{REPORT_SCHEDULE_PREFIX}.{_token(token)}"
+
+
+def receipt(route: str) -> str:
+    """Subject of a report keyed by a provider's id, heard on `route` (ROUTING_REPORTS)."""
+    return f"{RECEIPT_PREFIX}.{_token(route)}"
+
+
+def user_message(route: str) -> str:
+    """Subject of a user's message or typing heard through `route` (ROUTING_REPORTS)."""
+    return f"{USER_MESSAGE_PREFIX}.{_token(route)}"
 
 
 # webhook-svc internals: retries (message schedules), dead letters, delivery log, disabled hooks.

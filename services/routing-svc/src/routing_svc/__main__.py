@@ -15,7 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "openapi":
         from routing_svc.adapters.http_api import ROUTES
         from routing_svc.adapters.http_base import openapi_document
-        from routing_svc.adapters.http_sandbox import SANDBOX_ROUTES
+        from routing_svc.adapters.providers.sandbox_http import SANDBOX_ROUTES
 
         document = openapi_document(ROUTES + SANDBOX_ROUTES, "Parley messaging API (routing-svc)")
         print(json.dumps(document, indent=2))
@@ -24,11 +24,18 @@ def main(argv: list[str] | None = None) -> int:
     from aiohttp import web
     from parley_shared.logging import configure_logging
 
+    from routing_svc.adapters.providers.routes_file import RoutesFileError
     from routing_svc.bootstrap import create_app
-    from routing_svc.settings import Settings
+    from routing_svc.settings import Settings, warn_retired
 
     settings = Settings()
     configure_logging("routing-svc", settings.log_level, settings.log_json)
+    warn_retired()
+    try:
+        app = create_app(settings)
+    except RoutesFileError as err:
+        print(f"routing-svc: {err}", file=sys.stderr)
+        return 2
     try:
         import uvloop
 
@@ -36,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         access_log=None,

@@ -23,10 +23,10 @@ from parley_shared.sealing import API_KEY_PREFIX
 from parley_shared.timefmt import now
 from pydantic import BaseModel, ValidationError
 
-from routing_svc.adapters.directory import Directory
 from routing_svc.domain.accounts import AccountView
 from routing_svc.domain.network import Network, client_address, ip_allowed
 from routing_svc.domain.policy import PolicyRefusal
+from routing_svc.domain.requests import pydantic_errors
 from routing_svc.errors import (
     REFUSALS,
     DecryptionFailed,
@@ -37,7 +37,7 @@ from routing_svc.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from routing_svc.models import pydantic_errors
+from routing_svc.ports import AccountDirectory
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -73,7 +73,7 @@ def refused(exc: PolicyRefusal) -> RoutingError:
 class Gate:
     """Authentication, IP restriction and envelopes for the messaging API."""
 
-    def __init__(self, directory: Directory, trusted_proxies: Sequence[Network]) -> None:
+    def __init__(self, directory: AccountDirectory, trusted_proxies: Sequence[Network]) -> None:
         self._directory = directory
         self._trusted = tuple(trusted_proxies)
 

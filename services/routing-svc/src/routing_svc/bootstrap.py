@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,26 +23,30 @@ from parley_shared.streams import ensure_streams
 
 from routing_svc.access import Gate
 from routing_svc.adapters import kv
-from routing_svc.adapters.bus import Bus, JetStreamReportSink
+from routing_svc.adapters.bus import Bus, JetStreamProviderSink
+from routing_svc.adapters.capacity import CapacityLeases
 from routing_svc.adapters.consent_store import ConsentStore
 from routing_svc.adapters.directory import Directory
+from routing_svc.adapters.handovers import KvHandovers, KvUserParts
 from routing_svc.adapters.http_api import Services, build_app
-from routing_svc.adapters.http_sandbox import SANDBOX_ROUTES
 from routing_svc.adapters.jetstream import JetStreamPublisher
 from routing_svc.adapters.last_sender import LastSenders
+from routing_svc.adapters.link_store import KvLinkStore
 from routing_svc.adapters.message_store import MessageStore
 from routing_svc.adapters.nats_api import NatsApi
 from routing_svc.adapters.profiles import ProfileCache
+from routing_svc.adapters.providers import registry
+from routing_svc.adapters.providers.config import RouteConfig
+from routing_svc.adapters.providers.registry import ProviderSet
+from routing_svc.adapters.providers.routes_file import load_route_configs
+from routing_svc.adapters.providers.sandbox_http import SANDBOX_ROUTES
 from routing_svc.adapters.pull import PullConsumer
 from routing_svc.adapters.template_book import TemplateBook
-from routing_svc.adapters.vault import Vault
 from routing_svc.clicks import ShortLinks
 from routing_svc.domain.balancing import Balancer
+from routing_svc.domain.vault import Vault
 from routing_svc.inbound import Inbound
 from routing_svc.outcomes import Outcomes
-from routing_svc.providers.base import Provider
-from routing_svc.providers.routes import load_routes
-from routing_svc.providers.sandbox import SandboxProvider
 from routing_svc.router import Router
 from routing_svc.settings import Settings
 from routing_svc.submissions import Submissions
@@ -64,7 +70,7 @@ class Runtime:
     nc: Any = None
     directory: Directory | None = None
     templates: TemplateBook | None = None
-    provider: Provider | None = None
+    providers: ProviderSet | None = None
     consumers: list[PullConsumer] = field(default_factory=list)
     nats_api: NatsApi | None = None
     publisher: JetStreamPublisher | None = None
@@ -74,14 +80,22 @@ class Runtime:
 
 RUNTIME = web.AppKey("runtime", Runtime)
 
+FACTORIES: dict[str, registry.Factory] = {}
+"""Builders of the real networks' providers, by the routes file's `provider` kind."""
 
-def _provider(settings: Settings, nc: Any) -> SandboxProvider:
-    routes = load_routes(str(settings.routes_file) if settings.routes_file else None)
-    return SandboxProvider(nc, routes, replicas=settings.stream_replicas)
+
+def route_configs(settings: Settings) -> list[RouteConfig]:
+    """The routes file (or the sandbox's defaults), its secrets read from the environment;
+    a bad entry raises `RoutesFileError` naming route and field."""
+    path = str(settings.routes_file) if settings.routes_file else None
+    return load_route_configs(path, os.environ)
 
 
 def _consumers(
-    settings: Settings, nc: Any, js: Any, router: Router, outcomes: Outcomes
+    settings: Settings,
+    nc: Any,
+    js: Any,
+    handlers: dict[str, Callable[[Any], Awaitable[None]]],
 ) -> list[PullConsumer]:
     common: dict[str, Any] = {
         "batch": settings.submit_batch,
@@ -89,23 +103,30 @@ def _consumers(
         "ack_wait_s": settings.ack_wait_seconds,
     }
     wiring = (
-        (
-            subjects.STREAM_SUBMIT,
-            subjects.DURABLE_ROUTING_SUBMIT,
-            subjects.SUBMIT_ALL,
-            router.handle,
-        ),
+        (subjects.STREAM_SUBMIT, subjects.DURABLE_ROUTING_SUBMIT, subjects.SUBMIT_ALL, "submit"),
         (
             subjects.STREAM_ROUTING_REPORTS,
             subjects.DURABLE_ROUTING_REPORTS,
             subjects.REPORT_ALL,
-            outcomes.on_report,
+            "report",
         ),
         (
             subjects.STREAM_ROUTING_TIMERS,
             subjects.DURABLE_ROUTING_TIMERS,
             subjects.TIMER_FIRED_ALL,
-            outcomes.on_timer,
+            "timer",
+        ),
+        (
+            subjects.STREAM_ROUTING_REPORTS,
+            subjects.DURABLE_ROUTING_RECEIPTS,
+            subjects.RECEIPT_ALL,
+            "receipt",
+        ),
+        (
+            subjects.STREAM_ROUTING_REPORTS,
+            subjects.DURABLE_ROUTING_USER_MESSAGES,
+            subjects.USER_MESSAGE_ALL,
+            "user",
         ),
     )
     return [
@@ -115,14 +136,20 @@ def _consumers(
             stream=stream,
             durable=durable,
             filter_subject=subject,
-            handler=handler,
+            handler=handlers[name],
             **common,
         )
-        for stream, durable, subject, handler in wiring
+        for stream, durable, subject, name in wiring
     ]
 
 
-async def start(settings: Settings, master: MasterKey, services: Services, rt: Runtime) -> None:
+async def start(
+    settings: Settings,
+    master: MasterKey,
+    services: Services,
+    rt: Runtime,
+    configs: list[RouteConfig],
+) -> None:
     """Connect and start every part; the HTTP routes answer 503 until this has run."""
     rt.nc = nc = await nats_connect(settings.nats_url, "routing-svc", closing=rt.closing)
     js = nc.jetstream()
@@ -131,6 +158,7 @@ async def start(settings: Settings, master: MasterKey, services: Services, rt: R
         settings.message_log_ttl_seconds,
         settings.last_sender_ttl_seconds,
         settings.short_link_ttl_seconds,
+        settings.handover_ttl_seconds,
     )
     buckets = {
         spec.name: await kv.ensure_bucket(js, spec, settings.stream_replicas) for spec in specs
@@ -145,23 +173,30 @@ async def start(settings: Settings, master: MasterKey, services: Services, rt: R
     store = MessageStore(buckets[kv.MESSAGES], kv.KvWriter(publisher, kv.MESSAGES))
     consents = ConsentStore(buckets[kv.CONSENT])
     last = LastSenders(buckets[kv.LAST_SENDER])
-    provider = _provider(settings, nc)
-    await provider.start(JetStreamReportSink(bus))
-    rt.provider = provider
+    handovers = KvHandovers(buckets[kv.HANDOVERS], kv.KvWriter(publisher, kv.HANDOVERS))
+    providers = await registry.build(configs, nc, FACTORIES, replicas=settings.stream_replicas)
+    await providers.start(JetStreamProviderSink(bus))
+    rt.providers = providers
     transitions = Transitions(store, bus, vault, settings.timer_grace_seconds)
     router = Router(
         transitions=transitions,
         vault=vault,
-        provider=provider,
-        balancer=Balancer(replicas_hint=settings.replicas_hint),
-        routes=provider.routes(),
-        profiles=ProfileCache(provider, settings.profile_cache_seconds),
+        providers=providers,
+        balancer=Balancer(),
+        capacity=CapacityLeases(buckets[kv.CAPACITY]),
+        handovers=handovers,
+        profiles=ProfileCache(providers, settings.profile_cache_seconds),
         last_senders=last,
         linger_s=settings.state_linger_seconds,
+        keepalive_s=max(1.0, settings.ack_wait_seconds / 3),
     )
     gate = Gate(directory, settings.trusted_networks)
     links = ShortLinks(
-        buckets[kv.SHORT_LINKS], settings.short_base, store=store, vault=vault, bus=bus
+        KvLinkStore(buckets[kv.SHORT_LINKS]),
+        settings.short_base,
+        store=store,
+        vault=vault,
+        bus=bus,
     )
     submissions = Submissions(
         store=store,
@@ -173,12 +208,24 @@ async def start(settings: Settings, master: MasterKey, services: Services, rt: R
         templates=templates,
         links=links,
     )
+    inbound = Inbound(
+        directory, consents, last, bus, heard=handovers, parts=KvUserParts(buckets[kv.HANDOVERS])
+    )
     services.links = links
     services.gate, services.submissions = gate, submissions
-    services.inbound = Inbound(directory, consents, last, bus)
-    services.sandbox = provider
+    services.inbound = inbound
+    services.sandbox = providers.sandbox
+    services.providers = providers
     if settings.role in ("all", "worker"):
-        rt.consumers = _consumers(settings, nc, js, router, Outcomes(transitions))
+        outcomes = Outcomes(transitions, handovers)
+        handlers: dict[str, Callable[[Any], Awaitable[None]]] = {
+            "submit": router.handle,
+            "report": outcomes.on_report,
+            "timer": outcomes.on_timer,
+            "receipt": outcomes.on_receipt,
+            "user": inbound.heard,
+        }
+        rt.consumers = _consumers(settings, nc, js, handlers)
         for consumer in rt.consumers:
             await consumer.start()
     if settings.role in ("all", "api"):
@@ -186,7 +233,7 @@ async def start(settings: Settings, master: MasterKey, services: Services, rt: R
         await rt.nats_api.start()
     rt.started = True
     gc.freeze()  # what start-up made lives as long as the process: keep it out of collections
-    log.info("routing_svc_started", port=settings.http_port, provider=settings.provider)
+    log.info("routing_svc_started", port=settings.http_port, providers=providers.kinds())
 
 
 async def stop(rt: Runtime) -> None:
@@ -196,9 +243,8 @@ async def stop(rt: Runtime) -> None:
         await rt.nats_api.stop()
     for consumer in rt.consumers:
         await consumer.stop()
-    if rt.provider is not None:
-        with contextlib.suppress(Exception):
-            await rt.provider.stop()
+    if rt.providers is not None:
+        await rt.providers.stop()
     if rt.directory is not None:
         with contextlib.suppress(Exception):
             await rt.directory.stop()
@@ -215,6 +261,7 @@ async def stop(rt: Runtime) -> None:
 def create_app(settings: Settings) -> web.Application:
     """The routing-svc application; connections open on startup, close on cleanup."""
     master = master_key(settings)
+    configs = route_configs(settings)
     services = Services()
     rt = Runtime()
 
@@ -226,12 +273,13 @@ def create_app(settings: Settings) -> web.Application:
         detail = {"nats": nats_ok, "accounts": view_ok, "templates": templates_ok}
         return ok, {**detail, "workers": rt.started}
 
-    extra = SANDBOX_ROUTES if settings.provider == "sandbox" else ()
+    sandboxed = any(config.route.provider == "sandbox" for config in configs)
+    extra = SANDBOX_ROUTES if sandboxed else ()
     app = build_app(services, ready, extra, settings.max_body_bytes)
     app[RUNTIME] = rt
 
     async def startup(_: web.Application) -> None:
-        await start(settings, master, services, rt)
+        await start(settings, master, services, rt, configs)
 
     async def cleanup(_: web.Application) -> None:
         await stop(rt)

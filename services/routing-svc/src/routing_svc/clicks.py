@@ -9,19 +9,14 @@ message's STATUS subject.
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
 import structlog
-from nats.js.errors import KeyNotFoundError
+from parley_shared.timefmt import now_ts
 
-from routing_svc.adapters.bus import Bus
-from routing_svc.adapters.message_store import MessageStore
-from routing_svc.adapters.vault import Vault
-from routing_svc.clock import now_ts
 from routing_svc.domain.events import click_event
 from routing_svc.domain.links import Link, shorten
+from routing_svc.domain.vault import Vault
 from routing_svc.metrics import EVENTS, inc
+from routing_svc.ports import Bus, LinkStore, Messages
 
 log = structlog.get_logger("routing_svc.clicks")
 
@@ -29,8 +24,10 @@ log = structlog.get_logger("routing_svc.clicks")
 class ShortLinks:
     """Making short links for a message's text and following them."""
 
-    def __init__(self, kv: Any, base: str, *, store: MessageStore, vault: Vault, bus: Bus) -> None:
-        self._kv, self._base = kv, base
+    def __init__(
+        self, links: LinkStore, base: str, *, store: Messages, vault: Vault, bus: Bus
+    ) -> None:
+        self._links, self._base = links, base
         self._store, self._vault, self._bus = store, vault, bus
 
     async def shorten(self, text: str, account_id: str, message_id: str, protection: str) -> str:
@@ -43,19 +40,15 @@ class ShortLinks:
                 record["url"] = link.url
             else:
                 record["url_sealed"] = self._vault.seal_text(link.url, account_id)
-            await self._kv.create(link.code, orjson.dumps(record))
+            await self._links.create(link.code, record)
         return short
 
     async def click(self, code: str) -> str | None:
         """The original URL of a live short link (None when unknown or expired); the click is
         published as `parley.message.clicked` once it is stored."""
-        try:
-            entry = await self._kv.get(code)
-        except KeyNotFoundError:
+        raw = await self._links.get(code)
+        if raw is None:
             return None
-        if entry.value is None:
-            return None
-        raw = orjson.loads(entry.value)
         account_id, message_id = str(raw["account_id"]), str(raw["message_id"])
         url = raw.get("url") or self._vault.open_text(str(raw["url_sealed"]), account_id)
         link = Link(code, str(url), f"{self._base}/{code}")

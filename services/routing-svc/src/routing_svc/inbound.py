@@ -9,37 +9,61 @@ reached account's enterprise; the text still reaches the accounts. Typing is a s
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from typing import Any
 
+import orjson
+import structlog
 from parley_shared.ids import new_id
+from parley_shared.timefmt import now_ts
 
-from routing_svc.adapters.bus import Bus
-from routing_svc.adapters.consent_store import ConsentStore
-from routing_svc.adapters.directory import Directory
-from routing_svc.adapters.last_sender import LastSenders
-from routing_svc.clock import now_ts
 from routing_svc.domain import consent as consent_rules
 from routing_svc.domain.accounts import AccountView
 from routing_svc.domain.events import inbound_event, typing_event
 from routing_svc.domain.masking import mask_msisdn
+from routing_svc.domain.requests import InboundIn
 from routing_svc.errors import NotFound
-from routing_svc.metrics import INBOUND, inc
-from routing_svc.models import InboundIn
+from routing_svc.metrics import INBOUND, USER_MESSAGES, inc
+from routing_svc.ports import (
+    AccountDirectory,
+    Bus,
+    Consents,
+    Handovers,
+    InFlight,
+    LastSenders,
+    UserParts,
+)
+
+log = structlog.get_logger("routing_svc.inbound")
 
 
 class Inbound:
     """Receives what users write to the platform's senders."""
 
     def __init__(
-        self, directory: Directory, consents: ConsentStore, last: LastSenders, bus: Bus
+        self,
+        directory: AccountDirectory,
+        consents: Consents,
+        last: LastSenders,
+        bus: Bus,
+        *,
+        heard: Handovers | None = None,
+        parts: UserParts | None = None,
     ) -> None:
         self._directory, self._consents, self._last, self._bus = directory, consents, last, bus
+        self._heard, self._parts = heard, parts
 
-    async def receive(self, body: InboundIn) -> dict[str, Any]:
-        """Route one inbound message or typing notice; `{"inbound_id"}`."""
+    async def receive(
+        self, body: InboundIn, *, inbound_id: str | None = None, at: str | None = None
+    ) -> dict[str, Any]:
+        """Route one inbound message or typing notice; `{"inbound_id"}`.
+
+        `inbound_id` and `at` are given for a message a provider may deliver again: the same
+        message then makes the same events (same ids).
+        """
         accounts, last_message = await self._reached(body)
-        inbound_id = new_id("inb")
-        at = now_ts()
+        inbound_id = inbound_id or new_id("inb")
+        at = at or now_ts()
         if body.typing:
             acks = [
                 await self._bus.status(
@@ -59,6 +83,50 @@ class Inbound:
             inc(INBOUND, "text")
         await asyncio.gather(*acks)
         return {"inbound_id": inbound_id}
+
+    async def heard(self, nats_msg: InFlight) -> None:
+        """A user's message (or typing, or one part of a long SMS) heard through a provider's
+        route, from ROUTING_REPORTS; acked once what it causes is stored.
+
+        A message heard before (a provider's resend) is ignored; a part waits in the parts
+        store until its message is whole; a message no account takes is logged and dropped.
+        """
+        raw = orjson.loads(nats_msg.data)
+        route, key, channel = str(raw["route"]), str(raw["key"]), str(raw["channel"])
+        heard, parts = self._heard, self._parts
+        assert heard is not None  # wired whenever providers are
+        assert parts is not None
+        text = raw.get("text")
+        if raw.get("part"):
+            ref, total, seq = (int(value) for value in raw["part"])
+            whole = await parts.add(
+                route, str(raw["from"]), ref=ref, total=total, seq=seq, text=text or ""
+            )
+            if whole is None:
+                inc(USER_MESSAGES, route, "part")
+                await nats_msg.ack()
+                return
+            text, key = whole, f"{raw['from']}|{ref}|{total}"
+        if await heard.seen(route, key):
+            inc(USER_MESSAGES, route, "repeat")
+            await nats_msg.ack()
+            return
+        body = InboundIn.model_validate(
+            {"channel": channel, "from": raw["from"], "to": raw["to"]}
+            | ({"typing": True} if raw.get("typing") else {"text": text})
+        )
+        digest = hashlib.sha256(f"{route}|{key}".encode()).hexdigest()[:26]
+        try:
+            await self.receive(body, inbound_id=f"inb_{digest}", at=str(raw["at"]))
+        except NotFound:
+            log.warning("user_message_unclaimed", route=route, channel=channel)
+            inc(USER_MESSAGES, route, "unclaimed")
+        else:
+            inc(USER_MESSAGES, route, "typing" if body.typing else "text")
+        await heard.mark_seen(route, key)
+        if raw.get("part"):
+            await parts.forget(route, str(raw["from"]), *(int(v) for v in raw["part"][:2]))
+        await nats_msg.ack()
 
     async def _reached(self, body: InboundIn) -> tuple[list[AccountView], dict[str, str]]:
         """The accounts the message reaches, and each one's last message to the user."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 _children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
@@ -44,3 +44,21 @@ EVENTS = Counter("parley_routing_status_events_total", "Status events published"
 REPORTS = Counter("parley_routing_reports_total", "Delivery reports handled", ["result"])
 TIMERS = Counter("parley_routing_timers_fired_total", "DR TTL timers fired", ["result"])
 INBOUND = Counter("parley_routing_inbound_total", "Sandbox inbound messages", ["kind"])
+SUBMITS = Counter("parley_route_submits_total", "Sends handed to each route's provider", ["route"])
+SEND_ANSWERS = Counter(
+    "parley_route_send_answers_total",
+    "Providers' answers to sends, per route: accepted, failed, retry",
+    ["route", "answer"],
+)
+ROUTE_UP = Gauge("parley_route_up", "1 when the route has a live connection", ["route"])
+PROVIDER_REPORTS = Counter(
+    "parley_route_reports_total", "Reports heard per route, by state", ["route", "state"]
+)
+UNKNOWN_REPORTS = Counter(
+    "parley_route_unknown_reports_total",
+    "Reports for a provider id no attempt is known under",
+    ["route"],
+)
+USER_MESSAGES = Counter(
+    "parley_route_user_messages_total", "Users' messages heard per route", ["route", "kind"]
+)

@@ -10,17 +10,17 @@ delivery (`retry_missing`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 import orjson
 import structlog
+from parley_shared.timefmt import now_ts
 
-from routing_svc.adapters.pull import retry_missing
-from routing_svc.clock import now_ts
-from routing_svc.domain.lifecycle import NotDispatched, expired, reported
-from routing_svc.metrics import REPORTS, TIMERS, inc
-from routing_svc.transitions import Transitions
+from routing_svc.domain.lifecycle import Message, NotDispatched, Step, expired, reported
+from routing_svc.metrics import PROVIDER_REPORTS, REPORTS, TIMERS, UNKNOWN_REPORTS, inc
+from routing_svc.ports import Handovers, InFlight
+from routing_svc.transitions import Transitions, retry_missing
 
 log = structlog.get_logger("routing_svc.outcomes")
 
@@ -28,13 +28,47 @@ MAX_EARLY = 100
 EARLY_RETRY_S = 0.05
 
 
+UNKNOWN_RETRY_S = 0.5
+UNKNOWN_MAX_DELIVERIES = 40
+"""A receipt may come before its send's answer was recorded (the provider's id not yet in the
+map): it is retried every `UNKNOWN_RETRY_S` x tries (about 7 minutes in all), then counted as
+unknown and dropped."""
+
+
 class Outcomes:
-    """Applies delivery reports and fired timers to their messages."""
+    """Applies delivery reports, providers' receipts and fired timers to their messages."""
 
-    def __init__(self, transitions: Transitions) -> None:
+    def __init__(self, transitions: Transitions, handovers: Handovers | None = None) -> None:
         self._transitions = transitions
+        self._handovers = handovers
 
-    async def on_report(self, nats_msg: Any) -> None:
+    async def on_receipt(self, nats_msg: InFlight) -> None:
+        """One report keyed by a provider's id (`parley.route.v1.receipt.<route>`)."""
+        body = orjson.loads(nats_msg.data)
+        route, provider_id, outcome = str(body["route"]), str(body["id"]), str(body["outcome"])
+        assert self._handovers is not None  # wired whenever a provider reports by its ids
+        ref = await self._handovers.resolve(route, provider_id)
+        if ref is None:
+            tries = int(nats_msg.metadata.num_delivered)
+            if tries >= UNKNOWN_MAX_DELIVERIES:
+                log.warning("report_for_unknown_provider_id", route=route, outcome=outcome)
+                inc(UNKNOWN_REPORTS, route)
+                await nats_msg.term()
+            else:
+                await nats_msg.nak(delay=min(UNKNOWN_RETRY_S * tries, 30.0))
+            return
+        inc(PROVIDER_REPORTS, route, outcome if body.get("reason") is None else body["reason"])
+        move = partial(
+            reported,
+            n=ref.attempt,
+            outcome=outcome,
+            reason=body.get("reason"),
+            at=str(body.get("at") or now_ts()),
+            part=ref.part,
+        )
+        await self._apply_report(nats_msg, ref.message_id, ref.attempt, move)
+
+    async def on_report(self, nats_msg: InFlight) -> None:
         """One delivery report from ROUTING_REPORTS."""
         body = orjson.loads(nats_msg.data)
         message_id, n = str(body["m"]), int(body["a"])
@@ -45,6 +79,11 @@ class Outcomes:
             reason=body.get("reason"),
             at=str(body.get("at") or now_ts()),
         )
+        await self._apply_report(nats_msg, message_id, n, move)
+
+    async def _apply_report(
+        self, nats_msg: InFlight, message_id: str, n: int, move: Callable[[Message], Step]
+    ) -> None:
         try:
             step = await self._transitions.apply(message_id, move)
         except NotDispatched:
@@ -64,7 +103,7 @@ class Outcomes:
         inc(REPORTS, "late" if late else "applied")
         await nats_msg.ack()
 
-    async def on_timer(self, nats_msg: Any) -> None:
+    async def on_timer(self, nats_msg: InFlight) -> None:
         """One fired DR TTL timer from ROUTING_TIMERS."""
         body = orjson.loads(nats_msg.data)
         message_id, n = str(body["m"]), int(body["a"])

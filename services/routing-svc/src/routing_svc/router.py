@@ -1,30 +1,33 @@
-"""The routing worker: takes attempts off SUBMIT and hands them to the provider.
+"""The routing worker: takes attempts off SUBMIT and hands them to the route's provider.
 
 For attempt n of a message (hop n of its plan): the validity must not have passed
 (`expired_in_queue`), a strict hop's recipient must have the channel (`profile_not_found`),
-then the balancer picks the route (round robin, or capacity based: waiting for a free slot)
-and the provider takes the send. The attempt's state, its `sent` event and its DR TTL timer
-are stored before the SUBMIT message is acked; an attempt seen again is not sent again.
+then the balancer picks the route (round robin or capacity based, each paced at the route's
+capacity in this process) and the route's capacity lease is taken (the cap across replicas).
+A real network's send is claimed first (`Handovers.claim`), so an attempt that went out is not
+sent again when its SUBMIT message comes back after a crash. A provider that puts a send off
+(throttling, HTTP 429/5xx, no live connection) gets it again on the same route later, while
+the validity allows; that is never a failure. The attempt's state, its `sent` event, the
+provider's ids and its DR TTL timer are stored before the SUBMIT message is acked; while a
+send waits, the message's ack deadline is kept alive (`in_progress`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import cast
 
 import orjson
 import structlog
+from parley_shared.timefmt import now_ts
 
-from routing_svc.adapters.last_sender import LastSenders
-from routing_svc.adapters.profiles import ProfileCache
-from routing_svc.adapters.pull import retry_missing
-from routing_svc.adapters.vault import Vault
-from routing_svc.clock import now_ts
-from routing_svc.domain.balancing import Balancer
+from routing_svc.domain.balancing import Balancer, Strategy
+from routing_svc.domain.channels import Channel, Outbound, Route, SendResult
 from routing_svc.domain.lifecycle import (
     LIVE,
     PENDING,
@@ -33,20 +36,26 @@ from routing_svc.domain.lifecycle import (
     failed_before_send,
     redelivered,
 )
-from routing_svc.metrics import ATTEMPTS, inc
-from routing_svc.providers.base import Channel, Outbound, Provider, Route
-from routing_svc.providers.routes import routes_for
-from routing_svc.transitions import Transitions
+from routing_svc.domain.routes import routes_for
+from routing_svc.domain.vault import Vault
+from routing_svc.metrics import ATTEMPTS, SEND_ANSWERS, SUBMITS, inc
+from routing_svc.ports import Capacity, Handovers, InFlight, LastSenders, Profiles, Providers
+from routing_svc.transitions import Transitions, retry_missing
 
 log = structlog.get_logger("routing_svc.router")
+
+MAX_RETRY_WAIT_S = 30.0
 
 
 @dataclass(frozen=True)
 class Handed:
-    """What became of an attempt: sent on `route`, or failed with `reason` before it left."""
+    """What became of an attempt: sent on `route` (under the provider's ids), or failed with
+    `reason` before it left."""
 
     reason: str | None = None
     route: str | None = None
+    provider_ids: tuple[str, ...] = field(default=())
+    network: bool = False  # a real network: the sent state is written at once, not lazily
 
     @property
     def sent(self) -> bool:
@@ -68,6 +77,27 @@ async def _within(event: asyncio.Event, seconds: float) -> bool:
     return True
 
 
+@contextlib.asynccontextmanager
+async def keepalive(msg: InFlight, every_s: float) -> AsyncIterator[None]:
+    """Tell JetStream every `every_s` seconds that `msg` is still being worked on, so a long
+    wait (capacity, a throttled or disconnected provider) never lets its ack deadline pass and
+    another replica take the same attempt."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def _ms(clock: Callable[[], float]) -> int:
     return int(clock() * 1000)
 
@@ -80,20 +110,26 @@ class Router:
         *,
         transitions: Transitions,
         vault: Vault,
-        provider: Provider,
+        providers: Providers,
         balancer: Balancer,
-        routes: Sequence[Route],
-        profiles: ProfileCache,
+        capacity: Capacity,
+        handovers: Handovers,
+        profiles: Profiles,
         last_senders: LastSenders,
         linger_s: float = 0.05,
+        keepalive_s: float = 20.0,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._transitions, self._vault = transitions, vault
-        self._provider, self._balancer, self._routes = provider, balancer, list(routes)
+        self._providers, self._balancer = providers, balancer
+        self._capacity, self._handovers = capacity, handovers
         self._profiles, self._last, self._clock = profiles, last_senders, clock
-        self._linger_s = linger_s
+        self._monotonic = monotonic
+        self._linger_s, self._keepalive_s = linger_s, keepalive_s
+        self._routes = {route.name: route for route in providers.routes()}
 
-    async def handle(self, nats_msg: Any) -> None:
+    async def handle(self, nats_msg: InFlight) -> None:
         """One SUBMIT message (`{"m": message_id, "a": attempt}`): route it, then ack it.
 
         After a send the message stays unacked until the attempt's outcome is in, or its DR
@@ -104,16 +140,17 @@ class Router:
         message_id, n = str(body["m"]), int(body["a"])
         store = self._transitions.store
         deadline_ms = None
-        async with store.lock(message_id):
-            loaded = await store.load(message_id)
-            if loaded is not None:
-                deadline_ms = await self._attempt(loaded[0], n)
-        if loaded is None:  # not readable yet (a lagging replica), or gone: retried, bounded
-            await retry_missing(nats_msg, "submitted_message_missing", message_id, n)
-            return
-        if deadline_ms is not None:
-            await self._await_outcome(message_id, n, deadline_ms)
-        await self._transitions.flush(message_id)  # nothing is acked before it is stored
+        async with keepalive(nats_msg, self._keepalive_s):
+            async with store.lock(message_id):
+                loaded = await store.load(message_id)
+                if loaded is not None:
+                    deadline_ms = await self._attempt(loaded[0], n)
+            if loaded is None:  # not readable yet (a lagging replica), or gone: bounded retries
+                await retry_missing(nats_msg, "submitted_message_missing", message_id, n)
+                return
+            if deadline_ms is not None:
+                await self._await_outcome(message_id, n, deadline_ms)
+            await self._transitions.flush(message_id)  # nothing is acked before it is stored
         await nats_msg.ack()
 
     async def _await_outcome(self, message_id: str, n: int, deadline_ms: int) -> None:
@@ -159,9 +196,16 @@ class Router:
             await self._transitions.apply_locked(msg.id, move)
             return None
         move = partial(
-            dispatched, n=n, route=handed.route, sender=hop.sender, now_ms=_ms(self._clock), at=at
+            dispatched,
+            n=n,
+            route=handed.route,
+            sender=hop.sender,
+            now_ms=_ms(self._clock),
+            at=at,
+            parts=len(handed.provider_ids) or 1,
         )
-        await self._transitions.apply_locked(msg.id, move, lazy=True, defer_timer=True)
+        lazy = not handed.network  # a real network's state is written at once
+        await self._transitions.apply_locked(msg.id, move, lazy=lazy, defer_timer=True)
         await self._remember_sender(msg, hop.channel)
         loaded = await self._transitions.store.load(msg.id)
         now = loaded[0].attempt(n) if loaded is not None else None
@@ -171,34 +215,96 @@ class Router:
         return now.deadline_ms
 
     async def dispatch(self, msg: Message, n: int) -> Handed:
-        """Check, pick a route and hand attempt n to the provider."""
+        """Check, pick a route and hand attempt n to its provider."""
         hop = msg.hops[n - 1]
         channel: Channel = hop.channel  # type: ignore[assignment]
-        refusal = await self._precheck(msg, n, channel)
-        if refusal is not None:
-            return Handed(refusal)
-        to, content = self._vault.number(msg), self._vault.content(msg)
-        assert to is not None  # checked by _precheck
-        assert content is not None
         providers = hop.agent_providers if channel == "rcs" else None
-        candidates = routes_for(self._routes, channel, providers)
+        candidates = routes_for(list(self._routes.values()), channel, providers)
         if not candidates:
             log.error("no_route_for_channel", message_id=msg.id, channel=channel)
             return Handed("delivery_failed")
-        strategy: Any = hop.strategy
+        refusal = await self._precheck(msg, n, channel, candidates[0].name)
+        if refusal is not None:
+            return Handed(refusal)
+        strategy = cast(Strategy | None, hop.strategy)
         selector = self._balancer.selector_for(msg.account_id, channel, strategy, candidates)
-        route = await selector.acquire()
-        if self._expired(msg, n):
-            return Handed("expired_in_queue")
-        outbound = Outbound(
-            msg.id, n, channel, route.name, hop.sender, to, content, dict(msg.metadata or {})
-        )
-        result = await self._provider.send(outbound)
-        if not result.accepted:
-            return Handed(result.reason or "delivery_failed", route.name)
-        return Handed(None, route.name)
+        route, at = selector.reserve(self._monotonic())
+        wait = at - self._monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return await self._send(msg, n, route)
 
-    async def _precheck(self, msg: Message, n: int, channel: Channel) -> str | None:
+    async def _send(self, msg: Message, n: int, route: Route) -> Handed:
+        """Hand attempt n to `route`'s provider; offered again there while it is put off."""
+        hop = msg.hops[n - 1]
+        provider = self._providers.for_route(route.name)
+        attempt = msg.attempt(n)
+        to, content = self._vault.number(msg), self._vault.content(msg)
+        assert to is not None  # checked by _precheck
+        assert content is not None
+        while True:
+            await self._capacity.take(route)
+            if self._expired(msg, n):
+                return Handed("expired_in_queue")
+            if provider.needs_handover:
+                claim = await self._handovers.claim(msg.id, n, route.name)
+                if claim.route != route.name and claim.route in self._routes:
+                    route = self._routes[claim.route]  # a resend stays on the first route
+                    provider = self._providers.for_route(route.name)
+                if not claim.send:
+                    log.warning("handover_not_resent", message_id=msg.id, attempt=n)
+                    return Handed(None, route.name, claim.provider_ids, network=True)
+            outbound = Outbound(
+                msg.id,
+                n,
+                hop.channel,  # type: ignore[arg-type]
+                route.name,
+                hop.sender,
+                to,
+                content,
+                dict(msg.metadata or {}),
+                account_id=msg.account_id,
+                valid_until_ms=attempt.valid_until_ms if attempt is not None else None,
+            )
+            inc(SUBMITS, route.name)
+            result = await provider.send(outbound)
+            inc(SEND_ANSWERS, route.name, result.status)
+            if result.accepted:
+                return await self._handed(msg, n, route, provider.needs_handover, result)
+            if provider.needs_handover and not result.unknown:
+                await self._handovers.release(msg.id, n)
+            if result.status == "failed":
+                return Handed(result.reason or "delivery_failed", route.name)
+            await self._wait_retry(msg, n, route, result)
+
+    async def _handed(
+        self, msg: Message, n: int, route: Route, claimed: bool, result: SendResult
+    ) -> Handed:
+        """Record the provider's ids (for its reports) before the attempt counts as sent."""
+        ids = result.provider_ids
+        if claimed or ids:
+            acks = await self._handovers.handed(msg.id, n, route.name, ids)
+            await asyncio.gather(*acks)
+        return Handed(None, route.name, ids, network=claimed)
+
+    async def _wait_retry(self, msg: Message, n: int, route: Route, result: SendResult) -> None:
+        """Wait before offering a put-off send again (never past the attempt's validity)."""
+        delay = min(max(result.retry_after_s, 0.05), MAX_RETRY_WAIT_S)
+        attempt = msg.attempt(n)
+        until = attempt.valid_until_ms if attempt is not None else None
+        if until is not None:
+            delay = min(delay, max(0.0, until / 1000 - self._clock()) + 0.001)
+        log.info(
+            "send_put_off",
+            message_id=msg.id,
+            attempt=n,
+            route=route.name,
+            retry_in_s=round(delay, 3),
+            detail=result.detail,
+        )
+        await asyncio.sleep(delay)
+
+    async def _precheck(self, msg: Message, n: int, channel: Channel, route: str) -> str | None:
         """The reason attempt n fails before any route is picked, or None."""
         if self._expired(msg, n):
             return "expired_in_queue"
@@ -207,7 +313,7 @@ class Router:
             log.error("message_content_gone", message_id=msg.id, attempt=n)
             return "delivery_failed"
         strict = msg.hops[n - 1].verify_profile == "strict"
-        if strict and not await self._profiles.has(to, channel):
+        if strict and not await self._profiles.has(to, channel, route):
             return "profile_not_found"
         return None
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
+import structlog
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = structlog.get_logger("routing_svc.settings")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -38,9 +43,8 @@ class Settings(BaseSettings):
         default=1, ge=1, le=5, validation_alias=AliasChoices("PARLEY_STREAM_REPLICAS")
     )
     role: Literal["all", "api", "worker"] = "all"
-    provider: Literal["sandbox"] = "sandbox"
     routes_file: Path | None = None
-    replicas_hint: int = Field(default=1, ge=1, le=1000)
+    handover_ttl_seconds: int = Field(default=3 * 86400, ge=3600)
     trusted_proxies: str = ""
     default_senders: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_SENDERS))
     default_dr_ttl_seconds: int = Field(default=86400, ge=1, le=30 * 86400)
@@ -85,3 +89,20 @@ def parse_networks(value: str) -> tuple[Network, ...]:
     """A comma- or space-separated list of IPv4/IPv6 addresses or CIDR blocks."""
     items = [part for part in value.replace(",", " ").split() if part]
     return tuple(ipaddress.ip_network(item, strict=False) for item in items)
+
+
+RETIRED = {
+    "ROUTING_PROVIDER": "each route names its provider in ROUTING_ROUTES_FILE",
+    "ROUTING_REPLICAS_HINT": "route capacity is now held across replicas by leases in NATS KV",
+}
+"""Settings of the previous release that no longer do anything (accepted with a warning for
+one release, then refused)."""
+
+
+def warn_retired(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Log a warning for each retired setting still set; the names found."""
+    env = os.environ if environ is None else environ
+    found = [name for name in RETIRED if name in env]
+    for name in found:
+        log.warning("setting_retired", setting=name, instead=RETIRED[name])
+    return found

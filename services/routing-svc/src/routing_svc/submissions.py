@@ -11,14 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from parley_shared.ids import new_id
+from parley_shared.timefmt import now_ts
 
-from routing_svc.adapters.bus import Bus
-from routing_svc.adapters.consent_store import ConsentStore
-from routing_svc.adapters.message_store import MessageStore
-from routing_svc.adapters.template_book import TemplateBook
-from routing_svc.adapters.vault import Vault
 from routing_svc.clicks import ShortLinks
-from routing_svc.clock import now_ts
 from routing_svc.domain import consent as consent_rules
 from routing_svc.domain.accounts import AccountView
 from routing_svc.domain.lifecycle import Attempt, Message
@@ -31,8 +26,10 @@ from routing_svc.domain.policy import (
     plan,
     resolve_sender,
 )
+from routing_svc.domain.requests import ConsentIn, MessageIn
 from routing_svc.domain.templates import TemplateProblem
-from routing_svc.models import ConsentIn, MessageIn
+from routing_svc.domain.vault import Vault
+from routing_svc.ports import Bus, Consents, Messages, Templates
 
 
 def app_fields(body: MessageIn) -> set[tuple[str, ...]]:
@@ -53,18 +50,18 @@ class Submissions:
     def __init__(
         self,
         *,
-        store: MessageStore,
+        store: Messages,
         bus: Bus,
         vault: Vault,
-        consents: ConsentStore,
+        consents: Consents,
         default_senders: Mapping[str, str],
         default_dr_ttl_s: int,
-        templates: TemplateBook | None = None,
+        templates: Templates,
         links: ShortLinks | None = None,
     ) -> None:
         self._links = links
         self._store, self._bus, self._vault, self._consents = store, bus, vault, consents
-        self._templates = templates if templates is not None else TemplateBook()
+        self._templates = templates
         self._defaults = dict(default_senders)
         self._default_ttl = default_dr_ttl_s
 

@@ -23,19 +23,43 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from routing_svc.adapters.bus import Bus
-from routing_svc.adapters.message_store import MessageStore
-from routing_svc.adapters.vault import Vault
-from routing_svc.clock import now_ts
+import structlog
+from parley_shared.timefmt import now_ts
+
 from routing_svc.domain.events import status_event
 from routing_svc.domain.lifecycle import LIVE, Message, Step, expired
+from routing_svc.domain.vault import Vault
 from routing_svc.errors import StaleState, TransientError
 from routing_svc.metrics import EVENTS, inc
+from routing_svc.ports import Bus, InFlight, Messages
+
+MISSING_RETRY_S = 0.5
+"""How long a message whose message record cannot be read waits before it comes again."""
+MISSING_MAX_DELIVERIES = 5
+"""Deliveries of such a message before it is given up (terminated)."""
+
+
+async def retry_missing(msg: InFlight, event: str, message_id: str, attempt: int) -> bool:
+    """Nak a message (SUBMIT, report, timer) whose message record could not be read, to come
+    again after `MISSING_RETRY_S`: a replica of a replicated bucket answers direct gets and may
+    not have the record's write yet. At its `MISSING_MAX_DELIVERIES`th delivery the record is
+    taken to be gone (never written, or expired): the message is terminated and an error
+    logged (ids only). True when it was terminated."""
+    tries = int(msg.metadata.num_delivered)
+    if tries >= MISSING_MAX_DELIVERIES:
+        log.error(f"{event}_dropped", message_id=message_id, attempt=attempt, deliveries=tries)
+        await msg.term()
+        return True
+    log.warning(event, message_id=message_id, attempt=attempt, delivery=tries)
+    await msg.nak(delay=MISSING_RETRY_S)
+    return False
+
 
 MAX_RACES = 8
 STEP_TIMEOUT_S = 10.0
 GRACE_MARGIN_MS = 100
 Move = Callable[[Message], Step]
+log = structlog.get_logger("routing_svc.transitions")
 
 
 def _now_ms() -> int:
@@ -45,7 +69,7 @@ def _now_ms() -> int:
 class Transitions:
     """Applies inputs to messages and publishes what they cause."""
 
-    def __init__(self, store: MessageStore, bus: Bus, vault: Vault, grace_s: float = 1.0) -> None:
+    def __init__(self, store: Messages, bus: Bus, vault: Vault, grace_s: float = 1.0) -> None:
         self.store, self.bus, self.vault = store, bus, vault
         self.grace_s = grace_s
         self._waiters: dict[tuple[str, int], asyncio.Event] = {}

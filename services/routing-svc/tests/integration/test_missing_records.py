@@ -13,7 +13,7 @@ import pytest
 from parley_shared import subjects
 from parley_shared.ids import new_id
 from parley_shared.timefmt import format_ts, now
-from routing_svc.adapters import pull
+from routing_svc import transitions
 from routing_svc.adapters.kv import MESSAGES
 from routing_svc.domain import records
 from routing_svc.domain.lifecycle import LIVE, Attempt, Message
@@ -88,8 +88,8 @@ async def test_input_whose_record_never_appears_is_terminated(
 ) -> None:
     """Without a record, the input is delivered MISSING_MAX_DELIVERIES times, then terminated
     with an error logged: nothing is left pending or redelivered."""
-    monkeypatch.setattr(pull, "MISSING_RETRY_S", 0.05)
-    monkeypatch.setattr(pull, "MISSING_MAX_DELIVERIES", 3)
+    monkeypatch.setattr(transitions, "MISSING_RETRY_S", 0.05)
+    monkeypatch.setattr(transitions, "MISSING_MAX_DELIVERIES", 3)
     await _publish_input(routing, kind, new_id("msg"), new_id("acc"))
     dropped = MISSING_EVENT[kind] + "_dropped"
     await eventually(lambda: _logged(routing.log, dropped) == 1, 5)

@@ -14,10 +14,10 @@ import orjson
 import pytest
 from nats.aio.client import Client
 from parley_shared.timefmt import now
-from routing_svc.providers.base import DeliveryReport, Outbound
-from routing_svc.providers.routes import DEFAULT_ROUTES
-from routing_svc.providers.sandbox import RecipientIn, SandboxProvider
-from routing_svc.providers.sandbox_recipients import RECIPIENTS_BUCKET
+from routing_svc.adapters.providers.sandbox import RecipientIn, SandboxProvider
+from routing_svc.adapters.providers.sandbox_recipients import RECIPIENTS_BUCKET
+from routing_svc.domain.channels import DeliveryReport, Outbound
+from routing_svc.domain.routes import DEFAULT_ROUTES
 
 NUMBER = "+919876543210"
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections import Counter
 from collections.abc import Iterable
 
 import pytest
-from routing_svc.domain.balancing import Balancer, CapacityBased, NoRoutes, RoundRobin, RouteSlots
-from routing_svc.providers.base import Route
+from routing_svc.domain.balancing import Balancer, CapacityBased, NoRoutes, RoundRobin
+from routing_svc.domain.channels import Route
 
 WA = [
     Route("wa-1", "whatsapp", 100),
@@ -18,19 +16,6 @@ WA = [
 ]
 CAPACITY = {route.name: route.capacity_per_s for route in WA}
 SHARES = {"wa-1": 1 / 6, "wa-2": 2 / 6, "wa-3": 3 / 6}
-
-
-class FakeClock:
-    """A clock that moves only when told (or when `sleep` is awaited)."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, delay: float) -> None:
-        self.now += delay
 
 
 def max_per_window(times: Iterable[float], width: float = 1.0) -> int:
@@ -44,11 +29,11 @@ def max_per_window(times: Iterable[float], width: float = 1.0) -> int:
     return best
 
 
-def assert_within_capacity(sends: list[tuple[str, float]], divisor: int = 1) -> None:
-    """No route has more sends than its capacity (/ divisor) in any one-second window."""
+def assert_within_capacity(sends: list[tuple[str, float]]) -> None:
+    """No route has more sends than its capacity in any one-second window."""
     for name, capacity in CAPACITY.items():
         times = [at for route, at in sends if route == name]
-        assert max_per_window(times) <= capacity / divisor, name
+        assert max_per_window(times) <= capacity, name
 
 
 def assert_shares(names: list[str]) -> None:
@@ -65,11 +50,21 @@ def test_round_robin_cycles_exactly_in_order() -> None:
     assert picks == ["wa-1", "wa-2", "wa-3"] * 10
 
 
-async def test_round_robin_acquire_continues_the_same_cycle() -> None:
-    """`try_acquire` and `acquire` of a round robin advance the same exact cycle as `choose`."""
+def test_round_robin_reserve_continues_the_same_cycle() -> None:
+    """`try_reserve` and `reserve` of a round robin advance the same exact cycle as `choose`."""
     selector = RoundRobin(WA)
-    picks = [selector.choose(), selector.try_acquire(), await selector.acquire(), selector.choose()]
-    assert [route.name for route in picks] == ["wa-1", "wa-2", "wa-3", "wa-1"]
+    picks = [selector.choose(), selector.try_reserve(0.0), selector.reserve(0.0)[0]]
+    picks.append(selector.choose())
+    assert [route.name if route else None for route in picks] == ["wa-1", "wa-2", "wa-3", "wa-1"]
+
+
+def test_round_robin_never_overruns_a_route() -> None:
+    """Round robin waits for its route's slot: 100 reservations on one 10/s route span 9.9 s."""
+    selector = RoundRobin([Route("tc-1", "truecaller", 10)])
+    times = [selector.reserve(0.0)[1] for _ in range(100)]
+    assert max_per_window(times) <= 10
+    assert times[-1] >= 9.9
+    assert selector.try_reserve(0.0) is None  # its next slot is in the future
 
 
 def test_selectors_refuse_empty_route_lists() -> None:
@@ -88,85 +83,71 @@ def test_capacity_based_refuses_a_route_without_capacity() -> None:
 
 def test_capacity_based_light_traffic_is_proportional() -> None:
     """Under light traffic (one pick per second) the split still follows capacity, 1:2:3."""
-    clock = FakeClock()
-    selector = CapacityBased(WA, clock)
+    selector = CapacityBased(WA)
     names = []
-    for _ in range(600):
-        route = selector.try_acquire()
+    for second in range(600):
+        route = selector.try_reserve(float(second))
         assert route is not None
         names.append(route.name)
-        clock.now += 1.0
     assert_shares(names)
     assert Counter(names) == {"wa-1": 100, "wa-2": 200, "wa-3": 300}
 
 
 def test_capacity_based_saturated_is_proportional_and_capped() -> None:
     """Taking every free slot for 2 s splits 1:2:3 and never exceeds a capacity in any second."""
-    clock = FakeClock()
-    selector = CapacityBased(WA, clock)
+    selector = CapacityBased(WA)
     sends: list[tuple[str, float]] = []
     for step in range(20_000):  # 0.1 ms steps
-        clock.now = step * 1e-4
-        while (route := selector.try_acquire()) is not None:
-            sends.append((route.name, clock.now))
+        now = step * 1e-4
+        while (route := selector.try_reserve(now)) is not None:
+            sends.append((route.name, now))
     assert_within_capacity(sends)
     assert_shares([name for name, _ in sends])
     assert len(sends) >= 0.95 * 600 * 2  # it does use the capacity, not just stay under it
 
 
-async def test_acquire_in_sequence_waits_and_stays_under_capacity() -> None:
-    """600 back-to-back acquires wait for free slots: 1:2:3 and never over capacity in a second."""
-    clock = FakeClock()
-    selector = CapacityBased(WA, clock, sleep=clock.sleep)
-    sends = []
-    for _ in range(600):
-        route = await selector.acquire()
-        sends.append((route.name, clock.now))
+def test_reserve_in_sequence_schedules_under_capacity() -> None:
+    """600 back-to-back reservations at one instant get slots 1:2:3, never over capacity."""
+    selector = CapacityBased(WA)
+    sends = [(route.name, at) for route, at in (selector.reserve(0.0) for _ in range(600))]
     assert_within_capacity(sends)
     assert_shares([name for name, _ in sends])
-    assert clock.now >= 0.9  # 600 sends at 600/s take about a second
+    assert max(at for _, at in sends) >= 0.9  # 600 sends at 600/s take about a second
 
 
-async def test_concurrent_acquires_of_two_accounts_share_route_capacity() -> None:
-    """300 concurrent acquires from two accounts together keep every route within its capacity."""
-    clock = FakeClock()
-    waited: dict[asyncio.Task[object] | None, float] = {}
-
-    async def record_sleep(delay: float) -> None:
-        waited[asyncio.current_task()] = delay
-
-    balancer = Balancer(clock=clock, sleep=record_sleep)
-
-    async def send(account: str) -> tuple[str, float]:
-        route = await balancer.selector_for(account, "whatsapp", "capacity_based", WA).acquire()
-        return route.name, waited.get(asyncio.current_task(), 0.0)
-
-    sends = await asyncio.gather(*(send(f"acc_{i % 2}") for i in range(300)))
+def test_reservations_of_two_accounts_share_route_capacity() -> None:
+    """300 reservations from two accounts together keep every route within its capacity."""
+    balancer = Balancer()
+    sends = [
+        (route.name, at)
+        for route, at in (
+            balancer.selector_for(f"acc_{i % 2}", "whatsapp", "capacity_based", WA).reserve(0.0)
+            for i in range(300)
+        )
+    ]
     assert len(balancer) == 2
-    assert_within_capacity(list(sends))
+    assert_within_capacity(sends)
     assert_shares([name for name, _ in sends])
-    assert max(at for _, at in sends) >= 0.45  # the later ones waited for their slots
+    assert max(at for _, at in sends) >= 0.45  # the later ones wait for their slots
 
 
-async def test_acquire_really_waits_when_all_routes_are_saturated() -> None:
-    """With two 20/s routes, 10 concurrent acquires take about 0.2 s of real time, 5 per route."""
+def test_reserve_when_all_routes_are_saturated_is_later() -> None:
+    """With two 20/s routes, 10 reservations at once end about 0.2 s later, 5 per route."""
     slow = [Route("wa-a", "whatsapp", 20), Route("wa-b", "whatsapp", 20)]
     selector = CapacityBased(slow)
-    started = time.monotonic()
-    picked = await asyncio.wait_for(asyncio.gather(*(selector.acquire() for _ in range(10))), 5)
-    elapsed = time.monotonic() - started
-    assert Counter(route.name for route in picked) == {"wa-a": 5, "wa-b": 5}
-    assert 0.19 <= elapsed < 2.0
-    assert selector.try_acquire() is None  # both routes have slots reserved ahead
+    picked = [selector.reserve(0.0) for _ in range(10)]
+    assert Counter(route.name for route, _ in picked) == {"wa-a": 5, "wa-b": 5}
+    assert 0.19 <= max(at for _, at in picked) < 0.25
+    assert selector.try_reserve(0.0) is None  # both routes have slots reserved ahead
 
 
-async def test_balancer_keeps_round_robin_exact_per_account_and_channel() -> None:
+def test_balancer_keeps_round_robin_exact_per_account_and_channel() -> None:
     """Interleaved accounts each keep their own exact cycle across calls to `selector_for`."""
     balancer = Balancer()
     picks: dict[str, list[str]] = {"acc_a": [], "acc_b": []}
     for account in ["acc_a", "acc_b", "acc_a", "acc_a", "acc_b", "acc_a"]:
         selector = balancer.selector_for(account, "whatsapp", "round_robin", WA)
-        picks[account].append((await selector.acquire()).name)
+        picks[account].append(selector.reserve(0.0)[0].name)
     assert picks == {"acc_a": ["wa-1", "wa-2", "wa-3", "wa-1"], "acc_b": ["wa-1", "wa-2"]}
 
 
@@ -182,33 +163,17 @@ def test_balancer_strategy_none_is_round_robin_and_keys_include_routes() -> None
     )
 
 
-def test_balancer_capacity_is_per_route_across_accounts() -> None:
-    """Once one account took a route's slot, another account's selector finds it busy."""
-    balancer = Balancer(clock=FakeClock())
+def test_balancer_capacity_is_per_route_across_accounts_and_strategies() -> None:
+    """Once one account took a route's slot, another account's selector finds it busy, round
+    robin included."""
+    balancer = Balancer()
     only = [Route("tc-1", "truecaller", 100)]
     first = balancer.selector_for("acc_a", "truecaller", "capacity_based", only)
     second = balancer.selector_for("acc_b", "truecaller", "capacity_based", only)
-    assert first.try_acquire() is not None
-    assert second.try_acquire() is None
-
-
-def test_replicas_hint_divides_each_routes_capacity() -> None:
-    """With replicas_hint=2 a process uses half of each route's capacity in any second."""
-    clock = FakeClock()
-    selector = CapacityBased(WA, slots=RouteSlots(clock, replicas_hint=2))
-    sends: list[tuple[str, float]] = []
-    for step in range(20_000):
-        clock.now = step * 1e-4
-        while (route := selector.try_acquire()) is not None:
-            sends.append((route.name, clock.now))
-    assert_within_capacity(sends, divisor=2)
-    assert len(sends) >= 0.95 * 300 * 2
-
-
-def test_replicas_hint_must_be_positive() -> None:
-    """A replicas hint below 1 is refused."""
-    with pytest.raises(ValueError, match="replicas_hint"):
-        Balancer(replicas_hint=0)
+    third = balancer.selector_for("acc_c", "truecaller", "round_robin", only)
+    assert first.try_reserve(0.0) is not None
+    assert second.try_reserve(0.0) is None
+    assert third.try_reserve(0.0) is None
 
 
 def test_balancer_forgets_accounts_and_bounds_its_size() -> None:

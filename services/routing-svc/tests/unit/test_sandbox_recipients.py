@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from routing_svc.providers.base import Outbound
-from routing_svc.providers.sandbox import simulate
-from routing_svc.providers.sandbox_recipients import (
+from routing_svc.adapters.providers.sandbox import simulate
+from routing_svc.adapters.providers.sandbox_recipients import (
     Recipient,
     RecipientIn,
     RecipientRegistry,
     msisdn_key,
 )
+from routing_svc.domain.channels import Outbound
 
 AT = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 

@@ -7,14 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from routing_svc.providers.base import Route
-from routing_svc.providers.routes import (
-    DEFAULT_ROUTES,
-    RoutesFileError,
-    default_routes,
-    load_routes,
-    routes_for,
-)
+from routing_svc.adapters.providers.routes_file import RoutesFileError, load_routes
+from routing_svc.domain.channels import Route
+from routing_svc.domain.routes import DEFAULT_ROUTES, default_routes, routes_for
 
 
 def write(tmp_path: Path, content: Any) -> str:

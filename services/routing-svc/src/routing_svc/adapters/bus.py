@@ -9,13 +9,17 @@ futures of one step together (never one ack at a time on a hot path). Event ids 
 - DR TTL timers: a message schedule on `parley.route.v1.timer.<message_id>` (one per message,
   a newer one replaces it) that fires on `parley.route.v1.timer_fired.<message_id>`;
   cancelled by purging its subject;
-- delivery reports (`JetStreamReportSink`): `parley.route.v1.report.<message_id>`, or a
-  message schedule firing there when the provider asks for a delay.
+- what providers hear (`JetStreamProviderSink`): delivery reports keyed by Parley's ids on
+  `parley.route.v1.report.<message_id>` (or a message schedule firing there when the provider
+  asks for a delay), reports keyed by the provider's id on `parley.route.v1.receipt.<route>`,
+  users' messages on `parley.route.v1.user.<route>`; each with a `Nats-Msg-Id` derived from
+  what it is, so a provider's resend within the duplicate window is stored once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -25,8 +29,7 @@ from parley_shared import subjects
 from parley_shared.timefmt import format_ts
 
 from routing_svc.adapters.jetstream import JetStreamPublisher
-from routing_svc.clock import ts_of
-from routing_svc.providers.base import DeliveryReport
+from routing_svc.domain.channels import DeliveryReport, InboundMessage, ProviderReport
 
 Ack = asyncio.Future[Any]  # of a jetstream.Ack
 MSG_ID = subjects.HEADER_MSG_ID
@@ -89,7 +92,7 @@ class Bus:
                 "route": report.route,
                 "outcome": report.outcome,
                 "reason": report.reason,
-                "at": ts_of(report.at),
+                "at": format_ts(report.at),
             }
         )
         token = f"{report.message_id}-{report.attempt}-{report.outcome}"
@@ -102,9 +105,50 @@ class Bus:
         }
         return await self._publish(subjects.report_schedule(token), payload, headers)
 
+    async def receipt(self, report: ProviderReport) -> Ack:
+        """A report keyed by the provider's id (an SMPP receipt, a status callback)."""
+        payload = orjson.dumps(
+            {
+                "route": report.route,
+                "id": report.provider_id,
+                "outcome": report.outcome,
+                "reason": report.reason,
+                "at": format_ts(report.at),
+            }
+        )
+        token = report.key or f"{report.provider_id}|{report.outcome}"
+        headers = {MSG_ID: _msg_id("rcpt", report.route, token)}
+        return await self._publish(subjects.receipt(report.route), payload, headers)
 
-class JetStreamReportSink:
-    """The `ReportSink` providers report to: returns once the report is in JetStream."""
+    async def user_message(self, message: InboundMessage) -> Ack:
+        """A user's message (or typing, or one part of a long SMS) heard through a route."""
+        payload = orjson.dumps(
+            {
+                "route": message.route,
+                "channel": message.channel,
+                "from": message.sender,
+                "to": message.to,
+                "text": message.text,
+                "typing": message.typing,
+                "at": format_ts(message.at),
+                "key": message.key,
+                "part": None
+                if message.part is None
+                else [message.part.ref, message.part.total, message.part.seq],
+            }
+        )
+        headers = {MSG_ID: _msg_id("user", message.route, message.key)}
+        return await self._publish(subjects.user_message(message.route), payload, headers)
+
+
+def _msg_id(kind: str, route: str, key: str) -> str:
+    """A `Nats-Msg-Id` for something a provider may send again: the same for a resend."""
+    digest = hashlib.sha256(f"{kind}|{route}|{key}".encode()).hexdigest()[:32]
+    return f"{kind}-{digest}"
+
+
+class JetStreamProviderSink:
+    """The `ProviderSink` providers hand to: each call returns once JetStream stored it."""
 
     def __init__(self, bus: Bus) -> None:
         self._bus = bus
@@ -112,3 +156,11 @@ class JetStreamReportSink:
     async def report(self, report: DeliveryReport, delay_s: float = 0.0) -> None:
         """Make `report` durable (delayed by `delay_s` seconds); raises if JetStream refuses."""
         await (await self._bus.report(report, delay_s))
+
+    async def receipt(self, report: ProviderReport) -> None:
+        """Make a report keyed by the provider's id durable."""
+        await (await self._bus.receipt(report))
+
+    async def inbound(self, message: InboundMessage) -> None:
+        """Make a user's message durable."""
+        await (await self._bus.user_message(message))

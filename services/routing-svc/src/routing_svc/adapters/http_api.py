@@ -22,16 +22,16 @@ from routing_svc.clicks import ShortLinks
 from routing_svc.domain.accounts import AccountView
 from routing_svc.domain.msisdn import is_e164
 from routing_svc.domain.policy import PolicyRefusal
-from routing_svc.errors import NotFound, TransientError, ValidationFailed
-from routing_svc.inbound import Inbound
-from routing_svc.metrics import ACCEPTED, REFUSED, inc
-from routing_svc.models import (
+from routing_svc.domain.requests import (
     ConsentIn,
     ConsentOut,
     MessageAccepted,
     MessageIn,
     MessageOut,
 )
+from routing_svc.errors import NotFound, TransientError, ValidationFailed
+from routing_svc.inbound import Inbound
+from routing_svc.metrics import ACCEPTED, REFUSED, inc
 from routing_svc.submissions import Submissions
 
 Ready = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
@@ -45,6 +45,7 @@ class Services:
     submissions: Submissions | None = None
     inbound: Inbound | None = None
     sandbox: Any = None
+    providers: Any = None
     links: ShortLinks | None = None
 
 

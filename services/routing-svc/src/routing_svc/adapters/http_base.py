@@ -16,6 +16,7 @@ from nats.js.errors import InvalidKeyError
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from routing_svc.domain.requests import Problem
 from routing_svc.errors import (
     MethodNotAllowed,
     NotFound,
@@ -25,7 +26,6 @@ from routing_svc.errors import (
     TransientError,
 )
 from routing_svc.metrics import LATENCY, REQUESTS, inc, observe
-from routing_svc.models import Problem
 
 log = structlog.get_logger("routing_svc.http")
 

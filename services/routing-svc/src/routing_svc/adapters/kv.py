@@ -6,6 +6,8 @@
 | `ROUTING_CONSENT` | `<enterprise_id>.<msisdn digits>` | a user's consent towards an enterprise |
 | `ROUTING_LAST_SENDER` | `<channel>.<msisdn digits>` | the account that last sent to a user |
 | `ROUTING_SHORT_LINKS` | `<code>` | a short link: its original URL and message |
+| `ROUTING_HANDOVERS` | `a.`, `p.`, `u.`, `m.` keys | handed attempts, provider ids |
+| `ROUTING_CAPACITY` | `<route>.<window>` | sends leased out of a capacity window |
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ MESSAGES = "ROUTING_MESSAGES"
 CONSENT = "ROUTING_CONSENT"
 LAST_SENDER = "ROUTING_LAST_SENDER"
 SHORT_LINKS = "ROUTING_SHORT_LINKS"
+HANDOVERS = "ROUTING_HANDOVERS"
+CAPACITY = "ROUTING_CAPACITY"
+CAPACITY_TTL_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,10 @@ class BucketSpec:
 
 
 def bucket_specs(
-    message_ttl_s: float, last_sender_ttl_s: float, short_link_ttl_s: float = 30 * 86400
+    message_ttl_s: float,
+    last_sender_ttl_s: float,
+    short_link_ttl_s: float = 30 * 86400,
+    handover_ttl_s: float = 3 * 86400,
 ) -> list[BucketSpec]:
     """The buckets routing-svc needs, as data."""
     return [
@@ -50,6 +58,12 @@ def bucket_specs(
             last_sender_ttl_s,
         ),
         BucketSpec(SHORT_LINKS, "routing-svc: short links of the URL Shortener", short_link_ttl_s),
+        BucketSpec(
+            HANDOVERS,
+            "routing-svc: attempts handed to providers, provider ids, users' messages seen",
+            handover_ttl_s,
+        ),
+        BucketSpec(CAPACITY, "routing-svc: route capacity leased per window", CAPACITY_TTL_S),
     ]
 
 

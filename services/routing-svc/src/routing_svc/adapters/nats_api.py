@@ -17,9 +17,9 @@ from parley_shared import subjects
 
 from routing_svc.access import Gate, refused, validated
 from routing_svc.domain.policy import PolicyRefusal
+from routing_svc.domain.requests import MessageIn
 from routing_svc.errors import RoutingError, TransientError
 from routing_svc.metrics import ACCEPTED, REFUSED, inc
-from routing_svc.models import MessageIn
 from routing_svc.submissions import Submissions
 
 log = structlog.get_logger("routing_svc.nats_api")

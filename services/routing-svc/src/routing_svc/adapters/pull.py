@@ -7,8 +7,7 @@ in its own task, up to `max_in_flight` at a time, asking for more as tasks finis
 of replicas share the durable consumer: JetStream hands each message to one of them.
 
 The handler acks, naks or terms each message itself; an exception it lets out naks the
-message with a short delay, so it is retried. `retry_missing` is how a handler treats a
-message whose message record it cannot read (yet).
+message with a short delay, so it is retried.
 """
 
 from __future__ import annotations
@@ -28,26 +27,6 @@ log = structlog.get_logger("routing_svc.pull")
 
 Handler = Callable[[Any], Awaitable[None]]
 RETRY_DELAY_S = 1.0
-MISSING_RETRY_S = 0.5
-"""How long a message whose message record cannot be read waits before it comes again."""
-MISSING_MAX_DELIVERIES = 5
-"""Deliveries of such a message before it is given up (terminated)."""
-
-
-async def retry_missing(msg: Any, event: str, message_id: str, attempt: int) -> bool:
-    """Nak a message (SUBMIT, report, timer) whose message record could not be read, to come
-    again after `MISSING_RETRY_S`: a replica of a replicated bucket answers direct gets and may
-    not have the record's write yet. At its `MISSING_MAX_DELIVERIES`th delivery the record is
-    taken to be gone (never written, or expired): the message is terminated and an error
-    logged (ids only). True when it was terminated."""
-    tries = int(msg.metadata.num_delivered)
-    if tries >= MISSING_MAX_DELIVERIES:
-        log.error(f"{event}_dropped", message_id=message_id, attempt=attempt, deliveries=tries)
-        await msg.term()
-        return True
-    log.warning(event, message_id=message_id, attempt=attempt, delivery=tries)
-    await msg.nak(delay=MISSING_RETRY_S)
-    return False
 
 
 class PullConsumer:

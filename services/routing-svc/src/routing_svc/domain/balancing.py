@@ -2,7 +2,8 @@
 
 - `RoundRobin` cycles through its routes in order, exactly: 1st, 2nd, 3rd, 1st, ... It serves
   `round_robin`, RCS over the account's agent providers, and channels with a single route. It
-  never waits and does not look at capacity.
+  never skips a route, but it never overruns one either: its send waits for the chosen route's
+  next free slot.
 - `CapacityBased` splits traffic in proportion to each route's capacity and never sends a
   route past it: when every route is busy the caller waits for the earliest free slot.
 - `Balancer` keeps one selector per (account, channel, strategy, routes), so a round robin is
@@ -13,33 +14,27 @@
 How the capacity is kept: each route has a next free time; a send takes the slot at
 `max(next_free, now)` and moves `next_free` on by `1 / capacity`. Sends on one route are
 therefore at least `1 / capacity` apart, which is at most `capacity` of them in any one-second
-window. `acquire` reserves its slot at once (a waiting caller cannot be overtaken, and many
-concurrent callers cost one sleep each), then sleeps until it. A caller cancelled while it
-waits wastes its slot (the route is under-used by one send, never over-used). The cap holds on
-the schedule; the event loop may wake a caller a little late, which can only delay a send.
+window. `reserve(now)` takes the slot at once and answers when it starts; the caller waits
+until then (a waiting caller cannot be overtaken, and many concurrent callers cost one sleep
+each). A caller that gives up its wait wastes its slot (the route is under-used by one send,
+never over-used). The cap holds on the schedule; waking late can only delay a send.
 Among routes free at the same time the one with the least "pass" wins (stride scheduling:
 each pick adds `1 / capacity` to the route's pass), ties by order, so light traffic is split
 in proportion to capacity too; under saturation the earliest slot wins, which is the same
 proportion.
 
-Several replicas: each process tracks only its own sends. With N routing-svc replicas set
-`ROUTING_REPLICAS_HINT=N` (`replicas_hint`, default 1): each replica then uses
-`capacity / N` of every route, so together they stay within the capacity (and under-use it
-when the load is uneven between replicas).
+Several replicas: this paces one process's sends; the cap across every replica together is
+held by the capacity leases (`adapters/capacity.py`), which each send takes after its slot.
 
-Pure: no I/O but `asyncio` timing; the clock and sleep are injectable for tests.
+Pure: no I/O, no clock (every call is given `now`), no waiting (the caller sleeps).
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Generic, Literal, Protocol, TypeVar, cast
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[Any]]
 Strategy = Literal["round_robin", "capacity_based"]
 _Key = tuple[str, str, str, tuple[str, ...]]  # account, channel, strategy, route names
 
@@ -86,12 +81,12 @@ class Selector(Protocol[R_co]):
         """The routes chosen among, in order."""
         ...
 
-    def try_acquire(self) -> R_co | None:
-        """The route to send on now, or None when every route is at capacity."""
+    def try_reserve(self, now: float) -> R_co | None:
+        """The route to send on at `now` (its slot taken), or None when every route is busy."""
         ...
 
-    async def acquire(self) -> R_co:
-        """The route to send on, waiting for a free slot when every route is at capacity."""
+    def reserve(self, now: float) -> tuple[R_co, float]:
+        """The route to send on and when its slot starts (`now` or later); the slot is taken."""
         ...
 
 
@@ -102,10 +97,13 @@ def _checked(routes: Sequence[R]) -> tuple[R, ...]:
 
 
 class RoundRobin(Generic[R]):
-    """Cycles through the routes in order, exactly; never waits."""
+    """Cycles through the routes in order, exactly; each send waits for its route's slot."""
 
-    def __init__(self, routes: Sequence[R]) -> None:
+    def __init__(self, routes: Sequence[R], slots: RouteSlots | None = None) -> None:
         self._routes = _checked(routes)
+        self._slots = slots if slots is not None else RouteSlots()
+        for route in self._routes:
+            self._slots.interval(route)  # refuses a route without a positive capacity now
         self._next = 0
 
     @property
@@ -114,35 +112,38 @@ class RoundRobin(Generic[R]):
         return self._routes
 
     def choose(self) -> R:
-        """The next route in the cycle."""
+        """The next route in the cycle (no slot taken)."""
         route = self._routes[self._next]
         self._next = (self._next + 1) % len(self._routes)
         return route
 
-    def try_acquire(self) -> R:
-        """Same as `choose` (round robin never refuses)."""
+    def try_reserve(self, now: float) -> R | None:
+        """The next route when its slot is free at `now` (taken), else None (the cycle waits)."""
+        route = self._routes[self._next]
+        if self._slots.free_at(route, now) > now:
+            return None
+        self._slots.take(route, now)
         return self.choose()
 
-    async def acquire(self) -> R:
-        """Same as `choose` (round robin never waits)."""
-        return self.choose()
+    def reserve(self, now: float) -> tuple[R, float]:
+        """The next route in the cycle and its earliest free slot (taken)."""
+        route = self.choose()
+        at = self._slots.free_at(route, now)
+        self._slots.take(route, at)
+        return route, at
 
 
 class RouteSlots:
-    """The next free send time of every route, for the capacity-based selectors of a process."""
+    """The next free send time of every route, shared by all the selectors of a process."""
 
-    def __init__(self, clock: Clock = time.monotonic, replicas_hint: int = 1) -> None:
-        if replicas_hint < 1:
-            raise ValueError("replicas_hint must be 1 or more")
-        self.clock = clock
-        self.replicas_hint = replicas_hint
+    def __init__(self) -> None:
         self._next_free: dict[str, float] = {}
 
     def interval(self, route: RouteLike) -> float:
-        """Seconds between two sends on `route` in this process (capacity / replicas_hint)."""
+        """Seconds between two sends on `route`."""
         if not route.capacity_per_s > 0:
             raise ValueError(f"route {route.name!r} has no positive capacity")
-        return self.replicas_hint / route.capacity_per_s + _SLOT_MARGIN_S
+        return 1.0 / route.capacity_per_s + _SLOT_MARGIN_S
 
     def free_at(self, route: RouteLike, now: float) -> float:
         """When `route` can take its next send: `now` or later."""
@@ -157,21 +158,12 @@ class CapacityBased(Generic[R]):
     """Splits traffic in proportion to capacity, never past it; callers wait when all are busy.
 
     `slots` is the per-route tracker shared with other selectors (a `Balancer` passes its own);
-    without it the selector makes a private one from `clock` and `replicas_hint`.
+    without it the selector makes a private one.
     """
 
-    def __init__(
-        self,
-        routes: Sequence[R],
-        clock: Clock = time.monotonic,
-        *,
-        slots: RouteSlots | None = None,
-        replicas_hint: int = 1,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
+    def __init__(self, routes: Sequence[R], slots: RouteSlots | None = None) -> None:
         self._routes = _checked(routes)
-        self._slots = slots if slots is not None else RouteSlots(clock, replicas_hint)
-        self._sleep = sleep
+        self._slots = slots if slots is not None else RouteSlots()
         for route in self._routes:
             self._slots.interval(route)  # refuses a route without a positive capacity now
         self._stride = [1.0 / route.capacity_per_s for route in self._routes]
@@ -209,20 +201,16 @@ class CapacityBased(Generic[R]):
             base = min(self._pass)
             self._pass = [value - base for value in self._pass]
 
-    def try_acquire(self) -> R | None:
-        """A route with a free slot now (taking it), or None when every route is at capacity."""
-        picked = self._pick(self._slots.clock(), only_free=True)
+    def try_reserve(self, now: float) -> R | None:
+        """A route with a free slot at `now` (taking it), or None when every route is busy."""
+        picked = self._pick(now, only_free=True)
         return picked[0] if picked is not None else None
 
-    async def acquire(self) -> R:
-        """A route, reserving its earliest free slot and waiting until then if that is later."""
-        now = self._slots.clock()
+    def reserve(self, now: float) -> tuple[R, float]:
+        """A route and its earliest free slot (taken); the caller waits until then."""
         picked = self._pick(now, only_free=False)
         assert picked is not None  # routes is non-empty, and any slot is acceptable here
-        route, at = picked
-        if at > now:
-            await self._sleep(at - now)
-        return route
+        return picked
 
 
 class Balancer:
@@ -233,18 +221,10 @@ class Balancer:
     set of routes, so one name is one capacity.
     """
 
-    def __init__(
-        self,
-        *,
-        replicas_hint: int = 1,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-        max_selectors: int = 100_000,
-    ) -> None:
+    def __init__(self, *, max_selectors: int = 100_000) -> None:
         if max_selectors < 1:
             raise ValueError("max_selectors must be 1 or more")
-        self.slots = RouteSlots(clock, replicas_hint)
-        self._sleep = sleep
+        self.slots = RouteSlots()
         self._max = max_selectors
         self._selectors: OrderedDict[_Key, Selector[Any]] = OrderedDict()
 
@@ -264,9 +244,9 @@ class Balancer:
             return cast(Selector[R], found)
         selector: Selector[R]
         if chosen == "capacity_based":
-            selector = CapacityBased(routes, slots=self.slots, sleep=self._sleep)
+            selector = CapacityBased(routes, slots=self.slots)
         else:
-            selector = RoundRobin(routes)
+            selector = RoundRobin(routes, slots=self.slots)
         self._selectors[key] = selector
         if len(self._selectors) > self._max:
             self._selectors.popitem(last=False)

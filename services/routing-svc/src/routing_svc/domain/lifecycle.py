@@ -84,6 +84,8 @@ class Attempt:
     )
     sent_ms: int | None = None  # when it was handed to the provider
     deadline_ms: int | None = None  # DR TTL deadline while sent
+    parts: int = 1  # parts the provider took it in (a long SMS); delivered once all are
+    delivered_parts: list[int] | None = None  # parts reported delivered so far
 
     def to_json(self) -> dict[str, Any]:
         """The stored form."""
@@ -99,6 +101,8 @@ class Attempt:
             "valid_until_ms": self.valid_until_ms,
             "sent_ms": self.sent_ms,
             "deadline_ms": self.deadline_ms,
+            "parts": self.parts,
+            "delivered_parts": self.delivered_parts,
         }
 
     @classmethod
@@ -160,13 +164,16 @@ class Step:
     changed: bool = False
 
 
-def dispatched(msg: Message, *, n: int, route: str, sender: str, now_ms: int, at: str) -> Step:
-    """Attempt n was handed to the provider on `route`: `sent`, and its DR TTL starts."""
+def dispatched(
+    msg: Message, *, n: int, route: str, sender: str, now_ms: int, at: str, parts: int = 1
+) -> Step:
+    """Attempt n was handed to the provider on `route` (in `parts` parts): `sent`, and its DR
+    TTL starts."""
     attempt = msg.attempt(n)
     if attempt is None or attempt.status != PENDING:
         return redelivered(msg, n)
     attempt.status, attempt.route, attempt.sender, attempt.at = LIVE, route, sender, at
-    attempt.sent_ms = now_ms
+    attempt.sent_ms, attempt.parts = now_ms, max(1, parts)
     attempt.deadline_ms = now_ms + msg.hops[n - 1].dr_ttl_s * 1000
     return _record(msg, f"d{n}", Step([EventSpec(n, "sent", at)], timer_ms=attempt.deadline_ms))
 
@@ -193,12 +200,20 @@ def failed_before_send(
     return _record(msg, f"x{n}", _fail(msg, attempt, reason, at))
 
 
-def reported(msg: Message, n: int, outcome: str, reason: str | None, at: str) -> Step:
-    """A delivery report for attempt n: delivered, read, or failed with a reason."""
+def reported(
+    msg: Message, n: int, outcome: str, reason: str | None, at: str, *, part: int = 1
+) -> Step:
+    """A delivery report for attempt n: delivered, read, or failed with a reason.
+
+    An attempt sent in several parts (a long SMS) is delivered once every part is reported
+    delivered, and fails as soon as one part fails.
+    """
+    attempt = msg.attempt(n)
+    if outcome == "delivered" and attempt is not None and attempt.parts > 1:
+        return _part_delivered(msg, attempt, part, at)
     key = f"r{n}:{outcome}"
     if key in msg.applied:
         return replay(msg, key)
-    attempt = msg.attempt(n)
     if attempt is None or attempt.status == PENDING:
         raise NotDispatched(f"attempt {n} of {msg.id} is not recorded as sent")
     if attempt.status == LIVE:
@@ -209,6 +224,32 @@ def reported(msg: Message, n: int, outcome: str, reason: str | None, at: str) ->
     if attempt.status in ("delivered", "read") and outcome in ("delivered", "read"):
         return Step()  # a repeat of what the attempt already reported
     late = EventSpec(n, outcome, at, reason if outcome == "failed" else None, late=True)
+    return _record(msg, key, Step([late]))
+
+
+def _part_delivered(msg: Message, attempt: Attempt, part: int, at: str) -> Step:
+    """One part of a multi-part attempt was delivered; the attempt is once all of them are."""
+    key = f"r{attempt.n}:p{part}"
+    if key in msg.applied:
+        return replay(msg, key)
+    if attempt.status == PENDING:
+        raise NotDispatched(f"attempt {attempt.n} of {msg.id} is not recorded as sent")
+    if attempt.status != LIVE:
+        return _late_or_repeat(msg, attempt, key, at)
+    done = sorted({*(attempt.delivered_parts or []), part})
+    attempt.delivered_parts = done
+    if len(done) < attempt.parts:
+        return _record(msg, key, Step())
+    step = _outcome(msg, attempt, "delivered", None, at)
+    _record(msg, f"r{attempt.n}:delivered", step)
+    return _record(msg, key, step)
+
+
+def _late_or_repeat(msg: Message, attempt: Attempt, key: str, at: str) -> Step:
+    """A part's delivery after the attempt was decided: a repeat if it was delivered, else late."""
+    if attempt.status in ("delivered", "read"):
+        return Step()
+    late = EventSpec(attempt.n, "delivered", at, late=True)
     return _record(msg, key, Step([late]))
 
 

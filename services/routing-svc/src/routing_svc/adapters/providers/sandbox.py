@@ -28,24 +28,24 @@ from typing import Any
 
 from parley_shared.timefmt import now
 
-from routing_svc.providers.base import (
-    Channel,
-    DeliveryReport,
-    FailureReason,
-    Outbound,
-    Outcome,
-    ReportSink,
-    Route,
-    SendResult,
-)
-from routing_svc.providers.routes import default_routes
-from routing_svc.providers.sandbox_recipients import (
+from routing_svc.adapters.providers.sandbox_recipients import (
     RECIPIENTS_BUCKET,
     Recipient,
     RecipientIn,
     RecipientRegistry,
     msisdn_key,
 )
+from routing_svc.domain.channels import (
+    Channel,
+    DeliveryReport,
+    FailureReason,
+    Outbound,
+    Outcome,
+    Route,
+    SendResult,
+)
+from routing_svc.domain.routes import default_routes
+from routing_svc.ports import ProviderSink
 
 __all__ = ["Recipient", "RecipientIn", "SandboxProvider", "simulate"]
 
@@ -77,8 +77,9 @@ class SandboxProvider:
     replication of the recipients bucket when this provider creates it.
     """
 
-    name = "sandbox"
+    kind = "sandbox"
     profiles_cacheable = False  # the registry is in memory: a PUT holds for the next send
+    needs_handover = False  # a simulated second send changes nothing a user sees
 
     def __init__(
         self,
@@ -91,14 +92,14 @@ class SandboxProvider:
         js = nats.jetstream() if hasattr(nats, "jetstream") else nats
         self._routes = list(routes) if routes is not None else default_routes()
         self._registry = RecipientRegistry(js, bucket=bucket, replicas=replicas)
-        self._sink: ReportSink | None = None
+        self._sink: ProviderSink | None = None
         self._sent: dict[str, int] = {route.name: 0 for route in self._routes}
 
     def routes(self) -> list[Route]:
         """Every route this provider serves, in the configured order."""
         return list(self._routes)
 
-    async def start(self, sink: ReportSink) -> None:
+    async def start(self, sink: ProviderSink) -> None:
         """Load the recipients (creating their bucket if missing) and follow their changes."""
         await self._registry.open()
         self._sink = sink
@@ -118,9 +119,13 @@ class SandboxProvider:
         delay_s = recipient.report_delay_ms / 1000 if recipient is not None else 0.0
         for report in simulate(message, recipient, now() + timedelta(seconds=delay_s)):
             await sink.report(report, delay_s=delay_s)
-        return SendResult(accepted=True)
+        return SendResult.ok()
 
-    async def has_capability(self, to: str, channel: Channel) -> bool:
+    def route_up(self, route: str) -> bool:
+        """Every sandbox route is always up."""
+        return route in self._sent
+
+    async def has_capability(self, to: str, channel: Channel, route: str = "") -> bool:
         """Whether `to` has `channel` among its capabilities (an unknown number has them all)."""
         recipient = self._registry.get(to)
         return recipient is None or channel in recipient.capabilities

@@ -22,8 +22,8 @@ import orjson
 from parley_shared.logging import get_logger
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
+from routing_svc.domain.channels import Channel
 from routing_svc.domain.msisdn import is_e164
-from routing_svc.providers.base import Channel
 
 RECIPIENTS_BUCKET = "SANDBOX_RECIPIENTS"
 CHANNELS: tuple[Channel, ...] = ("rcs", "sms", "truecaller", "whatsapp")

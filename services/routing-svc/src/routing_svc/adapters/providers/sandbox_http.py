@@ -10,10 +10,10 @@ from aiohttp import web
 from routing_svc.access import parse_json, validated
 from routing_svc.adapters.http_api import SERVICES
 from routing_svc.adapters.http_base import Route, json_response
+from routing_svc.adapters.providers.sandbox import RecipientIn, SandboxProvider
+from routing_svc.domain.requests import InboundAccepted, InboundIn
 from routing_svc.errors import TransientError, ValidationFailed
 from routing_svc.inbound import Inbound
-from routing_svc.models import InboundAccepted, InboundIn
-from routing_svc.providers.sandbox import RecipientIn, SandboxProvider
 
 
 def _sandbox(request: web.Request) -> SandboxProvider:

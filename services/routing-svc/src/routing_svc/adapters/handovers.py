@@ -1,0 +1,170 @@
+"""Attempts handed to a provider, and the provider's ids, in JetStream KV (`ROUTING_HANDOVERS`).
+
+Two kinds of keys, shared by every replica:
+
+- `a.<message_id>.<attempt>` -> `{"r": route, "t": sends not answered, "ids": [...]}`: a claim
+  before a send (compare-and-set), with the provider's ids once it took the attempt;
+- `p.<route>.<provider id, base64url>` -> `{"m": message_id, "a": attempt, "p": part, "n":
+  parts}`: written once the provider took the attempt, read when its reports come;
+- `u.<route>.<key digest>` -> `1`: a user's message handled (a late resend is ignored);
+- `m.<route>.<digest>` -> `{"<seq>": text}`: parts of a user's long SMS until it is whole.
+
+A claim is created before the first send (expected revision 0). A redelivered attempt (its
+process died) finds the claim: with ids it went out and is not sent again; without ids the
+provider's answer was never heard, so it is sent once more (`t` 1 -> 2, compare-and-set); with
+`t` at 2 it is not sent again, and its DR TTL decides. So a crash between a send and its answer
+costs at most one duplicate. A send the provider refused or put off (throttling, no connection)
+releases its claim: it did not go out. The bucket's TTL outlives any DR TTL.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import re
+from typing import Any
+
+import orjson
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+
+from routing_svc.adapters.kv import KvWriter
+from routing_svc.domain.channels import Claim, PartRef
+from routing_svc.ports import Ack
+
+MAX_UNANSWERED_SENDS = 2
+_SAFE = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+
+
+def _id_key(route: str, provider_id: str) -> str:
+    token = base64.urlsafe_b64encode(provider_id.encode()).decode().rstrip("=")
+    if not _SAFE.match(token):
+        token = hashlib.sha256(provider_id.encode()).hexdigest()
+    return f"p.{route}.{token}"
+
+
+class KvHandovers:
+    """`ports.Handovers` over a KV bucket."""
+
+    def __init__(self, kv: Any, writer: KvWriter) -> None:
+        self._kv, self._writer = kv, writer
+
+    async def claim(self, message_id: str, attempt: int, route: str) -> Claim:
+        """Claim attempt `attempt` for a send on `route` (see the module docstring)."""
+        key = f"a.{message_id}.{attempt}"
+        for _ in range(8):
+            try:
+                await self._kv.create(key, orjson.dumps({"r": route, "t": 1}))
+                return Claim(True, route)
+            except KeyWrongLastSequenceError:
+                pass
+            try:
+                entry = await self._kv.get(key)
+            except KeyNotFoundError:
+                continue  # released meanwhile: claim afresh
+            held = orjson.loads(entry.value)
+            first = str(held["r"])
+            if held.get("ids"):
+                return Claim(False, first, tuple(held["ids"]))
+            tries = int(held.get("t", 1))
+            if tries >= MAX_UNANSWERED_SENDS:
+                return Claim(False, first)
+            try:
+                await self._kv.update(
+                    key, orjson.dumps({"r": first, "t": tries + 1}), last=entry.revision
+                )
+            except KeyWrongLastSequenceError:
+                continue
+            return Claim(True, first)
+        raise RuntimeError(f"handover claim of {message_id}/{attempt} keeps changing")
+
+    async def release(self, message_id: str, attempt: int) -> None:
+        """The claimed send did not go out (refused, put off): forget the claim."""
+        await self._kv.delete(f"a.{message_id}.{attempt}")
+
+    async def handed(
+        self, message_id: str, attempt: int, route: str, provider_ids: tuple[str, ...]
+    ) -> list[Ack]:
+        """Record the provider's ids of a handed attempt; the acks, to await together."""
+        acks = [
+            await self._writer.write(
+                f"a.{message_id}.{attempt}",
+                orjson.dumps({"r": route, "t": 1, "ids": list(provider_ids)}),
+            )
+        ]
+        parts = len(provider_ids)
+        for index, provider_id in enumerate(provider_ids, start=1):
+            value = orjson.dumps({"m": message_id, "a": attempt, "p": index, "n": parts})
+            acks.append(await self._writer.write(_id_key(route, provider_id), value))
+        return acks
+
+    async def resolve(self, route: str, provider_id: str) -> PartRef | None:
+        """The attempt (and part) a provider's id on `route` belongs to, or None."""
+        try:
+            entry = await self._kv.get(_id_key(route, provider_id))
+        except KeyNotFoundError:
+            return None
+        raw = orjson.loads(entry.value)
+        return PartRef(str(raw["m"]), int(raw["a"]), int(raw.get("p", 1)), int(raw.get("n", 1)))
+
+    async def seen(self, route: str, key: str) -> bool:
+        """Whether a user's message with this key was handled before."""
+        try:
+            entry = await self._kv.get(_seen_key(route, key))
+        except KeyNotFoundError:
+            return False
+        return entry.value is not None
+
+    async def mark_seen(self, route: str, key: str) -> None:
+        """Record that a user's message with this key was handled."""
+        await self._kv.put(_seen_key(route, key), b"1")
+
+
+def _seen_key(route: str, key: str) -> str:
+    return f"u.{route}.{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+
+
+def _parts_key(route: str, sender: str, ref: int, total: int) -> str:
+    digest = hashlib.sha256(f"{sender}|{ref}|{total}".encode()).hexdigest()[:40]
+    return f"m.{route}.{digest}"
+
+
+class KvUserParts:
+    """`ports.UserParts` in the same bucket: `m.<route>.<digest>` -> `{"<seq>": text}`.
+
+    Parts of one message may arrive on any bind of any replica; each is added with a
+    compare-and-set, and the part that completes the message gets the whole text.
+    """
+
+    def __init__(self, kv: Any) -> None:
+        self._kv = kv
+
+    async def add(
+        self, route: str, sender: str, *, ref: int, total: int, seq: int, text: str
+    ) -> str | None:
+        """Keep one part; the whole text once every part is in, else None."""
+        key = _parts_key(route, sender, ref, total)
+        for _ in range(32):
+            try:
+                entry = await self._kv.get(key)
+                held, revision = orjson.loads(entry.value or b"{}"), int(entry.revision)
+            except KeyNotFoundError:
+                held, revision = {}, 0
+            held[str(seq)] = text
+            value = orjson.dumps(held)
+            try:
+                if revision:
+                    await self._kv.update(key, value, last=revision)
+                else:
+                    await self._kv.create(key, value)
+            except KeyWrongLastSequenceError:
+                continue
+            if all(str(i) in held for i in range(1, total + 1)):
+                return "".join(held[str(i)] for i in range(1, total + 1))
+            return None
+        raise RuntimeError("parts of a user's message keep changing")
+
+    async def forget(self, route: str, sender: str, ref: int, total: int) -> None:
+        """Drop a message's parts once it was handled."""
+        with contextlib.suppress(KeyNotFoundError):
+            await self._kv.delete(_parts_key(route, sender, ref, total))

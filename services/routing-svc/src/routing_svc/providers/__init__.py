@@ -1,1 +1,0 @@
-"""Channel providers: the interface and its implementations (the sandbox first)."""
