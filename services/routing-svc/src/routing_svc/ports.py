@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 from routing_svc.domain.accounts import AccountView
 from routing_svc.domain.channels import (
+    CallbackAnswer,
+    CallbackRequest,
     Channel,
     Claim,
     DeliveryReport,
@@ -295,6 +297,15 @@ class Provider(Protocol):
 
     def route_up(self, route: str) -> bool:
         """Whether `route` has a live connection now."""
+        ...
+
+
+class CallbackProvider(Protocol):
+    """A provider that hears its network through HTTP callbacks (WhatsApp Cloud API, RBM)."""
+
+    async def callback(self, route: str, request: CallbackRequest) -> CallbackAnswer:
+        """Verify and handle one callback; answer 401 (changing nothing) when it fails its
+        provider's verification, 200 only once what it carries is durable (`ProviderSink`)."""
         ...
 
 

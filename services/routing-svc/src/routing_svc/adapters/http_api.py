@@ -20,6 +20,7 @@ from routing_svc.adapters.http_base import (
 )
 from routing_svc.clicks import ShortLinks
 from routing_svc.domain.accounts import AccountView
+from routing_svc.domain.channels import CallbackRequest
 from routing_svc.domain.msisdn import is_e164
 from routing_svc.domain.policy import PolicyRefusal
 from routing_svc.domain.requests import (
@@ -32,6 +33,7 @@ from routing_svc.domain.requests import (
 from routing_svc.errors import NotFound, TransientError, ValidationFailed
 from routing_svc.inbound import Inbound
 from routing_svc.metrics import ACCEPTED, REFUSED, inc
+from routing_svc.ports import CallbackProvider
 from routing_svc.submissions import Submissions
 
 Ready = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
@@ -186,6 +188,32 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
+# ---------------------------------------------------------------------- provider callbacks
+async def provider_callback(request: web.Request) -> web.StreamResponse:
+    """`GET|POST /v1/callbacks/{route}`: handed, raw, to the provider carrying that route."""
+    providers = request.app[SERVICES].providers
+    if providers is None:
+        raise TransientError("starting")
+    name = request.match_info["route"]
+    try:
+        provider = providers.for_route(name)
+    except KeyError:
+        raise NotFound("no route of that name takes callbacks") from None
+    if not hasattr(provider, "callback"):
+        raise NotFound("no route of that name takes callbacks")
+    handler: CallbackProvider = provider
+    answer = await handler.callback(
+        name,
+        CallbackRequest(
+            request.method,
+            dict(request.query),
+            {key.lower(): value for key, value in request.headers.items()},
+            await request.read(),
+        ),
+    )
+    return web.Response(status=answer.status, body=answer.body, content_type=answer.content_type)
+
+
 # ---------------------------------------------------------------------- ops
 async def healthz(_: web.Request) -> web.Response:
     return json_response({"status": "ok"})
@@ -218,6 +246,8 @@ def build_app(
     async def openapi(_: web.Request) -> web.Response:
         return json_response(document)
 
+    app.router.add_route("GET", "/v1/callbacks/{route}", provider_callback)
+    app.router.add_route("POST", "/v1/callbacks/{route}", provider_callback)
     app.router.add_get("/openapi.json", openapi)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -166,3 +166,23 @@ class PartRef:
     attempt: int
     part: int = 1
     parts: int = 1
+
+
+@dataclass(frozen=True)
+class CallbackRequest:
+    """A provider's HTTP callback as it arrived at `GET|POST /v1/callbacks/{route}`: the raw
+    body (signatures are over the exact bytes), the query and the headers (names lower-case)."""
+
+    method: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class CallbackAnswer:
+    """What routing-svc answers the provider."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
