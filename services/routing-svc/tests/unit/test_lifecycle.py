@@ -238,3 +238,44 @@ def test_view_lists_attempts_oldest_first_with_latest_status() -> None:
         ("rcs", "rcs-airtel", "failed", "delivery_failed"),
         ("sms", "sms-1", "delivered", None),
     ]
+
+
+def send_parts(msg: Message, n: int, parts: int) -> Step:
+    """Attempt n went out in `parts` parts (a long SMS)."""
+    return dispatched(msg, n=n, route="r1", sender="S", now_ms=1000, at=AT, parts=parts)
+
+
+def test_a_multipart_attempt_is_delivered_once_every_part_is() -> None:
+    """Three parts: the first two deliveries change the record only; the third is the final."""
+    msg = message(hop("sms"))
+    send_parts(msg, 1, 3)
+    first = reported(msg, 1, "delivered", None, AT, part=2)
+    again = reported(msg, 1, "delivered", None, AT, part=2)
+    second = reported(msg, 1, "delivered", None, AT, part=1)
+    assert (first.events, second.events, again.events) == ([], [], [])
+    assert first.changed
+    assert msg.attempts[0].status == "sent"
+    last = reported(msg, 1, "delivered", None, AT, part=3)
+    assert finals(last) == [(1, "delivered")]
+    assert msg.attempts[0].status == "delivered"
+    assert records.from_json(records.to_json(msg)).attempts[0].delivered_parts == [1, 2, 3]
+
+
+def test_a_multipart_attempt_fails_as_soon_as_one_part_fails() -> None:
+    """One failed part fails the attempt (and falls back); a later part's delivery is late."""
+    msg = message(hop("sms"), hop("whatsapp"))
+    send_parts(msg, 1, 2)
+    reported(msg, 1, "delivered", None, AT, part=1)
+    failed = reported(msg, 1, "failed", "delivery_failed", AT, part=2)
+    assert [(s.kind, s.fallback_to) for s in failed.events] == [("fallback", "whatsapp")]
+    late = reported(msg, 1, "delivered", None, AT, part=2)
+    assert [(s.kind, s.late) for s in late.events] == [("delivered", True)]
+    assert msg.attempts[0].status == "failed"
+
+
+def test_a_part_reported_before_the_attempt_is_recorded_as_sent_waits() -> None:
+    """A part's receipt for an attempt not yet recorded as sent is retried (NotDispatched)."""
+    msg = message(hop("sms"))
+    msg.attempts[0].parts = 2
+    with pytest.raises(NotDispatched):
+        reported(msg, 1, "delivered", None, AT, part=1)

@@ -1,0 +1,128 @@
+"""What replicas share through NATS KV: route capacity leases and handover claims."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import nats
+import pytest
+from routing_svc.adapters import kv
+from routing_svc.adapters.capacity import CapacityLeases, window_of
+from routing_svc.adapters.handovers import KvHandovers, KvUserParts
+from routing_svc.adapters.jetstream import JetStreamPublisher
+from routing_svc.domain.channels import Route
+
+
+@pytest.fixture
+async def buckets(nats_url: str) -> AsyncIterator[dict[str, Any]]:
+    """routing-svc's buckets on a fresh server, with a pipelined publisher."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    publisher = JetStreamPublisher(nc)
+    await publisher.start()
+    found = {spec.name: await kv.ensure_bucket(js, spec, 1) for spec in kv.bucket_specs(60, 60)}
+    yield {"publisher": publisher, **found}
+    await publisher.stop()
+    await nc.close()
+
+
+class Clock:
+    """A clock two leasers share; `sleep` moves it (and yields to the other tasks)."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        self.now += max(delay, 0.0)
+        await asyncio.sleep(0)
+
+
+async def test_two_replicas_never_exceed_a_routes_capacity_per_window(
+    buckets: dict[str, Any],
+) -> None:
+    """Two leasers (two replicas) taking 200 sends from a 40/s route get at most 40 per window
+    between them, and use the windows fully."""
+    clock = Clock(1_000_000.0)
+    route = Route("sms-x", "sms", 40)
+    replicas = [
+        CapacityLeases(buckets[kv.CAPACITY], clock=clock, sleep=clock.sleep) for _ in range(2)
+    ]
+    windows: Counter[int] = Counter()
+
+    async def send(leases: CapacityLeases) -> None:
+        await leases.take(route)
+        windows[window_of(route, clock())[0]] += 1
+
+    await asyncio.gather(*(send(replicas[i % 2]) for i in range(200)))
+    assert sum(windows.values()) == 200
+    assert max(windows.values()) <= 40
+    assert len(windows) == 5  # 200 sends at 40 per window: five windows, none wasted
+
+
+async def test_a_route_slower_than_one_a_second_gets_longer_windows(
+    buckets: dict[str, Any],
+) -> None:
+    """At 0.5/s a window lasts 2 s and allows one send."""
+    clock = Clock(2_000_000.0)
+    leases = CapacityLeases(buckets[kv.CAPACITY], clock=clock, sleep=clock.sleep)
+    route = Route("tc-slow", "truecaller", 0.5)
+    times = []
+    for _ in range(3):
+        await leases.take(route)
+        times.append(clock())
+    assert [round(t - times[0], 3) for t in times] == [0.0, 2.0, 4.0]
+
+
+async def test_a_claim_lets_one_resend_through_then_none(buckets: dict[str, Any]) -> None:
+    """First claim sends; a redelivery with no answer heard sends once more; a third does not."""
+    handovers = KvHandovers(buckets[kv.HANDOVERS], kv.KvWriter(buckets["publisher"], kv.HANDOVERS))
+    first = await handovers.claim("msg_a", 1, "sms-1")
+    second = await handovers.claim("msg_a", 1, "sms-2")
+    third = await handovers.claim("msg_a", 1, "sms-2")
+    assert (first.send, second.send, third.send) == (True, True, False)
+    assert second.route == third.route == "sms-1"  # a resend stays on the first route
+
+
+async def test_a_handed_attempt_is_never_sent_again_and_its_ids_resolve(
+    buckets: dict[str, Any],
+) -> None:
+    """Once the provider's ids are recorded, a claim says do not send, and each id resolves to
+    its attempt and part (any id text, dots and slashes included)."""
+    handovers = KvHandovers(buckets[kv.HANDOVERS], kv.KvWriter(buckets["publisher"], kv.HANDOVERS))
+    await handovers.claim("msg_b", 2, "sms-1")
+    ids = ("wamid.HBgL/+x==", "a1b2")
+    await asyncio.gather(*await handovers.handed("msg_b", 2, "sms-1", ids))
+    claim = await handovers.claim("msg_b", 2, "sms-1")
+    assert (claim.send, claim.provider_ids) == (False, ids)
+    found = await handovers.resolve("sms-1", "wamid.HBgL/+x==")
+    assert found is not None
+    assert (found.message_id, found.attempt, found.part, found.parts) == ("msg_b", 2, 1, 2)
+    assert await handovers.resolve("sms-2", "a1b2") is None  # ids are per route
+
+
+async def test_a_released_claim_is_claimed_afresh(buckets: dict[str, Any]) -> None:
+    """A send put off (not taken) releases its claim: the next claim counts from one again."""
+    handovers = KvHandovers(buckets[kv.HANDOVERS], kv.KvWriter(buckets["publisher"], kv.HANDOVERS))
+    assert (await handovers.claim("msg_c", 1, "sms-1")).send
+    await handovers.release("msg_c", 1)
+    assert (await handovers.claim("msg_c", 1, "sms-1")).send
+    assert (await handovers.claim("msg_c", 1, "sms-1")).send  # the one resend
+    assert not (await handovers.claim("msg_c", 1, "sms-1")).send
+
+
+async def test_long_message_parts_join_in_order_whatever_order_they_come(
+    buckets: dict[str, Any],
+) -> None:
+    """Parts 3, 1, 2 of one user's message: only the last to arrive returns the whole text."""
+    parts = KvUserParts(buckets[kv.HANDOVERS])
+    add = parts.add
+    assert await add("sms-1", "+911", ref=7, total=3, seq=3, text="C") is None
+    assert await add("sms-1", "+911", ref=7, total=3, seq=1, text="A") is None
+    assert await add("sms-1", "+912", ref=7, total=3, seq=2, text="x") is None  # another user
+    assert await add("sms-1", "+911", ref=7, total=3, seq=2, text="B") == "ABC"
