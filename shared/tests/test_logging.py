@@ -48,3 +48,22 @@ def test_library_log_lines_and_tracebacks_are_scrubbed() -> None:
     assert "ValueError" in out
     for leaked in ("+919876543210", "+14155550100", "pk_abcdefghijklmnop"):
         assert leaked not in out
+
+
+def test_ids_with_digit_runs_stay_whole() -> None:
+    """Prefixed ids and trace ids holding long digit runs are not mangled as phone numbers,
+    while a number standing on its own in the same line still is."""
+    stream = io.StringIO()
+    configure_logging("test", "DEBUG", json_output=True, stream=stream)
+    ids = {
+        "webhook_id": "evt_e5fdc90c2565b5a846d",
+        "message_id": "msg_1234567890123456",
+        "inbound_id": "inb_98765432109876ab",
+        "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+        "batch": "b_20261206123456789",
+    }
+    get_logger("t").info("delivered", note="user +919876543210 (9876543210)", **ids)
+    line = json.loads(stream.getvalue().strip().splitlines()[-1])
+    for key, value in ids.items():
+        assert line[key] == value
+    assert "9876543210" not in line["note"]

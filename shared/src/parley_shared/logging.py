@@ -41,7 +41,14 @@ SECRET_KEYS = frozenset(
     }
 )
 
-_SECRETISH = re.compile(r"(pk_[A-Za-z0-9_-]{8,}|whsec_[A-Za-z0-9+/=]{8,}|\+?\d{8,15})")
+_SECRETISH = re.compile(
+    r"pk_[A-Za-z0-9_-]{8,}"  # an API key
+    r"|whsec_[A-Za-z0-9+/=]{8,}"  # a webhook signing secret
+    r"|(?<![A-Za-z0-9_])\+?\d{8,15}(?![A-Za-z0-9_])"  # a phone number: a run of digits on its own
+)
+"""Secret- and number-shaped strings. A run of digits inside a word (`evt_e5fdc90c2565b5a8`,
+`msg_01J...`, a trace id) is part of an id, not a phone number, and stays whole so operators
+can grep one message or event across the logs of the three services."""
 
 
 def _redact_value(value: Any) -> Any:
