@@ -12,6 +12,7 @@ import gc
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import structlog
@@ -46,6 +47,7 @@ from routing_svc.clicks import ShortLinks
 from routing_svc.domain.balancing import Balancer
 from routing_svc.domain.vault import Vault
 from routing_svc.inbound import Inbound
+from routing_svc.metrics import ROUTE_UP
 from routing_svc.outcomes import Outcomes
 from routing_svc.router import Router
 from routing_svc.settings import Settings
@@ -177,6 +179,8 @@ async def start(
     providers = await registry.build(configs, nc, FACTORIES, replicas=settings.stream_replicas)
     await providers.start(JetStreamProviderSink(bus))
     rt.providers = providers
+    for route in providers.routes():
+        ROUTE_UP.labels(route.name).set_function(partial(providers.route_up, route.name))
     transitions = Transitions(store, bus, vault, settings.timer_grace_seconds)
     router = Router(
         transitions=transitions,
