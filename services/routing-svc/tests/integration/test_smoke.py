@@ -18,8 +18,10 @@ async def test_sms_send_is_delivered(routing: Routing) -> None:
 
 async def test_metrics_show_every_route_up_for_the_sandbox(routing: Routing) -> None:
     """`/metrics` has `parley_route_up{route}` for each route; sandbox routes are always up."""
-    async with aiohttp.ClientSession() as session:
-        async with session.get(routing.api.base + "/metrics") as response:
-            text = await response.text()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(routing.api.base + "/metrics") as response,
+    ):
+        text = await response.text()
     assert 'parley_route_up{route="sms-1"} 1.0' in text
     assert 'parley_route_up{route="wa-3"} 1.0' in text
