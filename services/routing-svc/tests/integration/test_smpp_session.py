@@ -8,7 +8,7 @@ import struct
 
 import pytest
 from parley_devtools.smsc import Script, Smsc
-from routing_svc.adapters.providers.smpp import PartResult, submit_parts
+from routing_svc.adapters.providers.smpp import PartResult, SmppUnavailable, submit_parts
 from routing_svc.domain.sms_text import decode_text, is_receipt, parse_receipt, parse_udh
 from smpp_kit import Inbox, bound, eventually, one
 
@@ -86,6 +86,25 @@ async def test_window_is_never_exceeded(smsc: Smsc) -> None:
         results = await asyncio.gather(*sends)
     assert all(outcome.accepted for [outcome] in results)
     assert smsc.max_outstanding == 3
+
+
+async def test_a_full_window_past_wait_s_sends_nothing(smsc: Smsc) -> None:
+    """A submit that finds the window full for longer than its wait_s raises SmppUnavailable
+    and was never written; the waiting submits go out in arrival order once slots free up."""
+    smsc.hold()
+    async with bound(smsc, window=1) as bind:
+        first = asyncio.create_task(bind.submit(one(to="+919800000001"), wait_s=5))
+        await eventually(lambda: smsc.outstanding == 1)
+        with pytest.raises(SmppUnavailable, match="window_wait_timeout"):
+            await bind.submit(one(to="+919800000009"), wait_s=0.1)
+        queued = []
+        for i in (2, 3, 4):
+            queued.append(asyncio.create_task(bind.submit(one(to=f"+91980000000{i}"), wait_s=5)))
+            await asyncio.sleep(0)  # each starts waiting before the next
+        smsc.release()
+        await asyncio.gather(first, *queued)
+    destinations = [submitted.pdu.destination_addr for submitted in smsc.submits]
+    assert destinations == [f"91980000000{i}" for i in (1, 2, 3, 4)]
 
 
 @pytest.mark.parametrize(

@@ -176,7 +176,7 @@ class SmppConnection:
         self._loop = asyncio.get_running_loop()
         self._pending: dict[int, _Pending] = {}
         self._in_flight = 0
-        self._slot_waiters: deque[asyncio.Future[None]] = deque()
+        self._slot_waiters: deque[asyncio.Future[bool]] = deque()
         self._deliveries: set[asyncio.Task[None]] = set()
         self._room = asyncio.Event()
         self._room.set()
@@ -300,44 +300,48 @@ class SmppConnection:
             self._release()
 
     async def _acquire(self, deadline: float | None) -> None:
-        while True:
-            if self._closed or self._closing:
-                raise NotSent(self.close_reason or "closing")
-            if self._in_flight < self._window:
-                self._in_flight += 1
-                return
-            waiter: asyncio.Future[None] = self._loop.create_future()
-            self._slot_waiters.append(waiter)
-            try:
-                if deadline is None:
-                    await waiter
-                else:
-                    await asyncio.wait_for(waiter, max(0.0, deadline - self._loop.time()))
-            except TimeoutError:
+        """Take a window slot, first come first served: a freed slot is handed to the oldest
+        waiter (a waiter's future answers True), never grabbed by a later caller; False
+        means the connection is closing."""
+        if self._closed or self._closing:
+            raise NotSent(self.close_reason or "closing")
+        if self._in_flight < self._window and not self._slot_waiters:
+            self._in_flight += 1
+            return
+        waiter: asyncio.Future[bool] = self._loop.create_future()
+        self._slot_waiters.append(waiter)
+        try:
+            if deadline is None:
+                handed = await waiter
+            else:
+                handed = await asyncio.wait_for(waiter, max(0.0, deadline - self._loop.time()))
+        except BaseException as exc:
+            if waiter.done() and not waiter.cancelled() and waiter.result():
+                self._release()  # handed a slot while leaving: pass it on
+            elif waiter in self._slot_waiters:
+                self._slot_waiters.remove(waiter)
+            if isinstance(exc, TimeoutError):
                 raise NotSent("window_wait_timeout") from None
-            finally:
-                if waiter in self._slot_waiters:
-                    self._slot_waiters.remove(waiter)
-                elif waiter.done() and not waiter.cancelled() and self._in_flight < self._window:
-                    self._wake_next()  # woken but leaving: pass the slot on
+            raise
+        if not handed:
+            raise NotSent(self.close_reason or "closing")
 
     def _release(self) -> None:
-        self._in_flight -= 1
+        """Free a slot: to the oldest waiter if there is one, else back to the window."""
         self._changed.set()
-        self._wake_next()
-
-    def _wake_next(self) -> None:
         while self._slot_waiters:
             waiter = self._slot_waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(True)
                 return
+        self._in_flight -= 1
 
     def _wake_all(self) -> None:
+        """Closing: every waiter leaves without a slot."""
         while self._slot_waiters:
             waiter = self._slot_waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(False)
 
     # ---------------------------------------------------------------- requests and responses
     def _next_sequence(self) -> int:
