@@ -12,17 +12,16 @@ from routing_svc.adapters.providers.smpp.bind import (
     SmppUnavailable,
     backoff_delay,
 )
-from routing_svc.adapters.providers.smpp.pdu import Delivery, SubmitPart, submit_parts
-from routing_svc.adapters.providers.smpp.session import (
+from routing_svc.adapters.providers.smpp.outcomes import (
     BindRefused,
     ConnectionLost,
     NotSent,
     PartResult,
-    SmppConnection,
     SmppError,
     SubmitOutcome,
-    Timers,
 )
+from routing_svc.adapters.providers.smpp.pdu import Delivery, SubmitPart, submit_parts
+from routing_svc.adapters.providers.smpp.session import SmppConnection, Timers
 
 __all__ = [
     "BindConfig",

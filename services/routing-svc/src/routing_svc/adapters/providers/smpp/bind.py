@@ -29,19 +29,17 @@ from typing import Any, Literal, Protocol
 
 import structlog
 
-from routing_svc.adapters.providers.smpp.pdu import Delivery, SubmitPart
-from routing_svc.adapters.providers.smpp.session import (
+from routing_svc.adapters.providers.smpp.outcomes import (
     BindRefused,
     ConnectionLost,
-    DeliverCallback,
     FramingError,
     NotSent,
     PartResult,
-    SmppConnection,
     SmppError,
     SubmitOutcome,
-    Timers,
 )
+from routing_svc.adapters.providers.smpp.pdu import Delivery, SubmitPart
+from routing_svc.adapters.providers.smpp.session import DeliverCallback, SmppConnection, Timers
 
 log = structlog.get_logger("routing_svc.smpp")
 

@@ -21,17 +21,13 @@ lost bytes on short writes. This module owns the session instead; smpp34 is its 
 - A `submit_sm` whose response does not come within `response_timeout_s` frees its slot and is
   reported as `NO_RESPONSE` (the SMSC may or may not have it).
 
-Exceptions: `SmppError` <- `BindRefused` (the SMSC answered the bind with an error status),
-`NotSent` (a submit was never written: the connection closed or the caller's deadline passed
-while it waited for a slot), `ConnectionLost` (the connection ended; `str()` says why).
+Errors and outcomes are in `outcomes.py`, frame reading in `framing.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
-import struct
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -40,8 +36,17 @@ from typing import Any
 import smpp34
 import structlog
 
+from routing_svc.adapters.providers.smpp.framing import bind_response, read_frame
+from routing_svc.adapters.providers.smpp.outcomes import (
+    ConnectionLost,
+    FramingError,
+    NotSent,
+    PartResult,
+    ResponseTimeout,
+    SmppError,
+    SubmitOutcome,
+)
 from routing_svc.adapters.providers.smpp.pdu import (
-    BIND_TRANSCEIVER_RESP,
     DELIVER_SM,
     ENQUIRE_LINK,
     ENQUIRE_LINK_RESP,
@@ -52,7 +57,6 @@ from routing_svc.adapters.providers.smpp.pdu import (
     GENERIC_NACK,
     HEADER,
     HEADER_LENGTH,
-    MAX_PDU_LENGTH,
     MAX_SEQUENCE,
     RESPONSE_BIT,
     UNBIND,
@@ -68,58 +72,6 @@ from routing_svc.adapters.providers.smpp.pdu import (
 log = structlog.get_logger("routing_svc.smpp")
 
 DeliverCallback = Callable[[Delivery], Awaitable[None]]
-_LENGTH = struct.Struct(">I")
-
-
-class SmppError(Exception):
-    """Base of this module's errors."""
-
-
-class BindRefused(SmppError):
-    """The SMSC answered `bind_transceiver` with an error status (e.g. 0x0E wrong password)."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(f"bind refused with status {status:#x}")
-        self.status = status
-
-
-class NotSent(SmppError):
-    """A submit was never written: nothing reached the SMSC, so it can be offered again."""
-
-
-class ConnectionLost(SmppError):
-    """The connection ended; the message says why (`closed_by_smsc`, `link_timeout`, ...)."""
-
-
-class _ResponseTimeout(SmppError):
-    """No response to a request within its timeout."""
-
-
-class FramingError(SmppError):
-    """A `command_length` no SMPP PDU has: the byte stream cannot be trusted any more."""
-
-
-class PartResult(enum.Enum):
-    """What became of one `submit_sm`."""
-
-    ANSWERED = "answered"  # a submit_sm_resp (or generic_nack) came: see command_status
-    CONNECTION_LOST = "connection_lost"  # written, then the connection ended before an answer
-    NO_RESPONSE = "no_response"  # written, no answer within response_timeout_s
-    NOT_SENT = "not_sent"  # never written (an earlier part was not accepted, or no bind)
-
-
-@dataclass(frozen=True, slots=True)
-class SubmitOutcome:
-    """One part's outcome: the `submit_sm_resp` status and message id when it was answered."""
-
-    result: PartResult
-    command_status: int | None = None
-    message_id: str | None = None
-
-    @property
-    def accepted(self) -> bool:
-        """Whether the SMSC accepted this part (status 0)."""
-        return self.result is PartResult.ANSWERED and self.command_status == ESME_ROK
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,15 +83,6 @@ class Timers:
     response_timeout_s: float = 30.0
     connect_timeout_s: float = 10.0
     max_deliveries: int = 64
-
-
-async def read_frame(reader: asyncio.StreamReader) -> bytes:
-    """Exactly one PDU, by its command_length (FramingError for an impossible length)."""
-    head = await reader.readexactly(4)
-    (length,) = _LENGTH.unpack(head)
-    if not HEADER_LENGTH <= length <= MAX_PDU_LENGTH:
-        raise FramingError(f"command_length {length}")
-    return head + await reader.readexactly(length - 4)
 
 
 def _consume(future: asyncio.Future[Any]) -> None:
@@ -208,7 +151,7 @@ class SmppConnection:
         try:
             writer.write(bind_transceiver(1, system_id, password, system_type))
             await writer.drain()
-            await asyncio.wait_for(_bind_response(reader, writer), timeout)
+            await asyncio.wait_for(bind_response(reader, writer), timeout)
         except BaseException:
             writer.transport.abort()
             raise
@@ -288,7 +231,7 @@ class SmppConnection:
                 self._lose("write_failed")
             try:
                 command_id, status, body = await answer
-            except _ResponseTimeout:
+            except ResponseTimeout:
                 return SubmitOutcome(PartResult.NO_RESPONSE)
             except ConnectionLost:
                 return SubmitOutcome(PartResult.CONNECTION_LOST)
@@ -366,7 +309,7 @@ class SmppConnection:
     def _expire(self, sequence: int) -> None:
         pending = self._pending.pop(sequence, None)
         if pending is not None and not pending.future.done():
-            pending.future.set_exception(_ResponseTimeout(f"no answer to {sequence}"))
+            pending.future.set_exception(ResponseTimeout(f"no answer to {sequence}"))
 
     def _answer(self, command_id: int, status: int, sequence: int, body: bytes) -> None:
         pending = self._pending.pop(sequence, None)
@@ -454,7 +397,7 @@ class SmppConnection:
             )
             try:
                 await answer
-            except _ResponseTimeout:
+            except ResponseTimeout:
                 log.warning("smpp_link_timeout")
                 self._lose("link_timeout")
                 return
@@ -485,22 +428,3 @@ class SmppConnection:
         self._room.set()
         self._changed.set()
         self._done.set()
-
-
-async def _bind_response(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Read until `bind_transceiver_resp` (answering an early `enquire_link`); BindRefused
-    when its status is not 0 or the SMSC answers `generic_nack`."""
-    while True:
-        try:
-            frame = await read_frame(reader)
-        except asyncio.IncompleteReadError:
-            raise ConnectionLost("closed_during_bind") from None
-        _, command_id, status, sequence = HEADER.unpack_from(frame)
-        if command_id == ENQUIRE_LINK:
-            writer.write(header_only(ENQUIRE_LINK_RESP, sequence))
-        elif command_id == BIND_TRANSCEIVER_RESP:
-            if status != ESME_ROK:
-                raise BindRefused(status)
-            return
-        elif command_id == GENERIC_NACK:
-            raise BindRefused(status or ESME_RSYSERR)
