@@ -1,4 +1,5 @@
-"""pytest fixtures: real NATS and PostgreSQL for every test that asks for them.
+"""pytest fixtures: real NATS and PostgreSQL for every test that asks for them, and an SMSC
+simulator (`smsc`, `parley_devtools.smsc`) for SMPP tests.
 
 `NATS_URL` / `DATABASE_URL`, when set, name servers to use; otherwise the embedded servers are
 started on free loopback ports. Each test gets a fresh nats-server (they start in ~20 ms, and
@@ -11,11 +12,15 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from parley_devtools.embedded import NatsServer, Postgres
+
+if TYPE_CHECKING:
+    from parley_devtools.smsc import Smsc
 
 
 def _replace_database(url: str, database: str) -> str:
@@ -115,3 +120,17 @@ async def _drop_database(admin_url: str, name: str) -> None:
             if attempt == 2:
                 raise
             await asyncio.sleep(0.5)
+
+
+@pytest.fixture
+async def smsc() -> AsyncIterator[Smsc]:
+    """A started SMSC simulator on a free loopback port (system_id `parley`, password
+    `secret`), stopped after the test."""
+    from parley_devtools.smsc import Smsc
+
+    simulator = Smsc(system_id="parley", password="secret")  # noqa: S106 - a test SMSC
+    await simulator.start()
+    try:
+        yield simulator
+    finally:
+        await simulator.close()

@@ -20,6 +20,7 @@ from parley_devtools.bench import (
     config_propagation,
     e2e,
     routing_throughput,
+    smpp_session,
     templates,
     webhook_throughput,
 )
@@ -46,6 +47,7 @@ def suites(patches: int) -> dict[str, Suite]:
         "webhook": webhook_throughput.run,
         "e2e": e2e.run,
         "templates": templates.run,
+        "smpp_session": smpp_session.run,
     }
 
 

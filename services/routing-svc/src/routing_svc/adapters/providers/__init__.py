@@ -1,0 +1,1 @@
+"""Channel provider adapters (CONTRACT section 9)."""
