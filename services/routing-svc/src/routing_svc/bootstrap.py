@@ -41,13 +41,15 @@ from routing_svc.adapters.providers.config import RouteConfig
 from routing_svc.adapters.providers.registry import ProviderSet
 from routing_svc.adapters.providers.routes_file import load_route_configs
 from routing_svc.adapters.providers.sandbox_http import SANDBOX_ROUTES
+from routing_svc.adapters.providers.smpp import provider as smpp_provider
+from routing_svc.adapters.providers.smpp.provider import SmppProvider
 from routing_svc.adapters.pull import PullConsumer
 from routing_svc.adapters.template_book import TemplateBook
 from routing_svc.clicks import ShortLinks
 from routing_svc.domain.balancing import Balancer
 from routing_svc.domain.vault import Vault
 from routing_svc.inbound import Inbound
-from routing_svc.metrics import ROUTE_UP
+from routing_svc.metrics import ROUTE_UP, SMPP_BINDS_UP, SMPP_WINDOW
 from routing_svc.outcomes import Outcomes
 from routing_svc.router import Router
 from routing_svc.settings import Settings
@@ -82,7 +84,7 @@ class Runtime:
 
 RUNTIME = web.AppKey("runtime", Runtime)
 
-FACTORIES: dict[str, registry.Factory] = {}
+FACTORIES: dict[str, registry.Factory] = {"smpp": smpp_provider.build}
 """Builders of the real networks' providers, by the routes file's `provider` kind."""
 
 
@@ -181,6 +183,10 @@ async def start(
     rt.providers = providers
     for route in providers.routes():
         ROUTE_UP.labels(route.name).set_function(partial(providers.route_up, route.name))
+        provider = providers.for_route(route.name)
+        if isinstance(provider, SmppProvider):
+            SMPP_BINDS_UP.labels(route.name).set_function(partial(provider.binds_up, route.name))
+            SMPP_WINDOW.labels(route.name).set_function(partial(provider.window_in_use, route.name))
     transitions = Transitions(store, bus, vault, settings.timer_grace_seconds)
     router = Router(
         transitions=transitions,

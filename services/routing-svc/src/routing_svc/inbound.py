@@ -106,7 +106,8 @@ class Inbound:
                 inc(USER_MESSAGES, route, "part")
                 await nats_msg.ack()
                 return
-            text, key = whole, f"{raw['from']}|{ref}|{total}"
+            digest = hashlib.sha256(whole.encode()).hexdigest()[:16]
+            text, key = whole, f"{raw['from']}|{ref}|{total}|{digest}"
         if await heard.seen(route, key):
             inc(USER_MESSAGES, route, "repeat")
             await nats_msg.ack()

@@ -62,3 +62,15 @@ UNKNOWN_REPORTS = Counter(
 USER_MESSAGES = Counter(
     "parley_route_user_messages_total", "Users' messages heard per route", ["route", "kind"]
 )
+SMPP_BINDS_UP = Gauge("parley_smpp_binds_up", "SMPP binds bound, per route", ["route"])
+SMPP_WINDOW = Gauge(
+    "parley_smpp_window_in_use", "SMPP submits awaiting their response, per route", ["route"]
+)
+SMPP_RESPONSES = Counter(
+    "parley_smpp_responses_total",
+    "submit_sm answers per route: command_status (0x..), connection_lost, no_response",
+    ["route", "status"],
+)
+SMPP_RECEIPTS = Counter(
+    "parley_smpp_receipts_total", "SMPP delivery receipts per route, by state", ["route", "state"]
+)
