@@ -62,3 +62,13 @@ UNKNOWN_REPORTS = Counter(
 USER_MESSAGES = Counter(
     "parley_route_user_messages_total", "Users' messages heard per route", ["route", "kind"]
 )
+CALLBACKS = Counter(
+    "parley_route_callbacks_total",
+    "Providers' HTTP callbacks per route, by outcome: verified, refused, handshake, failed",
+    ["route", "outcome"],
+)
+CALLBACK_ITEMS = Counter(
+    "parley_route_callback_items_total",
+    "What verified callbacks carried, per route: report, message, typing, ignored",
+    ["route", "kind"],
+)
