@@ -226,3 +226,16 @@ async def test_typing_and_user_text_reach_the_conversational_account(
         await metric(routing, "parley_route_callback_items_total", route=RBM_ROUTE, kind="typing")
         == 1
     )
+
+
+async def test_a_capabilities_outage_retries_the_check_instead_of_failing(
+    routing: Routing, rbm_api: RbmApi
+) -> None:
+    """A strict check answered 500 twice is asked again; the message then goes out."""
+    rbm_api.script(500, 2)
+    account = await routing.account(["rcs"], rcs(verify_profile="strict"))
+    message_id = await routing.api.sent(account, channel="rcs")
+    await routing.events.wait(message_id, "sent", within_s=20)
+    assert routing.events.kinds(message_id) == ["sent"]
+    assert rbm_api.capability_calls == 1  # the two scripted answers came before it
+    assert rbm_api.api_calls == 4  # two refused checks, the check, the send
