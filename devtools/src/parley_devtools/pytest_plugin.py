@@ -4,6 +4,7 @@ simulator (`smsc`, `parley_devtools.smsc`) for SMPP tests.
 `NATS_URL` / `DATABASE_URL`, when set, name servers to use; otherwise the embedded servers are
 started on free loopback ports. Each test gets a fresh nats-server (they start in ~20 ms, and
 a fresh server isolates streams completely) and a fresh database on a session-wide PostgreSQL.
+`graph_api` and `rbm_api` start local fakes of the WhatsApp Cloud API and RBM networks.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from parley_devtools.embedded import NatsServer, Postgres
+from parley_devtools.fakes.graph_api import GraphApi
+from parley_devtools.fakes.rbm_api import RbmApi
 
 if TYPE_CHECKING:
     from parley_devtools.smsc import Smsc
@@ -134,3 +137,23 @@ async def smsc() -> AsyncIterator[Smsc]:
         yield simulator
     finally:
         await simulator.close()
+
+
+@pytest.fixture
+async def graph_api() -> AsyncIterator[GraphApi]:
+    """A fake of Meta's Graph API (WhatsApp Cloud API) on a free loopback port."""
+    fake: GraphApi = await GraphApi().start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+@pytest.fixture
+async def rbm_api() -> AsyncIterator[RbmApi]:
+    """A fake of Google's RBM API and OAuth token endpoint on a free loopback port."""
+    fake: RbmApi = await RbmApi().start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()

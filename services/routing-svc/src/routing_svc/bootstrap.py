@@ -36,7 +36,7 @@ from routing_svc.adapters.link_store import KvLinkStore
 from routing_svc.adapters.message_store import MessageStore
 from routing_svc.adapters.nats_api import NatsApi
 from routing_svc.adapters.profiles import ProfileCache
-from routing_svc.adapters.providers import registry
+from routing_svc.adapters.providers import rbm, registry, whatsapp_cloud
 from routing_svc.adapters.providers.config import RouteConfig
 from routing_svc.adapters.providers.registry import ProviderSet
 from routing_svc.adapters.providers.routes_file import load_route_configs
@@ -84,7 +84,11 @@ class Runtime:
 
 RUNTIME = web.AppKey("runtime", Runtime)
 
-FACTORIES: dict[str, registry.Factory] = {"smpp": smpp_provider.build}
+FACTORIES: dict[str, registry.Factory] = {
+    "smpp": smpp_provider.build,
+    "whatsapp_cloud": whatsapp_cloud.build,
+    "rbm": rbm.build,
+}
 """Builders of the real networks' providers, by the routes file's `provider` kind."""
 
 

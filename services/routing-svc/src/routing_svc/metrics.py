@@ -74,3 +74,13 @@ SMPP_RESPONSES = Counter(
 SMPP_RECEIPTS = Counter(
     "parley_smpp_receipts_total", "SMPP delivery receipts per route, by state", ["route", "state"]
 )
+CALLBACKS = Counter(
+    "parley_route_callbacks_total",
+    "Providers' HTTP callbacks per route, by outcome: verified, refused, handshake, failed",
+    ["route", "outcome"],
+)
+CALLBACK_ITEMS = Counter(
+    "parley_route_callback_items_total",
+    "What verified callbacks carried, per route: report, message, typing, ignored",
+    ["route", "kind"],
+)

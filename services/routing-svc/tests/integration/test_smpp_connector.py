@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,10 +66,10 @@ def smpp_routes(
 
 
 @pytest.fixture
-async def smpp(smpp_routes: Callable[..., Path], routing: Routing) -> AsyncIterator[Routing]:
+async def smpp(smpp_routes: Callable[..., Path], routing: Routing) -> Routing:
     """routing-svc with the SMPP route bound to the simulator."""
     await eventually(lambda: route_up(routing, "sms-smsc"), 15)
-    yield routing
+    return routing
 
 
 async def metrics(routing: Routing) -> str:
@@ -128,7 +128,9 @@ async def test_a_long_ucs2_message_goes_in_udh_parts_and_is_delivered_once_all_a
     assert len(refs) == 1
     for seq, pdu in enumerate(parts, start=1):
         assert (pdu.data_coding, pdu.esm_class) == (8, 0x40)
-        assert pdu.short_message[:6] == bytes([5, 0, 3, refs.pop() if False else pdu.short_message[3], 3, seq])
+        assert pdu.short_message[:6] == bytes(
+            [5, 0, 3, refs.pop() if False else pdu.short_message[3], 3, seq]
+        )
         assert len(pdu.short_message) - 6 <= 134
     joined = b"".join(pdu.short_message[6:] for pdu in parts)
     assert joined.decode("utf-16-be") == text
@@ -182,9 +184,7 @@ async def test_receipts_by_tlv_or_text_and_before_the_response(
     assert final["data"]["status"] == "delivered"
 
 
-async def test_throttled_submits_are_offered_again_never_failed(
-    smpp: Routing, smsc: Smsc
-) -> None:
+async def test_throttled_submits_are_offered_again_never_failed(smpp: Routing, smsc: Smsc) -> None:
     """Throttling (0x58 then 0x14) is not a failure: the message goes out once it lifts."""
     smsc.throttle(2, 0x58)
     account = await smpp.account(["sms"])
@@ -199,9 +199,7 @@ async def test_throttled_submits_are_offered_again_never_failed(
     assert 'parley_smpp_responses_total{route="sms-smsc",status="0x14"} 1.0' in text
 
 
-async def test_no_receipt_ends_in_dr_ttl_expired_and_falls_back(
-    smpp: Routing, smsc: Smsc
-) -> None:
+async def test_no_receipt_ends_in_dr_ttl_expired_and_falls_back(smpp: Routing, smsc: Smsc) -> None:
     """No receipt within the hop's DR TTL: `dr_ttl_expired`, then the fallback delivers."""
     smsc.script(DIGITS, Script(receipt=None))
     account = await smpp.account(
