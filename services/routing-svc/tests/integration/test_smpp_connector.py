@@ -221,18 +221,21 @@ async def test_user_messages_and_stop_arrive_over_smpp(smpp: Routing, smsc: Smsc
         communication_type="conversational",
         consent=OUT,
     )
-    await smsc.deliver_mo(NUMBER.removeprefix("+"), "PARLEY", "नमस्ते", data_coding=8)
+    await smsc.deliver_mo(DIGITS, "PARLEY", "नमस्ते".encode("utf-16-be"), data_coding=8)
     long_text = "A" * 150 + "B" * 100
-    await smsc.deliver_mo_parts(NUMBER.removeprefix("+"), "PARLEY", long_text)
+    halves = [long_text[:153].encode(), long_text[153:].encode()]
+    await smsc.deliver_mo_parts(DIGITS, "PARLEY", halves, ref=42, data_coding=0)
     await eventually(lambda: len(smpp.events.inbound) >= 2, 10)
     texts = sorted(e["data"]["text"] for e in smpp.events.inbound)
     assert texts == sorted(["नमस्ते", long_text])
     assert {e["data"]["from"] for e in smpp.events.inbound} == {NUMBER}
-    await smsc.deliver_mo(NUMBER.removeprefix("+"), "PARLEY", "stop")
+    await smsc.deliver_mo(DIGITS, "PARLEY", b"stop")
     await eventually(lambda: len(smpp.events.inbound) >= 3, 10)
     status, answer = await smpp.api.send(account)
     assert (status, answer["type"]) == (422, "opted_out")
-    assert all(d.status == 0 for d in smsc.deliveries if d.status is not None)
+    mos = [d for d in smsc.deliveries if d.kind == "mo"]
+    assert len(mos) == 4
+    assert all(d.statuses == [0] for d in mos)  # each answered 0, once: nothing resent
 
 
 async def test_smsc_restart_mid_traffic_loses_nothing_and_fails_nothing(
