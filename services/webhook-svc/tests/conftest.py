@@ -9,12 +9,11 @@ from typing import Any
 
 import nats
 import pytest
-from aiohttp.test_utils import TestServer
 from parley_shared.logging import configure_logging
 from parley_shared.sealing import MasterKey, generate_master_key
 from parley_shared.streams import ensure_streams
-from webhook_svc.bootstrap import SERVICE_KEY, Service, create_app
-from webhook_testkit import Receiver, make_settings, wait_until
+from webhook_svc.bootstrap import Service
+from webhook_testkit import Receiver, ServiceRunner
 
 StartService = Callable[..., Awaitable[Service]]
 
@@ -67,18 +66,11 @@ async def start_service(
     nats_url: str, master_key_b64: str, log_stream: io.StringIO
 ) -> AsyncIterator[StartService]:
     """Start webhook-svc in-process (settings overridable); every one is stopped at the end."""
-    servers: list[TestServer] = []
+    runner = ServiceRunner(nats_url, master_key_b64)
 
     async def start(roles: tuple[str, ...] = ("worker", "api"), **overrides: Any) -> Service:
-        settings = make_settings(nats_url, master_key_b64, **overrides)
-        app = create_app(settings, roles)
-        server = TestServer(app, host="127.0.0.1")
-        await server.start_server()
-        servers.append(server)
-        service = app[SERVICE_KEY]
-        await wait_until(lambda: service.ready()[0], 10, "webhook-svc ready")
+        service: Service = await runner.start(roles, **overrides)
         return service
 
     yield start
-    for server in reversed(servers):
-        await server.close()
+    await runner.close()

@@ -387,6 +387,79 @@ async def request(nc: Any, subject: str, body: dict[str, Any]) -> dict[str, Any]
     return reply
 
 
+async def dead_letters(nc: Any, account_id: str) -> list[dict[str, Any]]:
+    """The account's dead letters as the API lists them, newest first."""
+    reply = await request(nc, subjects.WEBHOOK_DEAD_LETTERS_QUERY, {"account_id": account_id})
+    items: list[dict[str, Any]] = reply["items"]
+    return items
+
+
+def sample(name: str, **labels: str) -> float:
+    """The current value of one metric sample of this process (0 when not there yet)."""
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def log_lines(stream: Any, event: str) -> list[dict[str, Any]]:
+    """The JSON log lines of one event name from a log stream."""
+    lines = [orjson.loads(x) for x in stream.getvalue().splitlines() if x.startswith("{")]
+    return [line for line in lines if line.get("event") == event]
+
+
+class Terminations:
+    """JetStream's MSG_TERMINATED advisories: proof that a consumer `term`ed a message."""
+
+    SUBJECT = "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.>"
+
+    def __init__(self) -> None:
+        """Not listening until `start`."""
+        self.seen: list[dict[str, Any]] = []
+
+    async def start(self, nc: Any) -> Terminations:
+        """Subscribe on `nc`."""
+
+        async def collect(msg: Any) -> None:
+            self.seen.append(orjson.loads(msg.data))
+
+        await nc.subscribe(self.SUBJECT, cb=collect)
+        await nc.flush()
+        return self
+
+    def of(self, stream: str, sequence: int) -> list[dict[str, Any]]:
+        """The advisories for one message of one stream."""
+        return [a for a in self.seen if a["stream"] == stream and a["stream_seq"] == sequence]
+
+
+class ServiceRunner:
+    """webhook-svc in-process, each on its own loopback port; `close` stops every one."""
+
+    def __init__(self, nats_url: str, master_key: str) -> None:
+        """Nothing runs until `start`."""
+        self.nats_url = nats_url
+        self.master_key = master_key
+        self._servers: list[Any] = []
+
+    async def start(self, roles: tuple[str, ...] = ("worker", "api"), **overrides: Any) -> Any:
+        """Start one (settings overridable) and wait until it is ready; answers its Service."""
+        from aiohttp.test_utils import TestServer
+        from webhook_svc.bootstrap import SERVICE_KEY, create_app
+
+        app = create_app(make_settings(self.nats_url, self.master_key, **overrides), roles)
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        self._servers.append(server)
+        service = app[SERVICE_KEY]
+        await wait_until(lambda: service.ready()[0], 10, "webhook-svc ready")
+        return service
+
+    async def close(self) -> None:
+        """Stop every service started."""
+        for server in reversed(self._servers):
+            await server.close()
+        self._servers = []
+
+
 # -- an independent implementation of Standard Webhooks and the envelope -------------------
 
 

@@ -1,5 +1,8 @@
 """JetStream stream definitions, kept as data (`streams.json`), and their idempotent creation.
 
+Keys starting with `_` are comments. `max_bytes` reserves that much of the server's
+`max_file_store` (per replica) whether used or not, so the sum over the streams must fit it.
+
 Every service calls `ensure_streams` at start; the deploy Job runs
 `python -m parley_shared.streams` with the same definitions, so there is one source of truth.
 """
@@ -29,7 +32,7 @@ def load_definitions(replicas: int | None = None) -> list[dict[str, Any]]:
 
 def to_stream_config(definition: dict[str, Any]) -> Any:
     """A nats-py `StreamConfig` for one definition."""
-    from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+    from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
     return StreamConfig(
         name=definition["name"],
@@ -38,6 +41,9 @@ def to_stream_config(definition: dict[str, Any]) -> Any:
         retention=RetentionPolicy(definition.get("retention", "limits")),
         storage=StorageType(definition.get("storage", "file")),
         max_msgs_per_subject=int(definition.get("max_msgs_per_subject", -1)),
+        max_msgs=int(definition.get("max_msgs", -1)),
+        max_bytes=int(definition.get("max_bytes", -1)),
+        discard=DiscardPolicy(definition["discard"]) if "discard" in definition else None,
         max_age=float(definition["max_age"]) if "max_age" in definition else None,
         duplicate_window=float(definition.get("duplicate_window", 120)),
         num_replicas=int(definition.get("num_replicas", 1)),

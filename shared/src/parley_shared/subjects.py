@@ -140,13 +140,16 @@ STREAM_WEBHOOK_RETRY = "WEBHOOK_RETRY"
 STREAM_WEBHOOK_DEAD_LETTERS = "WEBHOOK_DEAD_LETTERS"
 STREAM_WEBHOOK_DELIVERIES = "WEBHOOK_DELIVERIES"
 STREAM_WEBHOOK_DISABLED = "WEBHOOK_DISABLED"
+STREAM_WEBHOOK_POISON = "WEBHOOK_POISON"
 WEBHOOK_RETRY_AT_PREFIX = "parley.webhook.v1.retry_at"
 WEBHOOK_RETRY_DUE_PREFIX = "parley.webhook.v1.retry_due"
 WEBHOOK_DEAD_LETTER_PREFIX = "parley.webhook.v1.dead_letter"
 WEBHOOK_ATTEMPT_LOG_PREFIX = "parley.webhook.v1.attempt_log"
 WEBHOOK_DISABLED_PREFIX = "parley.webhook.v1.disabled"
+WEBHOOK_POISON_PREFIX = "parley.webhook.v1.poison"
 WEBHOOK_RETRY_DUE_ALL = f"{WEBHOOK_RETRY_DUE_PREFIX}.*"
 WEBHOOK_DISABLED_ALL = f"{WEBHOOK_DISABLED_PREFIX}.*.*"
+WEBHOOK_POISON_ALL = f"{WEBHOOK_POISON_PREFIX}.*.*"
 DURABLE_WEBHOOK_RETRY = "webhook-svc-retry"
 QUEUE_WEBHOOK_API = "webhook-svc"
 
@@ -179,6 +182,12 @@ def webhook_attempt_log(account_id: str) -> str:
 def webhook_disabled(account_id: str, kind: str) -> str:
     """Subject of the disabled state of one webhook of an account (WEBHOOK_DISABLED)."""
     return f"{WEBHOOK_DISABLED_PREFIX}.{_token(account_id)}.{_token(kind)}"
+
+
+def webhook_poison(consumer: str, account_id: str) -> str:
+    """Subject of a message one of webhook-svc's consumers gave up on (WEBHOOK_POISON): the
+    durable consumer's name, then the account id of the message's own subject."""
+    return f"{WEBHOOK_POISON_PREFIX}.{_token(consumer)}.{_token(account_id)}"
 
 
 def account_id_of(subject: str) -> str:

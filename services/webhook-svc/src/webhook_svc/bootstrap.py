@@ -26,6 +26,7 @@ from webhook_svc.adapters.disabled import DisabledWebhooks
 from webhook_svc.adapters.http_api import build_app
 from webhook_svc.adapters.http_sender import HttpSender
 from webhook_svc.adapters.nats_sender import NatsSender
+from webhook_svc.adapters.poison import PoisonStore
 from webhook_svc.adapters.pull import PullSource
 from webhook_svc.adapters.rpc import Api
 from webhook_svc.adapters.senders import TargetSender
@@ -100,14 +101,18 @@ class Service:
             await self.api.start()
             self._state["api"] = True
         if "worker" in self.roles:
-            self._build_worker(retries, dead_letters, attempt_log)
+            self._build_worker(retries, dead_letters, attempt_log, PoisonStore(js))
             await self.view.start(js)
             await self.disabled.start(js)
             self._starter = asyncio.get_running_loop().create_task(self._start_consuming())
         log.info("webhook_svc_started", roles=sorted(self.roles), port=self.settings.http_port)
 
     def _build_worker(
-        self, retries: RetryQueue, dead_letters: DeadLetterStore, attempt_log: AttemptLog
+        self,
+        retries: RetryQueue,
+        dead_letters: DeadLetterStore,
+        attempt_log: AttemptLog,
+        poison: PoisonStore,
     ) -> None:
         s = self.settings
         self.sender = TargetSender(
@@ -117,7 +122,12 @@ class Service:
                 total_timeout_s=s.total_timeout_s,
                 pool_size=s.http_pool_size,
             ),
-            NatsSender(allow_private=s.allow_private_targets, timeout_s=s.connect_timeout_s),
+            NatsSender(
+                allow_private=s.allow_private_targets,
+                timeout_s=s.connect_timeout_s,
+                idle_s=s.nats_idle_s,
+                max_size=s.nats_pool_size,
+            ),
         )
         settler = Settler(
             retries=retries,
@@ -136,20 +146,32 @@ class Service:
             max_pending=s.endpoint_max_pending,
             slow_s=s.endpoint_slow_s,
         )
-        status = self._source(subjects.STREAM_STATUS, subjects.DURABLE_WEBHOOK_STATUS)
-        inbound = self._source(subjects.STREAM_INBOUND, subjects.DURABLE_WEBHOOK_INBOUND)
-        retry = self._source(subjects.STREAM_WEBHOOK_RETRY, subjects.DURABLE_WEBHOOK_RETRY)
+        status = self._source(subjects.STREAM_STATUS, subjects.DURABLE_WEBHOOK_STATUS, poison)
+        inbound = self._source(subjects.STREAM_INBOUND, subjects.DURABLE_WEBHOOK_INBOUND, poison)
+        retry = self._source(subjects.STREAM_WEBHOOK_RETRY, subjects.DURABLE_WEBHOOK_RETRY, poison)
         self.intake = Intake(
             self.view,
             self.dispatcher,
+            settler,
             {STATUS: status, USER_INITIATED: inbound},
             linger_s=s.batch_linger_ms / 1000,
             park_limit=max(1, s.max_inflight // 2),
+            park_per_account=s.park_max_per_account,
+            park_max_s=s.park_max_s,
         )
-        self.view.listener = self.intake.resume
+        self.view.listener = self._account_changed
         self.sources = [status, inbound, retry]
 
-    def _source(self, stream: str, durable: str) -> PullSource:
+    def _account_changed(self, account_id: str) -> None:
+        """A config (or tombstone) of the account was applied: release the events waiting for
+        it, and close NATS target connections made for an older config."""
+        if self.intake is not None:
+            self.intake.resume(account_id)
+        if self.sender is not None:
+            entry = self.view.get(account_id)
+            self.sender.nats.account_changed(account_id, None if entry is None else entry.version)
+
+    def _source(self, stream: str, durable: str, poison: PoisonStore) -> PullSource:
         s = self.settings
         filters = {
             subjects.STREAM_STATUS: subjects.STATUS_ALL,
@@ -163,7 +185,7 @@ class Service:
             if self.intake is None:
                 raise RuntimeError("worker not built")
             if kind is None:
-                await self.intake.on_retry(source, _delivery(msg.data), msg.reply)
+                await self.intake.on_retry(source, msg.subject, _delivery(msg.data), msg.reply)
             else:
                 await self.intake.on_event(kind, source, msg.subject, msg.data, msg.reply)
 
@@ -177,6 +199,10 @@ class Service:
             batch=s.fetch_batch,
             ack_wait_s=s.ack_wait_s,
             max_ack_pending=s.max_ack_pending,
+            poison=poison,
+            max_deliver=s.max_deliver,
+            redelivery_delay_s=s.redelivery_delay_s,
+            redelivery_delay_max_s=s.redelivery_delay_max_s,
         )
 
     async def _start_consuming(self) -> None:
@@ -184,6 +210,8 @@ class Service:
         await self.disabled.wait_caught_up()
         for source in self.sources:
             await source.start()
+        if self.intake is not None:
+            self.intake.start()
         self._state["consuming"] = True
         log.info("webhook_worker_consuming", accounts_loaded=True)
 
@@ -200,6 +228,8 @@ class Service:
         for source in self.sources:
             await source.stop()
         await self._give_back_unsent()
+        if self.intake is not None:
+            await self.intake.close()
         if self.dispatcher is not None:
             await self.dispatcher.close(self.settings.shutdown_grace_s)
         for source in self.sources:

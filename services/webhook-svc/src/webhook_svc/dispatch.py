@@ -10,7 +10,8 @@ acknowledged, so one stuck endpoint cannot use up the process's in-flight budget
 fast one may queue a burst. All endpoints share one HTTP connection pool.
 
 Each attempt reads the webhook's *current* config (URL, secrets, key, retries), so a config
-change applies to waiting retries too; a webhook removed meanwhile drops the batch.
+change applies to waiting retries too; a webhook removed meanwhile drops the batch, and one
+whose account's newest config cannot be used dead-letters it with that reason.
 """
 
 from __future__ import annotations
@@ -131,13 +132,18 @@ class Dispatcher:
             failure = exc
         if failure is not None:
             log.error("attempt_crashed", error=type(failure).__name__, exc_info=failure)
-            await job.source.nak(job.replies, delay_s=1.0)
+            await job.source.fail(job.replies)
 
     async def attempt(self, job: Job) -> None:
         """One attempt of one batch with the webhook's current config, then settle it."""
         d = job.delivery
         hook = self._hook(job)
         if hook is None:
+            problem = self._accounts.problem(d.account_id)
+            if problem is not None:  # its newest config cannot be used: keep the batch
+                if await self._settler.dead_letter_unsent(job, problem, d.attempt - 1):
+                    log.warning("batch_dead_lettered_unusable", account_id=d.account_id)
+                return
             reason = "account_deleted" if self._accounts.is_deleted(d.account_id) else "no_webhook"
             await self._settler.drop(job, reason)
             return

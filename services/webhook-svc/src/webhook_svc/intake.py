@@ -1,21 +1,30 @@
-"""From a JetStream message to a batch: look up the account, filter, render, batch, cut.
+"""From a JetStream message to a batch: check it, look up the account, filter, render, batch.
 
+- A message that cannot be decoded or fails validation (`domain.validation`) is terminated
+  at once, logged once and counted: delivering it again could never change that.
 - An event for an account the view does not hold yet waits in memory, unacknowledged (kept
   alive with in-progress acks by its consumer), and goes on as soon as the config arrives.
-  Beyond `park_limit` waiting events, more are nacked with a short delay instead, so waiting
-  events cannot take the whole in-flight budget.
-- An event of a deleted account, of a kind without a webhook, not subscribed, not
-  expressible in the format, or unreadable is acknowledged at once and counted as skipped.
+  The wait is capped (`domain.parking`): per account (the next event is dead-lettered), per
+  process (the next event is given back for later) and in time (dead-lettered when it ends).
+- An event of an account whose latest config cannot be used (secrets the master key cannot
+  open) is dead-lettered at once with that reason; it is never held as "not seen yet".
+- An event of a deleted account, of a kind without a webhook, not subscribed, or not
+  expressible in the format is acknowledged at once and counted as skipped.
 - Otherwise it joins the open batch of its (account, kind, config version, format group); a
   batch is cut when full or when the linger since its first event has passed, rendered once
   into its body, and handed to the dispatcher.
+
+Dead-lettered events keep their bytes as published (`Delivery.raw`); a replay of one comes
+back here through WEBHOOK_RETRY and is rendered with the account's config of that moment.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from dataclasses import dataclass
+import contextlib
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Final
 
 import orjson
 import structlog
@@ -26,23 +35,30 @@ from webhook_svc import metrics
 from webhook_svc.dispatch import Dispatcher
 from webhook_svc.domain.batching import Batch, Batcher, BatchKey
 from webhook_svc.domain.filters import wanted
-from webhook_svc.domain.formats import assemble, render
+from webhook_svc.domain.formats import Item, assemble, render
+from webhook_svc.domain.parking import Parking, Verdict
 from webhook_svc.domain.records import Delivery
+from webhook_svc.domain.validation import delivery_problem, event_problem
 from webhook_svc.domain.webhooks import Webhook
 from webhook_svc.ports import Accounts, Source
-from webhook_svc.settle import Job
+from webhook_svc.settle import Job, Settler
 
 log = structlog.get_logger("webhook_svc.intake")
 
-PARK_NAK_DELAY_S = 1.0
+NOT_A_DELIVERY: Final = "not a delivery record"
+NOT_RENDERABLE: Final = "cannot be rendered in the webhook's format"
+SWEEP_MAX_S: Final = 5.0
 
 
 @dataclass(slots=True, frozen=True)
-class _Parked:
+class _Event:
+    """A STATUS / INBOUND message that passed validation, with its decoded event."""
+
     kind: str
     source: Source
-    subject: str
+    account_id: str
     data: bytes
+    event: dict[str, Any]
     reply: str
 
 
@@ -53,22 +69,28 @@ class Intake:
         self,
         accounts: Accounts,
         dispatcher: Dispatcher,
+        settler: Settler,
         sources: Mapping[str, Source],
         *,
         linger_s: float,
         park_limit: int,
+        park_per_account: int = 1_000,
+        park_max_s: float = 300.0,
     ) -> None:
         """`sources` maps a webhook kind to the consumer its events come from."""
         self._accounts = accounts
         self._dispatcher = dispatcher
+        self._settler = settler
         self._sources = dict(sources)
         self._linger_s = linger_s
-        self._park_limit = park_limit
+        self._parking: Parking[_Event] = Parking(
+            per_account=park_per_account, total=park_limit, max_s=park_max_s
+        )
         self._batcher: Batcher[str] = Batcher()
         self._hooks: dict[BatchKey, Webhook] = {}
-        self._parked: dict[str, list[_Parked]] = {}
-        self._waiting = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        self._unsent: dict[tuple[str, str], int] = {}  # (account, reason) -> dead-lettered
         self._received = {kind: metrics.EVENTS_RECEIVED.labels(kind) for kind in self._sources}
 
     def source_of(self, kind: str) -> Source:
@@ -78,46 +100,63 @@ class Intake:
     @property
     def waiting(self) -> int:
         """Events held until their account's config arrives."""
-        return self._waiting
+        return len(self._parking)
+
+    def start(self) -> None:
+        """Start ending waits that last longer than `park_max_s`."""
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_loop())
 
     async def on_event(
         self, kind: str, source: Source, subject: str, data: bytes, reply: str
     ) -> None:
         """Handle one STATUS (`kind` status) or INBOUND (`kind` user_initiated) message."""
         self._received[kind].inc()
-        await self._handle(kind, source, subject, data, reply)
-
-    async def _handle(
-        self, kind: str, source: Source, subject: str, data: bytes, reply: str
-    ) -> None:
         account_id = account_id_of(subject)
-        entry = self._accounts.get(account_id)
-        if entry is None:
-            if self._accounts.is_deleted(account_id):
-                await self._skip(kind, source, reply, "account_deleted")
-            else:
-                await self._park(_Parked(kind, source, subject, data, reply), account_id)
-            return
-        hook = entry.hooks.get(kind)
-        if hook is None:
-            await self._skip(kind, source, reply, "no_webhook")
-            return
         try:
             event = orjson.loads(data)
-            event_id, event_type = event["id"], event["type"]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            log.warning("event_unreadable", account_id=account_id, kind=kind)
-            await self._skip(kind, source, reply, "malformed")
+        except orjson.JSONDecodeError:
+            problem: str | None = "not JSON"
+        else:
+            problem = event_problem(event, account_id)
+        if problem is not None:
+            await source.term(reply, problem, account_id)
             return
-        if not wanted(hook, event_type):
-            await self._skip(kind, source, reply, "not_subscribed")
+        await self._route(_Event(kind, source, account_id, data, event, reply))
+
+    async def _route(self, e: _Event) -> None:
+        entry = self._accounts.get(e.account_id)
+        if entry is None:
+            if self._accounts.is_deleted(e.account_id):
+                await self._skip(e.kind, e.source, e.reply, "account_deleted")
+                return
+            problem = self._accounts.problem(e.account_id)
+            if problem is not None:
+                self._dead_letter([e], problem, "account_unusable")
+            else:
+                await self._park(e)
             return
-        item = render(hook.payload_format, event, hook.pairs, data)
+        hook = entry.hooks.get(e.kind)
+        if hook is None:
+            await self._skip(e.kind, e.source, e.reply, "no_webhook")
+            return
+        if not wanted(hook, str(e.event["type"])):
+            await self._skip(e.kind, e.source, e.reply, "not_subscribed")
+            return
+        try:
+            item = render(hook.payload_format, e.event, hook.pairs, e.data)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            await e.source.term(e.reply, NOT_RENDERABLE, e.account_id)
+            return
         if item is None:
-            await self._skip(kind, source, reply, "not_expressible")
+            await self._skip(e.kind, e.source, e.reply, "not_expressible")
             return
-        key = BatchKey(account_id, kind, hook.version, item.group)
-        opened, full = self._batcher.add(key, hook.max_events, item.body, str(event_id), reply)
+        self._add(e, hook, item)
+
+    def _add(self, e: _Event, hook: Webhook, item: Item) -> None:
+        key = BatchKey(e.account_id, e.kind, hook.version, item.group)
+        event_id = str(e.event["id"])
+        opened, full = self._batcher.add(key, hook.max_events, item.body, event_id, e.reply)
         if full is not None:
             self._cut(full, hook)
         elif opened is not None:
@@ -128,30 +167,79 @@ class Intake:
         await source.ack([reply])
         metrics.child(metrics.EVENTS_SKIPPED, kind, reason).inc()
 
-    async def _park(self, parked: _Parked, account_id: str) -> None:
-        if self._waiting >= self._park_limit:
-            await parked.source.nak([parked.reply], delay_s=PARK_NAK_DELAY_S)
+    async def _park(self, e: _Event) -> None:
+        verdict = self._parking.park(e.account_id, e, asyncio.get_running_loop().time())
+        if verdict is Verdict.ALL_FULL:
+            await e.source.fail([e.reply])
             return
-        self._parked.setdefault(account_id, []).append(parked)
-        self._waiting += 1
-        metrics.WAITING.set(self._waiting)
-        if self._waiting == 1 or self._waiting % 1000 == 0:
-            log.info("events_waiting_for_account", account_id=account_id, waiting=self._waiting)
+        if verdict is Verdict.ACCOUNT_FULL:
+            cap = self._parking.per_account
+            self._dead_letter(
+                [e], f"more than {cap} events waiting for the account's config", "account_full"
+            )
+            return
+        waiting = len(self._parking)
+        metrics.WAITING.set(waiting)
+        if self._parking.waiting(e.account_id) == 1 or waiting % 1000 == 0:
+            log.info("events_waiting_for_account", account_id=e.account_id, waiting=waiting)
+
+    def _dead_letter(self, events: list[_Event], error: str, reason: str) -> None:
+        """Dead-letter events as they came (in the background: one write each)."""
+        self._spawn(self._store_unsent(events, error, reason))
+
+    async def _store_unsent(self, events: list[_Event], error: str, reason: str) -> None:
+        stored = 0
+        for e in events:
+            event_id = str(e.event["id"])
+            delivery = Delivery(event_id, e.account_id, e.kind, [event_id], e.data, raw=True)
+            job = Job(delivery, e.source, [e.reply])
+            stored += await self._settler.dead_letter_unsent(job, error)
+        metrics.child(metrics.PARKED_DEAD_LETTERED, reason).inc(stored)
+        key = (events[0].account_id, reason)
+        before = self._unsent.get(key, 0)
+        self._unsent[key] = total = before + stored
+        if stored and len(str(total)) > len(str(before)):  # the 1st, 10th, 100th, ...: no flood
+            log.warning(
+                "events_dead_lettered_unsent",
+                account_id=events[0].account_id,
+                reason=reason,
+                error=error,
+                total=total,
+            )
 
     def resume(self, account_id: str) -> None:
-        """The view now holds `account_id` (or knows it deleted): release its waiting events."""
-        parked = self._parked.pop(account_id, None)
-        if not parked:
+        """The view now holds `account_id` (or knows it deleted or unusable): release its
+        waiting events."""
+        parked = self._parking.release(account_id)
+        if parked:
+            metrics.WAITING.set(len(self._parking))
+            self._spawn(self._release(parked))
+
+    async def _release(self, parked: list[_Event]) -> None:
+        for e in parked:
+            await self._route(e)
+
+    async def sweep(self, at: float | None = None) -> None:
+        """Dead-letter the events that waited `park_max_s` for their account's config."""
+        now = asyncio.get_running_loop().time() if at is None else at
+        expired = self._parking.expired(now)
+        if not expired:
             return
-        self._waiting -= len(parked)
-        metrics.WAITING.set(self._waiting)
-        task = asyncio.get_running_loop().create_task(self._release(parked))
+        metrics.WAITING.set(len(self._parking))
+        error = f"account config not received within {self._parking.max_s:g} s"
+        for events in expired.values():
+            self._dead_letter(events, error, "expired")
+
+    async def _sweep_loop(self) -> None:
+        period = min(self._parking.max_s / 4, SWEEP_MAX_S)
+        while True:
+            await asyncio.sleep(period)
+            await self.sweep()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    async def _release(self, parked: list[_Parked]) -> None:
-        for p in parked:
-            await self._handle(p.kind, p.source, p.subject, p.data, p.reply)
 
     def _linger_end(self, batch: Batch[str]) -> None:
         closed = self._batcher.take(batch)
@@ -176,14 +264,41 @@ class Intake:
         metrics.BATCH_EVENTS.observe(len(batch.event_ids))
         self._dispatcher.submit(Job(delivery, self._sources[key.kind], batch.tokens))
 
-    async def on_retry(self, source: Source, delivery: Delivery | None, reply: str) -> None:
+    async def on_retry(
+        self, source: Source, subject: str, delivery: Delivery | None, reply: str
+    ) -> None:
         """Handle one due WEBHOOK_RETRY batch (a retry, a deferred batch or a replay); None is
-        a record that could not be read, acknowledged so it does not come back forever."""
-        if delivery is None:
-            log.error("retry_record_unreadable")
-            await source.ack([reply])
+        a record that could not be decoded (terminated, like one failing validation)."""
+        account_id = account_id_of(subject)
+        problem = NOT_A_DELIVERY if delivery is None else delivery_problem(delivery, account_id)
+        if problem is not None or delivery is None:
+            await source.term(reply, problem or NOT_A_DELIVERY, account_id)
             return
-        self._dispatcher.submit(Job(delivery, source, [reply]))
+        job = Job(delivery, source, [reply])
+        if delivery.raw:
+            await self._replay_unsent(job)
+            return
+        self._dispatcher.submit(job)
+
+    async def _replay_unsent(self, job: Job) -> None:
+        """A replayed dead letter that was never rendered: render it with today's config."""
+        d = job.delivery
+        entry = self._accounts.get(d.account_id)
+        if entry is None:
+            if self._accounts.is_deleted(d.account_id):
+                await self._settler.drop(job, "account_deleted")
+                return
+            error = self._accounts.problem(d.account_id) or "account config not received"
+            if await self._settler.dead_letter_unsent(job, error):
+                log.warning("replay_dead_lettered_again", account_id=d.account_id, error=error)
+            return
+        rendered = _render_unsent(entry.hooks.get(d.kind), d)
+        if isinstance(rendered, Delivery):
+            self._dispatcher.submit(Job(rendered, job.source, job.replies))
+        elif rendered in _SKIPS:
+            await self._settler.drop(job, rendered)
+        else:
+            await job.source.term(job.replies[0], rendered, d.account_id)
 
     def open_batches(self) -> list[Batch[str]]:
         """Close and answer every open batch (at shutdown, so its messages can be nacked)."""
@@ -192,7 +307,39 @@ class Intake:
 
     def parked(self) -> list[tuple[Source, str]]:
         """Forget every waiting event and answer its (source, reply) (at shutdown)."""
-        out = [(p.source, p.reply) for items in self._parked.values() for p in items]
-        self._parked.clear()
-        self._waiting = 0
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        out = [(e.source, e.reply) for e in self._parking.drain()]
+        metrics.WAITING.set(0)
         return out
+
+    async def close(self) -> None:
+        """Let dead-letter writes in flight finish (briefly) at shutdown."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5.0)
+
+
+_SKIPS: Final = frozenset({"no_webhook", "not_subscribed", "not_expressible"})
+
+
+def _render_unsent(hook: Webhook | None, d: Delivery) -> Delivery | str:
+    """An unsent event's delivery rendered for `hook`; else a skip reason (one of `_SKIPS`)
+    or why it can never be rendered."""
+    if hook is None:
+        return "no_webhook"
+    event: Any = None
+    with contextlib.suppress(orjson.JSONDecodeError):
+        event = orjson.loads(d.body)
+    if event_problem(event, d.account_id) is not None:
+        return "the dead letter's event is invalid"
+    if not wanted(hook, str(event["type"])):
+        return "not_subscribed"
+    try:
+        item = render(hook.payload_format, event, hook.pairs, d.body)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return NOT_RENDERABLE
+    if item is None:
+        return "not_expressible"
+    body = assemble(hook.payload_format, item.group, [item.body], hook.batching)
+    return replace(d, body=body, headers=hook.meta_headers, raw=False)

@@ -75,6 +75,39 @@ STORE_ERRORS = Counter(
     "JetStream writes that failed (the events stay unacknowledged and come back)",
     ["store"],
 )
+INVALID_MESSAGES = Counter(
+    "parley_webhook_invalid_messages_total",
+    "Messages terminated at once because they cannot be decoded or validated",
+    ["consumer"],
+)
+FAILED_MESSAGES = Counter(
+    "parley_webhook_failed_messages_total",
+    "Messages given back after a failure, to come back after a growing delay",
+    ["consumer"],
+)
+POISON_MESSAGES = Counter(
+    "parley_webhook_poison_messages_total",
+    "Messages moved to WEBHOOK_POISON after WEBHOOK_MAX_DELIVER deliveries",
+    ["consumer"],
+)
+PARKED_DEAD_LETTERED = Counter(
+    "parley_webhook_parked_dead_lettered_total",
+    "Events dead-lettered instead of waiting for their account's config, by reason",
+    ["reason"],
+)
+ACCOUNTS_UNUSABLE = Gauge(
+    "parley_webhook_accounts_unusable",
+    "Accounts whose latest config cannot be used (sealed secrets the master key cannot open)",
+)
+NATS_TARGET_CONNECTIONS = Gauge(
+    "parley_webhook_nats_target_connections",
+    "Pooled connections to customers' NATS servers",
+)
+NATS_TARGET_EVICTIONS = Counter(
+    "parley_webhook_nats_target_evictions_total",
+    "Pooled NATS target connections closed, by reason",
+    ["reason"],
+)
 WAITING = Gauge(
     "parley_webhook_events_waiting_for_account",
     "Events held until their account's config arrives",

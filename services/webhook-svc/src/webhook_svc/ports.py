@@ -32,7 +32,15 @@ class Source(Protocol):
         """The messages are done with: delivered, skipped, or durable elsewhere."""
 
     async def nak(self, replies: Sequence[str], delay_s: float | None = None) -> None:
-        """The messages could not be handled now; deliver them again (after `delay_s`)."""
+        """Give the messages back unhandled (at shutdown); deliver them again (after `delay_s`)."""
+
+    async def fail(self, replies: Sequence[str]) -> None:
+        """The messages could not be handled now: deliver them again after a delay that grows
+        with each delivery (until they go to the poison stream)."""
+
+    async def term(self, reply: str, reason: str, account_id: str | None = None) -> None:
+        """The message can never be handled (undecodable or invalid): never deliver it again;
+        logged once with `reason` (never the body) and counted."""
 
 
 class Sender(Protocol):
@@ -50,6 +58,10 @@ class Accounts(Protocol):
 
     def is_deleted(self, account_id: str) -> bool:
         """Whether the account was deleted (its events are skipped, not held)."""
+
+    def problem(self, account_id: str) -> str | None:
+        """Why the account's latest config cannot be used (its events are dead-lettered, not
+        held), or None."""
 
 
 class DisabledHooks(Protocol):

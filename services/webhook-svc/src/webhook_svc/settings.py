@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from webhook_svc.domain.retry import parse_schedule
@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     total_timeout_s: float = Field(default=15.0, gt=0)
     http_pool_size: int = Field(default=512, ge=1)
     shutdown_grace_s: float = Field(default=5.0, ge=0)
+    max_deliver: int = Field(default=20, ge=1, le=1000)
+    redelivery_delay_s: float = Field(default=1.0, gt=0)
+    redelivery_delay_max_s: float = Field(default=60.0, gt=0, le=3600)
+    park_max_per_account: int = Field(default=1_000, ge=1)
+    park_max_s: float = Field(default=300.0, gt=0)
+    nats_idle_s: float = Field(default=300.0, gt=0)
+    nats_pool_size: int = Field(default=256, ge=1)
     log_level: str = "INFO"
     log_json: bool | None = None
 
@@ -48,6 +55,14 @@ class Settings(BaseSettings):
     def _schedule(cls, value: str) -> str:
         parse_schedule(value)
         return value
+
+    @model_validator(mode="after")
+    def _redelivery(self) -> Settings:
+        if self.redelivery_delay_max_s < self.redelivery_delay_s:
+            raise ValueError(
+                "WEBHOOK_REDELIVERY_DELAY_MAX_S must be at least WEBHOOK_REDELIVERY_DELAY_S"
+            )
+        return self
 
     @property
     def retry_delays(self) -> tuple[float, ...]:

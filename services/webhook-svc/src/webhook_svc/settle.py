@@ -4,7 +4,12 @@ After each attempt exactly one of these happens before the JetStream messages be
 batch are acknowledged: the receiver took it (a replayed dead letter is then removed); the
 next attempt is scheduled on WEBHOOK_RETRY; or the batch is stored as a dead letter (after the
 last try, or at once on HTTP 410, which also disables the webhook). When JetStream does not
-confirm that write, nothing is acknowledged: the messages are nacked and come back.
+confirm that write (NATS away, or the stream full), nothing is acknowledged: the messages are
+given back (`Source.fail`) and come back after a delay that grows with each delivery.
+
+Events that never got as far as an attempt (their account's config is unusable, or did not
+arrive in time) are dead-lettered as they came (`dead_letter_unsent`), in the same order:
+stored first, then acknowledged.
 """
 
 from __future__ import annotations
@@ -136,7 +141,9 @@ class Settler:
         await self._dead_letter(d, attempts, error or "failed")
         return None
 
-    async def _dead_letter(self, d: Delivery, attempts: int, error: str) -> None:
+    async def _dead_letter(
+        self, d: Delivery, attempts: int, error: str, *, quiet: bool = False
+    ) -> None:
         letter = DeadLetter(
             id=new_id("dl"),
             delivery=dataclasses.replace(d, attempt=1, replay_of=None),
@@ -148,6 +155,8 @@ class Settler:
         if d.replay_of:
             await self._dead_letters.remove(d.account_id, d.replay_of)
         metrics.DEAD_LETTERS.labels(d.kind).inc()
+        if quiet:
+            return
         log.warning(
             "webhook_dead_lettered",
             account_id=d.account_id,
@@ -167,7 +176,20 @@ class Settler:
             kind=job.delivery.kind,
             error=str(exc),
         )
-        await job.source.nak(job.replies, delay_s=self._defer_s)
+        await job.source.fail(job.replies)
+
+    async def dead_letter_unsent(self, job: Job, error: str, attempts: int = 0) -> bool:
+        """Store a batch that cannot be attempted (now) as a dead letter with `error` as its
+        `last_error` and the tries it had, then acknowledge it; answers whether it was stored
+        (when not, its messages were given back). The caller logs: this may run for many
+        events at once."""
+        try:
+            await self._dead_letter(job.delivery, attempts, error, quiet=True)
+        except StoreUnavailable as exc:
+            await self._give_back(job, exc)
+            return False
+        await job.source.ack(job.replies)
+        return True
 
     @staticmethod
     def _report_retry(

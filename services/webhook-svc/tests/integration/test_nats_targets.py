@@ -202,3 +202,98 @@ async def test_servers_a_target_announces_are_never_dialled() -> None:
         await sender.close()
         server.close()
         decoy.close()
+
+
+@pytest.fixture
+def monitored_target(tmp_path: Path) -> Iterator[tuple[NatsServer, int]]:
+    """The customer's nats-server with its monitoring port (to count our connections)."""
+    from parley_devtools.embedded import free_port, wait_port
+
+    monitor = free_port()
+    server = NatsServer(
+        store_dir=tmp_path / "monitored",
+        extra_args=["--user", "hook", "--pass", "s3cret", "-m", str(monitor)],
+    )
+    server.start()
+    wait_port(monitor)
+    yield server, monitor
+    server.stop(remove_store=True)
+
+
+async def _ours(monitor: int) -> list[int]:
+    """Client ids of webhook-svc's connections on the target server (from its /connz)."""
+    import aiohttp
+
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{monitor}/connz") as resp,
+    ):
+        connz = await resp.json()
+    return [
+        c["cid"] for c in connz.get("connections") or [] if c.get("name") == "parley-webhook-svc"
+    ]
+
+
+async def test_idle_nats_target_connections_are_closed(
+    *, js: Any, master: Any, monitored_target: tuple[NatsServer, int], start_service: Any
+) -> None:
+    """A pooled connection to a NATS target unused for WEBHOOK_NATS_IDLE_S is closed."""
+    server, monitor = monitored_target
+    account = Account(master, status_webhook=status_hook(_url(server, "hooks.idle")))
+    await account.publish(js)
+    await start_service(nats_idle_s=0.6)
+    await publish_events(js, [status_event(account.account_id)])
+    await wait_until(lambda: _connected(monitor, 1), 5, "one pooled connection")
+    await wait_until(lambda: _connected(monitor, 0), 5, "the idle connection closed")
+
+
+async def _connected(monitor: int, count: int) -> bool:
+    return len(await _ours(monitor)) == count
+
+
+async def test_a_config_change_or_deletion_closes_the_accounts_connection(
+    *, js: Any, master: Any, monitored_target: tuple[NatsServer, int], start_service: Any
+) -> None:
+    """A newer config version closes the account's pooled connection at once (the next
+    delivery makes a new one, checked again); a tombstone closes it too."""
+    server, monitor = monitored_target
+    account = Account(master, status_webhook=status_hook(_url(server, "hooks.cfg")))
+    await account.publish(js)
+    await start_service()
+    await publish_events(js, [status_event(account.account_id)])
+    await wait_until(lambda: _connected(monitor, 1), 5, "one pooled connection")
+    [first] = await _ours(monitor)
+    account.version = 2
+    await account.publish(js)
+    await wait_until(lambda: _connected(monitor, 0), 5, "closed on the config change")
+    await publish_events(js, [status_event(account.account_id)])
+    await wait_until(lambda: _connected(monitor, 1), 5, "a new connection")
+    assert await _ours(monitor) != [first]
+    account.version, account.deleted = 3, True
+    await account.publish(js)
+    await wait_until(lambda: _connected(monitor, 0), 5, "closed on deletion")
+
+
+async def test_the_nats_target_pool_is_bounded(
+    monitored_target: tuple[NatsServer, int],
+) -> None:
+    """With WEBHOOK_NATS_POOL_SIZE 2, a third account's connection closes the least recently
+    used one: never more than two stay open."""
+    import dataclasses
+
+    from webhook_svc.adapters.nats_sender import NatsSender
+    from webhook_svc.domain.targets import parse_target
+
+    server, monitor = monitored_target
+    sender = NatsSender(allow_private=True, timeout_s=2.0, max_size=2)
+    target = parse_target(_url(server, "hooks.pool"))
+    try:
+        for account_id in ("acc_a", "acc_b", "acc_c"):
+            owned = dataclasses.replace(target, account_id=account_id, version=1)
+            outcome = await sender.send(owned, b"{}", {})
+            assert outcome.ok, outcome.error
+        await wait_until(lambda: _connected(monitor, 2), 5, "two connections left")
+        assert sender.size == 2
+    finally:
+        await sender.close()
+    await wait_until(lambda: _connected(monitor, 0), 5, "all closed")

@@ -27,6 +27,12 @@ class Journal:
     async def nak(self, replies: Sequence[str], delay_s: float | None = None) -> None:
         self.calls.append(("nak", list(replies)))
 
+    async def fail(self, replies: Sequence[str]) -> None:
+        self.calls.append(("fail", list(replies)))
+
+    async def term(self, reply: str, reason: str, account_id: str | None = None) -> None:
+        self.calls.append(("term", reason))
+
     async def schedule(self, delivery: Delivery, delay_s: float) -> None:
         if self.fail_store:
             raise StoreUnavailable("down")
@@ -122,7 +128,8 @@ async def test_failed_replay_replaces_its_dead_letter() -> None:
 
 @pytest.mark.parametrize("attempt", [1, 3])
 async def test_unconfirmed_store_writes_nack_instead_of_acking(attempt: int) -> None:
-    """When JetStream does not confirm the retry or dead letter, nothing is acked: it is nacked."""
+    """When JetStream does not confirm the retry or dead letter, nothing is acked: the messages
+    are given back as failed (to come back after a growing delay)."""
     journal = Journal(fail_store=True)
     await _settler(journal).settle(_job(journal, attempt=attempt), HOOK, Outcome(False, 500, "x"))
-    assert journal.calls == [("nak", ["r1"])]
+    assert journal.calls == [("fail", ["r1"])]

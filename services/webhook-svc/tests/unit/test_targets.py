@@ -60,6 +60,67 @@ def test_public_addresses_are_allowed(address: str) -> None:
     assert address_allowed(address, allow_private=False)
 
 
+# (form, carrying loopback or private IPv4, carrying a public IPv4 (8.8.8.8))
+EMBEDDED = [
+    ("nat64 127.0.0.1", "64:ff9b::7f00:1", "64:ff9b::808:808"),
+    ("nat64 10.0.0.1", "64:ff9b::a00:1", "64:ff9b::808:808"),
+    ("nat64 local-use 127.0.0.1", "64:ff9b:1::7f00:1", "64:ff9b:1::808:808"),
+    ("6to4 127.0.0.1", "2002:7f00:1::1", "2002:808:808::1"),
+    ("6to4 192.168.1.1", "2002:c0a8:101::", "2002:808:808::"),
+    (
+        "teredo client 127.0.0.1",
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",
+        "2001:0:4136:e378:8000:63bf:f7f7:f7f7",
+    ),
+    (
+        "teredo client 169.254.169.254",
+        "2001:0:4136:e378:8000:63bf:5601:5601",
+        "2001:0:4136:e378::f7f7:f7f7",
+    ),
+    ("teredo server 10.0.0.1", "2001:0:a00:1::f7f7:f7f7", "2001:0:4136:e378::f7f7:f7f7"),
+    ("ipv4-compatible 127.0.0.1", "::127.0.0.1", "::8.8.8.8"),
+    ("ipv4-compatible 10.1.2.3", "::10.1.2.3", "::8.8.8.8"),
+    ("ipv4-mapped 127.0.0.1", "::ffff:127.0.0.1", "::ffff:8.8.8.8"),
+]
+
+
+@pytest.mark.parametrize(("form", "private", "public"), EMBEDDED, ids=[e[0] for e in EMBEDDED])
+def test_ipv4_carried_in_ipv6_is_judged_as_that_ipv4(form: str, private: str, public: str) -> None:
+    """NAT64, 6to4, Teredo, IPv4-compatible and -mapped addresses are unwrapped first: one
+    carrying a loopback or private IPv4 is refused, one carrying a public IPv4 allowed."""
+    assert not address_allowed(private, allow_private=False), form
+    assert address_allowed(public, allow_private=False), form
+    assert address_allowed(private, allow_private=True), form
+
+
+def test_local_use_nat64_outside_its_96_form_is_refused() -> None:
+    """In 64:ff9b:1::/48 the IPv4 address sits where the network's prefix length says; outside
+    the /96 form that place is unknown, so the address is refused rather than guessed."""
+    assert not address_allowed("64:ff9b:1:7f00:1::808:808", allow_private=False)
+    assert not address_allowed("64:ff9b:1:1::808:808", allow_private=False)
+
+
+@pytest.mark.parametrize("form", [e[1] for e in EMBEDDED])
+async def test_ipv6_literals_carrying_private_ipv4_are_refused_without_a_request(
+    form: str,
+) -> None:
+    """An HTTPS target written as such an IPv6 literal is refused before any connection."""
+    sender = HttpSender(allow_private=False)
+    outcome = await sender.send(parse_target(f"https://[{form}]:8443/h"), b"{}", {})
+    assert (outcome.ok, outcome.error) == (False, REFUSED)
+    assert sender._session is None
+
+
+async def test_a_name_resolving_to_nat64_of_loopback_is_refused() -> None:
+    """A name whose DNS64 answer carries 127.0.0.1 is refused; one carrying 8.8.8.8 is kept."""
+    with pytest.raises(TargetRefused):
+        await GuardedResolver(FakeResolver(["64:ff9b::7f00:1"])).resolve("evil.example", 443)
+    kept = await GuardedResolver(FakeResolver(["64:ff9b::7f00:1", "64:ff9b::808:808"])).resolve(
+        "hooks.example", 443
+    )
+    assert [r["host"] for r in kept] == ["64:ff9b::808:808"]
+
+
 async def test_guarded_resolver_keeps_only_allowed_addresses() -> None:
     """A name resolving to private and public addresses connects to the public ones only."""
     inner = FakeResolver(["127.0.0.1", "10.0.0.5", "169.254.169.254", "8.8.8.8"])

@@ -6,6 +6,13 @@ so its events are skipped rather than held. Secrets are opened with the master k
 encrypting webhook's AES key (PBKDF2, ~0.3 s) is derived in a thread before the new config
 takes effect, so the event loop never stalls on it. `listener(account_id)` runs after each
 change (the intake releases events that waited for that account).
+
+A snapshot the view cannot use (a sealed secret the master key cannot open, or a config it
+cannot read) is not "not seen yet": the account is remembered as unusable at that version,
+with the reason (`problem`), logged with its id (`account_config_unusable`) and counted
+(`parley_webhook_accounts_unusable`); its events are dead-lettered with that reason rather
+than held, and the older config it held is dropped (it may hold a secret or URL the newer
+one replaced). A newer snapshot that can be used makes it usable again.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from typing import Any
 
 import structlog
 from parley_shared import subjects
-from parley_shared.accounts import OpenedSecrets, is_newer, open_secrets, parse_event
+from parley_shared.accounts import is_newer, open_secrets, parse_event
 from parley_shared.envelope import KeyVersion
 from parley_shared.events import AccountConfigData
 from parley_shared.sealing import MasterKey, SealError
@@ -36,6 +43,7 @@ class AccountView:
         self._master_key = master_key
         self._entries: dict[str, AccountHooks] = {}
         self._deleted: dict[str, int] = {}
+        self._unusable: dict[str, tuple[int, str]] = {}  # account -> (version, why)
         self._follower: Follower | None = None
         self.listener: Callable[[str], None] | None = None
 
@@ -46,6 +54,11 @@ class AccountView:
     def is_deleted(self, account_id: str) -> bool:
         """Whether the last snapshot of the account was a tombstone."""
         return account_id in self._deleted
+
+    def problem(self, account_id: str) -> str | None:
+        """Why the account's latest config cannot be used, or None."""
+        unusable = self._unusable.get(account_id)
+        return unusable[1] if unusable is not None else None
 
     @property
     def caught_up(self) -> bool:
@@ -74,6 +87,9 @@ class AccountView:
         entry = self._entries.get(account_id)
         if entry is not None:
             return entry.version
+        unusable = self._unusable.get(account_id)
+        if unusable is not None:
+            return unusable[0]
         return self._deleted.get(account_id)
 
     async def _on_msg(self, msg: Any) -> None:
@@ -85,33 +101,53 @@ class AccountView:
         account_id = data.account_id
         if not is_newer(data, self._held_version(account_id)):
             return
+        self._unusable.pop(account_id, None)
         if data.status == "deleted" or data.account is None:
             self._entries.pop(account_id, None)
             self._deleted[account_id] = data.version
             log.info("account_removed", account_id=account_id, version=data.version)
         else:
-            secrets = _open(data, self._master_key)
-            if secrets is None:
-                return
-            hooks = webhooks_of(account_id, data.version, data.account, secrets)
-            await _derive_keys(hooks)
-            self._entries[account_id] = hooks
+            hooks = await _usable(data, self._master_key)
             self._deleted.pop(account_id, None)
-            log.info("account_updated", account_id=account_id, version=data.version)
+            if isinstance(hooks, str):
+                self._entries.pop(account_id, None)
+                self._unusable[account_id] = (data.version, hooks)
+                log.error(
+                    "account_config_unusable",
+                    account_id=account_id,
+                    version=data.version,
+                    reason=hooks,
+                )
+            else:
+                self._entries[account_id] = hooks
+                log.info("account_updated", account_id=account_id, version=data.version)
         metrics.ACCOUNTS.set(len(self._entries))
+        metrics.ACCOUNTS_UNUSABLE.set(len(self._unusable))
         if self.listener is not None:
             self.listener(account_id)
 
 
-def _open(data: AccountConfigData, master_key: MasterKey) -> OpenedSecrets | None:
-    """The event's secrets opened, or None (logged) when the master key cannot open them."""
-    problem = ""
+SECRETS_UNOPENABLE = (
+    "account config unusable: its sealed secrets cannot be opened with the master key"
+)
+CONFIG_UNREADABLE = "account config unusable: its webhooks cannot be read"
+
+
+async def _usable(data: AccountConfigData, master_key: MasterKey) -> AccountHooks | str:
+    """The account's webhooks with their secrets opened and keys derived, or why not (a fixed
+    text: an exception's own message could quote what it failed on)."""
+    if data.account is None:
+        raise ValueError("a snapshot without an account is a tombstone")
     try:
-        return open_secrets(data, master_key)
-    except (SealError, ValueError) as exc:
-        problem = str(exc)
-    log.error("account_secrets_unreadable", account_id=data.account_id, error=problem)
-    return None
+        secrets = open_secrets(data, master_key)
+    except (SealError, ValueError):
+        return SECRETS_UNOPENABLE
+    try:
+        hooks = webhooks_of(data.account_id, data.version, data.account, secrets)
+        await _derive_keys(hooks)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return CONFIG_UNREADABLE
+    return hooks
 
 
 async def _derive_keys(hooks: AccountHooks) -> None:

@@ -28,22 +28,31 @@ def encode_delivery(delivery: Delivery) -> bytes:
         "headers": delivery.headers,
         "replay_of": delivery.replay_of,
     }
+    if delivery.raw:
+        meta["raw"] = True
     return orjson.dumps(meta) + SEPARATOR + delivery.body
 
 
 def decode_delivery(data: bytes) -> Delivery:
     """A batch read back; ValueError when it is not one."""
     meta, body = _split(data)
+    event_ids, headers = meta.get("event_ids"), meta.get("headers") or {}
+    replay_of = meta.get("replay_of")
+    if not isinstance(event_ids, list):
+        raise ValueError("not a delivery record: event_ids is not a list")  # noqa: TRY004 - bad input data
+    if not isinstance(headers, dict) or not isinstance(replay_of, str | None):
+        raise ValueError("not a delivery record: a field of the wrong type")  # noqa: TRY004 - bad input data
     try:
         return Delivery(
             batch_id=str(meta["batch_id"]),
             account_id=str(meta["account_id"]),
             kind=str(meta["kind"]),
-            event_ids=[str(i) for i in meta["event_ids"]],
+            event_ids=[str(i) for i in event_ids],
             body=body,
             attempt=int(meta.get("attempt", 1)),
-            headers={str(k): str(v) for k, v in (meta.get("headers") or {}).items()},
-            replay_of=meta.get("replay_of"),
+            headers={str(k): str(v) for k, v in headers.items()},
+            replay_of=replay_of,
+            raw=meta.get("raw") is True,
         )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"not a delivery record: {exc}") from exc

@@ -8,10 +8,15 @@ own reply subject `<inbox>.<n>` and closes exactly that request. It never asks f
 than `max_inflight` messages minus those it already holds, so a process holds a bounded
 number of unacknowledged messages however fast they come.
 
-It is the `Source` of the messages it hands out: `ack`, `nak` (optionally delayed), and
-every `ack_wait / 3` an in-progress ack for each message held that long, so a batch waiting
-on a slow endpoint is not redelivered to another worker. Any number of processes share one
+It is the `Source` of the messages it hands out: `ack`, `nak` (optionally delayed), `fail`
+(a nak whose delay doubles with each delivery), `term` (never again), and every
+`ack_wait / 3` an in-progress ack for each message held that long, so a batch waiting on a
+slow endpoint is not redelivered to another worker. Any number of processes share one
 durable consumer; JetStream spreads the messages between them.
+
+Deliveries are counted here (`num_delivered` from each message's ack subject), not by the
+consumer's `max_deliver` (`domain.redelivery` says why): a message arriving for more than
+`max_deliver` times is not handed out again but copied to WEBHOOK_POISON, then terminated.
 """
 
 from __future__ import annotations
@@ -25,19 +30,42 @@ from typing import Any
 import orjson
 import structlog
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from parley_shared.subjects import account_id_of
 
 from webhook_svc import metrics
+from webhook_svc.adapters.poison import PoisonStore
+from webhook_svc.domain.redelivery import exhausted, redelivery_delay
+from webhook_svc.errors import StoreUnavailable
 
 log = structlog.get_logger("webhook_svc.pull")
 
 ACK = b"+ACK"
 NAK = b"-NAK"
 WPI = b"+WPI"
+TERM = b"+TERM"
 EXPIRES_S = 5.0
 _GRACE_S = 1.0
 _BACKOFF_S = 0.5
+PUBLISH_WAIT_S = 5.0
 
 Handler = Callable[["PullSource", Any], Awaitable[None]]
+
+
+def ack_info(reply: str) -> tuple[int, int]:
+    """(deliveries so far, stream sequence) from a JetStream ack subject, v1
+    (`$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>...`, 9 tokens) or v2 (with domain and
+    account hash, 11-12 tokens); (1, 0) for anything else."""
+    tokens = reply.split(".")
+    if len(tokens) == 9:
+        delivered, sequence = tokens[4], tokens[5]
+    elif len(tokens) >= 11:
+        delivered, sequence = tokens[6], tokens[7]
+    else:
+        return 1, 0
+    try:
+        return int(delivered), int(sequence)
+    except ValueError:
+        return 1, 0
 
 
 class PullSource:
@@ -55,6 +83,10 @@ class PullSource:
         batch: int,
         ack_wait_s: float,
         max_ack_pending: int,
+        poison: PoisonStore,
+        max_deliver: int = 20,
+        redelivery_delay_s: float = 1.0,
+        redelivery_delay_max_s: float = 60.0,
     ) -> None:
         """Describe the consumer; nothing happens until `start`."""
         self.name = durable
@@ -66,6 +98,11 @@ class PullSource:
         self._batch = batch
         self._ack_wait_s = ack_wait_s
         self._max_ack_pending = max_ack_pending
+        self._poison = poison
+        self._max_deliver = max_deliver
+        self._delay_s = redelivery_delay_s
+        self._delay_max_s = redelivery_delay_max_s
+        self._burying: set[asyncio.Task[None]] = set()
         self._held: dict[str, float] = {}
         self._requests: dict[str, list[float]] = {}  # token -> [remaining, deadline]
         self._outstanding = 0
@@ -92,7 +129,7 @@ class PullSource:
             deliver_policy=DeliverPolicy.ALL,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self._ack_wait_s,
-            max_deliver=-1,
+            max_deliver=-1,  # counted here: see the module docstring
             max_ack_pending=self._max_ack_pending,
             max_waiting=512,
         )
@@ -178,14 +215,52 @@ class PullSource:
             await self._nc.publish(msg.reply, NAK)
             return
         self._held[msg.reply] = time.monotonic()
+        deliveries, sequence = ack_info(msg.reply)
+        if exhausted(deliveries, self._max_deliver):
+            task = asyncio.get_running_loop().create_task(self._bury(msg, deliveries, sequence))
+            self._burying.add(task)
+            task.add_done_callback(self._burying.discard)
+            return
         try:
             await self._handler(self, msg)
         except Exception as exc:  # noqa: BLE001 - give the message back, keep consuming
             failure = type(exc).__name__
         else:
             return
-        log.error("message_handler_failed", consumer=self.name, error=failure)
-        await self.nak([msg.reply], delay_s=1.0)
+        log.error("message_handler_failed", consumer=self.name, stream_seq=sequence, error=failure)
+        await self.fail([msg.reply])
+
+    async def _bury(self, msg: Any, deliveries: int, sequence: int) -> None:
+        """Copy a message tried `max_deliver` times to WEBHOOK_POISON, then terminate it."""
+        try:
+            await self._poison.add(
+                consumer=self.name,
+                stream=self._stream,
+                subject=msg.subject,
+                sequence=sequence,
+                deliveries=deliveries,
+                data=msg.data,
+            )
+        except StoreUnavailable as exc:
+            failure: str | None = str(exc)
+        else:
+            failure = None
+        if failure is not None:
+            log.error("poison_not_stored", consumer=self.name, stream_seq=sequence, error=failure)
+            await self.fail([msg.reply])
+            return
+        if self._held.pop(msg.reply, None) is None:
+            return  # given back meanwhile (shutdown): it comes back and is copied again (de-duped)
+        await self._nc.publish(msg.reply, TERM + b" max deliveries")
+        self._wake.set()
+        metrics.child(metrics.POISON_MESSAGES, self.name).inc()
+        log.error(
+            "message_poisoned",
+            consumer=self.name,
+            stream_seq=sequence,
+            account_id=account_id_of(msg.subject),
+            deliveries=deliveries,
+        )
 
     def _on_status(self, token: str, msg: Any) -> None:
         status = (msg.headers or {}).get("Status", "")
@@ -233,6 +308,34 @@ class PullSource:
                 await self._nc.publish(reply, body)
         self._wake.set()
 
+    async def fail(self, replies: Sequence[str]) -> None:
+        """Give messages back after a failure, each after a delay growing with its deliveries."""
+        failed = metrics.child(metrics.FAILED_MESSAGES, self.name)
+        for reply in replies:
+            if self._held.pop(reply, None) is None:
+                continue
+            deliveries, _ = ack_info(reply)
+            delay = redelivery_delay(deliveries, self._delay_s, self._delay_max_s)
+            await self._nc.publish(reply, NAK + b" " + orjson.dumps({"delay": int(delay * 1e9)}))
+            failed.inc()
+        self._wake.set()
+
+    async def term(self, reply: str, reason: str, account_id: str | None = None) -> None:
+        """Terminate a message that can never be handled; log it once (no body) and count it."""
+        if self._held.pop(reply, None) is None:
+            return
+        await self._nc.publish(reply, TERM + b" " + reason.encode())
+        self._wake.set()
+        metrics.child(metrics.INVALID_MESSAGES, self.name).inc()
+        _, sequence = ack_info(reply)
+        log.warning(
+            "message_terminated",
+            consumer=self.name,
+            stream_seq=sequence,
+            account_id=account_id,
+            reason=reason,
+        )
+
     async def stop(self) -> None:
         """Stop pulling; messages still arriving are given back at once."""
         self._running = False
@@ -245,6 +348,8 @@ class PullSource:
 
     async def close(self) -> None:
         """Give back every message still held, and drop the inbox subscription."""
+        if self._burying:
+            await asyncio.wait(set(self._burying), timeout=PUBLISH_WAIT_S)
         await self.nak(list(self._held))
         if self._sub is not None:
             with contextlib.suppress(Exception):

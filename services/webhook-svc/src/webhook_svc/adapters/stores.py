@@ -3,16 +3,24 @@
 - WEBHOOK_RETRY (work queue, message schedules): a batch waiting for its next attempt is one
   schedule message on `retry_at.<batch id>` whose `@at` time fires a copy onto
   `retry_due.<account>`, which the workers' durable consumer takes. The schedule lives in the
-  stream, so a waiting retry survives any worker crash (and a server restart).
-- WEBHOOK_DEAD_LETTERS: one subject per dead letter, purged when its replay is delivered.
+  stream, so a waiting retry survives any worker crash (and a server restart). The server
+  refuses `discard: new` on a stream with message schedules, and at its limits it would drop
+  the *oldest* waiting retries; so writers stop at `FILL_LIMIT` of the stream's `max_msgs` /
+  `max_bytes` (read from the server at most every `STATE_TTL_S`, counting their own writes
+  since): a write refused then fails like any unconfirmed one, and its source messages are
+  given back, never acknowledged.
+- WEBHOOK_DEAD_LETTERS: one subject per dead letter, purged when its replay is delivered;
+  `discard: new`, so a full store refuses the write (the events come back later).
 - WEBHOOK_DELIVERIES: one subject per account, the last 200 attempts kept; written with core
   publishes (best effort, never awaited on the hot path).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -37,6 +45,9 @@ from webhook_svc.errors import StoreUnavailable
 
 log = structlog.get_logger("webhook_svc.stores")
 
+FILL_LIMIT = 0.9
+STATE_TTL_S = 1.0
+_OVERHEAD_BYTES = 128  # subject, headers and the server's own record, roughly
 SCHEDULE = "Nats-Schedule"
 SCHEDULE_TARGET = "Nats-Schedule-Target"
 MIN_SCHEDULE_S = 0.05
@@ -52,12 +63,60 @@ def schedule_token(batch_id: str) -> str:
     return hashlib.sha256(batch_id.encode()).hexdigest()[:40]
 
 
+def describe(exc: BaseException) -> str:
+    """A short reason for a failed JetStream call (the server's own words for an API error,
+    such as `maximum messages exceeded` from a full stream)."""
+    description = getattr(exc, "description", None)
+    name = type(exc).__name__
+    return f"{name}: {description}" if description else name
+
+
+class StreamFull(Exception):
+    """WEBHOOK_RETRY holds `FILL_LIMIT` of its limits: writers stop before the server would
+    discard the oldest waiting retries."""
+
+
 class RetryQueue:
     """Batches waiting for their next attempt, on WEBHOOK_RETRY."""
 
-    def __init__(self, js: Any) -> None:
+    def __init__(self, js: Any, fill_limit: float = FILL_LIMIT) -> None:
         """Use this JetStream context."""
         self._js = js
+        self._fill_limit = fill_limit
+        self._state: tuple[float, int, int, int, int] | None = None  # at, msgs, bytes, limits
+        self._since = [0, 0]  # messages and bytes this process wrote since `_state` was read
+        self._reading = asyncio.Lock()
+
+    async def _refresh(self) -> tuple[float, int, int, int, int]:
+        state = self._state
+        if state is not None and time.monotonic() - state[0] < STATE_TTL_S:
+            return state
+        async with self._reading:
+            state = self._state
+            if state is None or time.monotonic() - state[0] >= STATE_TTL_S:
+                info = await self._js.stream_info(subjects.STREAM_WEBHOOK_RETRY)
+                config, held = info.config, info.state
+                state = (
+                    time.monotonic(),
+                    int(held.messages),
+                    int(held.bytes),
+                    int(config.max_msgs or -1),
+                    int(config.max_bytes or -1),
+                )
+                self._state, self._since = state, [0, 0]
+        return state
+
+    async def _reserve(self, size: int) -> None:
+        """Count one write of `size` bytes; StreamFull when it would pass the fill limit."""
+        _, msgs, held_bytes, max_msgs, max_bytes = await self._refresh()
+        msgs += self._since[0] + 1
+        held_bytes += self._since[1] + size
+        if (max_msgs > 0 and msgs > self._fill_limit * max_msgs) or (
+            max_bytes > 0 and held_bytes > self._fill_limit * max_bytes
+        ):
+            raise StreamFull(f"{subjects.STREAM_WEBHOOK_RETRY} is full")
+        self._since[0] += 1
+        self._since[1] += size
 
     async def schedule(self, delivery: Delivery, delay_s: float) -> None:
         """Hold `delivery` durably and make it due after `delay_s` (at once when ~0)."""
@@ -68,13 +127,13 @@ class RetryQueue:
             at = now() + timedelta(seconds=delay_s)
             subject = subjects.webhook_retry_at(schedule_token(delivery.batch_id))
             headers = {SCHEDULE: f"@at {format_ts(at)}", SCHEDULE_TARGET: due}
+        data = encode_delivery(delivery)
         try:
-            await self._js.publish(
-                subject, encode_delivery(delivery), headers=headers, timeout=PUBLISH_TIMEOUT_S
-            )
+            await self._reserve(len(data) + len(subject) + _OVERHEAD_BYTES)
+            await self._js.publish(subject, data, headers=headers, timeout=PUBLISH_TIMEOUT_S)
         except Exception as exc:
             metrics.STORE_ERRORS.labels("retry").inc()
-            raise StoreUnavailable(f"retry not stored: {type(exc).__name__}") from exc
+            raise StoreUnavailable(f"retry not stored: {describe(exc)}") from exc
 
 
 async def read_subject(
@@ -138,7 +197,7 @@ class DeadLetterStore:
             await self._js.publish(subject, encode_dead_letter(letter), timeout=PUBLISH_TIMEOUT_S)
         except Exception as exc:
             metrics.STORE_ERRORS.labels("dead_letter").inc()
-            raise StoreUnavailable(f"dead letter not stored: {type(exc).__name__}") from exc
+            raise StoreUnavailable(f"dead letter not stored: {describe(exc)}") from exc
 
     async def remove(self, account_id: str, dead_letter_id: str) -> None:
         """Remove one dead letter (no error when it is gone already)."""

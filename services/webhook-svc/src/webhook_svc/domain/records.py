@@ -24,6 +24,9 @@ class Delivery:
     attempt: int = 1
     headers: dict[str, str] = field(default_factory=dict)
     replay_of: str | None = None
+    raw: bool = False
+    """The body is the source event as published, not yet rendered: an event dead-lettered
+    before its account's config could be used (it is rendered when it is replayed)."""
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ batches. Everything else sends one event per request.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -97,7 +97,7 @@ def webhook_of(
     url = secrets.webhook_urls.get(kind) or str(config.get("url") or "")
     target, target_error = None, None
     try:
-        target = parse_target(url)
+        target = replace(parse_target(url), account_id=account_id, version=version)
     except InvalidTarget as exc:
         target_error = exc.detail
     return Webhook(
