@@ -201,7 +201,7 @@ def test_base_has_the_expected_resources(base: list[dict[str, Any]]) -> None:
     assert set(by_kind(base, "Service")) == {"account-svc", "routing-svc", "webhook-api"}
     assert set(by_kind(base, "HorizontalPodAutoscaler")) == AUTOSCALED
     assert set(by_kind(base, "PodDisruptionBudget")) == set(WORKLOADS)
-    assert set(by_kind(base, "ConfigMap")) == {"parley-config"}
+    assert set(by_kind(base, "ConfigMap")) == {"parley-config", "parley-routes"}
     assert set(by_kind(base, "Job")) == {"parley-streams", "account-svc-bootstrap"}
     assert "Secret" not in {d["kind"] for d in base}, "apply -k must not overwrite real secrets"
 
@@ -398,9 +398,28 @@ def test_nats_helm_values_make_a_three_node_jetstream_cluster() -> None:
 
 
 @pytest.mark.parametrize("docs", [BASE_DOCS, PRODUCTION_DOCS], ids=["base", "production"])
-def test_routing_replicas_hint_follows_the_autoscaler(docs: list[dict[str, Any]]) -> None:
-    """ROUTING_REPLICAS_HINT (each replica's share of a route's capacity) equals routing-svc's
-    minimum replica count, in the base and in the overlay."""
-    hint = by_kind(docs, "ConfigMap")["parley-config"]["data"]["ROUTING_REPLICAS_HINT"]
-    hpa = by_kind(docs, "HorizontalPodAutoscaler")["routing-svc"]
-    assert int(hint) == hpa["spec"]["minReplicas"]
+def test_routing_ships_an_smpp_route_and_no_sandbox(
+    docs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """routing-svc reads the routes file of the parley-routes ConfigMap (mounted where
+    ROUTING_ROUTES_FILE points); it holds an SMPP route whose password comes from the Secret,
+    and no sandbox route, so the sandbox's unauthenticated endpoints never run in deploy/."""
+    from routing_svc.adapters.providers.routes_file import parse_route_configs
+
+    config = by_kind(docs, "ConfigMap")
+    path = config["parley-config"]["data"]["ROUTING_ROUTES_FILE"]
+    raw = json.loads(config["parley-routes"]["data"]["routes.json"])
+    secrets = {"SMSC1_PASSWORD": "from-the-secret"}
+    routes = parse_route_configs(raw, secrets)
+    assert {c.route.provider for c in routes} == {"smpp"}
+    deployment = by_kind(docs, "Deployment")["routing-svc"]["spec"]["template"]["spec"]
+    [container] = deployment["containers"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in deployment["volumes"]}
+    assert path == mounts["routes"] + "/routes.json"
+    assert volumes["routes"]["configMap"]["name"] == "parley-routes"
+    env = {e["name"]: e for e in container["env"]}
+    assert env["SMSC1_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "parley-secrets"
+    data = config["parley-config"]["data"]
+    assert "ROUTING_PROVIDER" not in data
+    assert "ROUTING_REPLICAS_HINT" not in data
