@@ -202,7 +202,6 @@ async def start(
         profiles=ProfileCache(providers, settings.profile_cache_seconds),
         last_senders=last,
         linger_s=settings.state_linger_seconds,
-        keepalive_s=max(1.0, settings.ack_wait_seconds / 3),
     )
     gate = Gate(directory, settings.trusted_networks)
     links = ShortLinks(

@@ -9,15 +9,14 @@ sent again when its SUBMIT message comes back after a crash. A provider that put
 (throttling, HTTP 429/5xx, no live connection) gets it again on the same route later, while
 the validity allows; that is never a failure. The attempt's state, its `sent` event, the
 provider's ids and its DR TTL timer are stored before the SUBMIT message is acked; while a
-send waits, the message's ack deadline is kept alive (`in_progress`).
+send waits, the consumer keeps the message's ack deadline alive (`in_progress`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import cast
@@ -77,27 +76,6 @@ async def _within(event: asyncio.Event, seconds: float) -> bool:
     return True
 
 
-@contextlib.asynccontextmanager
-async def keepalive(msg: InFlight, every_s: float) -> AsyncIterator[None]:
-    """Tell JetStream every `every_s` seconds that `msg` is still being worked on, so a long
-    wait (capacity, a throttled or disconnected provider) never lets its ack deadline pass and
-    another replica take the same attempt."""
-
-    async def beat() -> None:
-        while True:
-            await asyncio.sleep(every_s)
-            with contextlib.suppress(Exception):
-                await msg.in_progress()
-
-    task = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 def _ms(clock: Callable[[], float]) -> int:
     return int(clock() * 1000)
 
@@ -117,7 +95,6 @@ class Router:
         profiles: Profiles,
         last_senders: LastSenders,
         linger_s: float = 0.05,
-        keepalive_s: float = 20.0,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -126,7 +103,7 @@ class Router:
         self._capacity, self._handovers = capacity, handovers
         self._profiles, self._last, self._clock = profiles, last_senders, clock
         self._monotonic = monotonic
-        self._linger_s, self._keepalive_s = linger_s, keepalive_s
+        self._linger_s = linger_s
         self._routes = {route.name: route for route in providers.routes()}
 
     async def handle(self, nats_msg: InFlight) -> None:
@@ -140,17 +117,16 @@ class Router:
         message_id, n = str(body["m"]), int(body["a"])
         store = self._transitions.store
         deadline_ms = None
-        async with keepalive(nats_msg, self._keepalive_s):
-            async with store.lock(message_id):
-                loaded = await store.load(message_id)
-                if loaded is not None:
-                    deadline_ms = await self._attempt(loaded[0], n)
-            if loaded is None:  # not readable yet (a lagging replica), or gone: bounded retries
-                await retry_missing(nats_msg, "submitted_message_missing", message_id, n)
-                return
-            if deadline_ms is not None:
-                await self._await_outcome(message_id, n, deadline_ms)
-            await self._transitions.flush(message_id)  # nothing is acked before it is stored
+        async with store.lock(message_id):
+            loaded = await store.load(message_id)
+            if loaded is not None:
+                deadline_ms = await self._attempt(loaded[0], n)
+        if loaded is None:  # not readable yet (a lagging replica), or gone: bounded retries
+            await retry_missing(nats_msg, "submitted_message_missing", message_id, n)
+            return
+        if deadline_ms is not None:
+            await self._await_outcome(message_id, n, deadline_ms)
+        await self._transitions.flush(message_id)  # nothing is acked before it is stored
         await nats_msg.ack()
 
     async def _await_outcome(self, message_id: str, n: int, deadline_ms: int) -> None:

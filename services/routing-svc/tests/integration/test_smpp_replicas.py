@@ -192,3 +192,25 @@ async def test_a_crash_between_submit_and_response_sends_at_most_once_more(
 async def _known(api: Api, key: str) -> bool:
     status, _ = await api.call("GET", "/v1/messages/msg_none", key=key)
     return status == 404
+
+
+async def test_a_capacity_wait_longer_than_the_ack_wait_never_sends_twice(
+    replicas: Callable[..., Any], smsc: Smsc, tmp_path: Path
+) -> None:
+    """On a 0.25/s SMPP route (one send per 4 s window) the last of four messages waits about
+    12 s, four times the 3 s ack wait, while two replicas share the work: the SMSC still sees
+    each message exactly once (the consumer keeps it alive, and the handover claim stands
+    behind that)."""
+    first, second = await replicas(
+        2, routes_file(tmp_path, smsc, capacity=0.25), ack_wait_seconds=3
+    )
+    await eventually(lambda: smsc.bound >= 2, 15)
+    account = await first.account(["sms"])
+    await second.known(account)
+    ids = [await first.api.sent(account, to=f"+9198765{i:05d}") for i in range(4)]
+    for message_id in ids:
+        final = await first.events.final(message_id, within_s=40)
+        assert final["data"]["status"] == "delivered"
+    assert sorted(s.pdu.destination_addr for s in smsc.submits) == sorted(
+        f"9198765{i:05d}" for i in range(4)
+    )

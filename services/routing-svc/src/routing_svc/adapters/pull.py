@@ -55,6 +55,7 @@ class PullConsumer:
         self._pending = 0  # messages requested and not yet delivered
         self._running = 0  # messages being handled
         self._tasks: set[asyncio.Task[None]] = set()
+        self._held: dict[int, tuple[Any, float]] = {}  # messages being handled, since when
         self._sub: Any = None
         self._watch: asyncio.Task[None] | None = None
         self._last_heard = time.monotonic()
@@ -126,6 +127,8 @@ class PullConsumer:
             log.info("pull_request_ended", durable=self.durable, detail=headers.get("Description"))
 
     async def _run(self, msg: Any) -> None:
+        key = id(msg)
+        self._held[key] = (msg, time.monotonic())
         try:
             await self._handler(msg)
         except Exception as exc:  # noqa: BLE001 - a failing message is retried, never dropped
@@ -133,6 +136,7 @@ class PullConsumer:
             with contextlib.suppress(Exception):
                 await msg.nak(delay=RETRY_DELAY_S)
         finally:
+            self._held.pop(key, None)
             self._running -= 1
             await self._maybe_pull()
 
@@ -156,10 +160,22 @@ class PullConsumer:
             self._pending -= count
             log.warning("pull_request_failed", durable=self.durable, error=type(exc).__name__)
 
+    async def _keep_alive(self) -> None:
+        """Restart the ack deadline of every message handled for a third of it already (a send
+        waiting for capacity or for a provider), so JetStream never hands it to another
+        replica while it is in hand. One pass for all of them, not a timer per message."""
+        due = time.monotonic() - self._ack_wait / 3
+        for msg, since in list(self._held.values()):
+            if since <= due:
+                with contextlib.suppress(Exception):
+                    await msg.in_progress()
+
     async def _watchdog(self) -> None:
-        """Ask again when the server went quiet (a reconnect, a lost request, a new consumer)."""
+        """Ask again when the server went quiet (a reconnect, a lost request, a new consumer);
+        keep long-handled messages alive."""
         while True:
-            await asyncio.sleep(self._heartbeat)
+            await asyncio.sleep(min(self._heartbeat, self._ack_wait / 6))
+            await self._keep_alive()
             quiet = time.monotonic() - self._last_heard
             if self._pending > 0 and quiet > 2 * self._heartbeat + 1:
                 self._pending = 0
