@@ -78,6 +78,9 @@ def make_settings(database_url: str, nats_url: str, **overrides: Any) -> Setting
         "bootstrap_admin_username": ADMIN_USER,
         "bootstrap_admin_password": ADMIN_PASSWORD,
         "outbox_poll_seconds": 0.2,
+        # Tests log in from 127.0.0.1 many times a minute; the login rate limit has its own.
+        "login_rate_per_minute": 60_000,
+        "login_rate_burst": 1_000,
     }
     values.update(overrides)
     return Settings(**values)

@@ -32,5 +32,6 @@ async def api(database_url: str, nats_url: str, log_stream: io.StringIO) -> Asyn
         client = Api(session, str(server.make_url("")).rstrip("/"), log=log_stream)
         client.token = await client.login(ADMIN_USER, ADMIN_PASSWORD)
         client.settings = settings  # type: ignore[attr-defined]
+        client.app = server.app  # type: ignore[attr-defined]
         yield client
     await server.close()

@@ -1,4 +1,4 @@
-"""Wires account-svc: settings -> PostgreSQL, NATS, handlers, outbox relay, HTTP app.
+"""Wires account-svc: settings -> PostgreSQL, NATS, handlers, outbox relay, purge, HTTP app.
 
 Nothing connects at import time; `create_app(settings)` builds the service and its
 aiohttp lifecycle hooks connect and disconnect.
@@ -18,11 +18,16 @@ from parley_shared.streams import ensure_streams
 
 from account_svc.accounts import Accounts
 from account_svc.adapters.http_api import Services, build_app
+from account_svc.adapters.login_store import LoginStore
 from account_svc.adapters.outbox import OutboxRelay
 from account_svc.adapters.postgres import apply_migrations, create_pool
+from account_svc.adapters.purge import Purger
 from account_svc.adapters.repository import Repository
-from account_svc.auth import generate_password
+from account_svc.auth import Passwords, generate_password
+from account_svc.domain.memory_budget import MemoryBudget
+from account_svc.domain.rate_limit import RateLimiter
 from account_svc.handlers import Directory
+from account_svc.login import LOCKOUT_SECONDS, LoginGuard
 from account_svc.settings import Settings
 from account_svc.templates import Templates
 from account_svc.webhooks import WebhookQueries
@@ -56,6 +61,25 @@ async def bootstrap_admin(settings: Settings, directory: Directory) -> dict[str,
     return report
 
 
+def passwords_of(settings: Settings) -> Passwords:
+    """argon2id within the memory budget of the settings."""
+    budget = MemoryBudget(
+        settings.password_hash_memory_mib * 1024,
+        max_waiters=settings.password_hash_queue,
+        wait_seconds=settings.password_hash_wait_seconds,
+    )
+    return Passwords(budget)
+
+
+def directory_of(settings: Settings, repo: Repository, passwords: Passwords) -> Directory:
+    """The directory use cases with the login limits of the settings."""
+    guard = LoginGuard(
+        RateLimiter(settings.login_rate_per_minute, settings.login_rate_burst),
+        settings.trusted_networks,
+    )
+    return Directory(repo, settings.token_ttl_seconds, passwords, guard)
+
+
 def create_app(settings: Settings) -> web.Application:
     """The account-svc application; connections open on startup, close on cleanup."""
     key = master_key(settings)
@@ -78,7 +102,8 @@ def create_app(settings: Settings) -> web.Application:
         await apply_migrations(pool)
         repo = Repository(pool)
         holder["pool"], holder["repo"] = pool, repo
-        directory = Directory(repo, settings.token_ttl_seconds)
+        holder["passwords"] = passwords = passwords_of(settings)
+        directory = directory_of(settings, repo, passwords)
         services.accounts = Accounts(
             repo, directory, key, allow_private_targets=settings.allow_private_targets
         )
@@ -100,6 +125,11 @@ def create_app(settings: Settings) -> web.Application:
             )
             holder["relay"] = relay
             holder["relay_task"] = asyncio.create_task(relay.run(), name="outbox-relay")
+        purger = Purger(
+            LoginStore(pool), settings.purge_interval_seconds, settings.purge_batch, LOCKOUT_SECONDS
+        )
+        holder["purger"] = purger
+        holder["purge_task"] = asyncio.create_task(purger.run(), name="purge")
         log.info("account_svc_started", port=settings.http_port)
 
     async def cleanup(_: web.Application) -> None:
@@ -112,20 +142,25 @@ def create_app(settings: Settings) -> web.Application:
 
 
 async def close_connections(holder: dict[str, Any]) -> None:
-    """Stop the outbox relay, drain NATS, close the pool.
+    """Stop the outbox relay and the purge, drain NATS, close the pool and the hashing threads.
 
     Each step is bounded: a shutdown that hangs on one part would leave the rest running.
     """
-    task = holder.get("relay_task")
-    if task is not None:
-        holder["relay"].stop()
+    for name, task_key, event in (
+        ("relay", "relay_task", "outbox_relay_did_not_stop"),
+        ("purger", "purge_task", "purge_did_not_stop"),
+    ):
+        task = holder.get(task_key)
+        if task is None:
+            continue
+        holder[name].stop()
         task.cancel()
         # asyncio.wait, not a timeout around `await task`: a timeout would cancel the awaiting
         # side, whose cancel goes to the task again, and a task that missed the first one
         # would be waited on forever.
         _, pending = await asyncio.wait({task}, timeout=CLOSE_TIMEOUT_S)
         if pending:
-            log.warning("outbox_relay_did_not_stop")
+            log.warning(event)
     nc = holder.get("nc")
     if nc is not None:
         try:
@@ -143,16 +178,20 @@ async def close_connections(holder: dict[str, Any]) -> None:
         except Exception:  # noqa: BLE001 - asyncpg terminates the pool when close() fails
             log.warning("database_pool_close_timed_out")
             pool.terminate()
+    passwords = holder.get("passwords")
+    if passwords is not None:
+        passwords.close()
 
 
 async def run_bootstrap(settings: Settings) -> dict[str, Any]:
     """Apply migrations and create the bootstrap admin, then exit (the `bootstrap` command)."""
     pool = await create_pool(settings.database_url.get_secret_value(), 2)
+    passwords = passwords_of(settings)
     try:
         applied = await apply_migrations(pool)
-        report = await bootstrap_admin(
-            settings, Directory(Repository(pool), settings.token_ttl_seconds)
-        )
+        directory = directory_of(settings, Repository(pool), passwords)
+        report = await bootstrap_admin(settings, directory)
     finally:
         await pool.close()
+        passwords.close()
     return {"migrations_applied": applied, **report}

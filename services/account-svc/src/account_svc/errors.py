@@ -2,19 +2,32 @@
 
 AccountSvcError
 ├── PermanentError            the request cannot succeed as it is (4xx)
-│   ├── MalformedRequest      400 malformed_request: the body is not JSON
+│   ├── MalformedRequest      400 malformed_request: the body is not JSON, or nests too deep
 │   ├── ValidationFailed      422 validation_error: fields at fault in `errors`
 │   ├── Unauthorized          401 unauthorized
 │   ├── Forbidden             403 forbidden: authenticated, but the role does not allow it
 │   ├── NotFound              404 not_found: absent, or another tenant's
 │   ├── Conflict              409 conflict: a unique name is taken
-│   └── TooManyAttempts       429 too_many_attempts: login locked
-└── TransientError            503: a dependency is down; retrying may succeed
+│   ├── TooManyAttempts       429 too_many_attempts: the username is locked (`Retry-After`)
+│   └── RateLimited           429 rate_limited: too many logins from one address (`Retry-After`)
+└── TransientError            503 service_unavailable: a dependency is down; retrying may succeed
+    └── Overloaded            503 overloaded: no room to check a password now (`Retry-After`)
 """
 
 from __future__ import annotations
 
+import math
+from typing import TypeVar
+
 from parley_shared.problems import ProblemError
+
+E = TypeVar("E", bound=ProblemError)
+
+
+def retry_after(error: E, seconds: float) -> E:
+    """`error` with a `Retry-After` header of whole seconds (at least 1)."""
+    error.headers["Retry-After"] = str(max(1, math.ceil(seconds)))
+    return error
 
 
 class AccountSvcError(ProblemError):
@@ -104,9 +117,28 @@ class TooManyAttempts(PermanentError):
     title = "Too many attempts"
 
 
+class RateLimited(PermanentError):
+    """One client address logs in more often than the per-address limit allows."""
+
+    status = 429
+    type = "rate_limited"
+    title = "Rate limited"
+
+
 class TransientError(AccountSvcError):
     """A dependency (PostgreSQL, NATS) is unavailable; the same request may succeed later."""
 
     status = 503
     type = "service_unavailable"
     title = "Service unavailable"
+
+
+class Overloaded(TransientError):
+    """Password hashing is at its memory budget; the client should retry after `Retry-After`.
+
+    Answered instead of queueing without bound: each hash holds tens of MiB while it runs.
+    """
+
+    status = 503
+    type = "overloaded"
+    title = "Overloaded"

@@ -3,14 +3,16 @@ business groups, and the bootstrap super admin."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 import structlog
 from parley_shared.ids import new_id
-from parley_shared.timefmt import format_ts, now
+from parley_shared.timefmt import format_ts
 
 from account_svc import auth
+from account_svc.adapters.login_store import LoginStore
 from account_svc.adapters.repository import Repository
 from account_svc.domain.scope import (
     Org,
@@ -19,13 +21,8 @@ from account_svc.domain.scope import (
     check_create_org,
     check_create_user,
 )
-from account_svc.errors import (
-    Forbidden,
-    NotFound,
-    TooManyAttempts,
-    Unauthorized,
-    ValidationFailed,
-)
+from account_svc.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from account_svc.login import LoginGuard, Logins
 from account_svc.models import (
     BusinessGroupIn,
     LoginIn,
@@ -85,42 +82,24 @@ def group_out(row: dict[str, Any]) -> dict[str, Any]:
 class Directory:
     """Login, organizations, users and business groups."""
 
-    def __init__(self, repo: Repository, token_ttl_seconds: int) -> None:
+    def __init__(
+        self,
+        repo: Repository,
+        token_ttl_seconds: int,
+        passwords: auth.Passwords,
+        guard: LoginGuard,
+    ) -> None:
         self.repo = repo
         self.token_ttl = timedelta(seconds=token_ttl_seconds)
+        self.passwords = passwords
+        self.logins = Logins(repo, LoginStore(repo.pool), passwords, guard, self.token_ttl)
 
     # ------------------------------------------------------------------ auth
-    async def login(self, body: LoginIn) -> dict[str, Any]:
-        """Check credentials; lock a username for 15 minutes after five failures in a row."""
-        state = await self.repo.login_state(body.username)
-        if state and state["locked_until"] is not None and state["locked_until"] > now():
-            log.info("login_locked")
-            raise TooManyAttempts("too many failed attempts; try again later")
-        user = await self.repo.user_by_username(body.username)
-        ok = await auth.verify_password(user["password_hash"] if user else None, body.password)
-        if not ok or user is None:
-            lock_until = now() + timedelta(minutes=auth.LOCKOUT_MINUTES)
-            await self.repo.record_failure(body.username, auth.LOCKOUT_FAILURES, lock_until)
-            log.info("login_failed")
-            raise Unauthorized("invalid username or password")
-        if not await self.repo.clear_failures(body.username):
-            # Failures racing this attempt locked the username while its password was checked.
-            log.info("login_locked")
-            raise TooManyAttempts("too many failed attempts; try again later")
-        token = auth.new_token()
-        expires = now() + self.token_ttl
-        await self.repo.insert_session(auth.token_hash(token), user["id"], expires)
-        log.info("login_succeeded", user_id=user["id"])
-        return {
-            "token": token,
-            "expires_at": format_ts(expires),
-            "user": {
-                "id": user["id"],
-                "username": user["username"],
-                "role": user["role"],
-                "organization_id": user["organization_id"],
-            },
-        }
+    async def login(
+        self, body: LoginIn, peer: str | None = None, forwarded_for: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """Check credentials within the login limits (see `account_svc.login`)."""
+        return await self.logins.login(body, peer, forwarded_for)
 
     async def authenticate(self, token: str | None) -> Principal:
         """The principal of a bearer token, or Unauthorized."""
@@ -195,7 +174,7 @@ class Directory:
             {
                 "id": new_id("usr"),
                 "username": body.username,
-                "password_hash": await auth.hash_password(body.password),
+                "password_hash": await self.passwords.hash(body.password),
                 "role": body.role,
                 "organization_id": body.organization_id,
             }
@@ -217,7 +196,7 @@ class Directory:
             {
                 "id": new_id("usr"),
                 "username": username,
-                "password_hash": await auth.hash_password(password),
+                "password_hash": await self.passwords.hash(password),
                 "role": "super_admin",
                 "organization_id": None,
             }

@@ -267,10 +267,19 @@ class ProblemError(BaseModel):
     type: str | None = None
 
 
+PROBLEM_TYPES = (
+    "validation_error (422), malformed_request (400), unauthorized (401), forbidden (403), "
+    "not_found (404), method_not_allowed (405), conflict (409), unsupported_media_type (415), "
+    "too_many_attempts (429, with Retry-After), rate_limited (429, with Retry-After), "
+    "service_unavailable (503), "
+    "overloaded (503, with Retry-After)"
+)
+
+
 class Problem(BaseModel):
     """RFC 9457 problem details."""
 
-    type: str
+    type: str = Field(description=f"The problem type: {PROBLEM_TYPES}.")
     title: str
     status: int
     detail: str

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from account_svc.domain.client_address import Network, parse_networks
 
 
 class Settings(BaseSettings):
@@ -33,5 +35,25 @@ class Settings(BaseSettings):
     outbox_relay_enabled: bool = True
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     db_pool_max: int = Field(default=10, ge=1)
+    # Login hardening (README "Login limits").
+    password_hash_memory_mib: int = Field(default=64, ge=19, le=65536)
+    password_hash_wait_seconds: float = Field(default=2.0, ge=0, le=60)
+    password_hash_queue: int = Field(default=16, ge=0, le=10000)
+    login_rate_per_minute: float = Field(default=30.0, gt=0)
+    login_rate_burst: int = Field(default=10, ge=1)
+    trusted_proxies: str = ""
+    purge_interval_seconds: float = Field(default=300.0, ge=1)
+    purge_batch: int = Field(default=1000, ge=1, le=100000)
     log_level: str = "INFO"
     log_json: bool | None = None
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[Network, ...]:
+        """ACCOUNT_TRUSTED_PROXIES as networks."""
+        return parse_networks(self.trusted_proxies)

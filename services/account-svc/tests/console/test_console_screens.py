@@ -1,4 +1,4 @@
-"""The console's other screens in real headless Chromium: login errors and lockout, the
+"""The console's other screens in real headless Chromium: login errors, limits and lockout, the
 directory (organizations, users, business groups; hidden from admins), the webhook delivery
 log and dead letters, and the layout on a phone-width screen."""
 
@@ -10,6 +10,9 @@ from typing import Any
 
 import nats
 import orjson
+from account_svc.adapters.http_api import SERVICES
+from account_svc.domain.rate_limit import RateLimiter
+from account_svc.login import LoginGuard
 from account_testkit import ADMIN_USER, Api, make_tenant, seed_for
 from console.console_kit import PHONE, Console, open_console
 from parley_shared import subjects
@@ -100,6 +103,38 @@ async def test_login_shows_bad_credentials_and_lockout_then_keeps_the_token_from
     assert "parley_session" not in {c["name"] for c in await page.context.cookies()}
     status, _ = await api.call("GET", "/v1/organizations", token=session["value"])
     assert status == 401
+
+
+async def test_login_says_when_the_address_is_limited_or_the_server_is_busy(
+    api: Api, console: Console
+) -> None:
+    """The per-address rate limit (429 `rate_limited`) and a full hashing budget (503
+    `overloaded`) each get their own plain message, not the lockout's."""
+    page = console.page
+    await console.open()
+    logins = api.app[SERVICES].directory.logins  # type: ignore[attr-defined]
+    generous = logins.guard
+    logins.guard = LoginGuard(RateLimiter(per_minute=1, burst=1))
+    for expected in ("Wrong username or password.", "Too many logins from your address"):
+        await page.get_by_label("Username").fill("ghost")
+        await page.get_by_label("Password").fill("whatever-it-is")
+        await page.get_by_role("button", name="Log in").click()
+        await expect(page.get_by_role("alert")).to_contain_text(expected)
+    await console.shot("rate-limited")
+
+    logins.guard = generous
+    budget = logins.passwords.budget
+    budget.max_waiters = 0
+    held = await budget.acquire(budget.total)
+    try:
+        await page.get_by_label("Password").fill("whatever-it-is")
+        await page.get_by_role("button", name="Log in").click()
+        await expect(page.get_by_role("alert")).to_have_text(
+            "The server is busy. Try again in a moment."
+        )
+        await console.shot("overloaded")
+    finally:
+        budget.release(held)
 
 
 async def test_super_admin_manages_the_directory_and_admins_do_not_see_it(

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from typing import Any
 
 import pytest
+from account_svc.bootstrap import HOLDER
 from account_testkit import ADMIN_PASSWORD, ADMIN_USER, Api
+from login_kit import eventually
 
 
 async def test_login_answers_token_expiry_and_user(api: Api) -> None:
@@ -94,41 +98,50 @@ async def test_login_body_errors_name_the_field(api: Api) -> None:
     assert data["type"] == "malformed_request"
 
 
-async def test_lock_set_while_the_right_password_is_checked_holds(
+class HeldHasher:
+    """An argon2 hasher whose verification of one password waits for a gate (in its thread)."""
+
+    def __init__(self, inner: Any, password: str) -> None:
+        self.inner = inner
+        self.password = password
+        self.checking = threading.Event()
+        self.gate = threading.Event()
+
+    def verify(self, hashed: str, password: str) -> bool:
+        if password == self.password:
+            self.checking.set()
+            assert self.gate.wait(30), "the gate was never opened"
+        return bool(self.inner.verify(hashed, password))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_a_right_password_being_checked_holds_one_of_the_five_attempts(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A right password whose check overlaps the five failures that lock the username answers
-    429 and does not clear the lock (parallel guesses cannot slip past it)."""
-    from account_svc import auth
-
-    check = auth.verify_password
-    gate = asyncio.Event()
-    checking = asyncio.Event()
-
-    async def slow_for_the_right_password(hashed: str | None, password: str) -> bool:
-        if password == ADMIN_PASSWORD:
-            checking.set()
-            await gate.wait()
-        return await check(hashed, password)
-
-    monkeypatch.setattr(auth, "verify_password", slow_for_the_right_password)
+    """While the right password is being checked it counts as one of the five: only four wrong
+    guesses are checked beside it (401), the next answers 429 unchecked, and the right one then
+    logs in (a success before five failures resets the count, CONTRACT 8)."""
+    passwords = api.app[HOLDER]["passwords"]  # type: ignore[attr-defined]
+    held = HeldHasher(passwords.hasher, ADMIN_PASSWORD)
+    monkeypatch.setattr(passwords, "hasher", held)
     right = asyncio.create_task(
         api.call(
             "POST", "/v1/auth/login", {"username": ADMIN_USER, "password": ADMIN_PASSWORD}, token=""
         )
     )
-    async with asyncio.timeout(10):
-        await checking.wait()
-    for _ in range(5):
-        status, _ = await api.call(
-            "POST", "/v1/auth/login", {"username": ADMIN_USER, "password": "wrong-pass"}, token=""
-        )
+    await eventually(held.checking.is_set)
+    wrong = {"username": ADMIN_USER, "password": "wrong-pass"}
+    for _ in range(4):
+        status, _ = await api.call("POST", "/v1/auth/login", wrong, token="")
         assert status == 401
-    gate.set()
-    status, data = await right
+    status, data = await api.call("POST", "/v1/auth/login", wrong, token="")
     assert status == 429, data
-    monkeypatch.setattr(auth, "verify_password", check)
-    status, _ = await api.call(
-        "POST", "/v1/auth/login", {"username": ADMIN_USER, "password": ADMIN_PASSWORD}, token=""
-    )
-    assert status == 429  # still locked
+    assert data["type"] == "too_many_attempts"
+    held.gate.set()
+    status, data = await right
+    assert status == 200, data
+    for _ in range(4):  # the count started over
+        status, _ = await api.call("POST", "/v1/auth/login", wrong, token="")
+        assert status == 401

@@ -119,7 +119,8 @@ async def principal(request: web.Request) -> Principal:
 # ---------------------------------------------------------------------- handlers
 async def login(request: web.Request) -> web.Response:
     body = await read_model(request, LoginIn)
-    return json_response(await _directory(request).login(body))
+    forwarded = request.headers.getall("X-Forwarded-For", [])
+    return json_response(await _directory(request).login(body, request.remote, forwarded))
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -278,7 +279,7 @@ ROUTES: tuple[Route, ...] = (
         LoginIn,
         LoginOut,
         auth=False,
-        errors=(400, 401, 422, 429),
+        errors=(400, 401, 422, 429, 503),
     ),
     Route("POST", "/v1/auth/logout", logout, "Log out", "auth", 204, errors=(401,)),
     Route(
@@ -312,7 +313,7 @@ ROUTES: tuple[Route, ...] = (
         201,
         UserIn,
         UserOut,
-        errors=(400, 401, 403, 404, 409, 422),
+        errors=(400, 401, 403, 404, 409, 422, 503),
     ),
     Route(
         "GET",

@@ -40,6 +40,8 @@ LATENCY = Histogram(
 JSON_TYPES = frozenset({"application/json", "application/merge-patch+json", ""})
 NUL = "\x00"
 NUL_MESSAGE = "must not contain the NUL character (U+0000)"
+MAX_JSON_DEPTH = 32  # nested arrays/objects in a body; the deepest account config needs 5
+TOO_DEEP: list[str | int] = ["<too deep>"]  # json_fault's answer for a body nested too deep
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,11 @@ def json_response(data: Any, status: int = 200) -> web.Response:
 
 
 async def read_json(request: web.Request) -> Any:
-    """The body as JSON, or MalformedRequest (CONTRACT 8 lists no media-type problem)."""
+    """The body as JSON, or MalformedRequest (CONTRACT 8 lists no media-type problem).
+
+    Nesting is bounded: orjson refuses more than 1,024 levels while parsing, and anything
+    deeper than `MAX_JSON_DEPTH` is refused before the value goes anywhere recursive.
+    """
     ctype = request.content_type if request.headers.get("Content-Type") else ""
     if ctype not in JSON_TYPES:
         raise MalformedRequest(
@@ -90,32 +96,45 @@ async def read_json(request: web.Request) -> Any:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise MalformedRequest(f"the body is not valid JSON: {exc}") from exc
-    loc = nul_at(data, [])
-    if loc is not None:
-        raise ValidationFailed.at(loc, NUL_MESSAGE)
+    fault = json_fault(data)
+    if fault is TOO_DEEP:
+        raise MalformedRequest(
+            f"the body's JSON depth exceeds the limit of {MAX_JSON_DEPTH} nested levels"
+        )
+    if fault is not None:
+        raise ValidationFailed.at(fault, NUL_MESSAGE)
     return data
 
 
-def nul_at(value: Any, loc: list[str | int]) -> list[str | int] | None:
-    """Where the first string (or object key) holding U+0000 is, or None.
+def json_fault(value: Any, max_depth: int = MAX_JSON_DEPTH) -> list[str | int] | None:
+    """`TOO_DEEP` when arrays and objects nest deeper than `max_depth`; else where the first
+    string (or object key) holding U+0000 is; else None.
 
     PostgreSQL text cannot store U+0000, so such a value is refused up front with the field
-    named, rather than failing deep in a query.
+    named, rather than failing deep in a query. The walk uses its own stack, never Python's
+    recursion, and values are visited in document order (so the first NUL is named).
     """
-    if isinstance(value, str):
-        return loc if NUL in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if NUL in key:
-                return [*loc, key]
-            found = nul_at(item, [*loc, key])
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = nul_at(item, [*loc, index])
-            if found is not None:
-                return found
+    stack: list[tuple[Any, list[str | int], int]] = [(value, [], 0)]
+    while stack:
+        item, loc, depth = stack.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                return loc
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        if depth >= max_depth:
+            return TOO_DEEP
+        children: list[tuple[Any, list[str | int], int]] = []
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if NUL in key:  # named after the values before it, like a NUL in a value
+                    children.append((NUL, [*loc, key], depth + 1))
+                    break
+                children.append((child, [*loc, key], depth + 1))
+        else:
+            children = [(child, [*loc, index], depth + 1) for index, child in enumerate(item)]
+        stack.extend(reversed(children))
     return None
 
 
@@ -167,7 +186,7 @@ def error_for(request: web.Request, exc: Exception) -> AccountSvcError:
     if isinstance(exc, web.HTTPException):
         return http_error(request, exc)
     if isinstance(exc, UNSTORABLE_TEXT):
-        # A safety net behind nul_at: text PostgreSQL cannot store is bad input, not a fault.
+        # A safety net behind json_fault: text PostgreSQL cannot store is bad input, not a fault.
         return ValidationFailed("a value holds a character that cannot be stored")
     if isinstance(exc, UNAVAILABLE):
         log.warning("dependency_unavailable", error=type(exc).__name__)

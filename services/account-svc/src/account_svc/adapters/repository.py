@@ -126,49 +126,6 @@ class Repository:
         rows = await self.pool.fetch(sql + " ORDER BY u.id", *args)
         return [row_dict(r) for r in rows]
 
-    async def login_state(self, username: str) -> dict[str, Any] | None:
-        """Failure count and lock of a username."""
-        row = await self.pool.fetchrow(
-            "SELECT * FROM login_failures WHERE username = lower($1)", username
-        )
-        return row_dict(row) if row else None
-
-    async def record_failure(self, username: str, limit: int, lock_until: datetime) -> int:
-        """Count a failed login; at `limit` in a row, lock the username until `lock_until`."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            failures = int(
-                await conn.fetchval(
-                    "INSERT INTO login_failures (username, failures) VALUES (lower($1), 1)"
-                    " ON CONFLICT (username) DO UPDATE"
-                    " SET failures = login_failures.failures + 1 RETURNING failures",
-                    username,
-                )
-            )
-            if failures >= limit:
-                await conn.execute(
-                    "UPDATE login_failures SET locked_until = $2, failures = 0"
-                    " WHERE username = lower($1)",
-                    username,
-                    lock_until,
-                )
-            return failures
-
-    async def clear_failures(self, username: str) -> bool:
-        """A successful login resets the count, unless a lock was set meanwhile: False then.
-
-        The row is read under a lock, so a lock set by failures racing this login holds.
-        """
-        async with self.pool.acquire() as conn, conn.transaction():
-            locked = await conn.fetchval(
-                "SELECT locked_until > now() FROM login_failures"
-                " WHERE username = lower($1) FOR UPDATE",
-                username,
-            )
-            if locked:
-                return False
-            await conn.execute("DELETE FROM login_failures WHERE username = lower($1)", username)
-            return True
-
     async def insert_session(self, token_hash: str, user_id: str, expires_at: datetime) -> None:
         """Store a session token's hash."""
         await self.pool.execute(

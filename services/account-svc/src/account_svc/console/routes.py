@@ -104,7 +104,9 @@ def add_console_routes(
     async def open_session(request: web.Request) -> web.Response:
         _check_login_request(request)
         directory = directory_of(request)
-        answer = await directory.login(await read_model(request, LoginIn))
+        body = await read_model(request, LoginIn)
+        forwarded = request.headers.getall("X-Forwarded-For", [])
+        answer = await directory.login(body, request.remote, forwarded)
         token = str(answer["token"])
         response = json_response({"user": answer["user"], "expires_at": answer["expires_at"]})
         response.headers["Cache-Control"] = "no-store"

@@ -5,7 +5,12 @@ import {h, replace} from './dom.js';
 import {textField} from './fields.js';
 
 function problemText(error) {
+  const type = error.problem && error.problem.type;
   if (error.status === 401) return 'Wrong username or password.';
+  if (type === 'rate_limited') {
+    return 'Too many logins from your address. Wait a minute, then try again.';
+  }
+  if (type === 'overloaded') return 'The server is busy. Try again in a moment.';
   if (error.status === 429) {
     return 'Too many failed attempts: this username is locked for 15 minutes. '
       + 'Try again later, or ask a super admin.';
