@@ -10,13 +10,14 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
+from multidict import CIMultiDict
 from parley_shared import subjects
 from routing_accounts import (
     ALL,
@@ -94,10 +95,11 @@ class Api:
         *,
         key: str | None = None,
         raw: bytes | None = None,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[int, Any]:
-        """Send a request; answer (status, JSON body or raw bytes or None)."""
-        hdrs = dict(headers or {})
+        """Send a request; answer (status, JSON body or raw bytes or None). `headers` may be a
+        multidict holding a header more than once."""
+        hdrs: CIMultiDict[str] = CIMultiDict(headers or {})
         if key is not None:
             hdrs["Authorization"] = f"Bearer {key}"
         kwargs: dict[str, Any] = {"headers": hdrs}

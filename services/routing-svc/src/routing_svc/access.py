@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import orjson
+from parley_runtime.bodies import MAX_JSON_DEPTH, too_deep
 from parley_shared.envelope import (
     EnvelopeError,
     KeyVersion,
@@ -91,7 +92,9 @@ class Gate:
             raise Unauthorized("the API key is not valid")
         return account
 
-    def check_ip(self, account: AccountView, peer: str | None, forwarded_for: str | None) -> None:
+    def check_ip(
+        self, account: AccountView, peer: str | None, forwarded_for: Sequence[str] | None
+    ) -> None:
         """403 `ip_not_allowed` unless the client address passes the account's restriction."""
         if account.ip_allowlist is None:
             return
@@ -136,13 +139,17 @@ class Gate:
 
 
 def parse_json(raw: bytes) -> Any:
-    """A body's JSON (400 `malformed_request` when it is empty or not JSON)."""
+    """A body's JSON (400 `malformed_request` when it is empty, not JSON, or nested deeper
+    than `MAX_JSON_DEPTH`)."""
     if not raw.strip():
         raise MalformedRequest("the request body is empty; a JSON object is expected")
     try:
-        return orjson.loads(raw)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise MalformedRequest("the body is not valid JSON") from exc
+    if too_deep(value):
+        raise MalformedRequest(f"the body's JSON nests deeper than {MAX_JSON_DEPTH} levels")
+    return value
 
 
 def validated(model: type[M], data: Any) -> M:

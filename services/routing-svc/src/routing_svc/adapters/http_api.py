@@ -67,7 +67,7 @@ def caller(request: web.Request) -> tuple[Gate, AccountView]:
     gate, _ = _services(request)
     headers = request.headers
     account = gate.authenticate(headers.get("Authorization"), headers.get("X-API-Key"))
-    gate.check_ip(account, request.remote, headers.get("X-Forwarded-For"))
+    gate.check_ip(account, request.remote, headers.getall("X-Forwarded-For", []))
     return gate, account
 
 

@@ -28,13 +28,17 @@ def in_any(address: Address, networks: Sequence[Network]) -> bool:
 
 
 def client_address(
-    peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]
+    peer: str | None, forwarded_for: str | Sequence[str] | None, trusted: Sequence[Network]
 ) -> Address | None:
     """The address to check: the peer, unless the peer is a trusted proxy.
 
     Behind trusted proxies, `X-Forwarded-For` is read from the right: the first address that
     is not itself a trusted proxy is the client. A peer outside `trusted` is never second-guessed.
+    Several `X-Forwarded-For` header lines are one list, in order (RFC 9110 5.3): a client
+    cannot hide its address in a line the proxy appended after.
     """
+    if forwarded_for is not None and not isinstance(forwarded_for, str):
+        forwarded_for = ",".join(forwarded_for)
     address = parse_address(peer)
     if address is None or not forwarded_for or not in_any(address, trusted):
         return address
