@@ -7,11 +7,13 @@ as routing-svc's own integration tests)."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from multidict import CIMultiDict
+from parley_shared import subjects
 from routing_fixtures import log_stream, master_key, routing, routing_settings
-from routing_testkit import Routing, allow
+from routing_testkit import Routing, allow, eventually
 
 __all__ = ["log_stream", "master_key", "routing", "routing_settings"]
 
@@ -63,3 +65,93 @@ async def test_deeply_nested_bodies_are_refused_not_a_500(routing: Routing, dept
         assert status in (400, 413), answer
         assert answer["type"] in ("malformed_request", "payload_too_large")
     assert (await routing.api.send(account))[0] == 202
+
+
+POISON = [
+    (subjects.submit("acc_x"), b"not json"),
+    (subjects.submit("acc_x"), b'{"m": "msg_1"}'),
+    (subjects.submit("acc_x"), b'{"m": "msg_1", "a": "one"}'),
+    (subjects.report("msg_1"), b"[1, 2]"),
+    (subjects.timer_fired("msg_1"), b"\xff\xfe"),
+    (subjects.receipt("sms-1"), b'{"route": "sms-1"}'),
+    (subjects.user_message("sms-1"), b'{"route": "sms-1", "key": "k"}'),
+]
+
+
+async def poisoned(routing: Routing, consumer: str, reason: str) -> float:
+    """`parley_routing_poison_messages_total{consumer,reason}` from /metrics."""
+    async with routing.api.session.get(routing.api.base + "/metrics") as resp:
+        text = await resp.text()
+    wanted = f'parley_routing_poison_messages_total{{consumer="{consumer}",reason="{reason}"}} '
+    for line in text.splitlines():
+        if line.startswith(wanted):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_poison_on_every_consumer_is_terminated_counted_and_others_flow(
+    routing: Routing,
+) -> None:
+    """Garbage on SUBMIT, reports, timers, receipts and users' messages is terminated and
+    counted once each (never retried), while a real message is delivered meanwhile."""
+    for subject, data in POISON:
+        await routing.js.publish(subject, data)
+    account = await routing.account(["sms"])
+    message_id = await routing.api.sent(account)
+    assert (await routing.events.final(message_id))["data"]["status"] == "delivered"
+    expected = {
+        subjects.DURABLE_ROUTING_SUBMIT: 3,
+        subjects.DURABLE_ROUTING_REPORTS: 1,
+        subjects.DURABLE_ROUTING_TIMERS: 1,
+        subjects.DURABLE_ROUTING_RECEIPTS: 1,
+        subjects.DURABLE_ROUTING_USER_MESSAGES: 1,
+    }
+    for consumer, count in expected.items():
+        await eventually(lambda c=consumer, n=count: _at_least(routing, c, n), 10)
+    for consumer in expected:
+        info = await routing.js.consumer_info(
+            subjects.STREAM_ROUTING_REPORTS
+            if consumer
+            in (
+                subjects.DURABLE_ROUTING_REPORTS,
+                subjects.DURABLE_ROUTING_RECEIPTS,
+                subjects.DURABLE_ROUTING_USER_MESSAGES,
+            )
+            else subjects.STREAM_SUBMIT
+            if consumer == subjects.DURABLE_ROUTING_SUBMIT
+            else subjects.STREAM_ROUTING_TIMERS,
+            consumer,
+        )
+        assert info.num_ack_pending == 0  # nothing left looping
+
+
+async def _at_least(routing: Routing, consumer: str, count: int) -> bool:
+    return await poisoned(routing, consumer, "invalid") >= count
+
+
+@pytest.fixture
+def few_deliveries(routing_settings: dict[str, Any]) -> None:
+    """Three deliveries before a failing message is parked."""
+    routing_settings["max_deliver"] = 3
+
+
+@pytest.mark.usefixtures("few_deliveries")
+async def test_a_message_failing_every_delivery_is_parked_in_routing_poison(
+    routing: Routing,
+) -> None:
+    """A receipt whose route cannot be a KV key fails every try: after three deliveries it is
+    copied, bytes untouched, to ROUTING_POISON (source in headers) and terminated."""
+    data = b'{"route": "no such/route", "id": "x", "outcome": "delivered"}'
+    await routing.js.publish(subjects.receipt("sms-1"), data)
+    consumer = subjects.DURABLE_ROUTING_RECEIPTS
+    await eventually(lambda: _exhausted(routing, consumer), 20)
+    parked = await routing.js.get_last_msg(
+        subjects.STREAM_ROUTING_POISON, subjects.routing_poison(consumer)
+    )
+    assert parked.data == data
+    assert parked.headers["Parley-Poison-Stream"] == subjects.STREAM_ROUTING_REPORTS
+    assert parked.headers["Parley-Poison-Deliveries"] == "3"
+
+
+async def _exhausted(routing: Routing, consumer: str) -> bool:
+    return await poisoned(routing, consumer, "exhausted") >= 1

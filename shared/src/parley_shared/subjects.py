@@ -31,6 +31,8 @@ REPORT_PREFIX = "parley.route.v1.report"
 REPORT_SCHEDULE_PREFIX = "parley.route.v1.report_at"
 RECEIPT_PREFIX = "parley.route.v1.receipt"
 USER_MESSAGE_PREFIX = "parley.route.v1.user"
+ROUTING_POISON_PREFIX = "parley.route.v1.poison"
+STREAM_ROUTING_POISON = "ROUTING_POISON"
 
 # Wildcards (filter subjects of consumers and stream subject lists).
 ACCOUNT_CONFIG_ALL = f"{ACCOUNT_CONFIG_PREFIX}.*"
@@ -128,6 +130,11 @@ def report_schedule(token: str) -> str:
 def receipt(route: str) -> str:
     """Subject of a report keyed by a provider's id, heard on `route` (ROUTING_REPORTS)."""
     return f"{RECEIPT_PREFIX}.{_token(route)}"
+
+
+def routing_poison(consumer: str) -> str:
+    """Where a message routing-svc's `consumer` gave up on is kept (ROUTING_POISON)."""
+    return f"{ROUTING_POISON_PREFIX}.{_token(consumer)}"
 
 
 def user_message(route: str) -> str:

@@ -47,6 +47,7 @@ from routing_svc.adapters.pull import PullConsumer
 from routing_svc.adapters.template_book import TemplateBook
 from routing_svc.clicks import ShortLinks
 from routing_svc.domain.balancing import Balancer
+from routing_svc.domain.rate_limit import RateLimits
 from routing_svc.domain.vault import Vault
 from routing_svc.inbound import Inbound
 from routing_svc.metrics import ROUTE_UP, SMPP_BINDS_UP, SMPP_WINDOW
@@ -109,6 +110,7 @@ def _consumers(
         "batch": settings.submit_batch,
         "max_in_flight": settings.max_in_flight,
         "ack_wait_s": settings.ack_wait_seconds,
+        "max_deliver": settings.max_deliver,
     }
     wiring = (
         (subjects.STREAM_SUBMIT, subjects.DURABLE_ROUTING_SUBMIT, subjects.SUBMIT_ALL, "submit"),
@@ -220,6 +222,7 @@ async def start(
         default_dr_ttl_s=settings.default_dr_ttl_seconds,
         templates=templates,
         links=links,
+        limits=RateLimits(settings.account_send_rate_per_s, settings.account_send_burst),
     )
     inbound = Inbound(
         directory, consents, last, bus, heard=handovers, parts=KvUserParts(buckets[kv.HANDOVERS])
@@ -288,7 +291,7 @@ def create_app(settings: Settings) -> web.Application:
 
     sandboxed = any(config.route.provider == "sandbox" for config in configs)
     extra = SANDBOX_ROUTES if sandboxed else ()
-    app = build_app(services, ready, extra, settings.max_body_bytes)
+    app = build_app(services, ready, extra, settings.max_body_bytes, settings.max_http_in_flight)
     app[RUNTIME] = rt
 
     async def startup(_: web.Application) -> None:

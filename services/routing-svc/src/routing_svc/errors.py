@@ -16,8 +16,11 @@ RoutingError
 │       ├── OptedOut            opted_out
 │       ├── OptInRequired       opt_in_required
 │       └── TemplateNotMatched  template_not_matched (Template Lookup app)
+│   └── RateLimited             429 rate_limited: the account sends faster than its limit
 ├── TransientError              503 service_unavailable: NATS or the view is not there yet
-└── StaleState                  internal: a compare-and-set on the message log lost a race
+│   └── Overloaded              503 overloaded: SUBMIT is full, or too many requests in hand
+├── StaleState                  internal: a compare-and-set on the message log lost a race
+└── Undecodable                 internal: a stream message no delivery can make readable
 """
 
 from __future__ import annotations
@@ -146,6 +149,18 @@ class TemplateNotMatched(Refused):
     title = "Template not matched"
 
 
+class RateLimited(PermanentError):
+    """The account sends faster than its send rate limit; `Retry-After` says when to retry."""
+
+    status = 429
+    type = "rate_limited"
+    title = "Rate limited"
+
+    def __init__(self, detail: str = "", retry_after_s: float = 1.0) -> None:
+        super().__init__(detail)
+        self.headers["Retry-After"] = str(max(1, int(retry_after_s + 0.999)))
+
+
 REFUSALS: dict[str, type[Refused]] = {
     cls.type: cls
     for cls in (ChannelNotEnabled, SenderNotAllowed, OptedOut, OptInRequired, TemplateNotMatched)
@@ -158,6 +173,23 @@ class TransientError(RoutingError):
     status = 503
     type = "service_unavailable"
     title = "Service unavailable"
+
+
+class Overloaded(TransientError):
+    """Parley cannot take more now (SUBMIT is full, or too many requests are in hand); nothing
+    was accepted, so the client retries after `Retry-After`."""
+
+    type = "overloaded"
+    title = "Overloaded"
+
+    def __init__(self, detail: str = "", retry_after_s: float = 1.0) -> None:
+        super().__init__(detail)
+        self.headers["Retry-After"] = str(max(1, int(retry_after_s + 0.999)))
+
+
+class Undecodable(RoutingError):
+    """A stream message that cannot be read or lacks its fields: no delivery will ever make it
+    readable, so its consumer terminates it (logged once, counted) instead of looping on it."""
 
 
 class StaleState(RoutingError):
@@ -174,7 +206,7 @@ def problem_types() -> list[str]:
     pending: list[type[RoutingError]] = [RoutingError]
     while pending:
         cls = pending.pop(0)
-        if cls is not StaleState and cls.type not in found:
+        if cls not in (StaleState, Undecodable) and cls.type not in found:
             found.append(cls.type)
         pending.extend(cls.__subclasses__())
     return sorted(found)

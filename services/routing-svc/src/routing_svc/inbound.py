@@ -12,7 +12,6 @@ import asyncio
 import hashlib
 from typing import Any
 
-import orjson
 import structlog
 from parley_shared.ids import new_id
 from parley_shared.timefmt import now_ts
@@ -33,6 +32,7 @@ from routing_svc.ports import (
     LastSenders,
     UserParts,
 )
+from routing_svc.transitions import decode
 
 log = structlog.get_logger("routing_svc.inbound")
 
@@ -91,7 +91,7 @@ class Inbound:
         A message heard before (a provider's resend) is ignored; a part waits in the parts
         store until its message is whole; a message no account takes is logged and dropped.
         """
-        raw = orjson.loads(nats_msg.data)
+        raw = decode(nats_msg, "route", "key", "channel", "from", "to", "at")
         route, key, channel = str(raw["route"]), str(raw["key"]), str(raw["channel"])
         heard, parts = self._heard, self._parts
         assert heard is not None  # wired whenever providers are

@@ -84,3 +84,13 @@ CALLBACK_ITEMS = Counter(
     "What verified callbacks carried, per route: report, message, typing, ignored",
     ["route", "kind"],
 )
+POISONED = Counter(
+    "parley_routing_poison_messages_total",
+    "Stream messages a consumer gave up on: invalid (terminated), exhausted (parked in "
+    "ROUTING_POISON), not_stored (the copy failed; the message comes back)",
+    ["consumer", "reason"],
+)
+OVERLOADED = Counter(
+    "parley_routing_overloaded_total", "Requests refused 503 overloaded, by why", ["why"]
+)
+RATE_LIMITED = Counter("parley_routing_rate_limited_total", "Sends refused 429 rate_limited")

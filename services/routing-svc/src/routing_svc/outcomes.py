@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-import orjson
 import structlog
 from parley_shared.timefmt import now_ts
 
 from routing_svc.domain.lifecycle import Message, NotDispatched, Step, expired, reported
 from routing_svc.metrics import PROVIDER_REPORTS, REPORTS, TIMERS, UNKNOWN_REPORTS, inc
 from routing_svc.ports import Handovers, InFlight
-from routing_svc.transitions import Transitions, retry_missing
+from routing_svc.transitions import Transitions, decode, retry_missing
 
 log = structlog.get_logger("routing_svc.outcomes")
 
@@ -44,7 +43,7 @@ class Outcomes:
 
     async def on_receipt(self, nats_msg: InFlight) -> None:
         """One report keyed by a provider's id (`parley.route.v1.receipt.<route>`)."""
-        body = orjson.loads(nats_msg.data)
+        body = decode(nats_msg, "route", "id", "outcome")
         route, provider_id, outcome = str(body["route"]), str(body["id"]), str(body["outcome"])
         assert self._handovers is not None  # wired whenever a provider reports by its ids
         ref = await self._handovers.resolve(route, provider_id)
@@ -70,7 +69,7 @@ class Outcomes:
 
     async def on_report(self, nats_msg: InFlight) -> None:
         """One delivery report from ROUTING_REPORTS."""
-        body = orjson.loads(nats_msg.data)
+        body = decode(nats_msg, "m", "a", "outcome")
         message_id, n = str(body["m"]), int(body["a"])
         move = partial(
             reported,
@@ -105,7 +104,7 @@ class Outcomes:
 
     async def on_timer(self, nats_msg: InFlight) -> None:
         """One fired DR TTL timer from ROUTING_TIMERS."""
-        body = orjson.loads(nats_msg.data)
+        body = decode(nats_msg, "m", "a")
         message_id, n = str(body["m"]), int(body["a"])
         step = await self._transitions.apply(message_id, partial(expired, n=n, at=now_ts()))
         if step is None:

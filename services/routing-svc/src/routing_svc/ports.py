@@ -82,6 +82,10 @@ class Messages(Protocol):
         """The stored message, bypassing the cache (queries)."""
         ...
 
+    async def discard(self, message_id: str) -> None:
+        """Remove a message that was never accepted (its queueing was refused)."""
+        ...
+
     async def save(self, msg: Message, revision: int) -> int:
         """Write `msg` if the stored revision is still `revision` (else `StaleState`)."""
         ...

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import cast
 
-import orjson
 import structlog
 from parley_shared.timefmt import now_ts
 
@@ -37,9 +36,10 @@ from routing_svc.domain.lifecycle import (
 )
 from routing_svc.domain.routes import routes_for
 from routing_svc.domain.vault import Vault
+from routing_svc.errors import Undecodable
 from routing_svc.metrics import ATTEMPTS, SEND_ANSWERS, SUBMITS, inc
 from routing_svc.ports import Capacity, Handovers, InFlight, LastSenders, Profiles, Providers
-from routing_svc.transitions import Transitions, retry_missing
+from routing_svc.transitions import Transitions, decode, retry_missing
 
 log = structlog.get_logger("routing_svc.router")
 
@@ -74,6 +74,13 @@ async def _within(event: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+def _attempt_number(value: object) -> int:
+    """An attempt number of a stream message (`Undecodable` when it is not one)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise Undecodable("attempt is not a positive integer")
+    return value
 
 
 def _ms(clock: Callable[[], float]) -> int:
@@ -113,8 +120,8 @@ class Router:
         TTL timer is durable (see `Transitions`). A message whose record cannot be read is
         retried shortly, a bounded number of times (`retry_missing`).
         """
-        body = orjson.loads(nats_msg.data)
-        message_id, n = str(body["m"]), int(body["a"])
+        body = decode(nats_msg, "m", "a")
+        message_id, n = str(body["m"]), _attempt_number(body["a"])
         store = self._transitions.store
         deadline_ms = None
         async with store.lock(message_id):

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(default=10000, ge=1, le=100000)
     ack_wait_seconds: float = Field(default=60.0, ge=1)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_deliver: int = Field(default=20, ge=2, le=1000)
+    account_send_rate_per_s: float = Field(default=10_000.0, ge=0)
+    account_send_burst: float = Field(default=20_000.0, ge=1)
+    max_http_in_flight: int = Field(default=4096, ge=1)
     short_url_base: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     short_link_ttl_seconds: int = Field(default=30 * 86400, ge=1)
     log_level: str = "INFO"

@@ -7,9 +7,10 @@ the caller gets its 202 only once both are stored.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from nats.js.errors import APIError
 from parley_shared.ids import new_id
 from parley_shared.timefmt import now_ts
 
@@ -26,10 +27,17 @@ from routing_svc.domain.policy import (
     plan,
     resolve_sender,
 )
+from routing_svc.domain.rate_limit import RateLimits
 from routing_svc.domain.requests import ConsentIn, MessageIn
 from routing_svc.domain.templates import TemplateProblem
 from routing_svc.domain.vault import Vault
+from routing_svc.errors import Overloaded, RateLimited
+from routing_svc.metrics import OVERLOADED, RATE_LIMITED, inc
 from routing_svc.ports import Bus, Consents, Messages, Templates
+
+STREAM_FULL = frozenset({10077, 10078, 10047})
+"""JetStream errors of a full stream (`discard: new`): maximum messages / bytes exceeded,
+insufficient storage."""
 
 
 def app_fields(body: MessageIn) -> set[tuple[str, ...]]:
@@ -58,8 +66,11 @@ class Submissions:
         default_dr_ttl_s: int,
         templates: Templates,
         links: ShortLinks | None = None,
+        limits: RateLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._links = links
+        self._limits, self._clock = limits, clock
         self._store, self._bus, self._vault, self._consents = store, bus, vault, consents
         self._templates = templates
         self._defaults = dict(default_senders)
@@ -67,6 +78,11 @@ class Submissions:
 
     async def send(self, account: AccountView, body: MessageIn) -> dict[str, Any]:
         """Accept a message (PolicyRefusal when the account refuses it)."""
+        if self._limits is not None:
+            wait = self._limits.take(account.account_id, self._clock())
+            if wait > 0:
+                RATE_LIMITED.inc()
+                raise RateLimited("the account sends faster than its send rate limit", wait)
         check_apps(account, app_fields(body))
         sender = resolve_sender(account, body.channel, body.sender, self._defaults)
         if needs_consent(account):
@@ -98,7 +114,14 @@ class Submissions:
             **self._vault.protect(account.data_protection, account.account_id, body.to, content),
         )
         await self._store.create(msg)
-        await (await self._bus.submit(account.account_id, msg.id, 1))
+        try:
+            await (await self._bus.submit(account.account_id, msg.id, 1))
+        except APIError as exc:
+            if exc.err_code not in STREAM_FULL:
+                raise
+            await self._store.discard(msg.id)  # refused: nothing of it stays
+            inc(OVERLOADED, "submit_full")
+            raise Overloaded("Parley is taking no more messages right now") from None
         return {"message_id": msg.id, "status": "accepted"}
 
     def _content(self, account: AccountView, body: MessageIn) -> dict[str, Any]:

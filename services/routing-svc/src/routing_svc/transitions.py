@@ -23,13 +23,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import structlog
 from parley_shared.timefmt import now_ts
 
 from routing_svc.domain.events import status_event
 from routing_svc.domain.lifecycle import LIVE, Message, Step, expired
 from routing_svc.domain.vault import Vault
-from routing_svc.errors import StaleState, TransientError
+from routing_svc.errors import StaleState, TransientError, Undecodable
 from routing_svc.metrics import EVENTS, inc
 from routing_svc.ports import Bus, InFlight, Messages
 
@@ -37,6 +38,21 @@ MISSING_RETRY_S = 0.5
 """How long a message whose message record cannot be read waits before it comes again."""
 MISSING_MAX_DELIVERIES = 5
 """Deliveries of such a message before it is given up (terminated)."""
+
+
+def decode(nats_msg: InFlight, *fields: str) -> dict[str, Any]:
+    """A stream message's JSON object with `fields` present; `Undecodable` otherwise (its
+    consumer terminates it: no delivery would make it readable)."""
+    try:
+        body = orjson.loads(nats_msg.data)
+    except orjson.JSONDecodeError as exc:
+        raise Undecodable("not JSON") from exc
+    if not isinstance(body, dict):
+        raise Undecodable("not a JSON object")
+    missing = [name for name in fields if name not in body]
+    if missing:
+        raise Undecodable(f"lacks {', '.join(missing)}")
+    return body
 
 
 async def retry_missing(msg: InFlight, event: str, message_id: str, attempt: int) -> bool:

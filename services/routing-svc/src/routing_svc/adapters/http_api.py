@@ -14,6 +14,7 @@ from routing_svc.access import Gate, refused, validated
 from routing_svc.adapters.http_base import (
     Route,
     body_response,
+    in_flight_cap,
     json_response,
     openapi_document,
     problem_middleware,
@@ -232,10 +233,16 @@ async def metrics(_: web.Request) -> web.Response:
 
 
 def build_app(
-    services: Services, ready: Ready, extra: tuple[Route, ...] = (), max_body: int = 256 * 1024
+    services: Services,
+    ready: Ready,
+    extra: tuple[Route, ...] = (),
+    max_body: int = 256 * 1024,
+    max_in_flight: int = 4096,
 ) -> web.Application:
     """The aiohttp application with the messaging routes and `extra` ones (the sandbox's)."""
-    app = web.Application(middlewares=[problem_middleware], client_max_size=max_body)
+    app = web.Application(
+        middlewares=[problem_middleware, in_flight_cap(max_in_flight)], client_max_size=max_body
+    )
     app[SERVICES] = services
     app[READY] = ready
     routes = ROUTES + extra

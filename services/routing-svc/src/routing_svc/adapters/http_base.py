@@ -20,12 +20,13 @@ from routing_svc.domain.requests import Problem
 from routing_svc.errors import (
     MethodNotAllowed,
     NotFound,
+    Overloaded,
     PayloadTooLarge,
     PermanentError,
     RoutingError,
     TransientError,
 )
-from routing_svc.metrics import LATENCY, REQUESTS, inc, observe
+from routing_svc.metrics import LATENCY, OVERLOADED, REQUESTS, inc, observe
 
 log = structlog.get_logger("routing_svc.http")
 
@@ -54,6 +55,7 @@ def problem_response(error: RoutingError) -> web.Response:
         status=error.status,
         body=orjson.dumps(error.problem()),
         content_type="application/problem+json",
+        headers=error.headers or None,
     )
 
 
@@ -114,6 +116,31 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     inc(REQUESTS, request.method, route, str(response.status))
     observe(LATENCY, time.perf_counter() - started, request.method, route)
     return response
+
+
+UNCAPPED = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def in_flight_cap(limit: int) -> Any:
+    """A middleware answering 503 `overloaded` (Retry-After 1) once `limit` requests are in
+    hand, so a flood queues in nobody's memory; probes and metrics always pass."""
+    held = 0
+
+    @web.middleware
+    async def cap(request: web.Request, handler: Handler) -> web.StreamResponse:
+        nonlocal held
+        if request.path in UNCAPPED:
+            return await handler(request)
+        if held >= limit:
+            inc(OVERLOADED, "http_in_flight")
+            return problem_response(Overloaded("too many requests in hand; retry shortly"))
+        held += 1
+        try:
+            return await handler(request)
+        finally:
+            held -= 1
+
+    return cap
 
 
 def _parameters(path: str) -> list[dict[str, Any]]:

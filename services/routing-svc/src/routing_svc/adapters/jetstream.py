@@ -28,6 +28,16 @@ class Ack:
     duplicate: bool = False
 
 
+def _api_error(error: dict[str, Any]) -> APIError:
+    """nats-py's exception for a JetStream error answer (`APIError.from_error` raises it rather
+    than returning it: raised inside the ack callback it would leave the future unresolved)."""
+    try:
+        APIError.from_error(error)
+    except APIError as exc:
+        return exc
+    return APIError(**error)  # not reached: from_error always raises
+
+
 class JetStreamPublisher:
     """Publishes to JetStream; `publish` returns a future of the `Ack`."""
 
@@ -85,7 +95,7 @@ class JetStreamPublisher:
             return
         error = answer.get("error")
         if error:
-            future.set_exception(APIError.from_error(error))
+            future.set_exception(_api_error(error))
         else:
             future.set_result(
                 Ack(answer["stream"], int(answer["seq"]), bool(answer.get("duplicate")))

@@ -9,6 +9,7 @@ saves the read on the hot path; a lost race evicts the entry and the caller read
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import OrderedDict
 from typing import Any
 
@@ -109,6 +110,14 @@ class MessageStore:
         except KeyNotFoundError:
             return None
         return records.from_json(orjson.loads(entry.value))
+
+    async def discard(self, message_id: str) -> None:
+        """Remove a message that was never accepted (its queueing was refused); best effort:
+        a record left behind expires with the log's TTL."""
+        self._cache.pop(message_id, None)
+        self._dirty.discard(message_id)
+        with contextlib.suppress(Exception):
+            await self._kv.purge(message_id)
 
     async def save(self, msg: Message, revision: int) -> int:
         """Write `msg` if the stored revision is still `revision`; else StaleState.

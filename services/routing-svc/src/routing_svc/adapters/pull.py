@@ -6,8 +6,15 @@ with idle heartbeats), so a message is handed over the moment it is stored, and 
 in its own task, up to `max_in_flight` at a time, asking for more as tasks finish. Any number
 of replicas share the durable consumer: JetStream hands each message to one of them.
 
-The handler acks, naks or terms each message itself; an exception it lets out naks the
-message with a short delay, so it is retried.
+The handler acks, naks or terms each message itself. What it lets out decides the rest:
+- `Undecodable` (the message cannot be read or lacks its fields): terminated at once, logged
+  once (ids only), counted: no delivery would ever make it readable;
+- any other exception: given back with a delay that doubles per delivery (1 s up to 60 s);
+  at its `max_deliver`th delivery it is copied to ROUTING_POISON (bytes untouched, where it
+  came from in headers) and only once that copy is stored terminated, so nothing is dropped
+  unstored and one broken message cannot loop forever.
+The count is kept here (JetStream's `num_delivered`) rather than by the consumer's own
+`max_deliver`, whose advisory is a core publish nobody may hear and comes after the fact.
 """
 
 from __future__ import annotations
@@ -22,11 +29,22 @@ import orjson
 import structlog
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
+from parley_shared import subjects
+
+from routing_svc.errors import Undecodable
+from routing_svc.metrics import POISONED, inc
 
 log = structlog.get_logger("routing_svc.pull")
 
 Handler = Callable[[Any], Awaitable[None]]
 RETRY_DELAY_S = 1.0
+RETRY_DELAY_MAX_S = 60.0
+POISON_TIMEOUT_S = 5.0
+
+
+def retry_delay(delivered: int) -> float:
+    """Seconds before a failed message delivered `delivered` times (1 = first) comes back."""
+    return float(min(RETRY_DELAY_S * 2 ** min(max(delivered, 1) - 1, 16), RETRY_DELAY_MAX_S))
 
 
 class PullConsumer:
@@ -46,10 +64,12 @@ class PullConsumer:
         ack_wait_s: float = 60.0,
         expires_s: float = 30.0,
         heartbeat_s: float = 5.0,
+        max_deliver: int = 20,
     ) -> None:
         self._nc, self._js = nc, js
         self.stream, self.durable, self.filter_subject = stream, durable, filter_subject
         self._handler = handler
+        self._max_deliver = max_deliver
         self._batch, self._max = batch, max_in_flight
         self._ack_wait, self._expires, self._heartbeat = ack_wait_s, expires_s, heartbeat_s
         self._pending = 0  # messages requested and not yet delivered
@@ -131,14 +151,65 @@ class PullConsumer:
         self._held[key] = (msg, time.monotonic())
         try:
             await self._handler(msg)
-        except Exception as exc:  # noqa: BLE001 - a failing message is retried, never dropped
-            log.warning("message_handling_failed", durable=self.durable, error=repr(exc))
+        except Undecodable as exc:
+            log.error("message_undecodable", durable=self.durable, reason=str(exc))  # noqa: TRY400 - no traceback: ids only
+            inc(POISONED, self.durable, "invalid")
             with contextlib.suppress(Exception):
-                await msg.nak(delay=RETRY_DELAY_S)
+                await msg.term()
+        except Exception as exc:  # noqa: BLE001 - a failing message is retried, never dropped
+            await self._failed(msg, exc)
         finally:
             self._held.pop(key, None)
             self._running -= 1
             await self._maybe_pull()
+
+    async def _failed(self, msg: Any, exc: Exception) -> None:
+        """Give a failed message back later, or past `max_deliver` park it in ROUTING_POISON."""
+        delivered = int(msg.metadata.num_delivered)
+        if delivered < self._max_deliver:
+            log.warning(
+                "message_handling_failed",
+                durable=self.durable,
+                error=type(exc).__name__,
+                delivery=delivered,
+            )
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=retry_delay(delivered))
+            return
+        sequence = int(msg.metadata.sequence.stream)
+        headers = {
+            "Nats-Msg-Id": f"{self.stream}.{sequence}",
+            "Parley-Poison-Stream": self.stream,
+            "Parley-Poison-Subject": msg.subject,
+            "Parley-Poison-Sequence": str(sequence),
+            "Parley-Poison-Deliveries": str(delivered),
+            "Parley-Poison-Error": type(exc).__name__,
+        }
+        try:
+            await self._js.publish(
+                subjects.routing_poison(self.durable),
+                msg.data,
+                headers=headers,
+                timeout=POISON_TIMEOUT_S,
+            )
+        except Exception as store_error:  # noqa: BLE001 - not stored: it comes back later
+            log.error(  # noqa: TRY400 - no traceback: ids only
+                "poison_not_stored", durable=self.durable, error=type(store_error).__name__
+            )
+            inc(POISONED, self.durable, "not_stored")
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=RETRY_DELAY_MAX_S)
+            return
+        log.error(
+            "message_poisoned",
+            durable=self.durable,
+            sequence=sequence,
+            deliveries=delivered,
+            error=type(exc).__name__,
+        )
+        inc(POISONED, self.durable, "exhausted")
+        with contextlib.suppress(Exception):
+            await msg.term()
 
     async def _maybe_pull(self) -> None:
         if self._stopping or self._nc.is_closed:
