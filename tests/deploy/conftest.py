@@ -204,7 +204,13 @@ def wait_meta_leader(nodes: list[Node]) -> str:
             ]
             leaders = {v.get("leader") for v in views}
             agreed = len(leaders) == 1 and not leaders & {None, ""}
-            if agreed and all(v.get("cluster_size") == 3 for v in views):
+            # The leader must also see both other peers current: until then, placing an R3
+            # stream fails with "no suitable peers for placement, peer offline".
+            peers = [r for v in views if v.get("replicas") for r in v["replicas"]]
+            current = len(peers) >= 2 and all(
+                r.get("current") and not r.get("offline") for r in peers
+            )
+            if agreed and current and all(v.get("cluster_size") == 3 for v in views):
                 return str(leaders.pop())
             last = views
         except (OSError, KeyError, ValueError) as exc:
