@@ -204,11 +204,13 @@ def wait_meta_leader(nodes: list[Node]) -> str:
             ]
             leaders = {v.get("leader") for v in views}
             agreed = len(leaders) == 1 and not leaders & {None, ""}
-            # The leader must also see both other peers current: until then, placing an R3
-            # stream fails with "no suitable peers for placement, peer offline".
-            peers = [r for v in views if v.get("replicas") for r in v["replicas"]]
-            current = len(peers) >= 2 and all(
-                r.get("current") and not r.get("offline") for r in peers
+            # The leader must also see both other peers current (only its own view tracks
+            # them): until then, placing an R3 stream fails with "no suitable peers for
+            # placement, peer offline".
+            current = any(
+                len(v.get("replicas") or []) == 2
+                and all(r.get("current") and not r.get("offline") for r in v["replicas"])
+                for v in views
             )
             if agreed and current and all(v.get("cluster_size") == 3 for v in views):
                 return str(leaders.pop())
