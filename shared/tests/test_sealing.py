@@ -162,3 +162,53 @@ def test_api_key_hashes_across_rotation() -> None:
     assert rotated.api_key_matches("pk_x", new.hash_api_key("pk_x"))
     assert not rotated.api_key_matches("pk_y", old.hash_api_key("pk_x"))
     assert not new.api_key_matches("pk_x", old.hash_api_key("pk_x"))
+
+
+def test_a_field_seal_opens_only_for_its_account_and_field() -> None:
+    """`seal_field` binds owner and field: moved to another field or account it is refused."""
+    key = MasterKey.from_b64(generate_master_key())
+    token = key.seal_field("whsec_abc", "acc_1", "webhook_signing_secret")
+    assert token.startswith("s2.")
+    assert key.unseal_field(token, "acc_1", "webhook_signing_secret") == "whsec_abc"
+    with pytest.raises(SealError):
+        key.unseal_field(token, "acc_1", "webhooks.status.url")
+    with pytest.raises(SealError):
+        key.unseal_field(token, "acc_2", "webhook_signing_secret")
+
+
+def test_a_legacy_token_sealed_with_the_owner_alone_still_opens() -> None:
+    """An `s1` token from before fields were bound opens through `unseal_field`, for its
+    owner only."""
+    key = MasterKey.from_b64(generate_master_key())
+    legacy = key.seal("passphrase!", aad="acc_1")
+    assert key.unseal_field(legacy, "acc_1", "security.payload_encryption.passphrase") == (
+        "passphrase!"
+    )
+    with pytest.raises(SealError):
+        key.unseal_field(legacy, "acc_2", "security.payload_encryption.passphrase")
+
+
+def test_record_fields_use_a_subkey_per_account_and_day() -> None:
+    """`seal_record` tokens name their day, open for their account and field only, and two
+    days (or two accounts) are different keys: a token's data re-labelled with another day
+    does not open."""
+    key = MasterKey.from_b64(generate_master_key())
+    token = key.seal_record("+919876543210", "acc_1", "to", "20261206")
+    prefix, kid, day, data = token.split(".")
+    assert (prefix, kid, day) == ("r1", key.kid, "20261206")
+    assert key.unseal_record(token, "acc_1", "to") == "+919876543210"
+    for wrong in (("acc_1", "content"), ("acc_2", "to")):
+        with pytest.raises(SealError):
+            key.unseal_record(token, *wrong)
+    with pytest.raises(SealError):
+        key.unseal_record(f"r1.{kid}.20261207.{data}", "acc_1", "to")
+    legacy = key.seal("hello", aad="acc_1")
+    assert key.unseal_record(legacy, "acc_1", "content") == "hello"
+
+
+def test_record_subkeys_survive_a_master_key_rotation() -> None:
+    """A record sealed under the previous master key opens after a rotation."""
+    old, new = generate_master_key(), generate_master_key()
+    token = MasterKey.from_b64(old).seal_record("text", "acc_1", "content", "20261206")
+    rotated = MasterKey.from_b64(new, previous=[old])
+    assert rotated.unseal_record(token, "acc_1", "content") == "text"

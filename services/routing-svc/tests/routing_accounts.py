@@ -24,7 +24,7 @@ from parley_shared.events import (
     source_for,
 )
 from parley_shared.ids import new_id
-from parley_shared.sealing import MasterKey, generate_api_key
+from parley_shared.sealing import PAYLOAD_PASSPHRASE_FIELD, MasterKey, generate_api_key
 from parley_shared.timefmt import format_ts, now
 
 PASSPHRASE = "correct horse battery staple"
@@ -196,7 +196,9 @@ class AccountPublisher:
             version_code=f"v{index + 1}",
             algorithm="aes-256",
             salt=new_salt(),
-            passphrase=self._master.seal(PASSPHRASE + f"v{index + 1}", aad=account_id),
+            passphrase=self._master.seal_field(
+                PASSPHRASE + f"v{index + 1}", account_id, PAYLOAD_PASSPHRASE_FIELD
+            ),
             valid_until=valid_until,
         )
 

@@ -34,7 +34,13 @@ from parley_shared.events import (
     source_for,
 )
 from parley_shared.ids import new_id
-from parley_shared.sealing import MasterKey, generate_webhook_secret
+from parley_shared.sealing import (
+    SIGNING_SECRET_FIELD,
+    MasterKey,
+    generate_webhook_secret,
+    webhook_passphrase_field,
+    webhook_url_field,
+)
 from parley_shared.timefmt import now_ts
 from webhook_svc.settings import Settings
 
@@ -146,7 +152,8 @@ class Account:
         secrets = AccountSecrets(
             api_key_hash="h",
             webhook_signing_secrets=[
-                SealedSecret(value=self.master.seal(s, aad=aid)) for s in self.signing_secrets
+                SealedSecret(value=self.master.seal_field(s, aid, SIGNING_SECRET_FIELD))
+                for s in self.signing_secrets
             ],
         )
         for kind, hook in (
@@ -162,10 +169,14 @@ class Account:
                     version_code=block["version_code"],
                     algorithm=block["algorithm"],
                     salt=salt,
-                    passphrase=self.master.seal(PASSPHRASE, aad=aid),
+                    passphrase=self.master.seal_field(
+                        PASSPHRASE, aid, webhook_passphrase_field(kind)
+                    ),
                 )
             if "@" in hook["url"]:
-                secrets.webhook_urls[kind] = self.master.seal(hook["url"], aad=aid)
+                secrets.webhook_urls[kind] = self.master.seal_field(
+                    hook["url"], aid, webhook_url_field(kind)
+                )
         return secrets
 
     def config_event(self) -> tuple[str, bytes]:

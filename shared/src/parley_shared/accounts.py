@@ -16,7 +16,13 @@ import orjson
 
 from parley_shared.envelope import KeyVersion
 from parley_shared.events import AccountConfigData, AccountSecrets, SealedKeyVersion
-from parley_shared.sealing import MasterKey
+from parley_shared.sealing import (
+    PAYLOAD_PASSPHRASE_FIELD,
+    SIGNING_SECRET_FIELD,
+    MasterKey,
+    webhook_passphrase_field,
+    webhook_url_field,
+)
 from parley_shared.timefmt import parse_ts
 
 
@@ -65,17 +71,18 @@ def _until(value: str | None) -> datetime | None:
     return parse_ts(value) if value else None
 
 
-def _key(version: SealedKeyVersion, master: MasterKey, account_id: str) -> KeyVersion:
+def _key(version: SealedKeyVersion, master: MasterKey, account_id: str, field: str) -> KeyVersion:
     return KeyVersion(
         kid=version.version_code,
         algorithm=version.algorithm,
         salt_b64=version.salt,
-        passphrase=master.unseal(version.passphrase, aad=account_id),
+        passphrase=master.unseal_field(version.passphrase, account_id, field),
     )
 
 
 def open_secrets(data: AccountConfigData, master: MasterKey) -> OpenedSecrets:
-    """Unseal an event's secrets (sealing AAD is the account id). A tombstone opens empty."""
+    """Unseal an event's secrets (each bound to the account and its field). A tombstone opens
+    empty."""
     secrets: AccountSecrets | None = data.secrets
     if secrets is None:
         return OpenedSecrets()
@@ -83,18 +90,22 @@ def open_secrets(data: AccountConfigData, master: MasterKey) -> OpenedSecrets:
     return OpenedSecrets(
         api_key_hash=secrets.api_key_hash,
         payload_keys=tuple(
-            Expiring(_key(v, master, account_id), _until(v.valid_until))
+            Expiring(_key(v, master, account_id, PAYLOAD_PASSPHRASE_FIELD), _until(v.valid_until))
             for v in secrets.payload_encryption
         ),
         signing_secrets=tuple(
-            Expiring(master.unseal(s.value, aad=account_id), _until(s.valid_until))
+            Expiring(
+                master.unseal_field(s.value, account_id, SIGNING_SECRET_FIELD),
+                _until(s.valid_until),
+            )
             for s in secrets.webhook_signing_secrets
         ),
         webhook_keys={
-            kind: _key(v, master, account_id) for kind, v in secrets.webhook_encryption.items()
+            kind: _key(v, master, account_id, webhook_passphrase_field(kind))
+            for kind, v in secrets.webhook_encryption.items()
         },
         webhook_urls={
-            kind: master.unseal(sealed, aad=account_id)
+            kind: master.unseal_field(sealed, account_id, webhook_url_field(kind))
             for kind, sealed in secrets.webhook_urls.items()
         },
     )

@@ -8,6 +8,16 @@ HKDF-SHA256 (no salt): a sealing key (info ``b"parley seal v1"``) and an API-key
   (base64 without padding), where kid is the first 8 hex digits of sha256(sealing subkey) and the
   caller's `aad` string (for example the account id and field name) is bound as AAD, so a sealed
   value cannot be moved to another record.
+- A secret of a record field is sealed with `seal_field`: ``"s2." + kid + "." + data`` with the
+  AAD ``"<owner>|<field>"`` (owner: the account id; field: e.g. ``signing_secret``), so a
+  sealed value can be moved neither to another account nor to another field of the same one.
+  ``s1`` tokens (AAD = the owner alone, from before fields were bound) still open through
+  `unseal_field`; every new seal is ``s2``.
+- Message-record fields (numbers, texts: many per second) are sealed with `seal_record` under
+  a subkey per owner and UTC day, HKDF-derived from the sealing key (info ``b"parley record
+  v1|" + owner + "|" + day``): ``"r1." + kid + "." + day + "." + data``, AAD
+  ``"<owner>|<field>"``. No single key then comes near the 2^32 random-nonce limit of AES-GCM
+  (a day of one account at 20,000 seals a second is 1.7 x 10^9).
 - An API key is stored as hex HMAC-SHA256(pepper, api_key). The hash depends on the master key:
   after rotating it, keep the old key in `previous` and look a presented key up under every hash
   of `MasterKey.api_key_hashes` (or re-issue the API keys). Sealed secrets keep opening with the
@@ -41,6 +51,10 @@ MASTER_KEY_BYTES: Final = 32
 SEAL_INFO: Final = b"parley seal v1"
 PEPPER_INFO: Final = b"parley api-key pepper v1"
 SEAL_PREFIX: Final = "s1"
+FIELD_PREFIX: Final = "s2"
+RECORD_PREFIX: Final = "r1"
+RECORD_INFO: Final = b"parley record v1|"
+RECORD_KEY_CACHE: Final = 4096
 NONCE_BYTES: Final = 12
 API_KEY_PREFIX: Final = "pk_"
 WEBHOOK_SECRET_PREFIX: Final = "whsec_"  # noqa: S105 - a prefix, not a secret
@@ -94,10 +108,29 @@ def _unb64url(text: str) -> bytes:
     return base64.b64decode(padded.encode("ascii"), altchars=b"-_", validate=True)
 
 
+PAYLOAD_PASSPHRASE_FIELD: Final = "security.payload_encryption.passphrase"  # noqa: S105
+SIGNING_SECRET_FIELD: Final = "webhook_signing_secret"  # noqa: S105 - a field name
+
+
+def webhook_passphrase_field(kind: str) -> str:
+    """The sealed field of a webhook's encryption passphrase (`status`, `user_initiated`)."""
+    return f"webhooks.{kind}.encryption.passphrase"
+
+
+def webhook_url_field(kind: str) -> str:
+    """The sealed field of a webhook URL that carries credentials."""
+    return f"webhooks.{kind}.url"
+
+
+def field_aad(owner: str, field: str) -> str:
+    """The AAD binding a sealed value to its owner (account) and field."""
+    return f"{owner}|{field}"
+
+
 class MasterKey:
     """The platform master key, plus previous ones that still open and verify during rotation."""
 
-    __slots__ = ("_keys",)
+    __slots__ = ("_keys", "_record_keys")
 
     def __init__(self, current: bytes, previous: Sequence[bytes] = ()) -> None:
         """Build from raw 32-byte keys; `from_b64` is the usual way in."""
@@ -109,6 +142,7 @@ class MasterKey:
             if all(sub.kid != k.kid for k in keys):
                 keys.append(sub)
         self._keys: tuple[_Subkeys, ...] = tuple(keys)
+        self._record_keys: dict[tuple[str, str, str], AESGCM] = {}
 
     @classmethod
     def from_b64(cls, current: str, previous: Sequence[str] = ()) -> MasterKey:
@@ -134,6 +168,76 @@ class MasterKey:
         """The ids of the current key, then of each previous one."""
         return tuple(k.kid for k in self._keys)
 
+    def seal_field(self, plaintext: str, owner: str, field: str) -> str:
+        """Seal a secret of `owner`'s record field `field` (AAD `owner|field`): `s2...`."""
+        current = self._keys[0]
+        nonce = os.urandom(NONCE_BYTES)
+        aad = field_aad(owner, field).encode()
+        ct = AESGCM(current.seal_key).encrypt(nonce, plaintext.encode(), aad)
+        return f"{FIELD_PREFIX}.{current.kid}.{_b64url(nonce + ct)}"
+
+    def unseal_field(self, token: str, owner: str, field: str) -> str:
+        """Open a `seal_field` token of `owner`'s `field` (an `s1` one, sealed before fields
+        were bound, opens with the owner alone as AAD)."""
+        if token.startswith(SEAL_PREFIX + "."):
+            return self.unseal(token, aad=owner)
+        return self._open(token, FIELD_PREFIX, field_aad(owner, field))
+
+    def seal_record(self, plaintext: str, owner: str, field: str, day: str) -> str:
+        """Seal a message-record field under `owner`'s subkey of UTC `day` (`YYYYMMDD`)."""
+        current = self._keys[0]
+        nonce = os.urandom(NONCE_BYTES)
+        aad = field_aad(owner, field).encode()
+        ct = self._record_key(current, owner, day).encrypt(nonce, plaintext.encode(), aad)
+        return f"{RECORD_PREFIX}.{current.kid}.{day}.{_b64url(nonce + ct)}"
+
+    def unseal_record(self, token: str, owner: str, field: str) -> str:
+        """Open a `seal_record` token (an `s1` one, from before record subkeys, opens with the
+        owner alone as AAD)."""
+        if token.startswith(SEAL_PREFIX + "."):
+            return self.unseal(token, aad=owner)
+        prefix, kid, day, body = [*token.split(".", 3), "", "", ""][:4]
+        if prefix != RECORD_PREFIX or not kid or not body or not day.isdigit() or len(day) != 8:
+            raise SealError("not a sealed record field (expected r1.<kid>.<day>.<data>)")
+        key = self._subkeys(kid)
+        data = _token_data(body)
+        try:
+            raw = self._record_key(key, owner, day).decrypt(
+                data[:NONCE_BYTES], data[NONCE_BYTES:], field_aad(owner, field).encode()
+            )
+        except InvalidTag:
+            raise SealError("sealed field was altered or belongs to another record") from None
+        return _text(raw)
+
+    def _record_key(self, key: _Subkeys, owner: str, day: str) -> AESGCM:
+        cache_key = (key.kid, owner, day)
+        found = self._record_keys.get(cache_key)
+        if found is None:
+            if len(self._record_keys) >= RECORD_KEY_CACHE:
+                self._record_keys.pop(next(iter(self._record_keys)))
+            info = RECORD_INFO + owner.encode() + b"|" + day.encode()
+            found = self._record_keys[cache_key] = AESGCM(_hkdf(key.seal_key, info))
+        return found
+
+    def _subkeys(self, kid: str) -> _Subkeys:
+        key = next((k for k in self._keys if k.kid == kid), None)  # key ids are not secret
+        if key is None:
+            raise SealError(f"sealed under unknown master key id {kid[:16]!r}")
+        return key
+
+    def _open(self, token: str, expected: str, aad: str) -> str:
+        prefix, _, rest = token.partition(".")
+        kid, _, body = rest.partition(".")
+        if prefix != expected or not kid or not body:
+            raise SealError(f"not a sealed token (expected {expected}.<kid>.<data>)")
+        key = self._subkeys(kid)
+        data = _token_data(body)
+        try:
+            raw = AESGCM(key.seal_key).decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], aad.encode())
+        except InvalidTag:
+            raise SealError("sealed token was altered or sealed for another aad") from None
+        return _text(raw)
+
     def seal(self, plaintext: str, aad: str = "") -> str:
         """Seal `plaintext` under the current key, bound to `aad`: `s1.<kid>.<urlsafe b64>`."""
         current = self._keys[0]
@@ -143,27 +247,7 @@ class MasterKey:
 
     def unseal(self, token: str, aad: str = "") -> str:
         """The plaintext of a `seal` token made under the current or a previous key."""
-        prefix, _, rest = token.partition(".")
-        kid, _, body = rest.partition(".")
-        if prefix != SEAL_PREFIX or not kid or not body:
-            raise SealError("not a sealed token (expected s1.<kid>.<data>)")
-        key = next((k for k in self._keys if k.kid == kid), None)  # key ids are not secret
-        if key is None:
-            raise SealError(f"sealed under unknown master key id {kid[:16]!r}")
-        try:
-            data = _unb64url(body)
-        except (binascii.Error, UnicodeEncodeError):
-            raise SealError("sealed token data is not urlsafe base64") from None
-        if len(data) < NONCE_BYTES + 16:
-            raise SealError("sealed token is too short")
-        try:
-            raw = AESGCM(key.seal_key).decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], aad.encode())
-        except InvalidTag:
-            raise SealError("sealed token was altered or sealed for another aad") from None
-        try:
-            return raw.decode()
-        except UnicodeDecodeError:
-            raise SealError("sealed token does not hold UTF-8 text") from None
+        return self._open(token, SEAL_PREFIX, aad)
 
     def hash_api_key(self, api_key: str) -> str:
         """The stored form of an API key: hex HMAC-SHA256 with the current key's pepper."""
@@ -180,6 +264,23 @@ class MasterKey:
         for candidate in self.api_key_hashes(api_key):
             matched |= hmac.compare_digest(candidate.encode("ascii"), stored)
         return matched
+
+
+def _token_data(body: str) -> bytes:
+    try:
+        data = _unb64url(body)
+    except (binascii.Error, UnicodeEncodeError):
+        raise SealError("sealed token data is not urlsafe base64") from None
+    if len(data) < NONCE_BYTES + 16:
+        raise SealError("sealed token is too short")
+    return data
+
+
+def _text(raw: bytes) -> str:
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        raise SealError("sealed token does not hold UTF-8 text") from None
 
 
 def _hmac_hex(key: bytes, api_key: str) -> str:

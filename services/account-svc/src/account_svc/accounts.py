@@ -25,7 +25,12 @@ from parley_shared.events import (
     source_for,
 )
 from parley_shared.ids import new_id
-from parley_shared.sealing import MasterKey, generate_api_key, generate_webhook_secret
+from parley_shared.sealing import (
+    SIGNING_SECRET_FIELD,
+    MasterKey,
+    generate_api_key,
+    generate_webhook_secret,
+)
 from parley_shared.timefmt import format_ts, now
 
 from account_svc.adapters.repository import OutboxEvent, Repository
@@ -69,8 +74,8 @@ def _cursor_decode(cursor: str) -> str:
 def _split_secrets(
     config: dict[str, Any],
     previous: AccountSecrets | None,
-    seal: Callable[[str], str],
-    unseal: Callable[[str], str],
+    seal: Callable[[str, str], str],
+    unseal: Callable[[str, str], str],
     at: datetime,
 ) -> tuple[dict[str, Any], AccountSecrets]:
     """apply_secrets, its rule breaks answered as 422 like the config's own."""
@@ -130,11 +135,11 @@ class Accounts:
         return row
 
     def _seal_for(self, account_id: str) -> tuple[Any, Any]:
-        def seal(value: str) -> str:
-            return self.master_key.seal(value, aad=account_id)
+        def seal(value: str, field: str) -> str:
+            return self.master_key.seal_field(value, account_id, field)
 
-        def unseal(value: str) -> str:
-            return self.master_key.unseal(value, aad=account_id)
+        def unseal(value: str, field: str) -> str:
+            return self.master_key.unseal_field(value, account_id, field)
 
         return seal, unseal
 
@@ -198,7 +203,9 @@ class Accounts:
         secrets = secrets.model_copy(
             update={
                 "api_key_hash": self.master_key.hash_api_key(api_key),
-                "webhook_signing_secrets": [SealedSecret(value=seal(signing_secret))],
+                "webhook_signing_secrets": [
+                    SealedSecret(value=seal(signing_secret, SIGNING_SECRET_FIELD))
+                ],
             }
         )
         row = {
@@ -292,7 +299,7 @@ class Accounts:
         secret = generate_webhook_secret()
         at = now()
         secrets = rotate_signing_secret(
-            AccountSecrets.model_validate(row["secrets"]), seal(secret), at
+            AccountSecrets.model_validate(row["secrets"]), seal(secret, SIGNING_SECRET_FIELD), at
         )
         await self._bump(row, secrets, at)
         log.info("webhook_signing_secret_rotated", account_id=account_id)

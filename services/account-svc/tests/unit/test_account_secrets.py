@@ -12,18 +12,25 @@ from account_svc.domain.account_secrets import (
     rotate_signing_secret,
 )
 from parley_shared.events import AccountSecrets, SealedSecret
-from parley_shared.sealing import MasterKey, generate_master_key
+from parley_shared.sealing import (
+    PAYLOAD_PASSPHRASE_FIELD as PAYLOAD,
+)
+from parley_shared.sealing import (
+    MasterKey,
+    generate_master_key,
+    webhook_url_field,
+)
 from parley_shared.timefmt import now, parse_ts
 
 KEY = MasterKey.from_b64(generate_master_key())
 
 
-def seal(value: str) -> str:
-    return KEY.seal(value, aad="acc_1")
+def seal(value: str, field: str) -> str:
+    return KEY.seal_field(value, "acc_1", field)
 
 
-def unseal(value: str) -> str:
-    return KEY.unseal(value, aad="acc_1")
+def unseal(value: str, field: str) -> str:
+    return KEY.unseal_field(value, "acc_1", field)
 
 
 def config(passphrase: str | None = "first passphrase", version: str = "v1") -> dict[str, Any]:
@@ -44,8 +51,10 @@ def test_create_seals_passphrase_and_url_credentials() -> None:
     stored, secrets = apply_secrets(config(), None, seal=seal, unseal=unseal, now=now())
     assert "passphrase" not in stored["security"]["payload_encryption"]
     assert stored["webhooks"]["status"]["url"] == "nats://u:***@127.0.0.1:4222/a.b"
-    assert unseal(secrets.payload_encryption[0].passphrase) == "first passphrase"
-    assert unseal(secrets.webhook_urls["status"]) == "nats://u:p4ss@127.0.0.1:4222/a.b"
+    assert unseal(secrets.payload_encryption[0].passphrase, PAYLOAD) == "first passphrase"
+    assert unseal(secrets.webhook_urls["status"], webhook_url_field("status")) == (
+        "nats://u:p4ss@127.0.0.1:4222/a.b"
+    )
 
 
 def test_unchanged_block_keeps_its_salt() -> None:
@@ -63,7 +72,7 @@ def test_new_version_gets_new_salt_and_previous_stays_24h() -> None:
     current, previous = second.payload_encryption
     assert current.version_code == "v2"
     assert current.salt != previous.salt
-    assert unseal(current.passphrase) == "first passphrase"
+    assert unseal(current.passphrase, PAYLOAD) == "first passphrase"
     assert previous.valid_until is not None
     assert abs(parse_ts(previous.valid_until) - at - timedelta(hours=24)) < timedelta(
         milliseconds=1

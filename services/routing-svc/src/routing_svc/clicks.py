@@ -39,7 +39,8 @@ class ShortLinks:
             if protection == "store":
                 record["url"] = link.url
             else:
-                record["url_sealed"] = self._vault.seal_text(link.url, account_id)
+                day = now_ts()[:10].replace("-", "")
+                record["url_sealed"] = self._vault.seal_text(link.url, account_id, "url", day)
             await self._links.create(link.code, record)
         return short
 
@@ -50,7 +51,7 @@ class ShortLinks:
         if raw is None:
             return None
         account_id, message_id = str(raw["account_id"]), str(raw["message_id"])
-        url = raw.get("url") or self._vault.open_text(str(raw["url_sealed"]), account_id)
+        url = raw.get("url") or self._vault.open_text(str(raw["url_sealed"]), account_id, "url")
         link = Link(code, str(url), f"{self._base}/{code}")
         msg = await self._store.read(message_id)
         recipient = self._vault.recipient(msg) if msg is not None else None

@@ -40,6 +40,11 @@ STREAM_FULL = frozenset({10077, 10078, 10047})
 insufficient storage."""
 
 
+def _day(ts: str) -> str:
+    """`YYYYMMDD` of a contract timestamp (whose record subkey seals the message)."""
+    return ts[:10].replace("-", "")
+
+
 def app_fields(body: MessageIn) -> set[tuple[str, ...]]:
     """The app-gated fields a send gives (see `domain.policy.APP_FIELDS`)."""
     given: set[tuple[str, ...]] = set()
@@ -111,7 +116,9 @@ class Submissions:
             metadata=body.metadata,
             validity_s=validity,
             campaign_id=body.campaign_id,
-            **self._vault.protect(account.data_protection, account.account_id, body.to, content),
+            **self._vault.protect(
+                account.data_protection, account.account_id, body.to, content, _day(at)
+            ),
         )
         await self._store.create(msg)
         try:

@@ -16,6 +16,11 @@ from typing import Any
 
 from parley_shared.envelope import new_salt
 from parley_shared.events import AccountSecrets, SealedKeyVersion, SealedSecret
+from parley_shared.sealing import (
+    PAYLOAD_PASSPHRASE_FIELD,
+    webhook_passphrase_field,
+    webhook_url_field,
+)
 from parley_shared.timefmt import format_ts, parse_ts
 
 from account_svc.domain.account_config import (
@@ -29,8 +34,9 @@ from account_svc.domain.account_urls import has_masked_password
 PREVIOUS_VALID_FOR = timedelta(hours=24)
 WEBHOOK_KINDS = ("status", "user_initiated")
 
-Seal = Callable[[str], str]
-Unseal = Callable[[str], str]
+Seal = Callable[[str, str], str]
+"""Seals a value of the account's named field (`parley_shared.sealing.*_FIELD`)."""
+Unseal = Callable[[str, str], str]
 
 
 def _get(doc: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any] | None:
@@ -65,8 +71,18 @@ def _prune(versions: list[SealedKeyVersion], now: datetime) -> list[SealedKeyVer
     return [v for v in versions if v.valid_until is None or parse_ts(v.valid_until) > now]
 
 
+def _passphrase_field(path: tuple[str, ...]) -> str:
+    if path == ENCRYPTION_BLOCKS[0]:
+        return PAYLOAD_PASSPHRASE_FIELD
+    return webhook_passphrase_field(path[1])
+
+
 def _next_version(
-    block: dict[str, Any], current: SealedKeyVersion | None, seal: Seal, unseal: Unseal
+    block: dict[str, Any],
+    current: SealedKeyVersion | None,
+    field: str,
+    seal: Seal,
+    unseal: Unseal,
 ) -> tuple[SealedKeyVersion, bool]:
     """The key version an enabled block has after a change, and whether it is unchanged."""
     given = block.pop("passphrase", None)
@@ -74,18 +90,18 @@ def _next_version(
         current is not None
         and current.version_code == block["version_code"]
         and current.algorithm == block["algorithm"]
-        and (given is None or unseal(current.passphrase) == given)
+        and (given is None or unseal(current.passphrase, field) == given)
     ):
         return current, True
     if given is None:
         if current is None:  # the validator requires a passphrase here; defensive
             raise ValueError("an enabled encryption block needs a passphrase")
-        given = unseal(current.passphrase)
+        given = unseal(current.passphrase, field)
     fresh = SealedKeyVersion(
         version_code=block["version_code"],
         algorithm=block["algorithm"],
         salt=new_salt(),
-        passphrase=seal(given),
+        passphrase=seal(given, field),
     )
     return fresh, False
 
@@ -110,8 +126,9 @@ def _split_urls(
         if not hook:
             continue
         url = hook["url"]
+        field = webhook_url_field(kind)
         kept = old.webhook_urls.get(kind)
-        if kept is not None and url == redact_url(unseal(kept)):
+        if kept is not None and url == redact_url(unseal(kept, field)):
             new.webhook_urls[kind] = kept
         elif has_masked_password(url):
             # The mask came back on a changed URL: storing `***` as the password would break
@@ -120,7 +137,7 @@ def _split_urls(
             msg = "the password is the mask `***`; send the real password with a changed URL"
             raise ConfigValidationError([{"loc": loc, "msg": msg, "type": "masked_password"}])
         elif url_has_credentials(url):
-            new.webhook_urls[kind] = seal(url)
+            new.webhook_urls[kind] = seal(url, field)
             hook["url"] = redact_url(url)
 
 
@@ -147,7 +164,8 @@ def apply_secrets(
         block = _get(stored, path)
         if block is None or not block.get("enabled"):
             continue
-        version, same = _next_version(block, _current_version(old, path), seal, unseal)
+        current = _current_version(old, path)
+        version, same = _next_version(block, current, _passphrase_field(path), seal, unseal)
         if path == ENCRYPTION_BLOCKS[0]:
             history = _prune(list(old.payload_encryption), now)
             new.payload_encryption = _payload_versions(version, same, history, now)

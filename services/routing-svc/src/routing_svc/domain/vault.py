@@ -1,7 +1,10 @@
 """What a message record holds in clear, per the account's data protection.
 
 - `store`: number and content in clear;
-- `encrypt_and_store`: number and content sealed with the master key (AAD = the account id);
+- `encrypt_and_store`: number and content sealed under the account's subkey of the day
+  (`MasterKey.seal_record`: HKDF from the master key per account and UTC day, AAD = account
+  and field), so no key nears AES-GCM's random-nonce limit and a sealed field cannot be moved
+  to another record or field;
 - `do_not_store`: sealed the same way while in flight (fallback needs them), dropped with the
   final outcome; the masked number is all that stays.
 """
@@ -23,30 +26,32 @@ class Vault:
         self._master = master
 
     def protect(
-        self, protection: str, account_id: str, to: str, content: dict[str, Any]
+        self, protection: str, account_id: str, to: str, content: dict[str, Any], day: str
     ) -> dict[str, Any]:
-        """The record fields holding `to` and `content` under `protection`."""
+        """The record fields holding `to` and `content` under `protection` (`day`: the UTC
+        day, `YYYYMMDD`, whose subkey seals them)."""
         if protection == "store":
             return {"to": to, "content": content}
+        text = orjson.dumps(content).decode()
         return {
-            "to_sealed": self._master.seal(to, aad=account_id),
-            "content_sealed": self._master.seal(orjson.dumps(content).decode(), aad=account_id),
+            "to_sealed": self._master.seal_record(to, account_id, "to", day),
+            "content_sealed": self._master.seal_record(text, account_id, "content", day),
         }
 
-    def seal_text(self, value: str, account_id: str) -> str:
-        """A value sealed with the master key for this account (AAD = the account id)."""
-        return self._master.seal(value, aad=account_id)
+    def seal_text(self, value: str, account_id: str, field: str, day: str) -> str:
+        """A value of `field` sealed under the account's subkey of `day`."""
+        return self._master.seal_record(value, account_id, field, day)
 
-    def open_text(self, sealed: str, account_id: str) -> str:
-        """A value sealed by `seal_text`."""
-        return self._master.unseal(sealed, aad=account_id)
+    def open_text(self, sealed: str, account_id: str, field: str) -> str:
+        """A value sealed by `seal_text` for `field`."""
+        return self._master.unseal_record(sealed, account_id, field)
 
     def number(self, msg: Message) -> str | None:
         """The full number, or None once a `do_not_store` message has dropped it."""
         if msg.to is not None:
             return msg.to
         if msg.to_sealed is not None:
-            return self._master.unseal(msg.to_sealed, aad=msg.account_id)
+            return self._master.unseal_record(msg.to_sealed, msg.account_id, "to")
         return None
 
     def content(self, msg: Message) -> dict[str, Any] | None:
@@ -54,7 +59,7 @@ class Vault:
         if msg.content is not None:
             return msg.content
         if msg.content_sealed is not None:
-            opened = self._master.unseal(msg.content_sealed, aad=msg.account_id)
+            opened = self._master.unseal_record(msg.content_sealed, msg.account_id, "content")
             value: dict[str, Any] = orjson.loads(opened)
             return value
         return None
