@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from account_testkit import Api, make_tenant, seed_for
 from console.console_kit import Console
 from playwright.async_api import expect
@@ -216,9 +217,10 @@ def _re_prefix(prefix: str) -> Any:
 
 
 async def test_fields_appear_only_where_they_apply(api: Api, console: Console) -> None:
-    """Conversational hides traffic type and shows typing and the user-initiated webhook;
-    WhatsApp offers capacity-based traffic management, Truecaller round robin only; WebEngage
-    hides batching; the account created matches what the form showed."""
+    """Conversational hides traffic type and shows typing and the user-initiated webhook,
+    whose formats are only those with an inbound shape (Native, CleverTap); WhatsApp offers
+    capacity-based traffic management, Truecaller round robin only; WebEngage hides batching;
+    the account created matches what the form showed."""
     tenant = await make_tenant(api)
     page = console.page
     await console.login()
@@ -258,6 +260,12 @@ async def test_fields_appear_only_where_they_apply(api: Api, console: Console) -
     await expect(inbound).to_be_visible()
     await inbound.get_by_label("Send user-initiated messages to a webhook").check()
     await inbound.get_by_label("Webhook URL").fill("https://hooks.example.com/inbound")
+    formats = inbound.get_by_label("Payload format").locator("option")
+    await expect(formats).to_have_text(["Native", "CleverTap"])
+    await expect(hook.get_by_label("Payload format").locator("option")).to_have_text(
+        ["Native", "CleverTap", "MoEngage", "WebEngage"]
+    )
+    await inbound.get_by_label("Payload format").select_option("clevertap")
     await inbound.get_by_label("Add metadata pairs to every event").check()
     await inbound.get_by_label("Key").fill("team")
     await inbound.get_by_label("Value").fill("support")
@@ -289,6 +297,7 @@ async def test_fields_appear_only_where_they_apply(api: Api, console: Console) -
     assert status_hook["batch"]["enabled"] is False
     inbound_hook = account["webhooks"]["user_initiated"]
     assert inbound_hook["url"] == "https://hooks.example.com/inbound"
+    assert inbound_hook["payload_format"] == "clevertap"
     assert inbound_hook["metadata"] == {"enabled": True, "pairs": {"team": "support"}}
     assert account["apps"]["template_lookup"] is True
 
@@ -321,3 +330,48 @@ async def test_account_list_pages_and_searches_the_loaded_page(api: Api, console
     await expect(rows).to_have_count(1)
     await page.get_by_label("Search this page").fill("no such account")
     await expect(page.get_by_text("No account on this page matches.")).to_be_visible()
+
+
+async def test_editing_an_account_stored_with_a_refused_inbound_format(
+    api: Api, console: Console, database_url: str
+) -> None:
+    """An account stored with a MoEngage user-initiated webhook (before the rule) shows that
+    format as no longer offered; saving a change names the field with the server's reason, and
+    saving again with CleverTap chosen is accepted."""
+    tenant = await make_tenant(api)
+    body = seed_for(tenant)
+    body.pop("traffic_type")
+    body["communication_type"] = "conversational"
+    body["webhooks"]["user_initiated"] = {"url": "https://hooks.example.com/in"}
+    status, created = await api.call("POST", "/v1/accounts", body)
+    assert status == 201, created
+    account_id = created["account"]["id"]
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            "UPDATE account_svc.accounts SET config = jsonb_set(config,"
+            " '{webhooks,user_initiated,payload_format}', '\"moengage\"') WHERE id = $1",
+            account_id,
+        )
+    finally:
+        await conn.close()
+    page = console.page
+    await console.login()
+    await page.goto(f"{console.base}/console#/accounts/{account_id}/edit")
+    await page.get_by_label("Account label").fill("OTP alerts EU")
+    await page.get_by_role("button", name="Next").click()
+    fmt = console.at("webhooks.user_initiated").get_by_label("Payload format")
+    await expect(fmt.locator("option:checked")).to_have_text("moengage (no longer offered)")
+    await page.get_by_role("button", name="Next").click()
+    await page.get_by_role("button", name="Save changes").click()
+    error = console.at("webhooks.user_initiated.payload_format").locator(".field-error")
+    await expect(error).to_contain_text("no shape for user-initiated (inbound) messages")
+    await console.shot("refused-inbound-format")
+    await fmt.select_option("clevertap")
+    await page.get_by_role("button", name="Next").click()
+    await page.get_by_role("button", name="Save changes").click()
+    await expect(page.locator(".notice-ok")).to_contain_text("Saved")
+    status, account = await api.call("GET", f"/v1/accounts/{account_id}")
+    assert status == 200, account
+    assert account["webhooks"]["user_initiated"]["payload_format"] == "clevertap"
+    assert account["label"] == "OTP alerts EU"

@@ -24,6 +24,18 @@ def _conversational_with_traffic(body: dict[str, Any]) -> None:
     body["communication_type"] = "conversational"
 
 
+def _inbound_in(payload_format: str) -> Callable[[dict[str, Any]], None]:
+    def apply(body: dict[str, Any]) -> None:
+        body["communication_type"] = "conversational"
+        body.pop("traffic_type", None)
+        body["webhooks"]["user_initiated"] = {
+            "url": "https://example.com/in",
+            "payload_format": payload_format,
+        }
+
+    return apply
+
+
 CASES = [
     ("traffic_type_missing", lambda b: b.pop("traffic_type"), ["traffic_type"]),
     ("traffic_type_on_conversational", _conversational_with_traffic, ["traffic_type"]),
@@ -56,6 +68,11 @@ CASES = [
             {"url": "https://example.com/in", "payload_format": "native"},
         ),
         ["webhooks", "user_initiated"],
+    ),
+    (
+        "user_initiated_moengage",
+        _inbound_in("moengage"),
+        ["webhooks", "user_initiated", "payload_format"],
     ),
     (
         "bad_cidr",
@@ -142,3 +159,27 @@ async def test_nul_characters_are_422_naming_the_field_not_500(api: Api) -> None
     status, after = await api.call("GET", "/v1/accounts")
     assert status == 200, after
     assert after["items"] == before["items"]  # nothing half-created
+
+
+async def test_patch_to_a_format_without_inbound_shape_is_422_and_changes_nothing(
+    api: Api,
+) -> None:
+    """PATCHing user_initiated to WebEngage answers 422 naming the field; the account keeps
+    its version and format (no half-applied change)."""
+    tenant = await make_tenant(api)
+    body = seed_for(tenant)
+    _inbound_in("clevertap")(body)
+    status, created = await api.call("POST", "/v1/accounts", body)
+    assert status == 201, created
+    account = created["account"]
+    patch = {"webhooks": {"user_initiated": {"payload_format": "webengage"}}}
+    status, problem = await api.call("PATCH", f"/v1/accounts/{account['id']}", patch)
+    assert status == 422, problem
+    assert problem["type"] == "validation_error"
+    assert [e["loc"] for e in problem["errors"]] == [
+        ["webhooks", "user_initiated", "payload_format"]
+    ]
+    status, after = await api.call("GET", f"/v1/accounts/{account['id']}")
+    assert status == 200, after
+    assert after["version"] == account["version"]
+    assert after["webhooks"]["user_initiated"]["payload_format"] == "clevertap"

@@ -161,3 +161,43 @@ def test_patch_to_conversational_must_drop_traffic_type() -> None:
     assert [e["loc"] for e in caught.value.errors] == [["traffic_type"]]
     out = _patched({"communication_type": "conversational", "traffic_type": None})
     assert out["traffic_type"] is None
+
+
+def test_patch_cannot_give_user_initiated_a_format_without_inbound_shape() -> None:
+    """A PATCH setting user_initiated to MoEngage is refused at that field; to CleverTap, kept."""
+    conversational = {"communication_type": "conversational", "traffic_type": None}
+    hook = {"url": "https://hooks.example.com/in", "payload_format": "moengage"}
+    with pytest.raises(ConfigValidationError) as caught:
+        _patched({**conversational, "webhooks": {"user_initiated": hook}})
+    assert [e["loc"] for e in caught.value.errors] == [
+        ["webhooks", "user_initiated", "payload_format"]
+    ]
+    hook["payload_format"] = "clevertap"
+    out = _patched({**conversational, "webhooks": {"user_initiated": hook}})
+    assert out["webhooks"]["user_initiated"]["payload_format"] == "clevertap"
+
+
+def test_a_stored_refused_inbound_format_must_be_changed_by_the_next_patch() -> None:
+    """An account stored with MoEngage user_initiated (before the rule) cannot be patched
+    without fixing it: any PATCH names the field until the format is changed."""
+    stored = _stored()
+    stored.update(communication_type="conversational", traffic_type=None)
+    stored["webhooks"]["user_initiated"] = {
+        "url": "https://hooks.example.com/in",
+        "payload_format": "moengage",
+    }
+    existing = frozenset({("security", "payload_encryption")})
+
+    def patched(patch: dict[str, Any]) -> dict[str, Any]:
+        merged = merge_patch(stored, patch)
+        return validate_account_config(
+            merged, allow_private_targets=False, existing_passphrases=existing
+        )
+
+    with pytest.raises(ConfigValidationError) as caught:
+        patched({"label": "Renamed"})
+    assert [e["loc"] for e in caught.value.errors] == [
+        ["webhooks", "user_initiated", "payload_format"]
+    ]
+    out = patched({"webhooks": {"user_initiated": {"payload_format": "native"}}})
+    assert out["webhooks"]["user_initiated"]["payload_format"] == "native"

@@ -216,6 +216,21 @@ def _enc(**fields: Any) -> dict[str, Any]:
             id="ui-intermediate",
         ),
         pytest.param(CONVERSATIONAL, [((*UI, "url"), DROP)], [*UI, "url"], id="ui-url-missing"),
+        pytest.param(
+            CONVERSATIONAL,
+            [((*UI, "payload_format"), "moengage")],
+            [*UI, "payload_format"],
+            id="ui-moengage-has-no-inbound-shape",
+        ),
+        pytest.param(
+            CONVERSATIONAL,
+            [((*UI, "payload_format"), "webengage")],
+            [*UI, "payload_format"],
+            id="ui-webengage-has-no-inbound-shape",
+        ),
+        pytest.param(
+            CONVERSATIONAL, [((*UI, "payload_format"), "xml")], [*UI, "payload_format"], id="ui-fmt"
+        ),
         pytest.param(OUTGOING, [(("webhooks", "inbound"), None)], ["webhooks", "inbound"], id="wh"),
         pytest.param(OUTGOING, [(("apps", "chatbot"), True)], ["apps", "chatbot"], id="apps-field"),
         pytest.param(
@@ -283,6 +298,20 @@ def test_broken_rule_names_its_field(
             id="batch-disabled-keeps-size",
         ),
         pytest.param(OUTGOING, [((*ST, "retries"), 0)], (*ST, "retries"), 0, id="retries-0"),
+        pytest.param(
+            CONVERSATIONAL,
+            [((*UI, "payload_format"), "clevertap")],
+            (*UI, "payload_format"),
+            "clevertap",
+            id="ui-clevertap",
+        ),
+        pytest.param(
+            CONVERSATIONAL,
+            [((*ST, "payload_format"), "moengage")],
+            (*ST, "payload_format"),
+            "moengage",
+            id="status-moengage-still-allowed",
+        ),
         pytest.param(
             CONVERSATIONAL, [], (*ST, "events"), ["typing", "read"], id="typing-conversational"
         ),
@@ -381,3 +410,18 @@ def test_errors_never_echo_secrets() -> None:
     text = repr(caught.value.errors) + str(caught.value)
     assert "tooshort!!" not in text
     assert "hunter2" not in text
+
+
+def test_inbound_format_error_says_which_formats_work() -> None:
+    """The refusal of a format for user_initiated names the formats that can carry inbound."""
+    [err] = errors_of(variant(CONVERSATIONAL, ((*UI, "payload_format"), "webengage")))
+    assert err["type"] == "not_allowed"
+    assert "native or clevertap" in err["msg"]
+
+
+def test_user_initiated_on_outgoing_is_one_error_whatever_its_format() -> None:
+    """On an outgoing account only the webhook itself is named, not also its format."""
+    body = variant(
+        OUTGOING, (UI, {"url": "https://h.example.com/in", "payload_format": "moengage"})
+    )
+    assert [e["loc"] for e in errors_of(body)] == [list(UI)]

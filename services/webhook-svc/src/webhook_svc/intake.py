@@ -8,8 +8,14 @@
   process (the next event is given back for later) and in time (dead-lettered when it ends).
 - An event of an account whose latest config cannot be used (secrets the master key cannot
   open) is dead-lettered at once with that reason; it is never held as "not seen yet".
-- An event of a deleted account, of a kind without a webhook, not subscribed, or not
-  expressible in the format is acknowledged at once and counted as skipped.
+- An event of a deleted account, of a kind without a webhook, not subscribed, or (a status
+  event) not expressible in the format is acknowledged at once and counted as skipped.
+- An inbound event the `user_initiated` webhook's format cannot express (a format account-svc
+  no longer allows there, kept by an account stored before that rule, or a CleverTap SMS
+  reply that answers no message) is never skipped: it is dead-lettered unsent at once, with
+  what to change in `last_error` (`formats.unexpressible`), logged and counted
+  (`parley_webhook_inbound_not_expressible_total`); replayed after the fix, it is rendered
+  with the new config.
 - Otherwise it joins the open batch of its (account, kind, config version, format group); a
   batch is cut when full or when the linger since its first event has passed, rendered once
   into its body, and handed to the dispatcher.
@@ -35,11 +41,11 @@ from webhook_svc import metrics
 from webhook_svc.dispatch import Dispatcher
 from webhook_svc.domain.batching import Batch, Batcher, BatchKey
 from webhook_svc.domain.filters import wanted
-from webhook_svc.domain.formats import Item, assemble, render
+from webhook_svc.domain.formats import Item, assemble, render, unexpressible
 from webhook_svc.domain.parking import Parking, Verdict
 from webhook_svc.domain.records import Delivery
 from webhook_svc.domain.validation import delivery_problem, event_problem
-from webhook_svc.domain.webhooks import Webhook
+from webhook_svc.domain.webhooks import USER_INITIATED, Webhook
 from webhook_svc.ports import Accounts, Source
 from webhook_svc.settle import Job, Settler
 
@@ -148,10 +154,19 @@ class Intake:
         except (KeyError, TypeError, ValueError, AttributeError):
             await e.source.term(e.reply, NOT_RENDERABLE, e.account_id)
             return
-        if item is None:
+        await self._place(e, hook, item)
+
+    async def _place(self, e: _Event, hook: Webhook, item: Item | None) -> None:
+        """Batch a rendered event; one its format cannot express is skipped (a status event)
+        or dead-lettered with what to change (an inbound event: never dropped)."""
+        if item is not None:
+            self._add(e, hook, item)
+        elif e.kind == USER_INITIATED:
+            reason = unexpressible(hook.payload_format, e.event)
+            counter = metrics.child(metrics.INBOUND_NOT_EXPRESSIBLE, hook.payload_format)
+            self._dead_letter([e], reason, "inbound_not_expressible", counter)
+        else:
             await self._skip(e.kind, e.source, e.reply, "not_expressible")
-            return
-        self._add(e, hook, item)
 
     def _add(self, e: _Event, hook: Webhook, item: Item) -> None:
         key = BatchKey(e.account_id, e.kind, hook.version, item.group)
@@ -183,18 +198,25 @@ class Intake:
         if self._parking.waiting(e.account_id) == 1 or waiting % 1000 == 0:
             log.info("events_waiting_for_account", account_id=e.account_id, waiting=waiting)
 
-    def _dead_letter(self, events: list[_Event], error: str, reason: str) -> None:
-        """Dead-letter events as they came (in the background: one write each)."""
-        self._spawn(self._store_unsent(events, error, reason))
+    def _dead_letter(
+        self, events: list[_Event], error: str, reason: str, counter: Any = None
+    ) -> None:
+        """Dead-letter events as they came (in the background: one write each), counted by
+        `counter` (default: the parked dead letters of `reason`)."""
+        if counter is None:
+            counter = metrics.child(metrics.PARKED_DEAD_LETTERED, reason)
+        self._spawn(self._store_unsent(events, error, reason, counter))
 
-    async def _store_unsent(self, events: list[_Event], error: str, reason: str) -> None:
+    async def _store_unsent(
+        self, events: list[_Event], error: str, reason: str, counter: Any
+    ) -> None:
         stored = 0
         for e in events:
             event_id = str(e.event["id"])
             delivery = Delivery(event_id, e.account_id, e.kind, [event_id], e.data, raw=True)
             job = Job(delivery, e.source, [e.reply])
             stored += await self._settler.dead_letter_unsent(job, error)
-        metrics.child(metrics.PARKED_DEAD_LETTERED, reason).inc(stored)
+        counter.inc(stored)
         key = (events[0].account_id, reason)
         before = self._unsent.get(key, 0)
         self._unsent[key] = total = before + stored
@@ -292,13 +314,20 @@ class Intake:
             if await self._settler.dead_letter_unsent(job, error):
                 log.warning("replay_dead_lettered_again", account_id=d.account_id, error=error)
             return
-        rendered = _render_unsent(entry.hooks.get(d.kind), d)
+        hook = entry.hooks.get(d.kind)
+        rendered = _render_unsent(hook, d)
         if isinstance(rendered, Delivery):
             self._dispatcher.submit(Job(rendered, job.source, job.replies))
-        elif rendered in _SKIPS:
+        elif isinstance(rendered, _Refused) and hook is not None:
+            if await self._settler.dead_letter_unsent(job, rendered.reason):
+                metrics.child(metrics.INBOUND_NOT_EXPRESSIBLE, hook.payload_format).inc()
+                log.warning(
+                    "replay_dead_lettered_again", account_id=d.account_id, error=rendered.reason
+                )
+        elif isinstance(rendered, str) and rendered in _SKIPS:
             await self._settler.drop(job, rendered)
         else:
-            await job.source.term(job.replies[0], rendered, d.account_id)
+            await job.source.term(job.replies[0], str(rendered), d.account_id)
 
     def open_batches(self) -> list[Batch[str]]:
         """Close and answer every open batch (at shutdown, so its messages can be nacked)."""
@@ -323,9 +352,17 @@ class Intake:
 _SKIPS: Final = frozenset({"no_webhook", "not_subscribed", "not_expressible"})
 
 
-def _render_unsent(hook: Webhook | None, d: Delivery) -> Delivery | str:
-    """An unsent event's delivery rendered for `hook`; else a skip reason (one of `_SKIPS`)
-    or why it can never be rendered."""
+@dataclass(slots=True, frozen=True)
+class _Refused:
+    """An inbound event the webhook's format cannot express: dead-lettered again, never
+    dropped (`reason` says what to change)."""
+
+    reason: str
+
+
+def _render_unsent(hook: Webhook | None, d: Delivery) -> Delivery | _Refused | str:
+    """An unsent event's delivery rendered for `hook`; else a skip reason (one of `_SKIPS`),
+    an inbound event the format refuses, or why it can never be rendered."""
     if hook is None:
         return "no_webhook"
     event: Any = None
@@ -340,6 +377,7 @@ def _render_unsent(hook: Webhook | None, d: Delivery) -> Delivery | str:
     except (KeyError, TypeError, ValueError, AttributeError):
         return NOT_RENDERABLE
     if item is None:
-        return "not_expressible"
+        inbound = d.kind == USER_INITIATED
+        return _Refused(unexpressible(hook.payload_format, event)) if inbound else "not_expressible"
     body = assemble(hook.payload_format, item.group, [item.body], hook.batching)
     return replace(d, body=body, headers=hook.meta_headers, raw=False)

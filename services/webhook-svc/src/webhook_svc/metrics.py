@@ -95,6 +95,12 @@ PARKED_DEAD_LETTERED = Counter(
     "Events dead-lettered instead of waiting for their account's config, by reason",
     ["reason"],
 )
+INBOUND_NOT_EXPRESSIBLE = Counter(
+    "parley_webhook_inbound_not_expressible_total",
+    "Inbound events dead-lettered unsent because the user_initiated webhook's format cannot "
+    "express them, by format",
+    ["format"],
+)
 ACCOUNTS_UNUSABLE = Gauge(
     "parley_webhook_accounts_unusable",
     "Accounts whose latest config cannot be used (sealed secrets the master key cannot open)",

@@ -11,7 +11,14 @@ from typing import Any
 
 import orjson
 import pytest
-from webhook_svc.domain.formats import FORMATS, assemble, render
+from webhook_svc.domain.formats import (
+    FORMATS,
+    GROUP_OTT_INBOUND,
+    INBOUND_FORMATS,
+    assemble,
+    render,
+    unexpressible,
+)
 
 GOLDEN = Path(__file__).parent.parent / "golden"
 CHANNELS = ("sms", "rcs", "whatsapp", "truecaller")
@@ -25,6 +32,7 @@ KINDS = (
     "late_delivered",
     "clicked",
     "inbound",
+    "inbound_reply",
 )
 PAIRS = {"team": "otp"}
 TYPES = {
@@ -37,6 +45,7 @@ TYPES = {
     "typing": "parley.message.typing",
     "clicked": "parley.message.clicked",
     "inbound": "parley.inbound.message",
+    "inbound_reply": "parley.inbound.message",
 }
 
 
@@ -51,7 +60,8 @@ def golden_event(kind: str, channel: str, n: int = 0) -> dict[str, Any]:
         "time": "2026-11-26T10:00:00.123Z",
         "datacontenttype": "application/json",
     }
-    if kind == "inbound":
+    if kind in ("inbound", "inbound_reply"):
+        reply = kind == "inbound_reply"
         base["subject"] = "inb_golden"
         base["data"] = {
             "inbound_id": "inb_golden",
@@ -59,9 +69,9 @@ def golden_event(kind: str, channel: str, n: int = 0) -> dict[str, Any]:
             "channel": channel,
             "from": "+919876543210",
             "to": "+919800000001",
-            "text": "STOP",
-            "in_reply_to": None,
-            "received_at": "2026-11-26T10:00:00.100Z",
+            "text": "Yes, deliver after 6 pm" if reply else "STOP",
+            "in_reply_to": "msg_golden" if reply else None,
+            "received_at": "2026-11-26T09:59:59.900Z" if reply else "2026-11-26T10:00:00.100Z",
             "metadata": None,
         }
         return base
@@ -94,12 +104,16 @@ def golden_event(kind: str, channel: str, n: int = 0) -> dict[str, Any]:
 
 
 def single_bodies(payload_format: str) -> dict[str, Any]:
-    """`kind/channel` -> the body of that event alone (unbatched), or "skipped"."""
+    """`kind/channel` -> the body of that event alone (unbatched), or "skipped" (a status event
+    the format cannot express), or "dead-lettered: <last_error>" (such an inbound event)."""
     out: dict[str, Any] = {}
     for kind in KINDS:
         for channel in CHANNELS:
             event = golden_event(kind, channel)
             item = render(payload_format, event, PAIRS, orjson.dumps(event))
+            if item is None and kind.startswith("inbound"):
+                out[f"{kind}/{channel}"] = f"dead-lettered: {unexpressible(payload_format, event)}"
+                continue
             if item is None:
                 out[f"{kind}/{channel}"] = "skipped"
                 continue
@@ -177,3 +191,38 @@ def test_event_without_channel_is_not_expressible_outside_native() -> None:
     event = golden_event("delivered", "sms")
     event["data"]["channel"] = None
     assert [f for f in sorted(FORMATS) if render(f, event, {}) is not None] == ["native"]
+
+
+def test_clevertap_sms_carries_late_and_metadata_pairs_winning() -> None:
+    """A CleverTap SMS entry carries `late` and the message metadata merged with the pairs
+    (a pair wins); without either, neither key appears."""
+    event = golden_event("late_delivered", "sms")
+    event["data"]["metadata"] = {"campaign": "c1", "team": "mine"}
+    item = render("clevertap", event, {"team": "otp"})
+    assert item is not None
+    [entry] = orjson.loads(item.body)["data"]
+    assert (entry["late"], entry["metadata"]) == (True, {"campaign": "c1", "team": "otp"})
+    plain = golden_event("delivered", "sms")
+    plain["data"]["metadata"] = None
+    item = render("clevertap", plain, {})
+    assert item is not None
+    [entry] = orjson.loads(item.body)["data"]
+    assert "late" not in entry
+    assert "metadata" not in entry
+
+
+@pytest.mark.parametrize("payload_format", sorted(FORMATS))
+def test_only_inbound_formats_express_a_reply_on_every_channel(payload_format: str) -> None:
+    """A reply renders on every channel exactly in the formats of INBOUND_FORMATS."""
+    rendered = {
+        channel: render(payload_format, golden_event("inbound_reply", channel), PAIRS) is not None
+        for channel in CHANNELS
+    }
+    expected = payload_format in INBOUND_FORMATS
+    assert rendered == dict.fromkeys(CHANNELS, expected)
+
+
+def test_clevertap_inbound_messages_are_never_batched() -> None:
+    """CleverTap's incoming message callback holds one message: two in a body are refused."""
+    with pytest.raises(ValueError, match="one event per body"):
+        assemble("clevertap", GROUP_OTT_INBOUND, [b"{}", b"{}"], batched=True)

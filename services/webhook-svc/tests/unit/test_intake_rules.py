@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
+from webhook_svc import metrics
 from webhook_svc.domain.records import DeadLetter, Delivery
 from webhook_svc.domain.webhooks import AccountHooks, Webhook
 from webhook_svc.errors import StoreUnavailable
@@ -93,7 +94,8 @@ def _intake(fakes: Fakes, **caps: Any) -> Intake:
     )
     values: dict[str, Any] = {"park_limit": 100, "park_per_account": 10, "park_max_s": 60.0}
     values.update(caps)
-    return Intake(fakes, fakes, settler, {"status": fakes}, linger_s=0.01, **values)  # type: ignore[arg-type]
+    sources = {"status": fakes, "user_initiated": fakes}
+    return Intake(fakes, fakes, settler, sources, linger_s=0.01, **values)  # type: ignore[arg-type]
 
 
 def _event(account_id: str, event_id: str = "evt_1") -> bytes:
@@ -262,3 +264,129 @@ async def test_a_waiting_retry_of_an_unusable_account_is_dead_lettered_not_dropp
     assert fakes.calls == [("dead_letter", ["evt_1"]), ("ack", ["r1"])]
     [letter] = fakes.letters
     assert (letter.attempts, letter.last_error) == (2, fakes.problems["acc_1"])
+
+
+INBOUND_SUBJECT = "parley.msg.v1.inbound."
+
+
+def _inbound(account_id: str, channel: str = "whatsapp") -> bytes:
+    return orjson.dumps(
+        {
+            "id": "evt_in",
+            "type": "parley.inbound.message",
+            "time": "2026-11-26T10:00:00Z",
+            "data": {
+                "inbound_id": "inb_1",
+                "account_id": account_id,
+                "channel": channel,
+                "from": "+15550100",
+                "to": "+15550199",
+                "text": "hello",
+                "in_reply_to": None,
+                "received_at": "2026-11-26T10:00:00Z",
+                "metadata": None,
+            },
+        }
+    )
+
+
+def _inbound_hooks(account_id: str, payload_format: str, version: int = 2) -> AccountHooks:
+    url = "https://h.example/in"
+    hook = Webhook(account_id, "user_initiated", version, url, payload_format=payload_format)
+    return AccountHooks(account_id, version, {"user_initiated": hook})
+
+
+def _not_expressible(payload_format: str) -> float:
+    return float(metrics.INBOUND_NOT_EXPRESSIBLE.labels(payload_format)._value.get())
+
+
+async def test_an_inbound_event_its_format_cannot_express_is_dead_lettered_not_skipped() -> None:
+    """An account stored with a MoEngage user_initiated webhook keeps every inbound message:
+    stored as a raw dead letter saying what to change, counted, then acknowledged."""
+    fakes = Fakes()
+    fakes.entries["acc_1"] = _inbound_hooks("acc_1", "moengage")
+    intake = _intake(fakes)
+    before = _not_expressible("moengage")
+    await intake.on_event(
+        "user_initiated", fakes, INBOUND_SUBJECT + "acc_1", _inbound("acc_1"), "r1"
+    )
+    await intake.close()
+    assert fakes.calls == [("dead_letter", ["evt_in"]), ("ack", ["r1"])]
+    [letter] = fakes.letters
+    assert (letter.attempts, letter.delivery.raw, letter.delivery.kind) == (
+        0,
+        True,
+        "user_initiated",
+    )
+    assert "webhooks.user_initiated.payload_format" in letter.last_error
+    assert letter.delivery.body == _inbound("acc_1")
+    assert _not_expressible("moengage") == before + 1
+
+
+async def test_a_status_event_its_format_cannot_express_is_still_skipped() -> None:
+    """A status event CleverTap SMS has no shape for (sent) is acknowledged and counted as
+    skipped, as CONTRACT 8 says; only inbound events are dead-lettered."""
+    fakes = Fakes()
+    hook = Webhook(
+        "acc_1",
+        "status",
+        2,
+        "https://h.example/x",
+        payload_format="clevertap",
+        events=frozenset({"sent"}),
+    )
+    fakes.entries["acc_1"] = AccountHooks("acc_1", 2, {"status": hook})
+    intake = _intake(fakes)
+    event = {
+        "id": "evt_1",
+        "type": "parley.message.sent",
+        "time": "2026-11-26T10:00:00Z",
+        "data": {"account_id": "acc_1", "channel": "sms", "client_ref": "o-1"},
+    }
+    await intake.on_event("status", fakes, STATUS_SUBJECT + "acc_1", orjson.dumps(event), "r1")
+    await intake.close()
+    assert fakes.calls == [("ack", ["r1"])]
+    assert fakes.letters == []
+
+
+async def test_a_replayed_inbound_dead_letter_goes_out_once_the_format_is_fixed() -> None:
+    """After the admin switched user_initiated to CleverTap, the replay is rendered in
+    CleverTap's incoming message shape under the event's webhook-id."""
+    fakes = Fakes()
+    fakes.entries["acc_1"] = _inbound_hooks("acc_1", "clevertap", version=3)
+    intake = _intake(fakes)
+    raw = Delivery(
+        "evt_in",
+        "acc_1",
+        "user_initiated",
+        ["evt_in"],
+        _inbound("acc_1"),
+        replay_of="dl_1",
+        raw=True,
+    )
+    await intake.on_retry(fakes, "parley.webhook.v1.retry_due.acc_1", raw, "r1")
+    [(name, job)] = fakes.calls
+    assert name == "submit"
+    assert (job.delivery.raw, job.delivery.batch_id) == (False, "evt_in")
+    body = orjson.loads(job.delivery.body)
+    assert (body["from"], body["text"], body["type"]) == ("15550100", {"body": "hello"}, "text")
+
+
+async def test_a_replayed_inbound_dead_letter_still_refused_is_dead_lettered_again() -> None:
+    """Replayed while the format still cannot express it, the event becomes a new dead letter
+    with the reason (the old one goes), never a silent acknowledgement."""
+    fakes = Fakes()
+    fakes.entries["acc_1"] = _inbound_hooks("acc_1", "webengage")
+    intake = _intake(fakes)
+    raw = Delivery(
+        "evt_in",
+        "acc_1",
+        "user_initiated",
+        ["evt_in"],
+        _inbound("acc_1"),
+        replay_of="dl_1",
+        raw=True,
+    )
+    await intake.on_retry(fakes, "parley.webhook.v1.retry_due.acc_1", raw, "r1")
+    assert fakes.names() == ["dead_letter", "remove", "ack"]
+    assert "has no shape for inbound messages" in fakes.letters[0].last_error

@@ -9,9 +9,9 @@ answer lists every broken rule.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, get_args
 
-from account_svc.domain.account_models import CHANNELS, ENCRYPTION_BLOCKS
+from account_svc.domain.account_models import CHANNELS, ENCRYPTION_BLOCKS, PayloadFormat
 
 Loc = list[str | int]
 Error = dict[str, Any]
@@ -23,6 +23,12 @@ ACCESS_LIST_KEYS: dict[str, str] = {
     "sms": "sender_ids",
 }
 """The access list of each channel's settings."""
+
+INBOUND_FORMATS: tuple[str, ...] = ("native", "clevertap")
+"""Payload formats with a documented shape for inbound (user-initiated) messages. MoEngage's
+and WebEngage's provider integrations document none (webhook-svc's README lists the sources),
+so `webhooks.user_initiated` refuses them rather than accept a webhook that could never
+receive anything. Beyond CONTRACT 2, which lists all four formats for every webhook."""
 
 
 def error(loc: Loc, msg: str, type_: str) -> Error:
@@ -202,10 +208,26 @@ def _webhooks(kind: Any, webhooks: Any) -> Iterator[Error]:
                 "The webengage format cannot batch events",
                 "not_allowed",
             )
-    if kind == "outgoing" and webhooks.get("user_initiated") is not None:
+    user_initiated = webhooks.get("user_initiated")
+    if kind == "outgoing" and user_initiated is not None:
         yield error(
             ["webhooks", "user_initiated"],
             "A user_initiated webhook is only for conversational accounts",
+            "not_allowed",
+        )
+    elif isinstance(user_initiated, dict):
+        yield from _inbound_format(user_initiated.get("payload_format"))
+
+
+def _inbound_format(payload_format: Any) -> Iterator[Error]:
+    """The user_initiated webhook takes only a format that can carry inbound messages (an
+    unknown value is the model's error, reported there)."""
+    if payload_format in get_args(PayloadFormat) and payload_format not in INBOUND_FORMATS:
+        allowed = " or ".join(INBOUND_FORMATS)
+        yield error(
+            ["webhooks", "user_initiated", "payload_format"],
+            f"The {payload_format} format has no shape for user-initiated (inbound) messages; "
+            f"use {allowed}",
             "not_allowed",
         )
 

@@ -22,6 +22,9 @@ const PROVIDERS = [['reliance-jio', 'Reliance Jio'], ['vodafone-idea', 'Vodafone
   ['airtel', 'Airtel']];
 const FORMATS = [['native', 'Native'], ['clevertap', 'CleverTap'], ['moengage', 'MoEngage'],
   ['webengage', 'WebEngage']];
+// MoEngage and WebEngage have no shape for inbound messages: the server refuses them for the
+// user-initiated webhook, so the form does not offer them there.
+const INBOUND_FORMATS = FORMATS.filter(([value]) => value === 'native' || value === 'clevertap');
 const RETRIES = [['3', '3'], ['2', '2'], ['1', '1'], ['0', '0 (no retries)']];
 const STATUS_EVENTS = [['delivery_status', 'Delivery status'], ['sent', 'Sent'],
   ['read', 'Read'], ['typing', 'Typing (conversational only)']];
@@ -153,7 +156,7 @@ function userInitiatedWebhook(m) {
       textField(`${b}.url`, 'Webhook URL', {type: 'url',
         hint: 'https://… or nats://[user:pass@]host[:port]/subject'}),
       h('div', {class: 'grid'},
-        selectField(`${b}.payload_format`, 'Payload format', FORMATS),
+        selectField(`${b}.payload_format`, 'Payload format', INBOUND_FORMATS),
         selectField(`${b}.retries`, 'Retries', RETRIES, {kind: 'int'})),
       metadata(m, `${b}.metadata`),
       encryption(m, `${b}.encryption`, 'Webhook encryption', 'webhook payloads')),

@@ -174,7 +174,14 @@ const READ = {
 };
 
 const WRITE = {
-  text(el, v) { el.value = v ?? ''; },
+  text(el, v) {
+    // A stored value the select no longer offers (an inbound format refused since) is shown
+    // as it is, so that saving names it (the server's error) instead of silently changing it.
+    if (el.tagName === 'SELECT' && v && ![...el.options].some((o) => o.value === v)) {
+      el.append(h('option', {value: v}, `${v} (no longer offered)`));
+    }
+    el.value = v ?? '';
+  },
   int(el, v) { el.value = v ?? ''; },
   secret(el, v, parent) {
     el.value = '';
