@@ -10,10 +10,13 @@ import json
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
+from nats.js.api import StreamConfig
 from parley_shared import subjects
 from routing_fixtures import log_stream, master_key, routing, routing_settings
-from routing_testkit import Routing, allow, eventually
+from routing_svc.bootstrap import create_app
+from routing_testkit import Routing, allow, eventually, make_settings
 
 __all__ = ["log_stream", "master_key", "routing", "routing_settings"]
 
@@ -155,3 +158,38 @@ async def test_a_message_failing_every_delivery_is_parked_in_routing_poison(
 
 async def _exhausted(routing: Routing, consumer: str) -> bool:
     return await poisoned(routing, consumer, "exhausted") >= 1
+
+
+@pytest.fixture
+def api_only(routing_settings: dict[str, Any]) -> None:
+    """The service under test takes sends but routes nothing (no workers)."""
+    routing_settings["role"] = "api"
+
+
+@pytest.mark.usefixtures("api_only")
+async def test_a_full_submit_stream_answers_503_and_loses_nothing_accepted(
+    routing: Routing,
+) -> None:
+    """SUBMIT bounded at 5 messages: sends past it answer 503 `overloaded` (Retry-After); the
+    five accepted all reach a final status once a worker runs."""
+    info = await routing.js.stream_info(subjects.STREAM_SUBMIT)
+    config: StreamConfig = info.config
+    config.max_msgs = 5
+    await routing.js.update_stream(config)
+    account = await routing.account(["sms"])
+    answers = [await routing.api.send(account) for _ in range(8)]
+    accepted = [body["message_id"] for status, body in answers if status == 202]
+    refused = [body for status, body in answers if status != 202]
+    assert len(accepted) == 5
+    assert {(body["status"], body["type"]) for body in refused} == {(503, "overloaded")}
+    settings = make_settings(routing.nats_url, routing.master_key, role="worker")
+    worker = TestServer(create_app(settings), host="127.0.0.1")
+    await worker.start_server()
+    try:
+        for message_id in accepted:
+            assert (await routing.events.final(message_id, within_s=20))["data"]["status"] == (
+                "delivered"
+            )
+        await eventually(lambda: len(routing.events.status) >= 10, 5)
+    finally:
+        await worker.close()
