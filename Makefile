@@ -9,8 +9,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
 .DEFAULT_GOAL := help
-CHROMIUM ?= /usr/bin/chromium
-export PARLEY_CHROMIUM := $(CHROMIUM)
+BROWSER_FILE := $(TOOLS)/chromium-path
 
 .PHONY: help install browser run test lint fmt bench chaos clean
 
@@ -27,16 +26,15 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock shared/pyproject.toml shared/runti
 
 install: $(VENV)/.synced ## install the workspace into .venv (uv, locked)
 
-browser: ## install Debian's chromium for the console's browser tests (as root, via apt)
-	@test -x $(CHROMIUM) || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+browser: install ## find a Chromium for the console tests: the machine's, else Playwright's own (no root), else (root only) Debian's
+	@$(VENV)/bin/python -m parley_devtools.browser > $(BROWSER_FILE).new && mv $(BROWSER_FILE).new $(BROWSER_FILE)
+	@echo "console tests use $$(cat $(BROWSER_FILE))"
 
 run: install ## run the whole platform in the foreground until Ctrl-C
 	$(VENV)/bin/parley-run
 
 test: install browser ## run every test (unit + integration against embedded NATS and PostgreSQL)
-	$(VENV)/bin/python -m pytest --basetemp="$$(mktemp -d -t parley-pytest-XXXXXX)" $(PYTEST_ARGS)
+	PARLEY_CHROMIUM="$$(cat $(BROWSER_FILE))" $(VENV)/bin/python -m pytest --basetemp="$$(mktemp -d -t parley-pytest-XXXXXX)" $(PYTEST_ARGS)
 
 lint: install ## ruff + mypy --strict
 	$(VENV)/bin/ruff check .
