@@ -155,6 +155,7 @@ class Service:
             settler,
             {STATUS: status, USER_INITIATED: inbound},
             linger_s=s.batch_linger_ms / 1000,
+            eager=s.batch_eager,
             park_limit=max(1, s.max_inflight // 2),
             park_per_account=s.park_max_per_account,
             park_max_s=s.park_max_s,
