@@ -18,6 +18,7 @@ from parley_shared.streams import ensure_streams
 
 from account_svc.accounts import Accounts
 from account_svc.adapters.http_api import Services, build_app
+from account_svc.adapters.nats_access import NatsAccess
 from account_svc.adapters.outbox import OutboxRelay
 from account_svc.adapters.postgres import apply_migrations, create_pool
 from account_svc.adapters.repository import Repository
@@ -67,8 +68,15 @@ def create_app(settings: Settings) -> web.Application:
         nc = holder.get("nc")
         db_ok = bool(repo and await repo.ping())
         nats_ok = bool(nc and nc.is_connected)
-        ok = db_ok and nats_ok and state["streams"]
-        return ok, {"database": db_ok, "nats": nats_ok, "streams": state["streams"]}
+        access: NatsAccess | None = holder.get("nats_access")
+        access_ok = (
+            access is None
+            if settings.nats_authority_file is None
+            else bool(access and access.ready)
+        )
+        ok = db_ok and nats_ok and state["streams"] and access_ok
+        checks = {"database": db_ok, "nats": nats_ok, "streams": state["streams"]}
+        return ok, checks | ({"nats_access": access_ok} if settings.nats_authority_file else {})
 
     services = Services()
     app = build_app(services, ready)
@@ -92,8 +100,16 @@ def create_app(settings: Settings) -> web.Application:
         holder["nc"] = nc
         services.webhooks = WebhookQueries(services.accounts, nc)
         js = nc.jetstream()
-        await ensure_streams(js, settings.stream_replicas)
+        await ensure_streams(js, settings.stream_replicas, owner="account-svc")
         state["streams"] = True
+        if settings.nats_authority_file is not None:
+            from parley_runtime.natsauth.authority import Authority
+
+            access = NatsAccess(
+                settings.nats_url, Authority.load(settings.nats_authority_file), pool
+            )
+            holder["nats_access"] = access
+            await access.start(js, key)
         if settings.outbox_relay_enabled:
             relay = OutboxRelay(
                 settings.database_url.get_secret_value(), js, settings.outbox_poll_seconds
@@ -112,7 +128,8 @@ def create_app(settings: Settings) -> web.Application:
 
 
 async def close_connections(holder: dict[str, Any]) -> None:
-    """Stop the outbox relay, drain NATS, close the pool.
+    """Stop the outbox relay and the NATS access (callout, provisioner), drain NATS, close the
+    pool.
 
     Each step is bounded: a shutdown that hangs on one part would leave the rest running.
     """
@@ -126,6 +143,13 @@ async def close_connections(holder: dict[str, Any]) -> None:
         _, pending = await asyncio.wait({task}, timeout=CLOSE_TIMEOUT_S)
         if pending:
             log.warning("outbox_relay_did_not_stop")
+    access = holder.get("nats_access")
+    if access is not None:
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await access.stop()
+        except Exception:  # noqa: BLE001 - its connections go with the process
+            log.warning("nats_access_stop_failed")
     nc = holder.get("nc")
     if nc is not None:
         try:
