@@ -55,8 +55,11 @@ class AuthFiles:
         return self.operator_password_file.read_text("utf-8").strip()
 
     def service_env(self, name: str) -> dict[str, str]:
-        """The environment a service needs to connect (and account-svc to run the callout)."""
-        env = {"NATS_CREDS": str(self.creds(name))}
+        """The environment a service needs to connect (and account-svc to run the callout);
+        nothing for a name that is not a Parley service (its creds do not exist)."""
+        if name not in SERVICE_NAMES:
+            return {}
+        env = {"NATS_CREDS": str(self.creds(name)), "NATS_USER": "", "NATS_PASSWORD": ""}
         if name == "account-svc":
             env["ACCOUNT_NATS_AUTHORITY_FILE"] = str(self.authority_json)
         return env
