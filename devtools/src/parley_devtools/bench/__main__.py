@@ -19,6 +19,7 @@ from parley_devtools.bench import (
     ceilings,
     config_propagation,
     e2e,
+    nats_auth,
     routing_throughput,
     templates,
     webhook_throughput,
@@ -46,6 +47,7 @@ def suites(patches: int) -> dict[str, Suite]:
         "webhook": webhook_throughput.run,
         "e2e": e2e.run,
         "templates": templates.run,
+        "nats_auth": nats_auth.run,
     }
 
 
