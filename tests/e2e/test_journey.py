@@ -326,9 +326,15 @@ async def journey(platform: Platform, receiver: Receiver, session: aiohttp.Clien
     msg2 = {"to": USER_READ, "channel": "rcs", "content": {"text": "two"}, "client_ref": "e2e-2"}
     id2 = accepted_id(await send_http(session, routing, api_key, api_key_v, msg2), api_key_v)
 
-    # Once over NATS request/reply, with the same envelope body.
+    # Once over NATS request/reply, with the same envelope body, connected as the integrator
+    # (CONTRACT section 10: user = account id, password = API key, inbox _INBOX.<account id>).
     msg3 = {"to": USER_TTL, "channel": "rcs", "content": {"text": "three"}, "client_ref": "e2e-3"}
-    nc = await nats.connect(platform.nats_url)
+    nc = await nats.connect(
+        platform.nats_url,
+        user=account["id"],
+        password=api_key,
+        inbox_prefix=f"_INBOX.{account['id']}",
+    )
     try:
         reply = await nc.request(
             "parley.api.v1.messages.send",
