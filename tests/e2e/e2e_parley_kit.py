@@ -369,3 +369,29 @@ class Receiver:
     def accepted(self, path: str) -> list[Delivery]:
         """Deliveries to `path` that were answered 2xx."""
         return [d for d in self.deliveries if d.path == path and d.answered < 300]
+
+
+async def create_sms_account(session: aiohttp.ClientSession, base: str) -> tuple[str, str]:
+    """A fresh enterprise, group and SMS account as the bootstrap admin: (id, API key)."""
+
+    async def post(path: str, body: dict[str, Any], token: str | None = None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with session.post(base + path, json=body, headers=headers) as resp:
+            assert resp.status < 300, (path, resp.status, await resp.text())
+            return await resp.json()
+
+    token = (await post("/v1/auth/login", {"username": "admin", "password": ADMIN_PASSWORD}))[
+        "token"
+    ]
+    ent = await post("/v1/organizations", {"name": "E", "kind": "enterprise"}, token)
+    group = await post("/v1/business-groups", {"name": "G", "enterprise_id": ent["id"]}, token)
+    body = {
+        "label": "nats",
+        "communication_type": "outgoing",
+        "traffic_type": "otp",
+        "channels": ["sms"],
+        "enterprise_id": ent["id"],
+        "business_group_id": group["id"],
+    }
+    made = await post("/v1/accounts", body, token)
+    return str(made["account"]["id"]), str(made["api_key"])

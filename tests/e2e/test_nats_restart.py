@@ -7,57 +7,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
 
 import aiohttp
 import nats
 import pytest
-from e2e_parley_kit import ADMIN_PASSWORD, Platform
+from e2e_parley_kit import Platform, create_sms_account
 from parley_devtools.embedded import LOOPBACK, port_is_free
 from parley_runtime.natsauth.permissions import JS_PREFIX
 
 NUMBER = "+919876543210"
 WAIT_S = 30.0
-
-
-async def _json(session: aiohttp.ClientSession, method: str, url: str, **kw: Any) -> Any:
-    async with session.request(method, url, **kw) as resp:
-        assert resp.status < 300, (resp.status, await resp.text())
-        return await resp.json()
-
-
-async def _account(session: aiohttp.ClientSession, base: str) -> tuple[str, str]:
-    login = await _json(
-        session,
-        "POST",
-        f"{base}/v1/auth/login",
-        json={"username": "admin", "password": ADMIN_PASSWORD},
-    )
-    headers = {"Authorization": f"Bearer {login['token']}"}
-    ent = await _json(
-        session,
-        "POST",
-        f"{base}/v1/organizations",
-        json={"name": "E", "kind": "enterprise"},
-        headers=headers,
-    )
-    group = await _json(
-        session,
-        "POST",
-        f"{base}/v1/business-groups",
-        json={"name": "G", "enterprise_id": ent["id"]},
-        headers=headers,
-    )
-    body = {
-        "label": "restart",
-        "communication_type": "outgoing",
-        "traffic_type": "otp",
-        "channels": ["sms"],
-        "enterprise_id": ent["id"],
-        "business_group_id": group["id"],
-    }
-    made = await _json(session, "POST", f"{base}/v1/accounts", json=body, headers=headers)
-    return made["account"]["id"], made["api_key"]
 
 
 async def _send_and_read(url: str, acc: str, key: str) -> str:
@@ -110,7 +69,7 @@ async def test_services_keep_working_after_a_nats_restart(platform: Platform) ->
     """Before and after a restart of the (authenticated) NATS server, an integrator sends over
     NATS and reads its events, and every service answers /readyz again."""
     async with aiohttp.ClientSession() as session:
-        acc, key = await _account(session, platform.account)
+        acc, key = await create_sms_account(session, platform.account)
     first = await _send_and_read(platform.nats_url, acc, key)
     assert platform.nats is not None
     platform.nats.stop()
