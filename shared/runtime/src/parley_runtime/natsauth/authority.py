@@ -159,8 +159,11 @@ def make_setup(resolver_dir: str | Path, operator_password: str | None = None) -
         for service in SERVICES
     }
     creds["admin"] = _user("parley-admin", parley, parley_signing, admin_permissions())
-    callout_perms = {"pub": {"allow": ["_INBOX.>"]}, "sub": {"allow": ["$SYS.REQ.USER.AUTH"]}}
-    callout_perms["resp"] = {"max": 1, "ttl": 0}
+    callout_perms: dict[str, Any] = {
+        "pub": {"allow": ["_INBOX.>"]},
+        "sub": {"allow": ["$SYS.REQ.USER.AUTH"]},
+        "resp": {"max": 1, "ttl": 0},  # answers each auth request once
+    }
     callout_jwt = jwt.encode(jwt.user_claims(callout.public, CALLOUT_USER, callout_perms), auth)
     creds["callout"] = jwt.creds(callout_jwt, callout.seed)
     system_perms = {
