@@ -156,3 +156,22 @@ async def test_a_deleted_account_is_refused_and_its_connections_closed(
             await asyncio.sleep(0.05)
     finally:
         await admin.close()
+
+
+async def test_an_unreadable_event_does_not_hold_up_the_others(
+    auth_api: Api, nats_auth: AuthNatsServer
+) -> None:
+    """A config event the provisioner cannot read is set aside; accounts created after it
+    still get their NATS side (one event at a time would otherwise wait on it forever)."""
+    owner = await nats.connect(
+        nats_auth.url,
+        user_credentials=str(nats_auth.files.creds("account-svc")),
+        inbox_prefix="_INBOX.account-svc",
+    )
+    try:
+        await owner.jetstream().publish("parley.account.v1.config.acc_broken", b"{not json")
+    finally:
+        await owner.close()
+    account_id, key = await _create_account(auth_api)
+    nc, _ = await _connect_when_ready(nats_auth.url, account_id, key)
+    await nc.close()

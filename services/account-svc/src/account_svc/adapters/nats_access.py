@@ -38,6 +38,7 @@ log = structlog.get_logger("account_svc.nats_access")
 
 FETCH_WAIT_S = 1.0
 RETRY_DELAY_S = 2.0
+MAX_ATTEMPTS = 30  # then the event is given up (logged): one bad event must not stop the rest
 LOOKUP_TIMEOUT_S = 1.0
 APPLIED = Counter("parley_account_nats_applied_total", "Account NATS sides made to match", ["kind"])
 FAILED = Counter("parley_account_nats_apply_failures_total", "Failed NATS side updates")
@@ -123,12 +124,30 @@ class Provisioner:
         try:
             data = parse_event(msg.data)
             key_hash = _key_hash(data)
+        except (ValueError, KeyError, TypeError) as exc:  # pydantic's errors are ValueErrors
+            # Not an account event this code can read: retrying cannot help, and with one
+            # event in flight at a time it would hold up every other account.
+            FAILED.inc()
+            # No traceback: a validation error quotes the event's content.
+            log.error("nats_provision_event_unreadable", error=type(exc).__name__)  # noqa: TRY400
+            await msg.term()
+            return
+        try:
             await apply_account(self._system, self._js, self._authority, data.account_id, key_hash)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - retried after a delay, never dropped
+        except Exception as exc:  # noqa: BLE001 - retried after a delay (NATS may be away)
             FAILED.inc()
-            log.warning("nats_provision_failed", error=type(exc).__name__)
+            attempts = int(getattr(msg.metadata, "num_delivered", 1) or 1)
+            if attempts >= MAX_ATTEMPTS:
+                log.error(  # noqa: TRY400 - the type is enough, and no secret gets quoted
+                    "nats_provision_given_up", account_id=data.account_id, error=type(exc).__name__
+                )
+                await msg.term()
+                return
+            log.warning(
+                "nats_provision_failed", account_id=data.account_id, error=type(exc).__name__
+            )
             with contextlib.suppress(Exception):
                 await msg.nak(delay=RETRY_DELAY_S)
             return
