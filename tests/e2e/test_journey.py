@@ -555,3 +555,13 @@ async def journey(platform: Platform, receiver: Receiver, session: aiohttp.Clien
         f"{sorted(Counter(e['type'] for e in events_now()).items())}; "
         f"batch sizes {[len(b) for _, b in status_events(receiver, secret, hook_key)]}"
     )
+
+
+def test_no_service_hit_a_nats_permission_violation(platform: Platform) -> None:
+    """After the journey, the (authenticated) server logged no permission violation: each
+    service's least-privilege permissions cover everything it really does."""
+    log = (platform.root / "nats.log").read_text(errors="replace")
+    # nats-server logs "Publish Violation - ..." / "Subscription Violation - ..." (client.go)
+    violations = [line for line in log.splitlines() if " Violation - " in line]
+    assert violations == []
+    assert "Server is ready" in log  # the log is the server's, and was read
