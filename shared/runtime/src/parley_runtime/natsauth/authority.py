@@ -72,6 +72,12 @@ class Authority:
         """
         return Key.derived(self.tenant_secret, f"signer:{account_id}:{api_key_hash}", ACCOUNT)
 
+    def user_creds(self, name: str, permissions: dict[str, Any]) -> str:
+        """A creds file of a new PARLEY user with `permissions` (for tools: chaos, scripts)."""
+        user = Key.new(USER)
+        claims = jwt.user_claims(user.public, name, permissions, issuer_account=self.parley)
+        return jwt.creds(jwt.encode(claims, self.parley_signing), user.seed)
+
     def operator_password_ok(self, password: str) -> bool:
         """Whether `password` is the operator credential's (constant-time)."""
         return hmac.compare_digest(password_digest(password), self.operator_password_sha256)
