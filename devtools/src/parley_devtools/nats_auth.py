@@ -21,6 +21,24 @@ from parley_devtools.embedded import NatsServer
 SERVICE_NAMES = ("account-svc", "routing-svc", "webhook-svc")
 
 
+def observer_permissions(name: str) -> dict[str, Any]:
+    """What a test tool (chaos, benchmarks) may do on the bus: watch config events and read
+    STATUS through ordered consumers (as webhook-svc may); nothing else."""
+    from parley_runtime.natsauth.permissions import consume
+    from parley_shared import subjects
+
+    return {
+        "pub": {
+            "allow": [
+                "$JS.API.STREAM.INFO.*",
+                "$JS.API.STREAM.NAMES",  # nats-py looks a stream up by subject
+                *consume(subjects.STREAM_STATUS),
+            ]
+        },
+        "sub": {"allow": [f"_INBOX.{name}.>", subjects.ACCOUNT_CONFIG_ALL]},
+    }
+
+
 @dataclass(frozen=True)
 class AuthFiles:
     """Where the generated auth files are."""
@@ -53,6 +71,15 @@ class AuthFiles:
     def operator_password(self) -> str:
         """The operator credential's password."""
         return self.operator_password_file.read_text("utf-8").strip()
+
+    def observer(self, name: str) -> dict[str, Any]:
+        """`nats.connect` options of a test tool's own user (`observer_permissions`)."""
+        path = self.directory / f"{name}.creds"
+        text = self.authority().user_creds(name, observer_permissions(name))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        return {"user_credentials": str(path), "inbox_prefix": f"_INBOX.{name}"}
 
     def service_env(self, name: str) -> dict[str, str]:
         """The environment a service needs to connect (and account-svc to run the callout);

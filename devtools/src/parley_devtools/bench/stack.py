@@ -9,6 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from parley_shared.sealing import generate_master_key
 
@@ -56,6 +57,10 @@ class Stack:
             "ACCOUNT_LOG_LEVEL": "WARNING",
             "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
         }
+
+    def observer_options(self) -> dict[str, Any]:
+        """`nats.connect` options of the benchmark's own observer (none without auth)."""
+        return self.auth.observer("bench") if self.auth else {}
 
     def start_service(self, *argv: str) -> subprocess.Popen[bytes]:
         """Start a service command from this venv."""

@@ -24,7 +24,6 @@ from typing import Any
 import aiohttp
 from parley_shared.sealing import generate_master_key
 
-from parley_devtools.chaos.observer import OBSERVER
 from parley_devtools.embedded import (
     LOOPBACK,
     NatsServer,
@@ -106,12 +105,7 @@ class Platform:
         # NATS with authentication on, as make run and deploy/ run it; the scenarios observe
         # with a user of their own (config events, STATUS through an ordered consumer).
         self.auth = prepare(self.tmp / "nats-auth")
-        observer = self.auth.directory / "chaos-observer.creds"
-        observer.write_text(self.auth.authority().user_creds("chaos-observer", OBSERVER))
-        self.nats_options: dict[str, Any] = {
-            "user_credentials": str(observer),
-            "inbox_prefix": "_INBOX.chaos",
-        }
+        self.nats_options: dict[str, Any] = self.auth.observer("chaos")
 
     # ------------------------------------------------------------------ NATS
     def _start_nats(self) -> None:
