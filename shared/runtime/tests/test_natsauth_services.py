@@ -88,3 +88,38 @@ def test_a_jwt_with_a_tampered_claim_or_signature_does_not_verify() -> None:
         jwt.decode(f"{head}.{forged}.{sig}")
     with pytest.raises(jwt.JwtError):
         jwt.decode(f"{head}.{body}.{jwt._b64(bytes(64))}")
+
+
+async def test_the_decider_admits_only_a_current_key_of_an_active_account() -> None:
+    """Integrators by id + current key of an active account, the operator by its password;
+    a malformed user name is refused without a lookup (it would become a subject token)."""
+    from parley_runtime.natsauth.authority import make_setup
+    from parley_runtime.natsauth.callout import parley_decider
+
+    setup = make_setup("/tmp/unused", operator_password="op-pw")
+    looked_up: list[str] = []
+    accounts = {"acc_a": ("active", "h:k1"), "acc_gone": ("deleted", None)}
+
+    async def lookup(account_id: str) -> tuple[str, str | None] | None:
+        looked_up.append(account_id)
+        return accounts.get(account_id)
+
+    decide = parley_decider(setup.authority, lookup, lambda key, digest: f"h:{key}" == digest)
+    grant = await decide("acc_a", "k1")
+    assert grant is not None
+    assert grant.account == setup.authority.tenant_account("acc_a").public
+    assert grant.permissions["sub"]["allow"][0] == "parley.msg.v1.status.acc_a"
+    assert (await decide("operator", "op-pw")) is not None
+    for user, password in (
+        ("acc_a", "k2"),
+        ("acc_gone", "k1"),
+        ("acc_none", "k1"),
+        ("operator", "nope"),
+        ("acc_a.>", "k1"),
+        ("acc_*", "k1"),
+        ("acc_a", ""),
+        ("routing-svc", "k1"),
+    ):
+        assert await decide(user, password) is None, user
+    assert "acc_a.>" not in looked_up
+    assert "acc_*" not in looked_up

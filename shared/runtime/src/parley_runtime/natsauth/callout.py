@@ -11,6 +11,7 @@ API key of an active access account. Passwords are never logged.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,8 @@ AUTH_SUBJECT = "$SYS.REQ.USER.AUTH"
 QUEUE = "parley-callout"
 DECIDE_TIMEOUT_S = 1.5  # the server gives up after its auth timeout (2 s by default)
 REFUSED = "authorization violation"
+ACCOUNT_USER = re.compile(r"acc_[A-Za-z0-9_-]{1,120}")
+"""An integrator's user: an access account id, which becomes a subject token."""
 
 
 @dataclass(frozen=True)
@@ -103,8 +106,8 @@ def parley_decider(authority: Authority, lookup: Lookup, key_matches: KeyMatches
             return Grant(
                 authority.parley, authority.parley_signing, OPERATOR_USER, operator_permissions()
             )
-        if not user.startswith("acc_") or not password:
-            return None
+        if not ACCOUNT_USER.fullmatch(user) or not password:
+            return None  # never looked up, and never put into a subject
         found = await lookup(user)
         if found is None:
             return None
