@@ -87,6 +87,7 @@ async def connect(
     }
     if _TOKEN.fullmatch(name):
         settings["inbox_prefix"] = f"_INBOX.{name}"
-    settings.update(credentials())
+    if not {"user_credentials", "user", "token", "nkeys_seed"} & set(options):
+        settings.update(credentials())  # a connection given its own identity keeps it
     settings.update(options)
     return await nats.connect(nats_servers(url), **settings)
