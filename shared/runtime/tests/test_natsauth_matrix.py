@@ -216,8 +216,12 @@ async def test_integrator_allowed_operations_work(nats_auth: AuthNatsServer) -> 
             msgs = await sub.fetch(5, timeout=2)
             assert [m.data for m in msgs] == [data]  # acc_b's event is not in acc_a's consumer
             await msgs[0].ack()
-            await a.flush()
-            info = await js.consumer_info(stream, "acc_a")
+            deadline = asyncio.get_running_loop().time() + 5
+            while True:  # the ack travels through the account's import: poll for it
+                info = await js.consumer_info(stream, "acc_a")
+                if info.num_ack_pending == 0 or asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(0.05)
             assert info.num_ack_pending == 0
             assert info.num_pending == 0
         assert not a.errors.seen
