@@ -54,6 +54,9 @@ async def _send_and_read(url: str, acc: str, key: str) -> str:
                 msgs = await sub.fetch(10, timeout=1)
             except nats.errors.TimeoutError:
                 continue
+            except nats.js.errors.ServiceUnavailableError:  # JetStream still recovering
+                await asyncio.sleep(0.2)
+                continue
             for msg in msgs:
                 await msg.ack()
                 data = json.loads(msg.data)["data"]

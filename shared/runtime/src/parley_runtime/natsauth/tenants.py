@@ -1,8 +1,9 @@
 """An integrator's NATS side: its account JWT and its two durable consumers.
 
-`apply_account` makes the NATS side match an access account: for an active one, its account
-JWT (imports of its own subjects only, and the signing key of its current API key) and a pull
-consumer named after it on STATUS and on INBOUND, filtered to its subject; for a deleted one,
+`apply_account` makes the NATS side match an access account: for an active one, a pull
+consumer named after it on STATUS and on INBOUND, filtered to its subject, then its account
+JWT (imports of its own subjects only, and the signing key of its current API key); for a
+deleted one,
 an account JWT with no signing key and no connection allowed (the server closes every
 connection at once), then no consumers and no JWT. Each step is idempotent, so a caller may
 repeat it after a crash.
@@ -109,11 +110,16 @@ async def remove_consumers(js: Any, account_id: str) -> None:
 async def apply_account(
     sys_nc: Any, js: Any, authority: Authority, account_id: str, api_key_hash: str | None
 ) -> None:
-    """Make the NATS side of one access account match it (None as the hash: deleted)."""
-    await push_account(sys_nc, tenant_jwt(authority, account_id, api_key_hash))
+    """Make the NATS side of one access account match it (None as the hash: deleted).
+
+    The consumers come first and go last: once the account's JWT admits a connection, its
+    durable consumers are there to read (a pull request for a missing one gets no answer).
+    """
     if api_key_hash is not None:
         await ensure_consumers(js, account_id)
+        await push_account(sys_nc, tenant_jwt(authority, account_id, api_key_hash))
         return
+    await push_account(sys_nc, tenant_jwt(authority, account_id, None))
     await remove_consumers(js, account_id)
     try:
         await delete_account(sys_nc, authority, authority.tenant_account(account_id).public)
