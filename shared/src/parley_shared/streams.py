@@ -51,8 +51,15 @@ def to_stream_config(definition: dict[str, Any]) -> Any:
     )
 
 
-async def ensure_streams(js: Any, replicas: int | None = None) -> list[str]:
-    """Create each stream, or update it to its definition when it exists. Returns the names."""
+async def ensure_streams(
+    js: Any, replicas: int | None = None, owner: str | None = None
+) -> list[str]:
+    """Create each missing stream; update existing ones to their definition. Returns the names.
+
+    With `owner` (a service name), only the streams that service owns (`owner` in
+    streams.json) are updated: a service's NATS user may create any missing Parley stream but
+    update only its own (least privilege; see parley_runtime.natsauth.permissions).
+    """
     from nats.js.errors import NotFoundError
 
     names: list[str] = []
@@ -63,7 +70,8 @@ async def ensure_streams(js: Any, replicas: int | None = None) -> list[str]:
         except NotFoundError:
             await js.add_stream(config)
         else:
-            await js.update_stream(config)
+            if owner is None or definition.get("owner") == owner:
+                await js.update_stream(config)
         names.append(config.name)
     return names
 
@@ -74,7 +82,13 @@ async def _main() -> None:
     from parley_shared.environment import nats_servers
 
     url = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
-    nc = await nats.connect(nats_servers(url))
+    options: dict[str, Any] = {}
+    if os.environ.get("NATS_CREDS"):
+        options["user_credentials"] = os.environ["NATS_CREDS"]
+    elif os.environ.get("NATS_USER"):
+        options["user"] = os.environ["NATS_USER"]
+        options["password"] = os.environ.get("NATS_PASSWORD", "")
+    nc = await nats.connect(nats_servers(url), **options)
     try:
         names = await ensure_streams(nc.jetstream())
         print(json.dumps({"streams": names}))

@@ -49,6 +49,7 @@ USER_MESSAGE_ALL = f"{USER_MESSAGE_PREFIX}.*"
 
 # Request/reply.
 API_MESSAGES_SEND = "parley.api.v1.messages.send"
+API_MESSAGES_SEND_ALL = f"{API_MESSAGES_SEND}.*"
 WEBHOOK_DELIVERIES_QUERY = "parley.webhook.v1.deliveries.query"
 WEBHOOK_DEAD_LETTERS_QUERY = "parley.webhook.v1.dead_letters.query"
 WEBHOOK_DEAD_LETTERS_REPLAY = "parley.webhook.v1.dead_letters.replay"
@@ -105,6 +106,15 @@ def status(account_id: str) -> str:
 def inbound(account_id: str) -> str:
     """Subject of an account's user-initiated messages (INBOUND stream)."""
     return f"{INBOUND_PREFIX}.{_token(account_id)}"
+
+
+def api_messages_send(account_id: str) -> str:
+    """Subject an integrator's `parley.api.v1.messages.send` reaches routing-svc on.
+
+    Each integrator's NATS account imports only its own (CONTRACT section 10), so the server,
+    not a header, names the calling account.
+    """
+    return f"{API_MESSAGES_SEND}.{_token(account_id)}"
 
 
 def timer(message_id: str) -> str:

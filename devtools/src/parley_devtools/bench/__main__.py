@@ -19,6 +19,7 @@ from parley_devtools.bench import (
     ceilings,
     config_propagation,
     e2e,
+    nats_auth,
     routing_throughput,
     smpp_session,
     templates,
@@ -48,6 +49,7 @@ def suites(patches: int) -> dict[str, Suite]:
         "e2e": e2e.run,
         "templates": templates.run,
         "smpp_session": smpp_session.run,
+        "nats_auth": nats_auth.run,
     }
 
 

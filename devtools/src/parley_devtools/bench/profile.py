@@ -52,9 +52,20 @@ def _pids(p: Platform) -> dict[str, int]:
     return pids
 
 
+def spy_on(pids: dict[str, int], seconds: float, out: Path, fmt: str) -> list[Any]:
+    """Start `py-spy record` on each process (SVG flame graphs, or raw folded stacks)."""
+    out.mkdir(parents=True, exist_ok=True)
+    spies = []
+    for name, pid in pids.items():
+        path = out / (f"{name}.svg" if fmt == "flamegraph" else f"{name}.folded")
+        argv = [str(PY_SPY), "record", "--pid", str(pid), "--duration", str(int(seconds))]
+        argv += ["--rate", "200", "--nonblocking", "--format", fmt, "--output", str(path)]
+        spies.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return spies
+
+
 async def profile(rate: int, seconds: float, out: Path, fmt: str = "flamegraph") -> dict[str, Any]:
     """Run the load with every service under py-spy; the CPU share per process."""
-    out.mkdir(parents=True, exist_ok=True)
     p = Platform(Options(retry_schedule="1,2,4"))
     receiver = Receiver()
     await receiver.start()
@@ -65,29 +76,7 @@ async def profile(rate: int, seconds: float, out: Path, fmt: str = "flamegraph")
         await first_send(p.routing_base, key)
         warm = await run_client(p.routing_base, key, 2000, rate=1000, connections=32)
         await wait_finals(receiver, warm, 20)
-        for name, pid in p.pids().items():
-            svg = out / (f"{name}.svg" if fmt == "flamegraph" else f"{name}.folded")
-            spies.append(
-                subprocess.Popen(
-                    [
-                        str(PY_SPY),
-                        "record",
-                        "--pid",
-                        str(pid),
-                        "--duration",
-                        str(int(seconds)),
-                        "--rate",
-                        "200",
-                        "--nonblocking",
-                        "--format",
-                        "flamegraph" if fmt == "flamegraph" else "raw",
-                        "--output",
-                        str(svg),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
+        spies = spy_on(p.pids(), seconds, out, fmt)
         pids = _pids(p)
         before, started = _cpu_of(pids), time.monotonic()
         me = psutil.Process(os.getpid()).cpu_times()
@@ -102,10 +91,7 @@ async def profile(rate: int, seconds: float, out: Path, fmt: str = "flamegraph")
         after, elapsed = _cpu_of(pids), time.monotonic() - started
         mine = psutil.Process(os.getpid()).cpu_times()
         await wait_finals(receiver, load, 30)
-        share = {
-            name: round((after[name] - before.get(name, 0.0)) / elapsed, 3)
-            for name in after
-        }
+        share = {name: round((after[name] - before.get(name, 0.0)) / elapsed, 3) for name in after}
         share["load client + receiver"] = round(
             (mine.user + mine.system - me.user - me.system) / elapsed, 3
         )

@@ -32,6 +32,7 @@ from parley_devtools.embedded import (
     stop_process,
     wait_ready,
 )
+from parley_devtools.nats_auth import AuthNatsServer, prepare
 
 ADMIN_PASSWORD = secrets.token_urlsafe(18)
 ROUTES = {"routes": [{"name": "sms-1", "channel": "sms", "capacity_per_s": 1_000_000}]}
@@ -101,24 +102,36 @@ class Platform:
         self.master_key = generate_master_key()
         self.services: dict[str, Service] = {}
         self.token = ""
+        # NATS with authentication on, as make run and deploy/ run it; the scenarios observe
+        # with a user of their own (config events, STATUS through an ordered consumer).
+        self.auth = prepare(self.tmp / "nats-auth")
+        self.nats_options: dict[str, Any] = self.auth.observer("chaos")
 
     # ------------------------------------------------------------------ NATS
     def _start_nats(self) -> None:
         if not self.options.cluster:
-            self.nodes = [NatsServer(store_dir=self.tmp / "nats", log_file=self.tmp / "nats.log")]
-            self.nodes[0].start()
+            single: NatsServer = AuthNatsServer(
+                self.auth, store_dir=self.tmp / "nats", log_file=self.tmp / "nats.log"
+            )
+            self.nodes = [single.start()]
             return
         routes = [free_port() for _ in range(3)]
         route_urls = ",".join(f"nats-route://{LOOPBACK}:{p}" for p in routes)
         for i, port in enumerate(routes):
-            args = ["-n", f"n{i + 1}", "--cluster_name", "parley-chaos"]
+            conf = self.auth.directory / f"node-{i + 1}.conf"  # its own JWT resolver dir
+            resolver = self.tmp / f"nats-n{i + 1}" / "jwt"
+            conf.write_text(
+                f'include "auth.conf"\nresolver: {{ type: full, dir: "{resolver}", '
+                "allow_delete: true }\n"
+            )
+            args = ["-c", str(conf), "-n", f"n{i + 1}", "--cluster_name", "parley-chaos"]
             args += ["--cluster", f"nats://{LOOPBACK}:{port}", "--routes", route_urls]
-            node = NatsServer(
+            member = NatsServer(
                 store_dir=self.tmp / f"nats-n{i + 1}",
                 extra_args=args,
                 log_file=self.tmp / f"nats-n{i + 1}.log",
             )
-            self.nodes.append(node)
+            self.nodes.append(member)
         for node in self.nodes:
             node.start()
 
@@ -184,7 +197,8 @@ class Platform:
         self._start_nats()
         self.pg.start()
         env = self.env()
-        await asyncio.to_thread(self._create_streams, env)
+        admin = {**env, "NATS_CREDS": str(self.auth.creds("admin"))}
+        await asyncio.to_thread(self._create_streams, admin)
         result = await asyncio.to_thread(
             subprocess.run,
             [str(VENV_BIN / "account-svc"), "bootstrap"],
@@ -204,6 +218,7 @@ class Platform:
         for name, (argv, port_var, host_var) in plan.items():
             port = free_port()
             service_env = {**self.env(self.nats_url_for(name)), port_var: str(port)}
+            service_env |= self.auth.service_env(name)
             service_env[host_var] = LOOPBACK
             self.services[name] = Service(name, argv, port, service_env, self.tmp / f"{name}.log")
             self.services[name].start()

@@ -71,7 +71,9 @@ async def under_load(
     result = await load
     notes.append(f"load client errors (not accepted): {result.errors or 'none'}")
     accepted = result.ids | {probe}
-    view = await settle(p.nats_urls, account_id, accepted, receiver, budget_s=settle_s)
+    view = await settle(
+        p.nats_urls, account_id, accepted, receiver, budget_s=settle_s, options=p.nats_options
+    )
     return row_for(name, accepted, view, receiver, notes)
 
 
@@ -130,7 +132,7 @@ async def postgres_restart(p: Platform, seconds: float = 10.0, down_s: float = 2
     versions: list[int] = []
     seen: dict[int, int] = {}
     errors: dict[str, int] = {}
-    nc = await nats.connect(p.nats_urls)
+    nc = await nats.connect(p.nats_urls, **p.nats_options)
 
     async def on_event(msg: Any) -> None:
         version = int(orjson.loads(msg.data)["data"]["version"])
@@ -211,7 +213,9 @@ async def receiver_outage(
     replayed through account-svc until every subscribed event arrived."""
     account_id, key = await p.create_account(receiver.url)
     probe = await first_send(p.routing_base, key)
-    view = await settle(p.nats_urls, account_id, {probe}, receiver, budget_s=30)
+    view = await settle(
+        p.nats_urls, account_id, {probe}, receiver, budget_s=30, options=p.nats_options
+    )
     await receiver.stop()
     began = time.monotonic()
     result = await run_client(p.routing_base, key, messages, rate=rate)
@@ -221,7 +225,13 @@ async def receiver_outage(
     notes = [f"receiver down {time.monotonic() - began:.1f} s; load errors: {result.errors}"]
     # let the scheduled retries run out (the last attempt is due ~outage x 1.2 after the first)
     view = await settle(
-        p.nats_urls, account_id, accepted, receiver, budget_s=outage_s * 0.5 + 15, view=view
+        p.nats_urls,
+        account_id,
+        accepted,
+        receiver,
+        budget_s=outage_s * 0.5 + 15,
+        view=view,
+        options=p.nats_options,
     )
     replayed: set[str] = set()
     deadline = time.monotonic() + max(60.0, outage_s)
@@ -237,7 +247,15 @@ async def receiver_outage(
                     replayed.add(item["id"])
                 else:
                     notes.append(f"replay {item['id']}: {status} {answer}")
-        view = await settle(p.nats_urls, account_id, accepted, receiver, budget_s=0, view=view)
+        view = await settle(
+            p.nats_urls,
+            account_id,
+            accepted,
+            receiver,
+            budget_s=0,
+            view=view,
+            options=p.nats_options,
+        )
         if not items and receiver.received(view.subscribed) == len(view.subscribed):
             break
         await asyncio.sleep(1.0)

@@ -19,6 +19,7 @@ from parley_shared.streams import ensure_streams
 from account_svc.accounts import Accounts
 from account_svc.adapters.http_api import Services, build_app
 from account_svc.adapters.login_store import LoginStore
+from account_svc.adapters.nats_access import NatsAccess
 from account_svc.adapters.outbox import OutboxRelay
 from account_svc.adapters.postgres import apply_migrations, create_pool
 from account_svc.adapters.purge import Purger
@@ -91,8 +92,15 @@ def create_app(settings: Settings) -> web.Application:
         nc = holder.get("nc")
         db_ok = bool(repo and await repo.ping())
         nats_ok = bool(nc and nc.is_connected)
-        ok = db_ok and nats_ok and state["streams"]
-        return ok, {"database": db_ok, "nats": nats_ok, "streams": state["streams"]}
+        access: NatsAccess | None = holder.get("nats_access")
+        access_ok = (
+            access is None
+            if settings.nats_authority_file is None
+            else bool(access and access.ready)
+        )
+        ok = db_ok and nats_ok and state["streams"] and access_ok
+        checks = {"database": db_ok, "nats": nats_ok, "streams": state["streams"]}
+        return ok, checks | ({"nats_access": access_ok} if settings.nats_authority_file else {})
 
     services = Services()
     app = build_app(services, ready)
@@ -117,19 +125,17 @@ def create_app(settings: Settings) -> web.Application:
         holder["nc"] = nc
         services.webhooks = WebhookQueries(services.accounts, nc)
         js = nc.jetstream()
-        await ensure_streams(js, settings.stream_replicas)
+        await ensure_streams(js, settings.stream_replicas, owner="account-svc")
         state["streams"] = True
-        if settings.outbox_relay_enabled:
-            relay = OutboxRelay(
-                settings.database_url.get_secret_value(), js, settings.outbox_poll_seconds
+        if settings.nats_authority_file is not None:
+            from parley_runtime.natsauth.authority import Authority
+
+            access = NatsAccess(
+                settings.nats_url, Authority.load(settings.nats_authority_file), pool
             )
-            holder["relay"] = relay
-            holder["relay_task"] = asyncio.create_task(relay.run(), name="outbox-relay")
-        purger = Purger(
-            LoginStore(pool), settings.purge_interval_seconds, settings.purge_batch, LOCKOUT_SECONDS
-        )
-        holder["purger"] = purger
-        holder["purge_task"] = asyncio.create_task(purger.run(), name="purge")
+            holder["nats_access"] = access
+            await access.start(js, key)
+        start_background(settings, holder, js)
         log.info("account_svc_started", port=settings.http_port)
 
     async def cleanup(_: web.Application) -> None:
@@ -141,8 +147,27 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
+def start_background(settings: Settings, holder: dict[str, Any], js: Any) -> None:
+    """The outbox relay (when enabled) and the periodic purge of sessions and login rows."""
+    if settings.outbox_relay_enabled:
+        relay = OutboxRelay(
+            settings.database_url.get_secret_value(), js, settings.outbox_poll_seconds
+        )
+        holder["relay"] = relay
+        holder["relay_task"] = asyncio.create_task(relay.run(), name="outbox-relay")
+    purger = Purger(
+        LoginStore(holder["pool"]),
+        settings.purge_interval_seconds,
+        settings.purge_batch,
+        LOCKOUT_SECONDS,
+    )
+    holder["purger"] = purger
+    holder["purge_task"] = asyncio.create_task(purger.run(), name="purge")
+
+
 async def close_connections(holder: dict[str, Any]) -> None:
-    """Stop the outbox relay and the purge, drain NATS, close the pool and the hashing threads.
+    """Stop the outbox relay, the purge and the NATS access (callout, provisioner), drain
+    NATS, close the pool and the hashing threads.
 
     Each step is bounded: a shutdown that hangs on one part would leave the rest running.
     """
@@ -161,6 +186,13 @@ async def close_connections(holder: dict[str, Any]) -> None:
         _, pending = await asyncio.wait({task}, timeout=CLOSE_TIMEOUT_S)
         if pending:
             log.warning(event)
+    access = holder.get("nats_access")
+    if access is not None:
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await access.stop()
+        except Exception:  # noqa: BLE001 - its connections go with the process
+            log.warning("nats_access_stop_failed")
     nc = holder.get("nc")
     if nc is not None:
         try:

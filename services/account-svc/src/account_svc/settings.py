@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -31,6 +33,9 @@ class Settings(BaseSettings):
     )
     stream_replicas: int = Field(
         default=1, ge=1, le=5, validation_alias=AliasChoices("PARLEY_STREAM_REPLICAS")
+    )
+    nats_authority_file: Path | None = Field(
+        default=None, validation_alias=AliasChoices("ACCOUNT_NATS_AUTHORITY_FILE")
     )
     outbox_relay_enabled: bool = True
     outbox_poll_seconds: float = Field(default=1.0, gt=0)

@@ -163,7 +163,7 @@ async def start(
     """Connect and start every part; the HTTP routes answer 503 until this has run."""
     rt.nc = nc = await nats_connect(settings.nats_url, "routing-svc", closing=rt.closing)
     js = nc.jetstream()
-    await ensure_streams(js, settings.stream_replicas)
+    await ensure_streams(js, settings.stream_replicas, owner="routing-svc")
     specs = kv.bucket_specs(
         settings.message_log_ttl_seconds,
         settings.last_sender_ttl_seconds,

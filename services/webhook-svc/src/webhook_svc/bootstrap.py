@@ -91,7 +91,7 @@ class Service:
             closing=self._closing,
         )
         js = self.nc.jetstream()
-        await ensure_streams(js, self.settings.stream_replicas)
+        await ensure_streams(js, self.settings.stream_replicas, owner="webhook-svc")
         self._state["streams"] = True
         retries = RetryQueue(js)
         dead_letters = DeadLetterStore(js)
