@@ -21,6 +21,7 @@ from parley_devtools.bench import (
     e2e,
     nats_auth,
     routing_throughput,
+    smpp_e2e,
     smpp_session,
     templates,
     webhook_throughput,
@@ -49,6 +50,7 @@ def suites(patches: int) -> dict[str, Suite]:
         "e2e": e2e.run,
         "templates": templates.run,
         "smpp_session": smpp_session.run,
+        "smpp_e2e": smpp_e2e.run,
         "nats_auth": nats_auth.run,
     }
 

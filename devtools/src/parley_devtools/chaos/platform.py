@@ -88,6 +88,7 @@ class Options:
     cluster: bool = False
     retry_schedule: str = "1,2,4"
     extra_env: dict[str, str] = field(default_factory=dict)
+    routes: dict[str, Any] | None = None  # routing-svc's routes file (default: one sandbox route)
 
 
 class Platform:
@@ -168,7 +169,7 @@ class Platform:
             and not k.startswith(("ACCOUNT_", "ROUTING_", "WEBHOOK_", "PARLEY_"))
         }
         routes = self.tmp / "routes.json"
-        routes.write_text(json.dumps(ROUTES))
+        routes.write_text(json.dumps(self.options.routes or ROUTES))
         base.update(
             {
                 "PATH": f"{VENV_BIN}{os.pathsep}{base.get('PATH', '')}",

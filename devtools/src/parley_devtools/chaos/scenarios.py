@@ -6,7 +6,9 @@
 - `postgres_restart`: PATCHes in a loop while PostgreSQL is stopped and started; every
   answered version must reach ACCOUNTS and the outbox must drain;
 - `receiver_outage`: the webhook receiver down, then up; every event delivered, or
-  dead-lettered and replayed through account-svc.
+  dead-lettered and replayed through account-svc;
+- `smsc_drops`: SMS over SMPP to the SMSC simulator, which drops every connection twice under
+  load; every accepted message must still reach a final status (nothing failed by the drops).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from parley_devtools.chaos.load import BODY, run_client
 from parley_devtools.chaos.platform import SERVICES, Platform
 from parley_devtools.chaos.receiver import Receiver
 from parley_devtools.chaos.tally import Row, row_for, settle
+from parley_devtools.smsc import Smsc
 
 Fault = tuple[str, Callable[[], Awaitable[str]]]
 
@@ -261,3 +264,25 @@ async def receiver_outage(
         await asyncio.sleep(1.0)
     notes.append(f"dead letters replayed through account-svc: {len(replayed)}")
     return row_for("d. webhook receiver outage", accepted, view, receiver, notes)
+
+
+async def smsc_drops(
+    p: Platform, receiver: Receiver, smsc: Smsc, messages: int, rate: float
+) -> Row:
+    """Scenario e: the SMSC drops every SMPP connection twice while messages flow."""
+
+    def drop() -> Fault:
+        async def fault() -> str:
+            return f"{smsc.drop_connections()} connection(s) dropped"
+
+        return "SMSC drops every connection", fault
+
+    return await under_load(
+        p,
+        receiver,
+        "e. SMSC drops connections (SMPP)",
+        messages=messages,
+        rate=rate,
+        faults=[drop(), drop()],
+        settle_s=90,
+    )
