@@ -17,17 +17,22 @@ from parley_shared.sealing import MasterKey
 from parley_shared.streams import ensure_streams
 
 from account_svc.accounts import Accounts
+from account_svc.adapters.account_ids import AccountIds
 from account_svc.adapters.http_api import Services, build_app
 from account_svc.adapters.login_store import LoginStore
 from account_svc.adapters.outbox import OutboxRelay
 from account_svc.adapters.postgres import apply_migrations, create_pool
 from account_svc.adapters.purge import Purger
 from account_svc.adapters.repository import Repository
+from account_svc.adapters.routing_asks import RoutingAsks
+from account_svc.adapters.traffic_feed import TrafficFeed
 from account_svc.auth import Passwords, generate_password
 from account_svc.domain.memory_budget import MemoryBudget
 from account_svc.domain.rate_limit import RateLimiter
+from account_svc.domain.traffic import TrafficTally
 from account_svc.handlers import Directory
 from account_svc.login import LOCKOUT_SECONDS, LoginGuard
+from account_svc.operations import Operations
 from account_svc.settings import Settings
 from account_svc.templates import Templates
 from account_svc.webhooks import WebhookQueries
@@ -119,6 +124,16 @@ def create_app(settings: Settings) -> web.Application:
         js = nc.jetstream()
         await ensure_streams(js, settings.stream_replicas)
         state["streams"] = True
+        holder["traffic"] = feed = TrafficFeed(
+            js,
+            TrafficTally(max_keys=settings.traffic_max_keys),
+            idle_s=settings.traffic_idle_seconds,
+            replay_max=settings.traffic_replay_max,
+        )
+        routing = RoutingAsks(nc, settings.routes_gather_seconds)
+        services.operations = Operations(
+            directory, AccountIds(pool), feed, routing, services.webhooks
+        )
         if settings.outbox_relay_enabled:
             relay = OutboxRelay(
                 settings.database_url.get_secret_value(), js, settings.outbox_poll_seconds
@@ -161,6 +176,11 @@ async def close_connections(holder: dict[str, Any]) -> None:
         _, pending = await asyncio.wait({task}, timeout=CLOSE_TIMEOUT_S)
         if pending:
             log.warning(event)
+    traffic = holder.get("traffic")
+    if traffic is not None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await traffic.stop()
     nc = holder.get("nc")
     if nc is not None:
         try:

@@ -1,0 +1,110 @@
+"""The Traffic view's feed against a real nats-server: STATUS and the delivery log followed
+from an hour back, a bounded replay, and following stopped once nobody asks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import nats
+import orjson
+import pytest
+from account_svc.adapters.traffic_feed import TrafficFeed
+from account_svc.domain.traffic import TrafficTally
+from parley_shared import subjects
+from parley_shared.ids import new_id
+from parley_shared.streams import ensure_streams
+from parley_shared.timefmt import now_ts
+from webhook_testkit import wait_until as until
+
+
+@pytest.fixture
+async def js(nats_url: str) -> AsyncIterator[Any]:
+    """A JetStream context with Parley's streams."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await ensure_streams(js)
+    yield js
+    await nc.close()
+
+
+async def publish_sent(js: Any, account_id: str, count: int) -> None:
+    """`count` `sent` events of `account_id` on STATUS, timed now."""
+    for _ in range(count):
+        event = {
+            "id": new_id("evt"),
+            "type": "parley.message.sent",
+            "time": now_ts(),
+            "data": {"channel": "sms", "route": "sms-1", "attempt": 1, "final": False},
+        }
+        await js.publish(subjects.status(account_id), orjson.dumps(event))
+
+
+async def test_the_past_hour_is_replayed_then_new_events_follow(js: Any) -> None:
+    """Events stored before following started are counted, then new ones as they come, and
+    the delivery log's attempts beside them."""
+    await publish_sent(js, "acc_a", 3)
+    feed = TrafficFeed(js, TrafficTally(), idle_s=60, replay_max=1000)
+    await feed.ensure_following()
+    try:
+        await until(lambda: feed.tally.view(None)["totals"]["sent"] == 3, 5, "replayed")
+        await until(lambda: not feed.status()["loading"], 5, "replay done")
+        await publish_sent(js, "acc_b", 2)
+        entry = {"outcome": "dead", "at": now_ts(), "event_ids": ["evt_1", "evt_2"]}
+        await js.publish(subjects.webhook_attempt_log("acc_b"), orjson.dumps(entry))
+        await until(lambda: feed.tally.view({"acc_b"})["totals"]["sent"] == 2, 5, "followed")
+        await until(lambda: _dead(feed) == 2, 5, "the dead attempt and its two events")
+        assert feed.status()["complete_from"] is not None
+    finally:
+        await feed.stop()
+
+
+def _dead(feed: TrafficFeed) -> int:
+    events: int = feed.tally.view({"acc_b"})["webhooks"]["totals"]["dead"]["events"]
+    return events
+
+
+async def test_a_long_stream_is_replayed_only_from_its_last_messages(js: Any) -> None:
+    """With more messages stored than `replay_max`, only the last `replay_max` are replayed,
+    and the view's complete minute is the one after the first replayed event's."""
+    await publish_sent(js, "acc_a", 30)
+    feed = TrafficFeed(js, TrafficTally(), idle_s=60, replay_max=10)
+    await feed.ensure_following()
+    try:
+        await until(lambda: not feed.status()["loading"], 5, "replay done")
+        assert feed.tally.view(None)["totals"]["sent"] == 10
+        assert feed.status()["complete_from"] > now_ts()[:16]  # the replay began mid-minute
+    finally:
+        await feed.stop()
+
+
+async def test_following_stops_when_nobody_asks(js: Any) -> None:
+    """After `idle_s` without a request the streams are no longer followed and the counts are
+    forgotten; the next request follows again from an hour back."""
+    await publish_sent(js, "acc_a", 2)
+    feed = TrafficFeed(js, TrafficTally(), idle_s=0.5, replay_max=1000)
+    await feed.ensure_following()
+    try:
+        await until(lambda: feed.tally.view(None)["totals"]["sent"] == 2, 5, "replayed")
+        await until(lambda: not feed.following, 5, "stopped when idle")
+        assert feed.tally.view(None)["totals"]["sent"] == 0
+        await feed.ensure_following()
+        await until(lambda: feed.tally.view(None)["totals"]["sent"] == 2, 5, "replayed again")
+    finally:
+        await feed.stop()
+
+
+async def test_queues_show_streams_to_the_platform_and_submit_per_account(js: Any) -> None:
+    """A platform user gets every stream; anyone gets the SUBMIT messages of its accounts."""
+    await js.publish(subjects.submit("acc_a"), b"{}")
+    await js.publish(subjects.submit("acc_a"), b"{}")
+    await js.publish(subjects.submit("acc_b"), b"{}")
+    feed = TrafficFeed(js, TrafficTally(), idle_s=60, replay_max=1000)
+    mine = await feed.queues({"acc_a"}, platform=False)
+    assert mine == {"streams": None, "submit_waiting": 2}
+    every = await feed.queues(None, platform=True)
+    assert every["submit_waiting"] == 3
+    streams = {row["stream"]: row for row in every["streams"]}
+    assert streams["SUBMIT"]["messages"] == 3
+    assert streams["SUBMIT"]["consumers"] == []  # routing-svc never ran here
+    assert set(streams) >= {"STATUS", "WEBHOOK_DELIVERIES", "WEBHOOK_RETRY"}
