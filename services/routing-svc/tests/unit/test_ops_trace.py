@@ -1,5 +1,6 @@
 """A message's trace rebuilt from its record alone (`adapters/ops_api.trace`): attempts in
-order and each status event once, in time order, with the ids `domain.events` publishes."""
+order and each status event once, in the order they happened, with the ids
+`domain.events` publishes."""
 
 from __future__ import annotations
 

@@ -139,7 +139,10 @@ def route_states(providers: ProviderSet, rates: RouteRates) -> list[dict[str, An
 
 # ---------------------------------------------------------------------------- trace
 def status_events(msg: Message) -> list[dict[str, Any]]:
-    """Every status event the message caused, oldest first, rebuilt from its record."""
+    """Every status event the message caused, rebuilt from its record, in the order they
+    happened: by attempt (each starts once the one before ended), then sent, its outcome, read,
+    then late reports. Not by `time` alone: a provider's report can carry a time a moment
+    before the `sent` that was recorded after the provider answered."""
     specs: dict[str, EventSpec] = {}
     for recorded in msg.applied.values():
         for raw in recorded:
@@ -164,7 +167,7 @@ def status_events(msg: Message) -> list[dict[str, Any]]:
                 "late": spec.late,
             }
         )
-    out.sort(key=lambda e: (e["time"], e["attempt"], KIND_ORDER.get(e["status"], 1)))
+    out.sort(key=lambda e: (e["attempt"], e["late"], KIND_ORDER.get(e["status"], 1), e["time"]))
     return out
 
 
