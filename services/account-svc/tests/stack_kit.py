@@ -4,7 +4,7 @@ webhooks), routing-svc with the sandbox provider, webhook-svc and a scripted web
 all on the test's own nats-server and one master key.
 
 Import the fixtures into a test module (or conftest) with
-`from stack_kit import account_settings, stack`.
+`from stack_kit import account_settings, routing_overrides, stack`.
 """
 
 from __future__ import annotations
@@ -113,10 +113,17 @@ def account_settings() -> dict[str, Any]:
 
 
 @pytest.fixture
-async def stack(api: Api, nats_url: str) -> AsyncIterator[Stack]:
+def routing_overrides() -> dict[str, Any]:
+    """routing-svc settings a test module may give (e.g. a `routes_file`)."""
+    return {}
+
+
+@pytest.fixture
+async def stack(api: Api, nats_url: str, routing_overrides: dict[str, Any]) -> AsyncIterator[Stack]:
     """routing-svc and webhook-svc beside the `api` fixture's account-svc, and a receiver."""
     master = api.settings.master_key.get_secret_value()  # type: ignore[attr-defined]
-    routing = TestServer(routing_app(routing_settings(nats_url, master)), host="127.0.0.1")
+    settings = routing_settings(nats_url, master, **routing_overrides)
+    routing = TestServer(routing_app(settings), host="127.0.0.1")
     await routing.start_server()
     webhooks = ServiceRunner(nats_url, master)
     await webhooks.start()

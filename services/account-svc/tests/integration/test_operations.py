@@ -11,10 +11,10 @@ from account_testkit import Api, make_tenant
 from aiohttp.test_utils import TestServer
 from routing_svc.bootstrap import create_app as routing_app
 from routing_testkit import make_settings as routing_settings
-from stack_kit import NUMBER, Stack, account_settings, stack
+from stack_kit import NUMBER, Stack, account_settings, routing_overrides, stack
 from webhook_testkit import wait_until as until
 
-__all__ = ["account_settings", "stack"]
+__all__ = ["account_settings", "routing_overrides", "stack"]
 PASSWORD = "operator-password-1"
 
 

@@ -2,14 +2,19 @@
 API"): every replica's routes, a message's trace, messages by `client_ref`.
 
 The routes query is a scatter: routing-svc's replicas subscribe without a queue group, so one
-publish with one reply inbox reaches all of them, and the replies are gathered until
-`gather_s` after the first (each replica answers from memory, within a few milliseconds of the
-others on one network); no reply within `timeout_s`, or NATS's "no responders" status, is a
-503. The other two go to one replica (queue group), like any request.
+publish with one reply inbox reaches all of them, and the replies are gathered for `gather_s`
+after the first (each replica answers from memory, within a few milliseconds of the others on
+one network). Nobody knows how many replicas run, so the count seen by the last full gather is
+remembered: once that many have answered, the answer goes back at once while the gather runs
+on in the background and updates the count (a replica that joined is in the next answer, one
+that left costs one full `gather_s` wait). No reply within `timeout_s`, or NATS's "no
+responders" status, is a 503. The other two go to one replica (queue group), like any request.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -51,6 +56,8 @@ class RoutingAsks:
         self, nc: Any, gather_s: float = 0.25, timeout_s: float = REQUEST_TIMEOUT_S
     ) -> None:
         self._nc, self._gather_s, self._timeout_s = nc, gather_s, timeout_s
+        self._replicas = 0  # how many answered the last full gather
+        self._gathers: set[asyncio.Task[None]] = set()
 
     async def _ask(self, subject: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -62,15 +69,26 @@ class RoutingAsks:
     async def routes(self) -> list[dict[str, Any]]:
         """Every replica's answer to the routes query (at least one, else 503)."""
         inbox = self._nc.new_inbox()
-        sub = await self._nc.subscribe(inbox, max_msgs=0)
+        sub = await self._nc.subscribe(inbox)
         replies: list[dict[str, Any]] = []
+        enough = asyncio.Event()
+        await self._nc.publish(subjects.ROUTING_ROUTES_QUERY, b"{}", reply=inbox)
+        gathering = asyncio.create_task(self._gather(sub, replies, enough))
+        self._gathers.add(gathering)
+        gathering.add_done_callback(self._gathers.discard)
+        waiting = asyncio.create_task(enough.wait())
+        await asyncio.wait({gathering, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if not replies:
+            raise TransientError(NOT_ANSWERING)
+        return list(replies)
+
+    async def _gather(self, sub: Any, replies: list[dict[str, Any]], enough: asyncio.Event) -> None:
+        """Collect replies until `gather_s` after the first; set `enough` once as many as the
+        last full gather saw have come; remember how many came."""
+        deadline = time.monotonic() + self._timeout_s
         try:
-            await self._nc.publish(subjects.ROUTING_ROUTES_QUERY, b"{}", reply=inbox)
-            deadline = time.monotonic() + self._timeout_s
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
+            while (left := deadline - time.monotonic()) > 0:
                 try:
                     msg = await sub.next_msg(timeout=left)
                 except (TimeoutError, NatsTimeout):
@@ -83,11 +101,13 @@ class RoutingAsks:
                     continue  # one replica's bad answer must not hide the others
                 if len(replies) == 1:
                     deadline = min(deadline, time.monotonic() + self._gather_s)
+                if self._replicas and len(replies) >= self._replicas:
+                    enough.set()
+            if replies:
+                self._replicas = len(replies)
         finally:
-            await sub.unsubscribe()
-        if not replies:
-            raise TransientError(NOT_ANSWERING)
-        return replies
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
 
     async def trace(self, message_id: str) -> dict[str, Any] | None:
         """A message's trace, or None when routing-svc's log does not hold it."""
