@@ -1,5 +1,6 @@
-"""The Traffic view's feed against a real nats-server: STATUS and the delivery log followed
-from an hour back, a bounded replay, and following stopped once nobody asks."""
+"""The operator views' NATS adapters against a real nats-server: the Traffic feed (STATUS and
+the delivery log followed from an hour back, a bounded replay, following stopped once nobody
+asks, queue depths) and the routes gather over routing-svc's replicas."""
 
 from __future__ import annotations
 
@@ -108,3 +109,37 @@ async def test_queues_show_streams_to_the_platform_and_submit_per_account(js: An
     assert streams["SUBMIT"]["messages"] == 3
     assert streams["SUBMIT"]["consumers"] == []  # routing-svc never ran here
     assert set(streams) >= {"STATUS", "WEBHOOK_DELIVERIES", "WEBHOOK_RETRY"}
+
+
+async def test_the_routes_gather_answers_early_once_it_knows_how_many_replicas_answer(
+    nats_url: str,
+) -> None:
+    """The first gather waits its whole window and learns that two replicas answer; the next
+    answers as soon as both have (the window still running behind it); once one is gone the
+    gather waits the window again and learns the new count."""
+    from account_svc.adapters.routing_asks import RoutingAsks
+
+    nc = await nats.connect(nats_url)
+    subs = []
+    for name in ("replica-a", "replica-b"):
+
+        async def answer(msg: Any, name: str = name) -> None:
+            await msg.respond(orjson.dumps({"replica": name, "routes": []}))
+
+        subs.append(await nc.subscribe(subjects.ROUTING_ROUTES_QUERY, cb=answer))
+    await nc.flush()
+    asks = RoutingAsks(nc, gather_s=2.0)
+    try:
+        first = await asks.routes()
+        assert sorted(r["replica"] for r in first) == ["replica-a", "replica-b"]
+        assert not asks._gathers  # it waited for the whole window
+        second = await asks.routes()
+        assert len(second) == 2
+        assert asks._gathers  # answered with both, the window still open
+        await subs[1].unsubscribe()
+        await nc.flush()
+        third = await asks.routes()
+        assert [r["replica"] for r in third] == ["replica-a"]
+        assert asks._replicas == 1
+    finally:
+        await nc.close()
