@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from account_testkit import make_tenant
-from console.console_kit import Console
+from console.console_kit import PHONE, Console
 from parley_devtools.smsc import Smsc
 from playwright.async_api import expect
 from stack_kit import NUMBER, Stack, account_settings, stack
@@ -61,7 +61,8 @@ async def test_the_traffic_chart_is_drawn_and_moves_when_traffic_flows(
     stack: Stack, console: Console
 ) -> None:
     """The traffic page draws both charts; messages sent while it is open move the status and
-    channel charts without a reload, and the numbers are in tables too."""
+    channel charts without a reload, the numbers are in tables too, and on a phone's width
+    nothing sticks out sideways."""
     tenant = await make_tenant(stack.api)
     _, key = await stack.account(tenant, label="Shop OTP")
     await stack.recipient(NUMBER, outcomes={"rcs": "delivery_failed"})
@@ -102,6 +103,13 @@ async def test_the_traffic_chart_is_drawn_and_moves_when_traffic_flows(
         "webhook-svc-status"
     )
     await console.docs_shot("traffic")
+    await page.set_viewport_size(PHONE)
+
+    async def fits() -> bool:  # the charts redraw at the new width
+        widths = await page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+        return bool(widths[0] <= widths[1])
+
+    await until(fits, 5, "the page to fit a phone's width")
 
 
 async def test_routes_show_each_routes_state_binds_and_last_error(
