@@ -5,12 +5,13 @@ asks, queue depths) and the routes gather over routing-svc's replicas."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import nats
 import orjson
 import pytest
-from account_svc.adapters.traffic_feed import TrafficFeed
+from account_svc.adapters.traffic_feed import StreamFollower, TrafficFeed
 from account_svc.domain.traffic import TrafficTally
 from parley_shared import subjects
 from parley_shared.ids import new_id
@@ -143,3 +144,20 @@ async def test_the_routes_gather_answers_early_once_it_knows_how_many_replicas_a
         assert asks._replicas == 1
     finally:
         await nc.close()
+
+
+async def test_a_stream_with_nothing_since_the_start_is_not_loading(js: Any) -> None:
+    """A stream whose messages are all older than where following starts is not "loading":
+    the view does not wait for a replay that has nothing to replay."""
+    await publish_sent(js, "acc_a", 2)
+    folded: list[str] = []
+    follower = StreamFollower(
+        js, subjects.STREAM_STATUS, subjects.STATUS_ALL, lambda a, _: folded.append(a) or True, 10
+    )
+    await follower.start(datetime.now(UTC) + timedelta(minutes=1))
+    try:
+        assert follower.loading is False
+        await publish_sent(js, "acc_b", 1)
+        await until(lambda: folded == ["acc_b"], 5, "a new event followed")
+    finally:
+        await follower.stop()

@@ -87,6 +87,8 @@ class StreamFollower:
             cb=self._on_msg,
             pending_msgs_limit=100_000,
         )
+        if self.loading and not (await self._sub.consumer_info()).num_pending:
+            self.loading = False  # nothing stored since `since` (or all handed over already)
 
     async def stop(self) -> None:
         """Stop following."""
