@@ -53,6 +53,11 @@ API_MESSAGES_SEND_ALL = f"{API_MESSAGES_SEND}.*"
 WEBHOOK_DELIVERIES_QUERY = "parley.webhook.v1.deliveries.query"
 WEBHOOK_DEAD_LETTERS_QUERY = "parley.webhook.v1.dead_letters.query"
 WEBHOOK_DEAD_LETTERS_REPLAY = "parley.webhook.v1.dead_letters.replay"
+# routing-svc's operator API (account-svc's console asks). The routes query is answered by
+# every replica (no queue group: each reports its own connections); the others by one.
+ROUTING_ROUTES_QUERY = "parley.routing.v1.routes.query"
+ROUTING_MESSAGES_TRACE = "parley.routing.v1.messages.trace"
+ROUTING_MESSAGES_FIND = "parley.routing.v1.messages.find"
 
 # Durable consumer names.
 DURABLE_ROUTING_ACCOUNTS = "routing-svc-accounts"
@@ -62,6 +67,7 @@ DURABLE_ROUTING_TIMERS = "routing-svc-timers"
 DURABLE_ROUTING_RECEIPTS = "routing-svc-receipts"
 DURABLE_ROUTING_USER_MESSAGES = "routing-svc-user-messages"
 QUEUE_ROUTING_API = "routing-svc"
+QUEUE_ROUTING_OPS = "routing-svc-ops"
 DURABLE_WEBHOOK_STATUS = "webhook-svc-status"
 DURABLE_WEBHOOK_INBOUND = "webhook-svc-inbound"
 

@@ -17,6 +17,7 @@ from parley_shared.sealing import MasterKey
 from parley_shared.streams import ensure_streams
 
 from account_svc.accounts import Accounts
+from account_svc.adapters.account_ids import AccountIds
 from account_svc.adapters.http_api import Services, build_app
 from account_svc.adapters.login_store import LoginStore
 from account_svc.adapters.nats_access import NatsAccess
@@ -24,11 +25,15 @@ from account_svc.adapters.outbox import OutboxRelay
 from account_svc.adapters.postgres import apply_migrations, create_pool
 from account_svc.adapters.purge import Purger
 from account_svc.adapters.repository import Repository
+from account_svc.adapters.routing_asks import RoutingAsks
+from account_svc.adapters.traffic_feed import TrafficFeed
 from account_svc.auth import Passwords, generate_password
 from account_svc.domain.memory_budget import MemoryBudget
 from account_svc.domain.rate_limit import RateLimiter
+from account_svc.domain.traffic import TrafficTally
 from account_svc.handlers import Directory
 from account_svc.login import LOCKOUT_SECONDS, LoginGuard
+from account_svc.operations import Operations
 from account_svc.settings import Settings
 from account_svc.templates import Templates
 from account_svc.webhooks import WebhookQueries
@@ -135,6 +140,9 @@ def create_app(settings: Settings) -> web.Application:
             )
             holder["nats_access"] = access
             await access.start(js, key)
+        services.operations = operations(
+            settings, holder, js=js, nc=nc, pool=pool, services=services
+        )
         start_background(settings, holder, js)
         log.info("account_svc_started", port=settings.http_port)
 
@@ -145,6 +153,29 @@ def create_app(settings: Settings) -> web.Application:
     app.on_cleanup.append(cleanup)
     app[HOLDER] = holder
     return app
+
+
+def operations(
+    settings: Settings,
+    holder: dict[str, Any],
+    *,
+    js: Any,
+    nc: Any,
+    pool: Any,
+    services: Services,
+) -> Operations:
+    """The operator console's read side: the traffic feed (kept in `holder` to stop it) and
+    the asks of routing-svc and webhook-svc."""
+    holder["traffic"] = feed = TrafficFeed(
+        js,
+        TrafficTally(max_keys=settings.traffic_max_keys),
+        idle_s=settings.traffic_idle_seconds,
+        replay_max=settings.traffic_replay_max,
+    )
+    routing = RoutingAsks(nc, settings.routes_gather_seconds)
+    assert services.directory is not None
+    assert services.webhooks is not None
+    return Operations(services.directory, AccountIds(pool), feed, routing, services.webhooks)
 
 
 def start_background(settings: Settings, holder: dict[str, Any], js: Any) -> None:
@@ -193,6 +224,11 @@ async def close_connections(holder: dict[str, Any]) -> None:
                 await access.stop()
         except Exception:  # noqa: BLE001 - its connections go with the process
             log.warning("nats_access_stop_failed")
+    traffic = holder.get("traffic")
+    if traffic is not None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await traffic.stop()
     nc = holder.get("nc")
     if nc is not None:
         try:

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     purge_interval_seconds: float = Field(default=300.0, ge=1)
     purge_batch: int = Field(default=1000, ge=1, le=100000)
+    # The console's operator views (README "Console").
+    traffic_idle_seconds: float = Field(default=900.0, ge=10)
+    traffic_replay_max: int = Field(default=500_000, ge=0)
+    traffic_max_keys: int = Field(default=2000, ge=10, le=1_000_000)
+    routes_gather_seconds: float = Field(default=0.25, gt=0, le=5)
     log_level: str = "INFO"
     log_json: bool | None = None
 

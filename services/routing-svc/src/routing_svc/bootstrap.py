@@ -26,6 +26,7 @@ from routing_svc.access import Gate
 from routing_svc.adapters import kv
 from routing_svc.adapters.bus import Bus, JetStreamProviderSink
 from routing_svc.adapters.capacity import CapacityLeases
+from routing_svc.adapters.client_refs import ClientRefIndex
 from routing_svc.adapters.consent_store import ConsentStore
 from routing_svc.adapters.directory import Directory
 from routing_svc.adapters.handovers import KvHandovers, KvUserParts
@@ -35,6 +36,7 @@ from routing_svc.adapters.last_sender import LastSenders
 from routing_svc.adapters.link_store import KvLinkStore
 from routing_svc.adapters.message_store import MessageStore
 from routing_svc.adapters.nats_api import NatsApi
+from routing_svc.adapters.ops_api import OpsApi
 from routing_svc.adapters.profiles import ProfileCache
 from routing_svc.adapters.providers import rbm, registry, whatsapp_cloud
 from routing_svc.adapters.providers.config import RouteConfig
@@ -78,6 +80,7 @@ class Runtime:
     providers: ProviderSet | None = None
     consumers: list[PullConsumer] = field(default_factory=list)
     nats_api: NatsApi | None = None
+    ops_api: OpsApi | None = None
     publisher: JetStreamPublisher | None = None
     started: bool = False
     closing: asyncio.Event = field(default_factory=asyncio.Event)
@@ -213,7 +216,9 @@ async def start(
         vault=vault,
         bus=bus,
     )
+    client_refs = ClientRefIndex(buckets[kv.CLIENT_REFS], kv.KvWriter(publisher, kv.CLIENT_REFS))
     submissions = Submissions(
+        client_refs=client_refs,
         store=store,
         bus=bus,
         vault=vault,
@@ -247,6 +252,8 @@ async def start(
     if settings.role in ("all", "api"):
         rt.nats_api = NatsApi(nc, gate, submissions)
         await rt.nats_api.start()
+    rt.ops_api = OpsApi(nc, providers, store, client_refs, role=settings.role)
+    await rt.ops_api.start()
     rt.started = True
     gc.freeze()  # what start-up made lives as long as the process: keep it out of collections
     log.info("routing_svc_started", port=settings.http_port, providers=providers.kinds())
@@ -257,6 +264,8 @@ async def stop(rt: Runtime) -> None:
     rt.closing.set()
     if rt.nats_api is not None:
         await rt.nats_api.stop()
+    if rt.ops_api is not None:
+        await rt.ops_api.stop()
     for consumer in rt.consumers:
         await consumer.stop()
     if rt.providers is not None:

@@ -33,6 +33,7 @@ KV_ROUTING = (
     "ROUTING_SHORT_LINKS",
     "ROUTING_HANDOVERS",
     "ROUTING_CAPACITY",
+    "ROUTING_CLIENT_REFS",
 )
 KV_SANDBOX = "SANDBOX_RECIPIENTS"
 DURABLE_ACCOUNT_NATS = "account-svc-nats"
@@ -77,6 +78,20 @@ def consume(stream: str) -> list[str]:
     ]
 
 
+def follow(stream: str) -> list[str]:
+    """JetStream API subjects to follow a stream with an ordered push consumer (created,
+    flow-controlled, deleted): it reads the stream without fetching from or acknowledging any
+    durable consumer of it."""
+    api = "$JS.API"
+    return [
+        f"{api}.CONSUMER.CREATE.{stream}",
+        f"{api}.CONSUMER.CREATE.{stream}.>",
+        f"{api}.CONSUMER.DELETE.{stream}.*",
+        f"{api}.CONSUMER.INFO.{stream}.*",
+        f"$JS.FC.{stream}.>",
+    ]
+
+
 def _kv(bucket: str, owner: bool) -> list[str]:
     stream = f"KV_{bucket}"
     out = [f"$KV.{bucket}.>", *consume(stream)]
@@ -106,7 +121,15 @@ def service_permissions(service: str) -> dict[str, Any]:
             subjects.WEBHOOK_DELIVERIES_QUERY,
             subjects.WEBHOOK_DEAD_LETTERS_QUERY,
             subjects.WEBHOOK_DEAD_LETTERS_REPLAY,
+            subjects.ROUTING_ROUTES_QUERY,
+            subjects.ROUTING_MESSAGES_TRACE,
+            subjects.ROUTING_MESSAGES_FIND,
             *consume(subjects.STREAM_ACCOUNTS),
+            # the console's Traffic view: ordered (push, unacknowledged) consumers on STATUS and
+            # the delivery log, and the service consumers' lag; never a fetch or an ack there
+            *follow(subjects.STREAM_STATUS),
+            *follow(subjects.STREAM_WEBHOOK_DELIVERIES),
+            "$JS.API.CONSUMER.INFO.*.*",
         ]
         for stream, prefix in zip(TENANT_STREAMS, TENANT_PREFIXES, strict=True):
             # integrators' durable consumers (created, read, deleted; never consumed here)
@@ -134,7 +157,13 @@ def service_permissions(service: str) -> dict[str, Any]:
             pub += consume(stream)
         for bucket in KV_ROUTING:
             pub += _kv(bucket, owner=True)
-        sub += [subjects.API_MESSAGES_SEND, subjects.API_MESSAGES_SEND_ALL]
+        sub += [
+            subjects.API_MESSAGES_SEND,
+            subjects.API_MESSAGES_SEND_ALL,
+            subjects.ROUTING_ROUTES_QUERY,
+            subjects.ROUTING_MESSAGES_TRACE,
+            subjects.ROUTING_MESSAGES_FIND,
+        ]
     elif service == "webhook-svc":
         pub += [
             "parley.webhook.v1.retry_at.*",

@@ -195,6 +195,12 @@ class SmppProvider:
         found = self._routes.get(route)
         return 0 if found is None else sum(1 for bind in found.binds if bind.up)
 
+    def bind_states(self, route: str) -> list[tuple[str, tuple[str, float] | None]]:
+        """Each of `route`'s binds: its state (`starting`, `up`, `down`, `closed`) and its last
+        failure (error, epoch seconds), kept after it is up again; for the operator console."""
+        found = self._routes.get(route)
+        return [] if found is None else [(bind.state, bind.last_failure) for bind in found.binds]
+
     async def has_capability(self, to: str, channel: Channel, route: str = "") -> bool:
         """SMPP has no capability lookup: every number can receive SMS."""
         return True
