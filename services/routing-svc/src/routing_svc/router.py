@@ -54,7 +54,7 @@ class Handed:
     reason: str | None = None
     route: str | None = None
     provider_ids: tuple[str, ...] = field(default=())
-    network: bool = False  # a real network: the sent state is written at once, not lazily
+    network: bool = False  # a real network (claimed): its sent state is written at once
 
     @property
     def sent(self) -> bool:
@@ -187,7 +187,10 @@ class Router:
             at=at,
             parts=len(handed.provider_ids) or 1,
         )
-        lazy = not handed.network  # a real network's state is written at once
+        # The sandbox's state may wait a moment to be written with its report (it reports at
+        # once); a real network's is written now: its reports come seconds later, and GET must
+        # show what the `sent` event said.
+        lazy = not handed.network
         await self._transitions.apply_locked(msg.id, move, lazy=lazy, defer_timer=True)
         await self._remember_sender(msg, hop.channel)
         loaded = await self._transitions.store.load(msg.id)

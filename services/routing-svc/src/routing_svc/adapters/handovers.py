@@ -23,12 +23,13 @@ import base64
 import contextlib
 import hashlib
 import re
+from collections import OrderedDict
 from typing import Any
 
 import orjson
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
 
-from routing_svc.adapters.kv import KvWriter
+from routing_svc.adapters.kv import KvWriter, is_wrong_last
 from routing_svc.domain.channels import Claim, PartRef
 from routing_svc.ports import Ack
 
@@ -46,12 +47,25 @@ def _id_key(route: str, provider_id: str) -> str:
 class KvHandovers:
     """`ports.Handovers` over a KV bucket."""
 
-    def __init__(self, kv: Any, writer: KvWriter) -> None:
+    def __init__(self, kv: Any, writer: KvWriter, cache_size: int = 100_000) -> None:
         self._kv, self._writer = kv, writer
+        self._known: OrderedDict[str, PartRef] = OrderedDict()
+        self._cache_size = cache_size
 
     async def claim(self, message_id: str, attempt: int, route: str) -> Claim:
-        """Claim attempt `attempt` for a send on `route` (see the module docstring)."""
+        """Claim attempt `attempt` for a send on `route` (see the module docstring).
+
+        The common case, a first claim, is one pipelined create; a key that exists (or was
+        released) takes the slower read-and-compare path.
+        """
         key = f"a.{message_id}.{attempt}"
+        created = await self._writer.write(key, orjson.dumps({"r": route, "t": 1}), last=0)
+        try:
+            await created
+            return Claim(True, route)
+        except APIError as exc:
+            if not is_wrong_last(exc):
+                raise
         for _ in range(8):
             try:
                 await self._kv.create(key, orjson.dumps({"r": route, "t": 1}))
@@ -95,13 +109,26 @@ class KvHandovers:
         parts = len(provider_ids)
         for index, provider_id in enumerate(provider_ids, start=1):
             value = orjson.dumps({"m": message_id, "a": attempt, "p": index, "n": parts})
-            acks.append(await self._writer.write(_id_key(route, provider_id), value))
+            key = _id_key(route, provider_id)
+            acks.append(await self._writer.write(key, value))
+            self._remember(key, PartRef(message_id, attempt, index, parts))
         return acks
 
+    def _remember(self, key: str, ref: PartRef) -> None:
+        """Keep what this process wrote: most reports come back to the replica that sent."""
+        self._known[key] = ref
+        if len(self._known) > self._cache_size:
+            self._known.popitem(last=False)
+
     async def resolve(self, route: str, provider_id: str) -> PartRef | None:
-        """The attempt (and part) a provider's id on `route` belongs to, or None."""
+        """The attempt (and part) a provider's id on `route` belongs to, or None (what this
+        process wrote is answered from memory; an id never changes its attempt)."""
+        key = _id_key(route, provider_id)
+        known = self._known.get(key)
+        if known is not None:
+            return known
         try:
-            entry = await self._kv.get(_id_key(route, provider_id))
+            entry = await self._kv.get(key)
         except KeyNotFoundError:
             return None
         raw = orjson.loads(entry.value)
