@@ -250,7 +250,7 @@ async def start(
         for consumer in rt.consumers:
             await consumer.start()
     if settings.role in ("all", "api"):
-        rt.nats_api = NatsApi(nc, gate, submissions)
+        rt.nats_api = NatsApi(nc, gate, submissions, settings.max_nats_in_flight)
         await rt.nats_api.start()
     rt.ops_api = OpsApi(nc, providers, store, client_refs, role=settings.role)
     await rt.ops_api.start()

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     account_send_rate_per_s: float = Field(default=10_000.0, ge=0)
     account_send_burst: float = Field(default=20_000.0, ge=1)
     max_http_in_flight: int = Field(default=4096, ge=1)
+    max_nats_in_flight: int = Field(default=4096, ge=1)
     short_url_base: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     short_link_ttl_seconds: int = Field(default=30 * 86400, ge=1)
     log_level: str = "INFO"

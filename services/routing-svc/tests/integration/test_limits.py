@@ -7,6 +7,8 @@ import asyncio
 from typing import Any
 
 import aiohttp
+import nats
+import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -75,3 +77,46 @@ async def test_requests_past_the_in_flight_cap_get_503_overloaded() -> None:
                 assert answer.status == 200
     finally:
         await server.close()
+
+
+@pytest.fixture
+def one_nats_request(routing_settings: dict[str, Any]) -> None:
+    """One NATS send request in hand at a time."""
+    routing_settings["max_nats_in_flight"] = 1
+
+
+@pytest.mark.usefixtures("one_nats_request")
+async def test_nats_sends_past_the_in_flight_cap_get_an_immediate_503(routing: Routing) -> None:
+    """With one NATS send in hand (its handler held), the next one is answered 503
+    `overloaded` at once instead of queueing."""
+    from parley_shared import subjects
+    from routing_svc.adapters.nats_api import NatsApi
+
+    account = await routing.account(["sms"])
+    release = asyncio.Event()
+    original = NatsApi.send
+
+    async def held(self: NatsApi, *args: Any, **kwargs: Any) -> Any:
+        await release.wait()
+        return await original(self, *args, **kwargs)
+
+    NatsApi.send = held  # type: ignore[method-assign]
+    try:
+        headers = {"Authorization": f"Bearer {account.api_key}"}
+        body = b'{"to": "+919876543210", "channel": "sms", "content": {"text": "x"}}'
+        inbox = f"_INBOX.{account.account_id}"
+        nc = await nats.connect(routing.nats_url, inbox_prefix=inbox)
+        try:
+            first = asyncio.ensure_future(
+                nc.request(subjects.API_MESSAGES_SEND, body, timeout=10, headers=headers)
+            )
+            await asyncio.sleep(0.3)
+            second = await nc.request(subjects.API_MESSAGES_SEND, body, timeout=5, headers=headers)
+            assert second.headers["Parley-Status"] == "503"
+            assert orjson.loads(second.data)["type"] == "overloaded"
+            release.set()
+            assert (await first).headers["Parley-Status"] == "202"
+        finally:
+            await nc.close()
+    finally:
+        NatsApi.send = original  # type: ignore[method-assign]

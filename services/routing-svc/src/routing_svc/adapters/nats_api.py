@@ -30,8 +30,8 @@ from routing_svc.access import Gate, refused, validated
 from routing_svc.domain.accounts import AccountView
 from routing_svc.domain.policy import PolicyRefusal
 from routing_svc.domain.requests import MessageIn
-from routing_svc.errors import RoutingError, TransientError, Unauthorized
-from routing_svc.metrics import ACCEPTED, REFUSED, inc
+from routing_svc.errors import Overloaded, RoutingError, TransientError, Unauthorized
+from routing_svc.metrics import ACCEPTED, OVERLOADED, REFUSED, inc
 from routing_svc.submissions import Submissions
 
 log = structlog.get_logger("routing_svc.nats_api")
@@ -48,6 +48,12 @@ def reply_allowed(reply: str, caller: str | None, account_id: str | None) -> boo
     if account_id is not None:
         return reply.startswith(f"_INBOX.{account_id}.")
     return reply.startswith("_INBOX.")
+
+
+def _caller_of(subject: str) -> str | None:
+    """The account a per-account send subject names (None on the plain subject)."""
+    prefix = subjects.API_MESSAGES_SEND + "."
+    return subject[len(prefix) :] if subject.startswith(prefix) else None
 
 
 def header(headers: dict[str, str] | None, name: str) -> str | None:
@@ -72,8 +78,11 @@ def error_for(exc: Exception) -> RoutingError:
 class NatsApi:
     """Answers sends over NATS, each request in its own task."""
 
-    def __init__(self, nc: Any, gate: Gate, submissions: Submissions) -> None:
+    def __init__(
+        self, nc: Any, gate: Gate, submissions: Submissions, max_in_flight: int = 4096
+    ) -> None:
         self._nc, self._gate, self._submissions = nc, gate, submissions
+        self._max_in_flight = max_in_flight
         self._subs: list[Any] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -98,13 +107,21 @@ class NatsApi:
             await asyncio.wait(set(self._tasks), timeout=5)
 
     async def _on_request(self, msg: Any) -> None:
+        if len(self._tasks) >= self._max_in_flight:
+            # Too many requests in hand: answer at once, hold nothing (no body read, no task).
+            inc(OVERLOADED, "nats_in_flight")
+            if msg.reply and reply_allowed(msg.reply, _caller_of(msg.subject), None):
+                error = Overloaded("too many requests in hand; retry shortly")
+                await self._nc.publish(
+                    msg.reply, orjson.dumps(error.problem()), headers={STATUS_HEADER: "503"}
+                )
+            return
         task = asyncio.create_task(self._answer(msg))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _answer(self, msg: Any) -> None:
-        prefix = subjects.API_MESSAGES_SEND + "."
-        caller = msg.subject[len(prefix) :] if msg.subject.startswith(prefix) else None
+        caller = _caller_of(msg.subject)
         answer = await self.send(msg.headers, msg.data, caller=caller, reply=msg.reply or None)
         if answer is not None and msg.reply:
             status, body = answer
