@@ -48,7 +48,7 @@ fmt: install ## format the code
 bench: install ## run the benchmarks and print their figures
 	$(VENV)/bin/python -m parley_devtools.bench
 
-chaos: install ## fault-tolerance scenarios (kills, NATS cluster node loss, PostgreSQL restart, receiver outage)
+chaos: install ## fault-tolerance scenarios (kills, NATS cluster node loss, PostgreSQL restart, receiver outage, SMSC drops, overload)
 	$(VENV)/bin/python -m parley_devtools.chaos
 
 clean: ## remove the virtualenvs and local data

@@ -16,6 +16,7 @@ from parley_devtools.chaos.receiver import Receiver
 from parley_devtools.chaos.scenarios import (
     cluster_node,
     kills,
+    overload,
     postgres_restart,
     receiver_outage,
     smsc_drops,
@@ -24,7 +25,7 @@ from parley_devtools.chaos.smpp import smpp_options
 from parley_devtools.chaos.tally import Row, table
 from parley_devtools.smsc import Smsc
 
-ALL = ("a", "b", "c", "d", "e")
+ALL = ("a", "b", "c", "d", "e", "f")
 
 
 def retry_schedule(outage_s: float) -> str:
@@ -36,7 +37,7 @@ def retry_schedule(outage_s: float) -> str:
 
 async def single_node(args: argparse.Namespace, rows: list[Row]) -> None:
     """Scenarios a, c and d on one platform with a single nats-server."""
-    chosen = [s for s in ("a", "c", "d") if s in args.only]
+    chosen = [s for s in ("a", "c", "d", "f") if s in args.only]
     if not chosen:
         return
     p = Platform(Options(retry_schedule=retry_schedule(args.outage_seconds)))
@@ -54,6 +55,11 @@ async def single_node(args: argparse.Namespace, rows: list[Row]) -> None:
             count = int(min(args.outage_seconds, 10) * args.rate / 2)
             rows.append(
                 await receiver_outage(p, receiver, count, args.rate / 2, args.outage_seconds)
+            )
+            print(table(rows[-1:]), flush=True)
+        if "f" in chosen:
+            rows.append(
+                await overload(p, receiver, rate=args.flood_rate, seconds=args.flood_seconds)
             )
             print(table(rows[-1:]), flush=True)
     finally:
@@ -103,6 +109,10 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000, help="scenario a")
     parser.add_argument("--cluster-messages", type=int, default=3_000, help="scenario b")
     parser.add_argument("--smpp-messages", type=int, default=4_000, help="scenario e")
+    parser.add_argument(
+        "--flood-rate", type=float, default=6_000.0, help="scenario f: ~3x the sustainable rate"
+    )
+    parser.add_argument("--flood-seconds", type=float, default=30.0, help="scenario f")
     parser.add_argument("--rate", type=float, default=400.0, help="offered msg/s")
     parser.add_argument("--outage-seconds", type=float, default=60.0, help="scenario d")
     parser.add_argument("--patch-seconds", type=float, default=15.0, help="scenario c")
@@ -119,7 +129,8 @@ def main() -> None:
     print(f"\nchaos summary ({time.monotonic() - started:.0f} s)")
     print(table(rows))
     lost = sum(r.lost for r in rows)
-    sys.exit(1 if failed or lost else 0)
+    checks = any(r.failed_checks for r in rows)
+    sys.exit(1 if failed or lost or checks else 0)
 
 
 if __name__ == "__main__":

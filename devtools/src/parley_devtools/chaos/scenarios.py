@@ -286,3 +286,81 @@ async def smsc_drops(
         faults=[drop(), drop()],
         settle_s=90,
     )
+
+
+async def _probe(session: aiohttp.ClientSession, base: str, key: str) -> tuple[int, float]:
+    """One send; (status, seconds to its answer)."""
+    started = time.perf_counter()
+    headers = {"Authorization": f"Bearer {key}"}
+    try:
+        async with session.post(base + "/v1/messages", json=BODY, headers=headers) as resp:
+            await resp.read()
+            return resp.status, time.perf_counter() - started
+    except (aiohttp.ClientError, TimeoutError):
+        return 0, time.perf_counter() - started
+
+
+async def overload(
+    p: Platform,
+    receiver: Receiver,
+    *,
+    rate: float,
+    seconds: float,
+    connections: int = 512,
+    recover_within_s: float = 10.0,
+) -> Row:
+    """Scenario f: a flood at `rate` msg/s (meant to be ~3x what the platform sustains) for
+    `seconds`: every answer is 202, 429 or 503 (never another 5xx, never unanswered), every
+    accepted message reaches a final status, and the API's latency is back near its baseline
+    within `recover_within_s` of the flood's end."""
+    account_id, key = await p.create_account(receiver.url)
+    probe = await first_send(p.routing_base, key)
+    accepted: set[str] = {probe}
+    notes: list[str] = []
+    async with aiohttp.ClientSession() as session:
+        baseline = sorted([(await _probe(session, p.routing_base, key))[1] for _ in range(40)])
+        calm = max(baseline[int(len(baseline) * 0.9)] * 3, 0.05)
+        flood = asyncio.create_task(
+            run_client(
+                p.routing_base,
+                key,
+                int(rate * seconds),
+                rate=rate,
+                connections=connections,
+                budget_s=seconds * 3,
+            )
+        )
+        load = await flood
+        ended = time.monotonic()
+        recovered_after: float | None = None
+        streak = 0
+        while time.monotonic() - ended < recover_within_s * 3:
+            status, took = await _probe(session, p.routing_base, key)
+            streak = streak + 1 if status == 202 and took <= calm else 0
+            if streak >= 5:
+                recovered_after = time.monotonic() - ended
+                break
+            await asyncio.sleep(0.1)
+    accepted |= load.ids
+    unexpected = {k: v for k, v in load.errors.items() if k not in ("429", "503")}
+    answered = [done for _, _, done in load.accepted]
+    span = max(answered) - min(answered) if len(answered) > 1 else 0.0
+    notes.append(
+        f"offered {int(rate * seconds)} at {rate:.0f}/s: accepted {len(load.ids)}"
+        + (f" at {len(answered) / span:.0f}/s" if span else "")
+    )
+    notes.append(f"refused: {dict(load.errors) or 'none'}")
+    notes.append(
+        f"API latency back under {calm * 1000:.0f} ms "
+        + (f"{recovered_after:.1f} s after the flood" if recovered_after is not None else "never")
+    )
+    if unexpected:
+        notes.append(f"UNEXPECTED answers: {unexpected}")
+    view = await settle(
+        p.nats_urls, account_id, accepted, receiver, budget_s=180, options=p.nats_options
+    )
+    row = row_for("f. overload (3x)", accepted, view, receiver, notes)
+    row.failed_checks = (
+        bool(unexpected) or recovered_after is None or (recovered_after > recover_within_s)
+    )
+    return row

@@ -31,6 +31,7 @@ class Row:
     duplicates: int = 0
     lost: int = 0
     notes: list[str] = field(default_factory=list)
+    failed_checks: bool = False  # a scenario's own check (beyond loss) did not hold
 
     @property
     def duplicate_pct(self) -> float:
