@@ -151,7 +151,9 @@ async def measure(p: Platform, receiver: Receiver) -> dict[str, float]:
     results["config_propagation_p50_ms"] = round(percentile(propagation, 50), 2)
     results["config_propagation_p99_ms"] = round(percentile(propagation, 99), 2)
     # every phase of the webhook account, counted by id from STATUS and at the receiver
-    view = await settle(p.nats_urls, account_id, accepted, receiver, budget_s=30)
+    view = await settle(
+        p.nats_urls, account_id, accepted, receiver, budget_s=30, options=p.nats_options
+    )
     row = row_for("e2e", accepted, view, receiver, [])
     results["e2e_lost"] = float(row.lost)
     results["e2e_duplicates"] = float(row.duplicates)

@@ -53,7 +53,7 @@ from routing_svc.domain.rate_limit import RateLimits
 from routing_svc.domain.vault import Vault
 from routing_svc.inbound import Inbound
 from routing_svc.metrics import ROUTE_UP, SMPP_BINDS_UP, SMPP_WINDOW
-from routing_svc.outcomes import Outcomes
+from routing_svc.outcomes import ImmediateReports, Outcomes
 from routing_svc.router import Router
 from routing_svc.settings import Settings
 from routing_svc.submissions import Submissions
@@ -156,6 +156,16 @@ def _consumers(
     ]
 
 
+def _route_gauges(providers: ProviderSet) -> None:
+    """Each route's gauges read from its provider when scraped."""
+    for route in providers.routes():
+        ROUTE_UP.labels(route.name).set_function(partial(providers.route_up, route.name))
+        provider = providers.for_route(route.name)
+        if isinstance(provider, SmppProvider):
+            SMPP_BINDS_UP.labels(route.name).set_function(partial(provider.binds_up, route.name))
+            SMPP_WINDOW.labels(route.name).set_function(partial(provider.window_in_use, route.name))
+
+
 async def start(
     settings: Settings,
     master: MasterKey,
@@ -188,14 +198,10 @@ async def start(
     last = LastSenders(buckets[kv.LAST_SENDER])
     handovers = KvHandovers(buckets[kv.HANDOVERS], kv.KvWriter(publisher, kv.HANDOVERS))
     providers = await registry.build(configs, nc, FACTORIES, replicas=settings.stream_replicas)
-    await providers.start(JetStreamProviderSink(bus))
+    immediate = ImmediateReports(JetStreamProviderSink(bus))
+    await providers.start(immediate)
     rt.providers = providers
-    for route in providers.routes():
-        ROUTE_UP.labels(route.name).set_function(partial(providers.route_up, route.name))
-        provider = providers.for_route(route.name)
-        if isinstance(provider, SmppProvider):
-            SMPP_BINDS_UP.labels(route.name).set_function(partial(provider.binds_up, route.name))
-            SMPP_WINDOW.labels(route.name).set_function(partial(provider.window_in_use, route.name))
+    _route_gauges(providers)
     transitions = Transitions(store, bus, vault, settings.timer_grace_seconds)
     router = Router(
         transitions=transitions,
@@ -207,6 +213,7 @@ async def start(
         profiles=ProfileCache(providers, settings.profile_cache_seconds),
         last_senders=last,
         linger_s=settings.state_linger_seconds,
+        immediate=immediate,
     )
     gate = Gate(directory, settings.trusted_networks)
     links = ShortLinks(

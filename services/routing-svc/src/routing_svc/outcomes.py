@@ -14,11 +14,12 @@ from collections.abc import Callable
 from functools import partial
 
 import structlog
-from parley_shared.timefmt import now_ts
+from parley_shared.timefmt import format_ts, now_ts
 
+from routing_svc.domain.channels import DeliveryReport, InboundMessage, ProviderReport
 from routing_svc.domain.lifecycle import Message, NotDispatched, Step, expired, reported
 from routing_svc.metrics import PROVIDER_REPORTS, REPORTS, TIMERS, UNKNOWN_REPORTS, inc
-from routing_svc.ports import Handovers, InFlight
+from routing_svc.ports import Handovers, InFlight, ProviderSink
 from routing_svc.transitions import Transitions, decode, retry_missing
 
 log = structlog.get_logger("routing_svc.outcomes")
@@ -113,3 +114,60 @@ class Outcomes:
             return
         inc(TIMERS, "expired" if step.changed else "moot")
         await nats_msg.ack()
+
+
+def report_move(report: DeliveryReport) -> Callable[[Message], Step]:
+    """The state change of a delivery report keyed by Parley's ids."""
+    return partial(
+        reported,
+        n=report.attempt,
+        outcome=report.outcome,
+        reason=report.reason,
+        at=format_ts(report.at),
+    )
+
+
+class ImmediateReports:
+    """The `ProviderSink` providers get, in front of the durable one (JetStream).
+
+    A report without delay that a provider makes while the router is handing it that very
+    attempt (the sandbox knows the outcome at once) is kept in memory, and the router applies
+    it in the same step as the dispatch: the attempt's SUBMIT message stays unacked until that
+    step is stored, so a crash before then sends the attempt again and the report comes again.
+    That saves a report's round trip through ROUTING_REPORTS (a publish, a delivery, an ack
+    and a lock) per message. Everything else (delayed reports, receipts, users' messages, a
+    report about another attempt) goes to the durable sink.
+    """
+
+    def __init__(self, durable: ProviderSink) -> None:
+        self._durable = durable
+        self._open: dict[tuple[str, int], list[DeliveryReport]] = {}
+
+    def expect(self, message_id: str, n: int) -> None:
+        """The router is about to hand attempt n of the message to its provider."""
+        self._open[(message_id, n)] = []
+
+    def take(self, message_id: str, n: int) -> list[DeliveryReport]:
+        """The reports kept for attempt n since `expect`, in the order they were made."""
+        return self._open.pop((message_id, n), [])
+
+    async def forward(self, reports: list[DeliveryReport]) -> None:
+        """Make kept reports durable after all (the router will not apply them itself)."""
+        for report in reports:
+            await self._durable.report(report)
+
+    async def report(self, report: DeliveryReport, delay_s: float = 0.0) -> None:
+        """Keep a report of an attempt being handed over; else make it durable."""
+        kept = self._open.get((report.message_id, report.attempt))
+        if kept is not None and delay_s <= 0:
+            kept.append(report)
+            return
+        await self._durable.report(report, delay_s)
+
+    async def receipt(self, report: ProviderReport) -> None:
+        """Reports keyed by a provider's id always go to the durable sink."""
+        await self._durable.receipt(report)
+
+    async def inbound(self, message: InboundMessage) -> None:
+        """Users' messages always go to the durable sink."""
+        await self._durable.inbound(message)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import cast
 
@@ -25,7 +25,7 @@ import structlog
 from parley_shared.timefmt import now_ts
 
 from routing_svc.domain.balancing import Balancer, Strategy
-from routing_svc.domain.channels import Channel, Outbound, Route, SendResult
+from routing_svc.domain.channels import Channel, DeliveryReport, Outbound, Route, SendResult
 from routing_svc.domain.lifecycle import (
     LIVE,
     PENDING,
@@ -37,8 +37,17 @@ from routing_svc.domain.lifecycle import (
 from routing_svc.domain.routes import routes_for
 from routing_svc.domain.vault import Vault
 from routing_svc.errors import Undecodable
-from routing_svc.metrics import ATTEMPTS, SEND_ANSWERS, SUBMITS, inc
-from routing_svc.ports import Capacity, Handovers, InFlight, LastSenders, Profiles, Providers
+from routing_svc.metrics import ATTEMPTS, REPORTS, SEND_ANSWERS, SUBMITS, inc
+from routing_svc.outcomes import ImmediateReports, report_move
+from routing_svc.ports import (
+    Capacity,
+    Handovers,
+    InFlight,
+    LastSenders,
+    Profiles,
+    Provider,
+    Providers,
+)
 from routing_svc.transitions import Transitions, decode, retry_missing
 
 log = structlog.get_logger("routing_svc.router")
@@ -55,6 +64,7 @@ class Handed:
     route: str | None = None
     provider_ids: tuple[str, ...] = field(default=())
     network: bool = False  # a real network (claimed): its sent state is written at once
+    reports: tuple[DeliveryReport, ...] = ()  # made by the provider during the send
 
     @property
     def sent(self) -> bool:
@@ -102,6 +112,7 @@ class Router:
         profiles: Profiles,
         last_senders: LastSenders,
         linger_s: float = 0.05,
+        immediate: ImmediateReports | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -111,6 +122,7 @@ class Router:
         self._profiles, self._last, self._clock = profiles, last_senders, clock
         self._monotonic = monotonic
         self._linger_s = linger_s
+        self._immediate = immediate
         self._routes = {route.name: route for route in providers.routes()}
 
     async def handle(self, nats_msg: InFlight) -> None:
@@ -193,6 +205,9 @@ class Router:
         lazy = not handed.network
         await self._transitions.apply_locked(msg.id, move, lazy=lazy, defer_timer=True)
         await self._remember_sender(msg, hop.channel)
+        for report in handed.reports:  # the outcome came with the send: one write for both
+            await self._transitions.apply_locked(msg.id, report_move(report))
+            inc(REPORTS, "applied")
         loaded = await self._transitions.store.load(msg.id)
         now = loaded[0].attempt(n) if loaded is not None else None
         if now is None or now.status != LIVE:
@@ -253,15 +268,32 @@ class Router:
                 valid_until_ms=attempt.valid_until_ms if attempt is not None else None,
             )
             inc(SUBMITS, route.name)
-            result = await provider.send(outbound)
+            result, reports = await self._offer(provider, outbound)
             inc(SEND_ANSWERS, route.name, result.status)
             if result.accepted:
-                return await self._handed(msg, n, route, provider.needs_handover, result)
+                handed = await self._handed(msg, n, route, provider.needs_handover, result)
+                return replace(handed, reports=tuple(reports))
+            if reports and self._immediate is not None:
+                await self._immediate.forward(reports)
             if provider.needs_handover and not result.unknown:
                 await self._handovers.release(msg.id, n)
             if result.status == "failed":
                 return Handed(result.reason or "delivery_failed", route.name)
             await self._wait_retry(msg, n, route, result)
+
+    async def _offer(
+        self, provider: Provider, outbound: Outbound
+    ) -> tuple[SendResult, list[DeliveryReport]]:
+        """The provider's answer, and the reports it made of this attempt meanwhile."""
+        immediate = self._immediate
+        if immediate is None:
+            return await provider.send(outbound), []
+        immediate.expect(outbound.message_id, outbound.attempt)
+        try:
+            result = await provider.send(outbound)
+        finally:
+            reports = immediate.take(outbound.message_id, outbound.attempt)
+        return result, reports
 
     async def _handed(
         self, msg: Message, n: int, route: Route, claimed: bool, result: SendResult

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from parley_shared import subjects
 from routing_testkit import NUMBER, Routing, eventually, fallback
 
 SEEDS = ("delivery_failed", "dr_ttl_expired", "invalid_number", "validity_expired")
@@ -86,6 +87,28 @@ async def test_non_strict_send_to_recipient_without_channel_fails(
     final = await routing.events.final(message_id)
     assert (final["data"]["status"], final["data"]["reason"]) == ("failed", "delivery_failed")
     assert routing.events.kinds(message_id) == ["sent", "failed"]
+
+
+async def test_an_immediate_report_is_applied_with_the_send_a_delayed_one_via_the_stream(
+    routing: Routing, sandbox: Callable[..., Any]
+) -> None:
+    """The sandbox's at-once outcome is applied in the dispatch's step (nothing published on
+    ROUTING_REPORTS); a recipient with a report delay is reported through the stream."""
+
+    async def published() -> int:
+        return int((await routing.js.stream_info(subjects.STREAM_ROUTING_REPORTS)).state.last_seq)
+
+    account = await routing.account(["sms"])
+    before = await published()
+    quick = [await routing.api.sent(account, channel="sms") for _ in range(5)]
+    for message_id in quick:
+        assert (await routing.events.final(message_id))["data"]["status"] == "delivered"
+        assert routing.events.kinds(message_id) == ["sent", "delivered"]
+    assert await published() == before
+    await sandbox(NUMBER, report_delay_ms=300)
+    slow = await routing.api.sent(account, channel="sms")
+    assert (await routing.events.final(slow))["data"]["status"] == "delivered"
+    assert await published() > before
 
 
 async def test_read_after_delivered(routing: Routing, sandbox: Callable[..., Any]) -> None:
