@@ -115,6 +115,7 @@ class Account:
     signing_secrets: list[str] = field(default_factory=lambda: [generate_webhook_secret()])
     salts: dict[str, str] = field(default_factory=dict)
     deleted: bool = False
+    data_protection: str = "store"
 
     def _account(self) -> dict[str, Any]:
         webhooks: dict[str, Any] = {"status": None, "user_initiated": None}
@@ -140,6 +141,7 @@ class Account:
             "communication_type": "conversational" if self.inbound_webhook else "outgoing",
             "traffic_type": None if self.inbound_webhook else "otp",
             "channels": ["rcs", "sms", "whatsapp", "truecaller"],
+            "security": {"data_protection": self.data_protection},
             "webhooks": webhooks,
             "version": self.version,
             "status": "active",

@@ -60,6 +60,8 @@ DURABLE_ROUTING_REPORTS = "routing-svc-reports"
 DURABLE_ROUTING_TIMERS = "routing-svc-timers"
 DURABLE_ROUTING_RECEIPTS = "routing-svc-receipts"
 DURABLE_ROUTING_USER_MESSAGES = "routing-svc-user-messages"
+DURABLE_ROUTING_PURGE = "routing-svc-purge"
+"""routing-svc's durable consumer of ACCOUNTS that purges a deleted account's data."""
 QUEUE_ROUTING_API = "routing-svc"
 DURABLE_WEBHOOK_STATUS = "webhook-svc-status"
 DURABLE_WEBHOOK_INBOUND = "webhook-svc-inbound"
@@ -95,6 +97,11 @@ def template_config(template_id: str) -> str:
 def submit(account_id: str) -> str:
     """Subject on which an accepted message waits for routing (SUBMIT stream)."""
     return f"{SUBMIT_PREFIX}.{_token(account_id)}"
+
+
+def submit_subjects_of(account_id: str) -> list[tuple[str, str]]:
+    """(stream, subject) of every place an account's attempts wait for routing."""
+    return [(STREAM_SUBMIT, submit(account_id))]
 
 
 def status(account_id: str) -> str:
@@ -158,12 +165,20 @@ WEBHOOK_RETRY_DUE_ALL = f"{WEBHOOK_RETRY_DUE_PREFIX}.*"
 WEBHOOK_DISABLED_ALL = f"{WEBHOOK_DISABLED_PREFIX}.*.*"
 WEBHOOK_POISON_ALL = f"{WEBHOOK_POISON_PREFIX}.*.*"
 DURABLE_WEBHOOK_RETRY = "webhook-svc-retry"
+DURABLE_WEBHOOK_PURGE = "webhook-svc-purge"
+"""webhook-svc's durable consumer of ACCOUNTS that purges a deleted account's data."""
 QUEUE_WEBHOOK_API = "webhook-svc"
 
 
-def webhook_retry_at(batch_id: str) -> str:
-    """Schedule subject of a batch's next attempt (WEBHOOK_RETRY; fires on `webhook_retry_due`)."""
-    return f"{WEBHOOK_RETRY_AT_PREFIX}.{_token(batch_id)}"
+def webhook_retry_at(account_id: str, batch_id: str) -> str:
+    """Schedule subject of a batch's next attempt (WEBHOOK_RETRY; fires on `webhook_retry_due`),
+    under its account so that a deleted account's waiting retries can be purged."""
+    return f"{WEBHOOK_RETRY_AT_PREFIX}.{_token(account_id)}.{_token(batch_id)}"
+
+
+def webhook_retries_of(account_id: str) -> str:
+    """Filter subject of every waiting retry (schedule) of an account."""
+    return f"{WEBHOOK_RETRY_AT_PREFIX}.{_token(account_id)}.*"
 
 
 def webhook_retry_due(account_id: str) -> str:
@@ -189,6 +204,16 @@ def webhook_attempt_log(account_id: str) -> str:
 def webhook_disabled(account_id: str, kind: str) -> str:
     """Subject of the disabled state of one webhook of an account (WEBHOOK_DISABLED)."""
     return f"{WEBHOOK_DISABLED_PREFIX}.{_token(account_id)}.{_token(kind)}"
+
+
+def webhook_disabled_of(account_id: str) -> str:
+    """Filter subject of both disabled states of an account."""
+    return f"{WEBHOOK_DISABLED_PREFIX}.{_token(account_id)}.*"
+
+
+def webhook_poison_of(account_id: str) -> str:
+    """Filter subject of every poison copy of an account's messages."""
+    return f"{WEBHOOK_POISON_PREFIX}.*.{_token(account_id)}"
 
 
 def webhook_poison(consumer: str, account_id: str) -> str:

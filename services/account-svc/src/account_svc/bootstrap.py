@@ -117,7 +117,7 @@ def create_app(settings: Settings) -> web.Application:
         holder["nc"] = nc
         services.webhooks = WebhookQueries(services.accounts, nc)
         js = nc.jetstream()
-        await ensure_streams(js, settings.stream_replicas)
+        await ensure_streams(js, settings.stream_replicas, settings.stream_retention)
         state["streams"] = True
         if settings.outbox_relay_enabled:
             relay = OutboxRelay(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from parley_shared.streams import retention_overrides
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -32,6 +33,9 @@ class Settings(BaseSettings):
     stream_replicas: int = Field(
         default=1, ge=1, le=5, validation_alias=AliasChoices("PARLEY_STREAM_REPLICAS")
     )
+    stream_retention: dict[str, float] = Field(
+        default_factory=dict, validation_alias=AliasChoices("PARLEY_STREAM_RETENTION")
+    )
     outbox_relay_enabled: bool = True
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     db_pool_max: int = Field(default=10, ge=1)
@@ -46,6 +50,12 @@ class Settings(BaseSettings):
     purge_batch: int = Field(default=1000, ge=1, le=100000)
     log_level: str = "INFO"
     log_json: bool | None = None
+
+    @field_validator("stream_retention", mode="before")
+    @classmethod
+    def _retention(cls, value: object) -> dict[str, float]:
+        """Only streams that have a retention, each 1 s .. 10 years (`parley_shared.streams`)."""
+        return retention_overrides(value)  # type: ignore[arg-type]
 
     @field_validator("trusted_proxies")
     @classmethod

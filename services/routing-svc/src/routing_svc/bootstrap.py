@@ -44,11 +44,13 @@ from routing_svc.adapters.providers.sandbox_http import SANDBOX_ROUTES
 from routing_svc.adapters.providers.smpp import provider as smpp_provider
 from routing_svc.adapters.providers.smpp.provider import SmppProvider
 from routing_svc.adapters.pull import PullConsumer
+from routing_svc.adapters.purge import JetStreamAccountData
 from routing_svc.adapters.template_book import TemplateBook
 from routing_svc.clicks import ShortLinks
 from routing_svc.domain.balancing import Balancer
 from routing_svc.domain.rate_limit import RateLimits
 from routing_svc.domain.vault import Vault
+from routing_svc.erasure import Erasure
 from routing_svc.inbound import Inbound
 from routing_svc.metrics import ROUTE_UP, SMPP_BINDS_UP, SMPP_WINDOW
 from routing_svc.outcomes import Outcomes
@@ -84,6 +86,8 @@ class Runtime:
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
+PURGE_IN_FLIGHT = 4
+"""Deleted accounts purged at once per process (`erasure`)."""
 
 FACTORIES: dict[str, registry.Factory] = {
     "smpp": smpp_provider.build,
@@ -138,7 +142,14 @@ def _consumers(
             subjects.USER_MESSAGE_ALL,
             "user",
         ),
+        (
+            subjects.STREAM_ACCOUNTS,
+            subjects.DURABLE_ROUTING_PURGE,
+            subjects.ACCOUNT_CONFIG_ALL,
+            "purge",
+        ),
     )
+    slow = {"purge": PURGE_IN_FLIGHT}  # a purge is several API calls: a few at a time
     return [
         PullConsumer(
             nc,
@@ -147,7 +158,7 @@ def _consumers(
             durable=durable,
             filter_subject=subject,
             handler=handlers[name],
-            **common,
+            **(common | ({"max_in_flight": slow[name]} if name in slow else {})),
         )
         for stream, durable, subject, name in wiring
     ]
@@ -163,7 +174,7 @@ async def start(
     """Connect and start every part; the HTTP routes answer 503 until this has run."""
     rt.nc = nc = await nats_connect(settings.nats_url, "routing-svc", closing=rt.closing)
     js = nc.jetstream()
-    await ensure_streams(js, settings.stream_replicas)
+    await ensure_streams(js, settings.stream_replicas, settings.stream_retention)
     specs = kv.bucket_specs(
         settings.message_log_ttl_seconds,
         settings.last_sender_ttl_seconds,
@@ -179,13 +190,13 @@ async def start(
     await templates.start(js)
     rt.publisher = publisher = JetStreamPublisher(nc)
     await publisher.start()
-    bus, vault = Bus(nc, publisher), Vault(master)
+    bus, vault = Bus(nc, publisher), Vault(master, settings.protected_event_ttl_seconds)
     store = MessageStore(buckets[kv.MESSAGES], kv.KvWriter(publisher, kv.MESSAGES))
     consents = ConsentStore(buckets[kv.CONSENT])
-    last = LastSenders(buckets[kv.LAST_SENDER])
+    last = LastSenders(buckets[kv.LAST_SENDER], master.number_hashes)
     handovers = KvHandovers(buckets[kv.HANDOVERS], kv.KvWriter(publisher, kv.HANDOVERS))
     providers = await registry.build(configs, nc, FACTORIES, replicas=settings.stream_replicas)
-    await providers.start(JetStreamProviderSink(bus))
+    await providers.start(JetStreamProviderSink(bus, vault))
     rt.providers = providers
     for route in providers.routes():
         ROUTE_UP.labels(route.name).set_function(partial(providers.route_up, route.name))
@@ -225,7 +236,13 @@ async def start(
         limits=RateLimits(settings.account_send_rate_per_s, settings.account_send_burst),
     )
     inbound = Inbound(
-        directory, consents, last, bus, heard=handovers, parts=KvUserParts(buckets[kv.HANDOVERS])
+        directory,
+        consents,
+        last,
+        bus,
+        vault,
+        heard=handovers,
+        parts=KvUserParts(buckets[kv.HANDOVERS], vault),
     )
     services.links = links
     services.gate, services.submissions = gate, submissions
@@ -234,12 +251,14 @@ async def start(
     services.providers = providers
     if settings.role in ("all", "worker"):
         outcomes = Outcomes(transitions, handovers)
+        erasure = Erasure(directory, JetStreamAccountData(nc, buckets, store))
         handlers: dict[str, Callable[[Any], Awaitable[None]]] = {
             "submit": router.handle,
             "report": outcomes.on_report,
             "timer": outcomes.on_timer,
             "receipt": outcomes.on_receipt,
             "user": inbound.heard,
+            "purge": erasure.on_config,
         }
         rt.consumers = _consumers(settings, nc, js, handlers)
         for consumer in rt.consumers:

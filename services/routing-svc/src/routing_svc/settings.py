@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import structlog
+from parley_shared.streams import retention_overrides
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -42,6 +43,10 @@ class Settings(BaseSettings):
     stream_replicas: int = Field(
         default=1, ge=1, le=5, validation_alias=AliasChoices("PARLEY_STREAM_REPLICAS")
     )
+    stream_retention: dict[str, float] = Field(
+        default_factory=dict, validation_alias=AliasChoices("PARLEY_STREAM_RETENTION")
+    )
+    protected_event_ttl_seconds: int = Field(default=86400, ge=1, le=30 * 86400)
     role: Literal["all", "api", "worker"] = "all"
     routes_file: Path | None = None
     handover_ttl_seconds: int = Field(default=3 * 86400, ge=3600)
@@ -65,6 +70,12 @@ class Settings(BaseSettings):
     short_link_ttl_seconds: int = Field(default=30 * 86400, ge=1)
     log_level: str = "INFO"
     log_json: bool | None = None
+
+    @field_validator("stream_retention", mode="before")
+    @classmethod
+    def _retention(cls, value: object) -> dict[str, float]:
+        """Only streams that have a retention, each 1 s .. 10 years (`parley_shared.streams`)."""
+        return retention_overrides(value)  # type: ignore[arg-type]
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from nats.js.errors import APIError
-from parley_shared.ids import new_id
 from parley_shared.timefmt import now_ts
 
 from routing_svc.clicks import ShortLinks
@@ -19,6 +18,7 @@ from routing_svc.domain import consent as consent_rules
 from routing_svc.domain.accounts import AccountView
 from routing_svc.domain.lifecycle import Attempt, Message
 from routing_svc.domain.masking import mask_msisdn
+from routing_svc.domain.message_ids import new_message_id
 from routing_svc.domain.policy import (
     PolicyRefusal,
     check_apps,
@@ -94,7 +94,7 @@ class Submissions:
             record = await self._consents.get(account.enterprise_id, body.to)
             check_consent(account, record.status_for(body.channel))
         at = now_ts()
-        message_id = new_id("msg")
+        message_id = new_message_id(account.account_id)
         content = self._content(account, body)
         if self._links is not None and "url_shortener" in account.apps and "text" in content:
             content["text"] = await self._links.shorten(

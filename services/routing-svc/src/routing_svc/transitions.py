@@ -162,10 +162,10 @@ class Transitions:
                 acks.append(purge)
         if step.events:
             recipient = self.vault.recipient(msg)
+            ttl = self.vault.event_ttl(msg.protection, full_number=True, content=False)
             for spec in step.events:
-                acks.append(
-                    await self.bus.status(msg.account_id, status_event(msg, spec, recipient))
-                )
+                event = status_event(msg, spec, recipient)
+                acks.append(await self.bus.status(msg.account_id, event, ttl))
                 flag = "late" if spec.late else "final" if spec.final else "none"
                 inc(EVENTS, spec.kind, flag)
         if step.timer_ms is not None:

@@ -44,6 +44,7 @@ from webhook_svc.domain.filters import wanted
 from webhook_svc.domain.formats import Item, assemble, render, unexpressible
 from webhook_svc.domain.parking import Parking, Verdict
 from webhook_svc.domain.records import Delivery
+from webhook_svc.domain.redaction import carries_content
 from webhook_svc.domain.validation import delivery_problem, event_problem
 from webhook_svc.domain.webhooks import USER_INITIATED, Webhook
 from webhook_svc.ports import Accounts, Source
@@ -149,6 +150,8 @@ class Intake:
         if not wanted(hook, str(e.event["type"])):
             await self._skip(e.kind, e.source, e.reply, "not_subscribed")
             return
+        if hook.protection == "do_not_store" and carries_content(e.event):
+            e.source.erase_on_ack(e.reply)  # handled: its text or URL leaves the stream
         try:
             item = render(hook.payload_format, e.event, hook.pairs, e.data)
         except (KeyError, TypeError, ValueError, AttributeError):
@@ -213,7 +216,11 @@ class Intake:
         stored = 0
         for e in events:
             event_id = str(e.event["id"])
-            delivery = Delivery(event_id, e.account_id, e.kind, [event_id], e.data, raw=True)
+            entry = self._accounts.get(e.account_id)
+            protection = entry.protection if entry is not None else "unknown"
+            delivery = Delivery(
+                event_id, e.account_id, e.kind, [event_id], e.data, raw=True, protection=protection
+            )
             job = Job(delivery, e.source, [e.reply])
             stored += await self._settler.dead_letter_unsent(job, error)
         counter.inc(stored)
@@ -282,6 +289,7 @@ class Intake:
             event_ids=batch.event_ids,
             body=body,
             headers=hook.meta_headers,
+            protection=hook.protection,
         )
         metrics.BATCH_EVENTS.observe(len(batch.event_ids))
         self._dispatcher.submit(Job(delivery, self._sources[key.kind], batch.tokens))
@@ -380,4 +388,4 @@ def _render_unsent(hook: Webhook | None, d: Delivery) -> Delivery | _Refused | s
         inbound = d.kind == USER_INITIATED
         return _Refused(unexpressible(hook.payload_format, event)) if inbound else "not_expressible"
     body = assemble(hook.payload_format, item.group, [item.body], hook.batching)
-    return replace(d, body=body, headers=hook.meta_headers, raw=False)
+    return replace(d, body=body, headers=hook.meta_headers, raw=False, protection=hook.protection)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from parley_shared.streams import retention_overrides
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -24,6 +25,9 @@ class Settings(BaseSettings):
     )
     stream_replicas: int = Field(
         default=1, ge=1, le=5, validation_alias=AliasChoices("PARLEY_STREAM_REPLICAS")
+    )
+    stream_retention: dict[str, float] = Field(
+        default_factory=dict, validation_alias=AliasChoices("PARLEY_STREAM_RETENTION")
     )
     retry_schedule: str = "5,300,1800"
     allow_private_targets: bool = False
@@ -49,6 +53,12 @@ class Settings(BaseSettings):
     nats_pool_size: int = Field(default=256, ge=1)
     log_level: str = "INFO"
     log_json: bool | None = None
+
+    @field_validator("stream_retention", mode="before")
+    @classmethod
+    def _retention(cls, value: object) -> dict[str, float]:
+        """Only streams that have a retention, each 1 s .. 10 years (`parley_shared.streams`)."""
+        return retention_overrides(value)  # type: ignore[arg-type]
 
     @field_validator("retry_schedule")
     @classmethod

@@ -49,6 +49,8 @@ class Webhook:
     target: Target | None = None
     target_error: str | None = None
     shown_url: str = ""
+    protection: str = "store"
+    """The account's `security.data_protection` (what webhook-svc may keep of its events)."""
 
     def secrets_at(self, at: datetime) -> list[str]:
         """The signing secrets valid at `at`, current first (two during a rotation)."""
@@ -67,6 +69,7 @@ class AccountHooks:
     account_id: str
     version: int
     hooks: Mapping[str, Webhook] = field(default_factory=dict)
+    protection: str = "store"
 
 
 def _pairs(config: Mapping[str, Any]) -> dict[str, str]:
@@ -89,6 +92,8 @@ def webhook_of(
     kind: str,
     config: Mapping[str, Any],
     secrets: OpenedSecrets,
+    *,
+    protection: str = "store",
 ) -> Webhook:
     """One webhook from its config block and the account's opened secrets."""
     payload_format = str(config.get("payload_format") or "native")
@@ -118,6 +123,7 @@ def webhook_of(
         target=target,
         target_error=target_error,
         shown_url=redact(url),
+        protection=protection,
     )
 
 
@@ -126,9 +132,19 @@ def webhooks_of(
 ) -> AccountHooks:
     """Every webhook an account config names (none for a tombstone)."""
     configured = (account or {}).get("webhooks") or {}
+    protection = protection_of(account)
     hooks = {
-        kind: webhook_of(account_id, version, kind, configured[kind], secrets)
+        kind: webhook_of(
+            account_id, version, kind, configured[kind], secrets, protection=protection
+        )
         for kind in KINDS
         if configured.get(kind)
     }
-    return AccountHooks(account_id, version, hooks)
+    return AccountHooks(account_id, version, hooks, protection)
+
+
+def protection_of(account: Mapping[str, Any] | None) -> str:
+    """The account's `security.data_protection` (`store` when absent, as account-svc
+    defaults it)."""
+    security = (account or {}).get("security") or {}
+    return str(security.get("data_protection") or "store")
