@@ -116,6 +116,7 @@ class Account:
     salts: dict[str, str] = field(default_factory=dict)
     deleted: bool = False
     data_protection: str = "store"
+    traffic_type: str = "otp"
 
     def _account(self) -> dict[str, Any]:
         webhooks: dict[str, Any] = {"status": None, "user_initiated": None}
@@ -139,7 +140,7 @@ class Account:
             "enterprise_id": "ent_test",
             "business_group_id": "bg_test",
             "communication_type": "conversational" if self.inbound_webhook else "outgoing",
-            "traffic_type": None if self.inbound_webhook else "otp",
+            "traffic_type": None if self.inbound_webhook else self.traffic_type,
             "channels": ["rcs", "sms", "whatsapp", "truecaller"],
             "security": {"data_protection": self.data_protection},
             "webhooks": webhooks,

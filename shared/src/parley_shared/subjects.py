@@ -13,6 +13,8 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 # Streams (JetStream).
 STREAM_ACCOUNTS = "ACCOUNTS"
 STREAM_SUBMIT = "SUBMIT"
+STREAM_SUBMIT_OTP = "SUBMIT_OTP"
+STREAM_SUBMIT_PROMOTIONAL = "SUBMIT_PROMOTIONAL"
 STREAM_STATUS = "STATUS"
 STREAM_INBOUND = "INBOUND"
 STREAM_ROUTING_REPORTS = "ROUTING_REPORTS"
@@ -34,10 +36,19 @@ USER_MESSAGE_PREFIX = "parley.route.v1.user"
 ROUTING_POISON_PREFIX = "parley.route.v1.poison"
 STREAM_ROUTING_POISON = "ROUTING_POISON"
 
+# Traffic classes (an account's `traffic_type`; conversational accounts are transactional):
+# each has its own SUBMIT lane and webhook retry lane, so OTP never waits behind promotional.
+OTP = "otp"
+TRANSACTIONAL = "transactional"
+PROMOTIONAL = "promotional"
+TRAFFIC_CLASSES = (OTP, TRANSACTIONAL, PROMOTIONAL)
+
 # Wildcards (filter subjects of consumers and stream subject lists).
 ACCOUNT_CONFIG_ALL = f"{ACCOUNT_CONFIG_PREFIX}.*"
 TEMPLATE_CONFIG_ALL = f"{TEMPLATE_CONFIG_PREFIX}.*"
 SUBMIT_ALL = f"{SUBMIT_PREFIX}.*"
+SUBMIT_OTP_ALL = f"{SUBMIT_PREFIX}.{OTP}.*"
+SUBMIT_PROMOTIONAL_ALL = f"{SUBMIT_PREFIX}.{PROMOTIONAL}.*"
 STATUS_ALL = f"{STATUS_PREFIX}.*"
 INBOUND_ALL = f"{INBOUND_PREFIX}.*"
 TIMER_ALL = f"{TIMER_PREFIX}.*"
@@ -56,6 +67,8 @@ WEBHOOK_DEAD_LETTERS_REPLAY = "parley.webhook.v1.dead_letters.replay"
 # Durable consumer names.
 DURABLE_ROUTING_ACCOUNTS = "routing-svc-accounts"
 DURABLE_ROUTING_SUBMIT = "routing-svc-submit"
+DURABLE_ROUTING_SUBMIT_OTP = "routing-svc-submit-otp"
+DURABLE_ROUTING_SUBMIT_PROMOTIONAL = "routing-svc-submit-promotional"
 DURABLE_ROUTING_REPORTS = "routing-svc-reports"
 DURABLE_ROUTING_TIMERS = "routing-svc-timers"
 DURABLE_ROUTING_RECEIPTS = "routing-svc-receipts"
@@ -94,14 +107,30 @@ def template_config(template_id: str) -> str:
     return f"{TEMPLATE_CONFIG_PREFIX}.{_token(template_id)}"
 
 
-def submit(account_id: str) -> str:
-    """Subject on which an accepted message waits for routing (SUBMIT stream)."""
+def submit(account_id: str, traffic_class: str = TRANSACTIONAL) -> str:
+    """Subject on which an accepted message waits for routing, in its traffic class's lane:
+    `submit.<account>` (SUBMIT) for transactional traffic, `submit.otp.<account>` (SUBMIT_OTP),
+    `submit.promotional.<account>` (SUBMIT_PROMOTIONAL)."""
+    if traffic_class in (OTP, PROMOTIONAL):
+        return f"{SUBMIT_PREFIX}.{traffic_class}.{_token(account_id)}"
     return f"{SUBMIT_PREFIX}.{_token(account_id)}"
+
+
+SUBMIT_LANES = {
+    OTP: (STREAM_SUBMIT_OTP, SUBMIT_OTP_ALL, DURABLE_ROUTING_SUBMIT_OTP),
+    TRANSACTIONAL: (STREAM_SUBMIT, SUBMIT_ALL, DURABLE_ROUTING_SUBMIT),
+    PROMOTIONAL: (
+        STREAM_SUBMIT_PROMOTIONAL,
+        SUBMIT_PROMOTIONAL_ALL,
+        DURABLE_ROUTING_SUBMIT_PROMOTIONAL,
+    ),
+}
+"""traffic class -> (stream, filter subject, durable consumer) of its SUBMIT lane."""
 
 
 def submit_subjects_of(account_id: str) -> list[tuple[str, str]]:
     """(stream, subject) of every place an account's attempts wait for routing."""
-    return [(STREAM_SUBMIT, submit(account_id))]
+    return [(SUBMIT_LANES[c][0], submit(account_id, c)) for c in TRAFFIC_CLASSES]
 
 
 def status(account_id: str) -> str:
@@ -162,9 +191,13 @@ WEBHOOK_ATTEMPT_LOG_PREFIX = "parley.webhook.v1.attempt_log"
 WEBHOOK_DISABLED_PREFIX = "parley.webhook.v1.disabled"
 WEBHOOK_POISON_PREFIX = "parley.webhook.v1.poison"
 WEBHOOK_RETRY_DUE_ALL = f"{WEBHOOK_RETRY_DUE_PREFIX}.*"
+WEBHOOK_RETRY_DUE_OTP_ALL = f"{WEBHOOK_RETRY_DUE_PREFIX}.{OTP}.*"
+WEBHOOK_RETRY_DUE_PROMOTIONAL_ALL = f"{WEBHOOK_RETRY_DUE_PREFIX}.{PROMOTIONAL}.*"
 WEBHOOK_DISABLED_ALL = f"{WEBHOOK_DISABLED_PREFIX}.*.*"
 WEBHOOK_POISON_ALL = f"{WEBHOOK_POISON_PREFIX}.*.*"
 DURABLE_WEBHOOK_RETRY = "webhook-svc-retry"
+DURABLE_WEBHOOK_RETRY_OTP = "webhook-svc-retry-otp"
+DURABLE_WEBHOOK_RETRY_PROMOTIONAL = "webhook-svc-retry-promotional"
 DURABLE_WEBHOOK_PURGE = "webhook-svc-purge"
 """webhook-svc's durable consumer of ACCOUNTS that purges a deleted account's data."""
 QUEUE_WEBHOOK_API = "webhook-svc"
@@ -181,9 +214,21 @@ def webhook_retries_of(account_id: str) -> str:
     return f"{WEBHOOK_RETRY_AT_PREFIX}.{_token(account_id)}.*"
 
 
-def webhook_retry_due(account_id: str) -> str:
-    """Subject on which a batch of an account is due for its next attempt (WEBHOOK_RETRY)."""
+def webhook_retry_due(account_id: str, traffic_class: str = TRANSACTIONAL) -> str:
+    """Subject on which a batch of an account is due for its next attempt (WEBHOOK_RETRY), in
+    its traffic class's lane (`retry_due.<account>` for transactional, `retry_due.otp.<account>`,
+    `retry_due.promotional.<account>`)."""
+    if traffic_class in (OTP, PROMOTIONAL):
+        return f"{WEBHOOK_RETRY_DUE_PREFIX}.{traffic_class}.{_token(account_id)}"
     return f"{WEBHOOK_RETRY_DUE_PREFIX}.{_token(account_id)}"
+
+
+WEBHOOK_RETRY_LANES = {
+    OTP: (WEBHOOK_RETRY_DUE_OTP_ALL, DURABLE_WEBHOOK_RETRY_OTP),
+    TRANSACTIONAL: (WEBHOOK_RETRY_DUE_ALL, DURABLE_WEBHOOK_RETRY),
+    PROMOTIONAL: (WEBHOOK_RETRY_DUE_PROMOTIONAL_ALL, DURABLE_WEBHOOK_RETRY_PROMOTIONAL),
+}
+"""traffic class -> (filter subject, durable consumer) of its lane on WEBHOOK_RETRY."""
 
 
 def webhook_dead_letter(account_id: str, dead_letter_id: str) -> str:

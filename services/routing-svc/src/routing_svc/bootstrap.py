@@ -116,8 +116,12 @@ def _consumers(
         "ack_wait_s": settings.ack_wait_seconds,
         "max_deliver": settings.max_deliver,
     }
+    lanes = tuple(
+        (stream, durable, subject, "submit" if lane == subjects.TRANSACTIONAL else f"submit_{lane}")
+        for lane, (stream, subject, durable) in subjects.SUBMIT_LANES.items()
+    )
     wiring = (
-        (subjects.STREAM_SUBMIT, subjects.DURABLE_ROUTING_SUBMIT, subjects.SUBMIT_ALL, "submit"),
+        *lanes,
         (
             subjects.STREAM_ROUTING_REPORTS,
             subjects.DURABLE_ROUTING_REPORTS,
@@ -149,7 +153,11 @@ def _consumers(
             "purge",
         ),
     )
-    slow = {"purge": PURGE_IN_FLIGHT}  # a purge is several API calls: a few at a time
+    slow = {
+        "purge": PURGE_IN_FLIGHT,  # a purge is several API calls: a few at a time
+        # a promotional flood waits in its stream, not in this process's loop
+        "submit_promotional": settings.promotional_max_in_flight,
+    }
     return [
         PullConsumer(
             nc,
@@ -234,6 +242,7 @@ async def start(
         templates=templates,
         links=links,
         limits=RateLimits(settings.account_send_rate_per_s, settings.account_send_burst),
+        promotional_accepting=settings.promotional_accepting,
     )
     inbound = Inbound(
         directory,
@@ -254,6 +263,8 @@ async def start(
         erasure = Erasure(directory, JetStreamAccountData(nc, buckets, store))
         handlers: dict[str, Callable[[Any], Awaitable[None]]] = {
             "submit": router.handle,
+            "submit_otp": router.handle,
+            "submit_promotional": router.handle,
             "report": outcomes.on_report,
             "timer": outcomes.on_timer,
             "receipt": outcomes.on_receipt,

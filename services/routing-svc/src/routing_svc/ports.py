@@ -204,8 +204,10 @@ class Bus(Protocol):
         """An inbound event on the account's INBOUND subject (kept `ttl_s` seconds when given)."""
         ...
 
-    async def submit(self, account_id: str, message_id: str, attempt: int) -> Ack:
-        """Queue an attempt for routing."""
+    async def submit(
+        self, account_id: str, message_id: str, attempt: int, traffic_class: str = "transactional"
+    ) -> Ack:
+        """Queue an attempt for routing, in its traffic class's lane."""
         ...
 
     async def schedule_timer(self, message_id: str, attempt: int, at_ms: int) -> Ack:

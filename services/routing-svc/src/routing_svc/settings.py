@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     last_sender_ttl_seconds: int = Field(default=30 * 86400, ge=60)
     submit_batch: int = Field(default=256, ge=1, le=10000)
     max_in_flight: int = Field(default=10000, ge=1, le=100000)
+    promotional_max_in_flight: int = Field(default=1000, ge=1, le=100000)
+    promotional_accepting: int = Field(default=32, ge=0, le=100000)
     ack_wait_seconds: float = Field(default=60.0, ge=1)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_deliver: int = Field(default=20, ge=2, le=1000)

@@ -6,11 +6,14 @@ the caller gets its 202 only once both are stored.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from nats.js.errors import APIError
+from parley_shared.timefmt import now as utc_now
 from parley_shared.timefmt import now_ts
 
 from routing_svc.clicks import ShortLinks
@@ -23,6 +26,7 @@ from routing_svc.domain.policy import (
     PolicyRefusal,
     check_apps,
     check_consent,
+    check_window,
     needs_consent,
     plan,
     resolve_sender,
@@ -30,6 +34,7 @@ from routing_svc.domain.policy import (
 from routing_svc.domain.rate_limit import RateLimits
 from routing_svc.domain.requests import ConsentIn, MessageIn
 from routing_svc.domain.templates import TemplateProblem
+from routing_svc.domain.traffic import PROMOTIONAL
 from routing_svc.domain.vault import Vault
 from routing_svc.errors import Overloaded, RateLimited
 from routing_svc.metrics import OVERLOADED, RATE_LIMITED, inc
@@ -73,7 +78,13 @@ class Submissions:
         links: ShortLinks | None = None,
         limits: RateLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = utc_now,
+        promotional_accepting: int = 0,
     ) -> None:
+        self._now = now
+        self._promo_slots = (
+            asyncio.Semaphore(promotional_accepting) if promotional_accepting > 0 else None
+        )
         self._links = links
         self._limits, self._clock = limits, clock
         self._store, self._bus, self._vault, self._consents = store, bus, vault, consents
@@ -82,7 +93,18 @@ class Submissions:
         self._default_ttl = default_dr_ttl_s
 
     async def send(self, account: AccountView, body: MessageIn) -> dict[str, Any]:
-        """Accept a message (PolicyRefusal when the account refuses it)."""
+        """Accept a message (PolicyRefusal when the account refuses it).
+
+        Promotional sends are accepted at most `promotional_accepting` at a time per process;
+        the others wait their turn (their connection held, nothing refused): a flood then keeps
+        few steps in the event loop's queue, and an OTP or transactional send is not delayed
+        behind hundreds of promotional ones being stored."""
+        if account.traffic_class == PROMOTIONAL and self._promo_slots is not None:
+            async with self._promo_slots:
+                return await self._send(account, body)
+        return await self._send(account, body)
+
+    async def _send(self, account: AccountView, body: MessageIn) -> dict[str, Any]:
         if self._limits is not None:
             wait = self._limits.take(account.account_id, self._clock())
             if wait > 0:
@@ -90,6 +112,7 @@ class Submissions:
                 raise RateLimited("the account sends faster than its send rate limit", wait)
         check_apps(account, app_fields(body))
         sender = resolve_sender(account, body.channel, body.sender, self._defaults)
+        check_window(account, self._now())
         if needs_consent(account):
             record = await self._consents.get(account.enterprise_id, body.to)
             check_consent(account, record.status_for(body.channel))
@@ -116,13 +139,14 @@ class Submissions:
             metadata=body.metadata,
             validity_s=validity,
             campaign_id=body.campaign_id,
+            traffic_class=account.traffic_class,
             **self._vault.protect(
                 account.data_protection, account.account_id, body.to, content, _day(at)
             ),
         )
         await self._store.create(msg)
         try:
-            await (await self._bus.submit(account.account_id, msg.id, 1))
+            await (await self._bus.submit(account.account_id, msg.id, 1, msg.traffic_class))
         except APIError as exc:
             if exc.err_code not in STREAM_FULL:
                 raise

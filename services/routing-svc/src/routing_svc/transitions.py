@@ -172,7 +172,8 @@ class Transitions:
             live = msg.attempts[-1].n
             acks.append(await self.bus.schedule_timer(msg.id, live, step.timer_ms))
         if step.enqueue is not None:
-            acks.append(await self.bus.submit(msg.account_id, msg.id, step.enqueue))
+            lane = msg.traffic_class
+            acks.append(await self.bus.submit(msg.account_id, msg.id, step.enqueue, lane))
         if len(acks) == 1:
             await acks[0]
         elif acks:

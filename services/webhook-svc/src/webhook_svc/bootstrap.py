@@ -161,7 +161,16 @@ class Service:
         )
         status = self._source(subjects.STREAM_STATUS, subjects.DURABLE_WEBHOOK_STATUS, poison)
         inbound = self._source(subjects.STREAM_INBOUND, subjects.DURABLE_WEBHOOK_INBOUND, poison)
-        retry = self._source(subjects.STREAM_WEBHOOK_RETRY, subjects.DURABLE_WEBHOOK_RETRY, poison)
+        lanes = [
+            self._source(
+                subjects.STREAM_WEBHOOK_RETRY,
+                durable,
+                poison,
+                filter_subject=subject,
+                inflight=s.promotional_max_inflight if lane == subjects.PROMOTIONAL else None,
+            )
+            for lane, (subject, durable) in subjects.WEBHOOK_RETRY_LANES.items()
+        ]
         self._seal = seal
         self.intake = Intake(
             self.view,
@@ -172,9 +181,10 @@ class Service:
             park_limit=max(1, s.max_inflight // 2),
             park_per_account=s.park_max_per_account,
             park_max_s=s.park_max_s,
+            backlog=s.priority_backlog,
         )
         self.view.listener = self._account_changed
-        self.sources = [status, inbound, retry]
+        self.sources = [status, inbound, *lanes]
 
     def _account_changed(self, account_id: str) -> None:
         """A config (or tombstone) of the account was applied: release the events waiting for
@@ -185,12 +195,19 @@ class Service:
             entry = self.view.get(account_id)
             self.sender.nats.account_changed(account_id, None if entry is None else entry.version)
 
-    def _source(self, stream: str, durable: str, poison: PoisonStore) -> PullSource:
+    def _source(
+        self,
+        stream: str,
+        durable: str,
+        poison: PoisonStore,
+        *,
+        filter_subject: str | None = None,
+        inflight: int | None = None,
+    ) -> PullSource:
         s = self.settings
         filters = {
             subjects.STREAM_STATUS: subjects.STATUS_ALL,
             subjects.STREAM_INBOUND: subjects.INBOUND_ALL,
-            subjects.STREAM_WEBHOOK_RETRY: subjects.WEBHOOK_RETRY_DUE_ALL,
         }
         kinds = {subjects.STREAM_STATUS: STATUS, subjects.STREAM_INBOUND: USER_INITIATED}
         kind = kinds.get(stream)
@@ -208,9 +225,9 @@ class Service:
             self.nc,
             stream=stream,
             durable=durable,
-            filter_subject=filters[stream],
+            filter_subject=filter_subject or filters[stream],
             handler=handle,
-            max_inflight=s.max_inflight,
+            max_inflight=inflight or s.max_inflight,
             batch=s.fetch_batch,
             ack_wait_s=s.ack_wait_s,
             max_ack_pending=s.max_ack_pending,

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     batch_linger_ms: int = Field(default=50, ge=0, le=1000)
     fetch_batch: int = Field(default=500, ge=1, le=10_000)
     max_inflight: int = Field(default=10_000, ge=1)
+    promotional_max_inflight: int = Field(default=1_000, ge=1)
+    priority_backlog: int = Field(default=1_000, ge=0)
     max_ack_pending: int = Field(default=20_000, ge=1)
     ack_wait_s: float = Field(default=30.0, ge=1.0)
     endpoint_concurrency: int = Field(default=16, ge=1, le=1000)

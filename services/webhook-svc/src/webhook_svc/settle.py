@@ -221,10 +221,13 @@ class Settler:
         metrics.EVENTS_SKIPPED.labels(d.kind, reason).inc(len(d.event_ids))
         log.info("webhook_batch_dropped", account_id=d.account_id, kind=d.kind, reason=reason)
 
-    async def defer(self, job: Job) -> None:
-        """Hand a batch to WEBHOOK_RETRY unattempted: its endpoint's queue is full."""
+    async def defer(self, job: Job, delay_s: float | None = None) -> None:
+        """Hand a batch to WEBHOOK_RETRY unattempted: its endpoint's queue is full (due after
+        about `WEBHOOK_DEFER_S`), or it is promotional and a backlog waits (`delay_s` 0: due at
+        once, in the promotional lane)."""
+        delay = jittered(self._defer_s, self._rng) if delay_s is None else delay_s
         try:
-            await self._retries.schedule(job.delivery, jittered(self._defer_s, self._rng))
+            await self._retries.schedule(job.delivery, delay)
         except StoreUnavailable as exc:
             await self._give_back(job, exc)
             return

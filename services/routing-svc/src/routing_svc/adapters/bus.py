@@ -73,11 +73,18 @@ class Bus:
             headers[TTL] = str(ttl_s)
         return await self._publish(subjects.inbound(account_id), orjson.dumps(event), headers)
 
-    async def submit(self, account_id: str, message_id: str, attempt: int) -> Ack:
-        """Queue attempt `attempt` of a message for routing (a fallback's once only)."""
+    async def submit(
+        self,
+        account_id: str,
+        message_id: str,
+        attempt: int,
+        traffic_class: str = subjects.TRANSACTIONAL,
+    ) -> Ack:
+        """Queue attempt `attempt` of a message for routing in its traffic class's lane (a
+        fallback's once only)."""
         payload = orjson.dumps({"m": message_id, "a": attempt})
         headers = {MSG_ID: f"{message_id}.{attempt}"} if attempt > 1 else None
-        return await self._publish(subjects.submit(account_id), payload, headers)
+        return await self._publish(subjects.submit(account_id, traffic_class), payload, headers)
 
     async def schedule_timer(self, message_id: str, attempt: int, at_ms: int) -> Ack:
         """The DR TTL timer of a message's attempt, firing at `at_ms` (replaces an older one)."""

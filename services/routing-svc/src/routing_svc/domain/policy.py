@@ -12,11 +12,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from parley_shared.timefmt import format_ts
 
 from routing_svc.domain.accounts import AccountView
 from routing_svc.domain.consent import refusal
 from routing_svc.domain.msisdn import E164_PATTERN as E164
+from routing_svc.domain.traffic import PROMOTIONAL
 
 SENDER_FORMATS = {
     "sms": (re.compile(r"^[A-Za-z0-9]{3,15}$"), "an SMS sender id is 3..15 letters or digits"),
@@ -38,11 +42,18 @@ TRIGGERS = {
 class PolicyRefusal(Exception):
     """A send the account's settings refuse; `code` is the problem type, `loc` the field."""
 
-    def __init__(self, code: str, detail: str, loc: list[str | int] | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        detail: str,
+        loc: list[str | int] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
         self.loc = loc
+        self.extra = extra or {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +122,20 @@ def check_apps(account: AccountView, given: set[tuple[str, ...]]) -> None:
     for app, loc in APP_FIELDS:
         if loc in given and app not in account.apps:
             raise PolicyRefusal("validation_error", f"requires the {app} app", list(loc))
+
+
+def check_window(account: AccountView, at: datetime) -> None:
+    """Refuse a promotional send outside the account's promotional window (422
+    `outside_promotional_window`, with `next_window_at`)."""
+    window = account.promotional_window
+    if account.traffic_class != PROMOTIONAL or window is None or window.is_open(at):
+        return
+    opening = format_ts(window.next_opening(at))
+    raise PolicyRefusal(
+        "outside_promotional_window",
+        f"promotional sends are accepted {window.describe()}; the window opens next at {opening}",
+        extra={"promotional_window": window.describe(), "next_window_at": opening},
+    )
 
 
 def check_consent(account: AccountView, status: str) -> None:

@@ -65,6 +65,8 @@ def encode_delivery(delivery: Delivery, seal: BodySeal | None = None) -> bytes:
     body, sealed = _stored_body(delivery, seal)
     if delivery.protection != "store":
         meta["protection"] = delivery.protection
+    if delivery.traffic_class != "transactional":
+        meta["class"] = delivery.traffic_class
     if sealed:
         meta["sealed"] = True
     return orjson.dumps(meta) + SEPARATOR + body
@@ -98,6 +100,7 @@ def decode_delivery(data: bytes, seal: BodySeal | None = None) -> Delivery:
             replay_of=replay_of,
             raw=meta.get("raw") is True,
             protection=str(meta.get("protection") or "store"),
+            traffic_class=str(meta.get("class") or "transactional"),
         )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"not a delivery record: {exc}") from exc

@@ -70,6 +70,19 @@ def ack_info(reply: str) -> tuple[int, int]:
         return 1, 0
 
 
+def ack_pending(reply: str) -> int:
+    """The consumer's pending count from a JetStream ack subject (v1: 9 tokens, the last; v2:
+    11-12 tokens, the 11th); 0 for anything else."""
+    tokens = reply.split(".")
+    if len(tokens) == 9:
+        pending = tokens[8]
+    elif len(tokens) >= 11:
+        pending = tokens[10]
+    else:
+        return 0
+    return int(pending) if pending.isdigit() else 0
+
+
 class PullSource:
     """One durable pull consumer of one stream, as used by one process."""
 
@@ -305,6 +318,11 @@ class PullSource:
                     erase.discard(reply)
                     self._spawn_erase(reply)
         self._wake.set()
+
+    def backlog(self, reply: str) -> int:
+        """Messages pending for this consumer behind the one of `reply` (from its ack subject:
+        the server's count when it delivered it)."""
+        return ack_pending(reply)
 
     def erase_on_ack(self, reply: str) -> None:
         """Delete the message from its stream (overwriting it) once it is acknowledged; given

@@ -38,7 +38,10 @@ def purge_targets(account_id: str) -> list[tuple[str, str]]:
         (subjects.STREAM_WEBHOOK_DELIVERIES, subjects.webhook_attempt_log(account_id)),
         (subjects.STREAM_WEBHOOK_DISABLED, subjects.webhook_disabled_of(account_id)),
         (subjects.STREAM_WEBHOOK_POISON, subjects.webhook_poison_of(account_id)),
-        (subjects.STREAM_WEBHOOK_RETRY, subjects.webhook_retry_due(account_id)),
+        *(
+            (subjects.STREAM_WEBHOOK_RETRY, subjects.webhook_retry_due(account_id, lane))
+            for lane in subjects.TRAFFIC_CLASSES
+        ),
         (subjects.STREAM_WEBHOOK_RETRY, subjects.webhook_retries_of(account_id)),
     ]
 

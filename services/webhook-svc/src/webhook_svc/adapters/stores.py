@@ -124,7 +124,7 @@ class RetryQueue:
 
     async def schedule(self, delivery: Delivery, delay_s: float) -> None:
         """Hold `delivery` durably and make it due after `delay_s` (at once when ~0)."""
-        due = subjects.webhook_retry_due(delivery.account_id)
+        due = subjects.webhook_retry_due(delivery.account_id, delivery.traffic_class)
         headers: dict[str, str] | None = None
         subject = due
         if delay_s > MIN_SCHEDULE_S:

@@ -31,6 +31,8 @@ class Delivery:
     """The account's data protection when the batch was made (`unknown` when its config was
     not usable): anything but `store` is kept sealed on WEBHOOK_RETRY and WEBHOOK_DEAD_LETTERS,
     and a `do_not_store` dead letter keeps no text or URL (`domain.redaction`)."""
+    traffic_class: str = "transactional"
+    """The account's traffic class: the WEBHOOK_RETRY lane the batch waits in."""
 
 
 @dataclass(slots=True)

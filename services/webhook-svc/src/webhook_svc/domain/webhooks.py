@@ -51,6 +51,9 @@ class Webhook:
     shown_url: str = ""
     protection: str = "store"
     """The account's `security.data_protection` (what webhook-svc may keep of its events)."""
+    traffic_class: str = "transactional"
+    """The account's traffic class (`traffic_type`; conversational: transactional): the lane
+    its retries wait in, and whether its batches yield to a backlog (`intake`)."""
 
     def secrets_at(self, at: datetime) -> list[str]:
         """The signing secrets valid at `at`, current first (two during a rotation)."""
@@ -70,6 +73,7 @@ class AccountHooks:
     version: int
     hooks: Mapping[str, Webhook] = field(default_factory=dict)
     protection: str = "store"
+    traffic_class: str = "transactional"
 
 
 def _pairs(config: Mapping[str, Any]) -> dict[str, str]:
@@ -94,6 +98,7 @@ def webhook_of(
     secrets: OpenedSecrets,
     *,
     protection: str = "store",
+    traffic_class: str = "transactional",
 ) -> Webhook:
     """One webhook from its config block and the account's opened secrets."""
     payload_format = str(config.get("payload_format") or "native")
@@ -124,6 +129,7 @@ def webhook_of(
         target_error=target_error,
         shown_url=redact(url),
         protection=protection,
+        traffic_class=traffic_class,
     )
 
 
@@ -133,14 +139,27 @@ def webhooks_of(
     """Every webhook an account config names (none for a tombstone)."""
     configured = (account or {}).get("webhooks") or {}
     protection = protection_of(account)
+    lane = traffic_class_of(account)
     hooks = {
         kind: webhook_of(
-            account_id, version, kind, configured[kind], secrets, protection=protection
+            account_id,
+            version,
+            kind,
+            configured[kind],
+            secrets,
+            protection=protection,
+            traffic_class=lane,
         )
         for kind in KINDS
         if configured.get(kind)
     }
-    return AccountHooks(account_id, version, hooks, protection)
+    return AccountHooks(account_id, version, hooks, protection, lane)
+
+
+def traffic_class_of(account: Mapping[str, Any] | None) -> str:
+    """The account's traffic class: its `traffic_type`, or `transactional` (conversational)."""
+    traffic_type = (account or {}).get("traffic_type")
+    return traffic_type if traffic_type in ("otp", "promotional") else "transactional"
 
 
 def protection_of(account: Mapping[str, Any] | None) -> str:
