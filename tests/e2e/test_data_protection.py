@@ -102,6 +102,9 @@ async def _setup(session: aiohttp.ClientSession, platform: Platform, hooks: str)
     out = []
     for n, protection in enumerate(CHOICES, start=1):
         sender = f"DPSEND{n}"
+        owned = {"enterprise_id": ent.json["id"], "channel": "sms", "value": sender}
+        registered = await call(session, "POST", f"{base}/v1/senders", owned, token)
+        assert registered.status == 201, registered.json
         body = _config(ent.json["id"], group.json["id"], protection, sender, hooks)
         made = await call(session, "POST", f"{base}/v1/accounts", body, token)
         assert made.status == 201, made.json

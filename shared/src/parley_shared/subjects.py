@@ -20,10 +20,12 @@ STREAM_INBOUND = "INBOUND"
 STREAM_ROUTING_REPORTS = "ROUTING_REPORTS"
 STREAM_ROUTING_TIMERS = "ROUTING_TIMERS"
 STREAM_TEMPLATES = "TEMPLATES"
+STREAM_SENDERS = "SENDERS"
 
 # Subject roots. Each ends in a token (an account id or a message id).
 ACCOUNT_CONFIG_PREFIX = "parley.account.v1.config"
 TEMPLATE_CONFIG_PREFIX = "parley.template.v1.config"
+SENDER_CONFIG_PREFIX = "parley.sender.v1.config"
 SUBMIT_PREFIX = "parley.msg.v1.submit"
 STATUS_PREFIX = "parley.msg.v1.status"
 INBOUND_PREFIX = "parley.msg.v1.inbound"
@@ -46,6 +48,7 @@ TRAFFIC_CLASSES = (OTP, TRANSACTIONAL, PROMOTIONAL)
 # Wildcards (filter subjects of consumers and stream subject lists).
 ACCOUNT_CONFIG_ALL = f"{ACCOUNT_CONFIG_PREFIX}.*"
 TEMPLATE_CONFIG_ALL = f"{TEMPLATE_CONFIG_PREFIX}.*"
+SENDER_CONFIG_ALL = f"{SENDER_CONFIG_PREFIX}.*"
 SUBMIT_ALL = f"{SUBMIT_PREFIX}.*"
 SUBMIT_OTP_ALL = f"{SUBMIT_PREFIX}.{OTP}.*"
 SUBMIT_PROMOTIONAL_ALL = f"{SUBMIT_PREFIX}.{PROMOTIONAL}.*"
@@ -105,6 +108,11 @@ def account_config(account_id: str) -> str:
 def template_config(template_id: str) -> str:
     """Subject of one message template's snapshots (TEMPLATES stream, last one wins)."""
     return f"{TEMPLATE_CONFIG_PREFIX}.{_token(template_id)}"
+
+
+def sender_config(sender_id: str) -> str:
+    """Subject of one registered sender's snapshots (SENDERS stream, last one wins)."""
+    return f"{SENDER_CONFIG_PREFIX}.{_token(sender_id)}"
 
 
 def submit(account_id: str, traffic_class: str = TRANSACTIONAL) -> str:

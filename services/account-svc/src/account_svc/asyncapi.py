@@ -1,12 +1,12 @@
 """AsyncAPI 3.0 document of what account-svc publishes: account config events on ACCOUNTS and
-message template events on TEMPLATES."""
+message template events on TEMPLATES, registered sender events on SENDERS."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from parley_shared import subjects
-from parley_shared.events import AccountConfigData, CloudEvent, TemplateData
+from parley_shared.events import AccountConfigData, CloudEvent, SenderData, TemplateData
 
 HEADERS = {"type": "object", "properties": {"Nats-Msg-Id": {"type": "string"}}}
 
@@ -17,6 +17,7 @@ def asyncapi_document() -> dict[str, Any]:
     for name, model in (
         ("AccountConfigEvent", CloudEvent[AccountConfigData]),
         ("TemplateEvent", CloudEvent[TemplateData]),
+        ("SenderEvent", CloudEvent[SenderData]),
     ):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
@@ -36,6 +37,13 @@ def asyncapi_document() -> dict[str, Any]:
             "tpl_... id",
             subjects.STREAM_TEMPLATES,
         ),
+        "senderConfig": (
+            "SenderEvent",
+            subjects.SENDER_CONFIG_PREFIX,
+            "sender_id",
+            "snd_... id",
+            subjects.STREAM_SENDERS,
+        ),
     }
     return {
         "asyncapi": "3.0.0",
@@ -48,7 +56,9 @@ def asyncapi_document() -> dict[str, Any]:
                 "one per account; a deletion is a tombstone (type parley.account.config.deleted, "
                 "data.account null). Secrets are hashed or sealed with the master key. TEMPLATES "
                 "keeps the last one per template; a deletion is a tombstone (type "
-                "parley.template.config.deleted, data.status deleted)."
+                "parley.template.config.deleted, data.status deleted). SENDERS keeps the last "
+                "one per registered sender; a deregistration is a tombstone (type "
+                "parley.sender.config.deleted, data.status deleted)."
             ),
         },
         "defaultContentType": "application/cloudevents+json",

@@ -22,12 +22,14 @@ from account_svc.adapters.login_store import LoginStore
 from account_svc.adapters.outbox import OutboxRelay
 from account_svc.adapters.postgres import apply_migrations, create_pool
 from account_svc.adapters.purge import Purger
+from account_svc.adapters.registry_store import RegistryStore
 from account_svc.adapters.repository import Repository
 from account_svc.auth import Passwords, generate_password
 from account_svc.domain.memory_budget import MemoryBudget
 from account_svc.domain.rate_limit import RateLimiter
 from account_svc.handlers import Directory
 from account_svc.login import LOCKOUT_SECONDS, LoginGuard
+from account_svc.senders import Senders
 from account_svc.settings import Settings
 from account_svc.templates import Templates
 from account_svc.webhooks import WebhookQueries
@@ -109,6 +111,8 @@ def create_app(settings: Settings) -> web.Application:
         )
         services.directory = directory
         services.templates = Templates(repo, directory)
+        if services.registry is not None:
+            services.registry.senders = Senders(RegistryStore(pool), directory)
         report = await bootstrap_admin(settings, directory)
         if report.get("password_generated"):
             # CONTRACT: a generated bootstrap password is printed once (never logged).

@@ -45,6 +45,7 @@ from routing_svc.adapters.providers.smpp import provider as smpp_provider
 from routing_svc.adapters.providers.smpp.provider import SmppProvider
 from routing_svc.adapters.pull import PullConsumer
 from routing_svc.adapters.purge import JetStreamAccountData
+from routing_svc.adapters.sender_book import SenderBook
 from routing_svc.adapters.template_book import TemplateBook
 from routing_svc.clicks import ShortLinks
 from routing_svc.domain.balancing import Balancer
@@ -77,6 +78,7 @@ class Runtime:
     nc: Any = None
     directory: Directory | None = None
     templates: TemplateBook | None = None
+    senders: SenderBook | None = None
     providers: ProviderSet | None = None
     consumers: list[PullConsumer] = field(default_factory=list)
     nats_api: NatsApi | None = None
@@ -196,6 +198,8 @@ async def start(
     await directory.start(js)
     rt.templates = templates = TemplateBook()
     await templates.start(js)
+    rt.senders = senders = SenderBook()
+    await senders.start(js)
     rt.publisher = publisher = JetStreamPublisher(nc)
     await publisher.start()
     bus, vault = Bus(nc, publisher), Vault(master, settings.protected_event_ttl_seconds)
@@ -243,6 +247,7 @@ async def start(
         links=links,
         limits=RateLimits(settings.account_send_rate_per_s, settings.account_send_burst),
         promotional_accepting=settings.promotional_accepting,
+        senders=senders,
     )
     inbound = Inbound(
         directory,
@@ -297,6 +302,9 @@ async def stop(rt: Runtime) -> None:
     if rt.templates is not None:
         with contextlib.suppress(Exception):
             await rt.templates.stop()
+    if rt.senders is not None:
+        with contextlib.suppress(Exception):
+            await rt.senders.stop()
     if rt.publisher is not None:
         await rt.publisher.stop()
     if rt.nc is not None:
@@ -315,8 +323,14 @@ def create_app(settings: Settings) -> web.Application:
         nats_ok = bool(rt.nc is not None and rt.nc.is_connected)
         view_ok = bool(rt.directory is not None and rt.directory.ready.is_set())
         templates_ok = bool(rt.templates is not None and rt.templates.ready.is_set())
-        ok = nats_ok and view_ok and templates_ok and rt.started
-        detail = {"nats": nats_ok, "accounts": view_ok, "templates": templates_ok}
+        senders_ok = bool(rt.senders is not None and rt.senders.ready.is_set())
+        ok = nats_ok and view_ok and templates_ok and senders_ok and rt.started
+        detail = {
+            "nats": nats_ok,
+            "accounts": view_ok,
+            "templates": templates_ok,
+            "senders": senders_ok,
+        }
         return ok, {**detail, "workers": rt.started}
 
     sandboxed = any(config.route.provider == "sandbox" for config in configs)

@@ -255,6 +255,14 @@ class AccountDirectory(Protocol):
         ...
 
 
+class Senders(Protocol):
+    """The registered senders of every enterprise, built from SENDERS."""
+
+    def registered(self, enterprise_id: str, channel: str, value: str) -> bool:
+        """Whether the enterprise owns `value` on `channel`."""
+        ...
+
+
 class Templates(Protocol):
     """The approved templates, built from TEMPLATES."""
 

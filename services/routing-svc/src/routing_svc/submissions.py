@@ -38,7 +38,7 @@ from routing_svc.domain.traffic import PROMOTIONAL
 from routing_svc.domain.vault import Vault
 from routing_svc.errors import Overloaded, RateLimited
 from routing_svc.metrics import OVERLOADED, RATE_LIMITED, inc
-from routing_svc.ports import Bus, Consents, Messages, Templates
+from routing_svc.ports import Bus, Consents, Messages, Senders, Templates
 
 STREAM_FULL = frozenset({10077, 10078, 10047})
 """JetStream errors of a full stream (`discard: new`): maximum messages / bytes exceeded,
@@ -80,7 +80,9 @@ class Submissions:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = utc_now,
         promotional_accepting: int = 0,
+        senders: Senders | None = None,
     ) -> None:
+        self._senders = senders
         self._now = now
         self._promo_slots = (
             asyncio.Semaphore(promotional_accepting) if promotional_accepting > 0 else None
@@ -111,7 +113,8 @@ class Submissions:
                 RATE_LIMITED.inc()
                 raise RateLimited("the account sends faster than its send rate limit", wait)
         check_apps(account, app_fields(body))
-        sender = resolve_sender(account, body.channel, body.sender, self._defaults)
+        registered = self._senders.registered if self._senders is not None else None
+        sender = resolve_sender(account, body.channel, body.sender, self._defaults, registered)
         check_window(account, self._now())
         if needs_consent(account):
             record = await self._consents.get(account.enterprise_id, body.to)

@@ -19,6 +19,7 @@ from account_svc.adapters.http_base import (
     read_json,
     read_model,
 )
+from account_svc.adapters.http_registry import REGISTRY_ROUTES, Registry, add_registry
 from account_svc.console.routes import add_console_routes
 from account_svc.console.session import session_token
 from account_svc.domain.account_config import AccountConfigIn
@@ -61,6 +62,7 @@ class Services:
     accounts: Accounts | None = None
     webhooks: WebhookQueries | None = None
     templates: Templates | None = None
+    registry: Registry | None = None
 
 
 SERVICES = web.AppKey("services", Services)
@@ -534,7 +536,7 @@ ROUTES: tuple[Route, ...] = (
 
 
 # ---------------------------------------------------------------------- OpenAPI
-def openapi_document(routes: tuple[Route, ...] = ROUTES) -> dict[str, Any]:
+def openapi_document(routes: tuple[Route, ...] = ROUTES + REGISTRY_ROUTES) -> dict[str, Any]:
     """The OpenAPI 3.1 document, generated from the models that validate requests."""
     models: set[type[BaseModel]] = {Problem}
     for route in routes:
@@ -639,4 +641,5 @@ def build_app(services: Services, ready: Any) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     add_console_routes(app, _directory, principal)
+    services.registry = add_registry(app, principal)
     return app

@@ -10,7 +10,7 @@ with, whatever the account changes later.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -88,23 +88,44 @@ def default_sender(account: AccountView, channel: str, defaults: Mapping[str, st
     return senders[0] if senders else defaults[channel]
 
 
+Registered = Callable[[str, str, str], bool]
+"""Whether an enterprise owns a sender on a channel: (enterprise_id, channel, value)."""
+
+
 def resolve_sender(
-    account: AccountView, channel: str, requested: str | None, defaults: Mapping[str, str]
+    account: AccountView,
+    channel: str,
+    requested: str | None,
+    defaults: Mapping[str, str],
+    registered: Registered | None = None,
 ) -> str:
-    """The sender of a send on `channel`, checked against the channel's access list."""
+    """The sender of a send on `channel`, checked against the channel's access list and the
+    enterprise's registered senders (`registered`): access mode `all` means every sender the
+    enterprise owns on the channel, an allowlist names some of them. An omitted sender is the
+    allowlist's first entry (checked the same way) or, under mode `all`, the platform default
+    (CONTRACT 3: the platform's, not one the enterprise registers)."""
     if channel not in account.policies:
         raise PolicyRefusal(
             "channel_not_enabled", f"channel {channel} is not enabled for this account"
         )
-    if requested is None:
-        return default_sender(account, channel, defaults)
-    pattern, rule = SENDER_FORMATS[channel]
-    if not pattern.match(requested):
-        raise PolicyRefusal("validation_error", rule, ["sender"])
     senders = account.policies[channel].senders
-    if senders is not None and requested not in senders:
+    if requested is None:
+        if senders is None:
+            return defaults[channel]
+        requested = senders[0]
+    else:
+        pattern, rule = SENDER_FORMATS[channel]
+        if not pattern.match(requested):
+            raise PolicyRefusal("validation_error", rule, ["sender"])
+        if senders is not None and requested not in senders:
+            raise PolicyRefusal(
+                "sender_not_allowed", f"the sender is not in the {channel} access list", ["sender"]
+            )
+    if registered is not None and not registered(account.enterprise_id, channel, requested):
         raise PolicyRefusal(
-            "sender_not_allowed", f"the sender is not in the {channel} access list", ["sender"]
+            "sender_not_allowed",
+            f"the sender is not a registered {channel} sender of the account's enterprise",
+            ["sender"],
         )
     return requested
 

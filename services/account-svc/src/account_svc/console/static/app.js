@@ -7,6 +7,7 @@ import {renderAccounts} from './accounts.js';
 import {renderAccount} from './account_view.js';
 import {renderAccountForm} from './account_form.js';
 import {renderGroups, renderOrganizations, renderUsers} from './directory.js';
+import {renderEnterprise} from './enterprise.js';
 
 const main = document.getElementById('main');
 const ctx = {user: null, flash: null, reveal: null, list: null};
@@ -20,6 +21,7 @@ const SCREENS = [
   {path: /^#\/accounts\/([^/]+)$/, nav: 'accounts', render: (m, id) => renderAccount(m, ctx, id)},
   {path: /^#\/accounts$/, nav: 'accounts', render: (m) => renderAccounts(m, ctx)},
   {path: /^#\/groups$/, nav: 'groups', render: (m) => renderGroups(m, ctx)},
+  {path: /^#\/enterprise$/, nav: 'enterprise', render: (m) => renderEnterprise(m, ctx)},
   {path: /^#\/organizations$/, nav: 'organizations', superOnly: true,
     render: (m) => renderOrganizations(m, ctx)},
   {path: /^#\/users$/, nav: 'users', superOnly: true, render: (m) => renderUsers(m, ctx)},
@@ -27,6 +29,7 @@ const SCREENS = [
 const NAV = [
   ['accounts', '#/accounts', 'Access accounts'],
   ['groups', '#/groups', 'Business groups'],
+  ['enterprise', '#/enterprise', 'Senders and apps'],
   ['organizations', '#/organizations', 'Organizations', true],
   ['users', '#/users', 'Users', true],
 ];
