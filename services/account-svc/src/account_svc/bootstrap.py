@@ -31,6 +31,7 @@ from account_svc.handlers import Directory
 from account_svc.login import LOCKOUT_SECONDS, LoginGuard
 from account_svc.senders import Senders
 from account_svc.settings import Settings
+from account_svc.subscriptions import Subscriptions
 from account_svc.templates import Templates
 from account_svc.webhooks import WebhookQueries
 
@@ -112,7 +113,11 @@ def create_app(settings: Settings) -> web.Application:
         services.directory = directory
         services.templates = Templates(repo, directory)
         if services.registry is not None:
-            services.registry.senders = Senders(RegistryStore(pool), directory)
+            registry_store = RegistryStore(pool)
+            services.registry.senders = Senders(registry_store, directory)
+            services.registry.subscriptions = Subscriptions(
+                registry_store, directory, services.accounts
+            )
         report = await bootstrap_admin(settings, directory)
         if report.get("password_generated"):
             # CONTRACT: a generated bootstrap password is printed once (never logged).

@@ -208,6 +208,29 @@ class SenderList(BaseModel):
     items: list[SenderOut]
 
 
+AppName = Literal["template_lookup", "url_shortener", "campaign_manager", "digital_asset_manager"]
+
+
+class Subscription(BaseModel):
+    """An app an enterprise subscribes to."""
+
+    app: AppName
+    subscribed_at: str
+
+
+class SubscriptionList(BaseModel):
+    """The apps an enterprise subscribes to."""
+
+    items: list[Subscription]
+
+
+class Withdrawal(BaseModel):
+    """A withdrawn subscription and the accounts that had the app on (now off)."""
+
+    app: AppName
+    accounts_changed: list[str]
+
+
 class OrganizationList(BaseModel):
     """Every organization in scope."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -563,14 +564,11 @@ def openapi_document(routes: tuple[Route, ...] = ROUTES + REGISTRY_ROUTES) -> di
             {"name": n, "in": "query", "required": False, "schema": s}
             for n, s in route.query.items()
         ]
-        if "{dl_id}" in route.path:
-            params.insert(
-                0, {"name": "dl_id", "in": "path", "required": True, "schema": {"type": "string"}}
-            )
-        if "{id}" in route.path:
-            params.insert(
-                0, {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-            )
+        path_params = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"\{([a-z_]+)\}", route.path)
+        ]
+        params = path_params + params
         if params:
             op["parameters"] = params
         if route.request is not None:

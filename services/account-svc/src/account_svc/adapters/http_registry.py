@@ -13,8 +13,16 @@ from aiohttp import web
 from account_svc.adapters.http_base import Route, json_response, read_model
 from account_svc.domain.scope import Principal
 from account_svc.errors import TransientError
-from account_svc.models import SenderIn, SenderList, SenderOut
+from account_svc.models import (
+    SenderIn,
+    SenderList,
+    SenderOut,
+    Subscription,
+    SubscriptionList,
+    Withdrawal,
+)
 from account_svc.senders import Senders
+from account_svc.subscriptions import Subscriptions
 
 
 @dataclass
@@ -23,6 +31,7 @@ class Registry:
 
     principal: Callable[[web.Request], Awaitable[Principal]]
     senders: Senders | None = None
+    subscriptions: Subscriptions | None = None
 
 
 REGISTRY = web.AppKey("registry", Registry)
@@ -65,7 +74,39 @@ async def delete_sender(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+def _subscriptions(request: web.Request) -> tuple[Registry, Subscriptions]:
+    found = request.app[REGISTRY]
+    if found.subscriptions is None:
+        raise TransientError("starting")
+    return found, found.subscriptions
+
+
+async def list_subscriptions(request: web.Request) -> web.Response:
+    registry, subscriptions = _subscriptions(request)
+    who = await registry.principal(request)
+    items = await subscriptions.listed(who, request.match_info["id"])
+    return json_response({"items": items})
+
+
+async def subscribe(request: web.Request) -> web.Response:
+    registry, subscriptions = _subscriptions(request)
+    who = await registry.principal(request)
+    enterprise_id, app = request.match_info["id"], request.match_info["app"]
+    created = await subscriptions.subscribe(who, enterprise_id, app)
+    items = {i["app"]: i for i in await subscriptions.listed(who, enterprise_id)}
+    return json_response(items[app], 201 if created else 200)
+
+
+async def withdraw(request: web.Request) -> web.Response:
+    registry, subscriptions = _subscriptions(request)
+    who = await registry.principal(request)
+    app = request.match_info["app"]
+    changed = await subscriptions.withdraw(who, request.match_info["id"], app)
+    return json_response({"app": app, "accounts_changed": changed})
+
+
 SND = "/v1/senders/{id}"
+SUBS = "/v1/organizations/{id}/app-subscriptions"
 REGISTRY_ROUTES: tuple[Route, ...] = (
     Route(
         "POST",
@@ -112,6 +153,39 @@ REGISTRY_ROUTES: tuple[Route, ...] = (
         "senders",
         204,
         errors=(401, 404, 409),
+    ),
+    Route(
+        "GET",
+        SUBS,
+        list_subscriptions,
+        "The apps an enterprise subscribes to",
+        "apps",
+        200,
+        None,
+        SubscriptionList,
+        errors=(401, 404, 422),
+    ),
+    Route(
+        "PUT",
+        SUBS + "/{app}",
+        subscribe,
+        "Subscribe an enterprise to an app (its provider: platform or aggregator users)",
+        "apps",
+        201,
+        None,
+        Subscription,
+        errors=(401, 403, 404, 422),
+    ),
+    Route(
+        "DELETE",
+        SUBS + "/{app}",
+        withdraw,
+        "Withdraw an app subscription; the app is switched off in the enterprise's accounts",
+        "apps",
+        200,
+        None,
+        Withdrawal,
+        errors=(401, 403, 404, 409, 422),
     ),
 )
 

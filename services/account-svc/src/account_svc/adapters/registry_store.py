@@ -4,6 +4,7 @@ publishes it, as for accounts and templates)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -81,3 +82,61 @@ class RegistryStore:
             if status != "DELETE 1":
                 raise Conflict("the sender changed meanwhile; read it again and retry")
             await _outbox(conn, event)
+
+    # ---------------------------------------------------------------- app subscriptions
+    async def subscriptions(self, enterprise_id: str) -> list[dict[str, Any]]:
+        """The apps an enterprise subscribes to, by name."""
+        rows = await self.pool.fetch(
+            "SELECT app, created_at FROM app_subscriptions WHERE enterprise_id = $1 ORDER BY app",
+            enterprise_id,
+        )
+        return [row_dict(r) for r in rows]
+
+    async def subscribe(self, enterprise_id: str, app: str) -> bool:
+        """Subscribe (idempotent); whether it is new."""
+        status = await self.pool.execute(
+            "INSERT INTO app_subscriptions (enterprise_id, app) VALUES ($1, $2)"
+            " ON CONFLICT DO NOTHING",
+            enterprise_id,
+            app,
+        )
+        return bool(status == "INSERT 0 1")
+
+    async def withdraw(
+        self,
+        enterprise_id: str,
+        app: str,
+        switch_off: Callable[[dict[str, Any]], tuple[dict[str, Any], OutboxEvent]],
+    ) -> list[str] | None:
+        """Withdraw a subscription and, in the same transaction, switch the app off in every
+        active account of the enterprise that has it on (`switch_off` makes each account's
+        next version and its config event); the accounts changed, or None when the enterprise
+        did not subscribe. The subscription's row lock orders this against an account write
+        that needs the subscription (`apps_subscribed`)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            gone = await conn.execute(
+                "DELETE FROM app_subscriptions WHERE enterprise_id = $1 AND app = $2",
+                enterprise_id,
+                app,
+            )
+            if gone != "DELETE 1":
+                return None
+            rows = await conn.fetch(
+                "SELECT * FROM accounts WHERE enterprise_id = $1 AND status = 'active'"
+                " AND (config -> 'apps' ->> $2) = 'true' ORDER BY id FOR UPDATE",
+                enterprise_id,
+                app,
+            )
+            changed = []
+            for found in rows:
+                row, event = switch_off(row_dict(found))
+                await conn.execute(
+                    "UPDATE accounts SET version = $2, config = $3, updated_at = $4 WHERE id = $1",
+                    row["id"],
+                    row["version"],
+                    row["config"],
+                    row["updated_at"],
+                )
+                await _outbox(conn, event)
+                changed.append(str(row["id"]))
+            return changed

@@ -1,6 +1,7 @@
 // What an enterprise owns and subscribes to: its registered senders (SMS sender ids with their
-// regulatory header registration, RCS agents, WABA and Truecaller numbers). The server is the
-// judge of every value; its 422s are shown next to their fields.
+// regulatory header registration, RCS agents, WABA and Truecaller numbers) and its app
+// subscriptions. The server is the judge of every value; its 422s are shown next to their
+// fields, its 403s (an enterprise's own users cannot change its subscriptions) as notices.
 
 import {api, describe, query} from './api.js';
 import {announce, h, notice, replace, table, when} from './dom.js';
@@ -95,7 +96,7 @@ export async function renderEnterprise(main, ctx) {
     {value: chosen});
   const select = picker.querySelector('select');
   select.removeAttribute('data-kind');
-  const status = h('div', {role: 'status'});
+  const status = h('div', {role: 'status', 'aria-label': 'Last change'});
   const body = h('div');
   const load = async () => {
     ctx.setupEnterprise = select.value;
@@ -105,7 +106,8 @@ export async function renderEnterprise(main, ctx) {
       return;
     }
     try {
-      const parts = await Promise.all(SECTIONS.map((section) => section(select.value, status)));
+      const parts = await Promise.all(SECTIONS.map((section) => section(select.value, status,
+        {...ctx, reload: load})));
       replace(body, ...parts);
     } catch (error) {
       replace(body, notice('error', describe(error)));
@@ -117,4 +119,50 @@ export async function renderEnterprise(main, ctx) {
   await load();
 }
 
-const SECTIONS = [sendersSection];
+const APPS = [['template_lookup', 'Template lookup'], ['url_shortener', 'URL shortener'],
+  ['campaign_manager', 'Campaign manager'], ['digital_asset_manager', 'Digital asset manager']];
+
+async function appsSection(enterpriseId, status, ctx) {
+  const base = `/v1/organizations/${encodeURIComponent(enterpriseId)}/app-subscriptions`;
+  const {items} = await api('GET', base);
+  const since = Object.fromEntries(items.map((s) => [s.app, s.subscribed_at]));
+  // The enterprise's own users read; its provider (the platform, its aggregator) changes.
+  const provider = ctx.user?.organization_id !== enterpriseId;
+  const change = async (app, name, subscribed) => {
+    let message;
+    try {
+      if (subscribed) {
+        const {accounts_changed: changed} = await api('DELETE', `${base}/${app}`);
+        const which = changed.length ? ` (${changed.join(', ')})` : '';
+        message = `Withdrew ${name}: switched off in ${changed.length} `
+          + `account${changed.length === 1 ? '' : 's'}${which}.`;
+      } else {
+        await api('PUT', `${base}/${app}`);
+        message = `Subscribed to ${name}: its accounts may switch it on.`;
+      }
+    } catch (error) {
+      replace(status, notice('error', describe(error)));
+      return;
+    }
+    await ctx.reload();
+    replace(status, notice('ok', message));
+    announce(message);
+  };
+  const rows = APPS.map(([app, name]) => ({app, name, on: app in since}));
+  return h('section', {class: 'panel', 'aria-labelledby': 'apps-title'},
+    h('h2', {id: 'apps-title'}, 'App subscriptions'),
+    h('p', {class: 'lead'}, 'An access account may switch on only the apps its enterprise '
+      + 'subscribes to. Withdrawing a subscription switches the app off in every account of the '
+      + 'enterprise. The enterprise\'s provider (the platform or its aggregator) manages them.'),
+    provider ? null : notice('info', 'Your enterprise\'s provider manages its subscriptions.'),
+    table('App subscriptions', [
+      {title: 'App', cell: (r) => r.name},
+      {title: 'Subscribed', cell: (r) => (r.on ? `Yes, since ${when(since[r.app])}` : 'No')},
+      {title: 'Actions', cell: (r) => (provider ? h('button', {type: 'button',
+        class: 'button button-quiet',
+        'aria-label': `${r.on ? 'Withdraw' : 'Subscribe to'} ${r.name}`,
+        onclick: () => change(r.app, r.name, r.on)}, r.on ? 'Withdraw' : 'Subscribe') : '—')},
+    ], rows));
+}
+
+const SECTIONS = [sendersSection, appsSection];
