@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -15,7 +16,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import nats
 import psutil
+import pytest
 from parley_devtools.embedded import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,8 +57,32 @@ def _login(port: int, password: str) -> int:
         return exc.code
 
 
+async def _nats_checks(operator: dict[str, str]) -> None:
+    url = operator["url"]
+    for options in ({}, {"user": operator["user"], "password": "wrong"}):
+        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+            await nats.connect(url, allow_reconnect=False, max_reconnect_attempts=0, **options)
+    nc = await nats.connect(url, user=operator["user"], password=operator["password"])
+    try:
+        await nc.subscribe("parley.msg.>")
+        await nc.flush()
+    finally:
+        await nc.close()
+
+
+def _check_nats_is_closed(data: Path, output: str) -> None:
+    """CONTRACT section 10: no anonymous NATS connection; the operator credential is written to
+    <data>/nats/operator.json, printed in the banner, and connects."""
+    operator = json.loads((data / "nats" / "operator.json").read_text())
+    assert set(operator) == {"url", "user", "password"}
+    assert f"password {operator['password']}" in output
+    assert (data / "nats" / "operator.json").stat().st_mode & 0o077 == 0
+    asyncio.run(_nats_checks(operator))
+
+
 def test_make_run_starts_serves_and_stops_cleanly(tmp_path: Path) -> None:
-    """make run: readyz 200, the printed password logs in, Ctrl-C leaves no process behind."""
+    """make run: readyz 200, the printed password logs in, NATS refuses anonymous connections,
+    Ctrl-C leaves no process behind."""
     port = free_port()
     env = {
         k: v
@@ -94,6 +121,7 @@ def test_make_run_starts_serves_and_stops_cleanly(tmp_path: Path) -> None:
         match = re.search(r"password (\S+)  \(shown once\)", output)
         assert match, output
         assert _login(port, match.group(1)) == 200
+        _check_nats_is_closed(tmp_path / "data", output)
         family = psutil.Process(proc.pid).children(recursive=True)
         names = " ".join(p.name() for p in family if _alive(p))
         assert "nats-server" in names

@@ -10,8 +10,10 @@ from contextlib import asynccontextmanager
 import pytest
 from parley_devtools.chaos.platform import Options, Platform
 from parley_devtools.chaos.receiver import Receiver
-from parley_devtools.chaos.scenarios import kills, postgres_restart, receiver_outage
+from parley_devtools.chaos.scenarios import kills, postgres_restart, receiver_outage, smsc_drops
+from parley_devtools.chaos.smpp import smpp_options
 from parley_devtools.chaos.tally import Row, table
+from parley_devtools.smsc import Smsc
 
 pytestmark = pytest.mark.slow
 
@@ -62,3 +64,21 @@ async def test_receiver_outage_events_delivered_or_replayed() -> None:
     replayed through account-svc, and nothing is silently dropped."""
     async with platform(retry_schedule="1,1,1") as (p, receiver):
         check(await receiver_outage(p, receiver, 500, 100, 5.0))
+
+
+@pytest.mark.timeout(150)
+async def test_smsc_dropping_every_connection_twice_loses_nothing() -> None:
+    """SMS over SMPP to the SMSC simulator: 600 messages at 60/s while the SMSC drops every
+    connection twice; every accepted message still reaches one final status."""
+    smsc = Smsc(record=False, deliver_patience_s=120)
+    await smsc.start()
+    p = Platform(smpp_options(smsc))
+    receiver = Receiver()
+    await receiver.start()
+    try:
+        await p.start()
+        check(await smsc_drops(p, receiver, smsc, 600, 60))
+    finally:
+        await receiver.stop()
+        p.close()
+        await smsc.close()

@@ -31,7 +31,9 @@ from parley_devtools.embedded import (
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 SERVICES = ("account-svc", "routing-svc", "webhook-svc")
-LOCAL_CLUSTER_CONF = DEPLOY / "nats" / "local-cluster.conf"
+NATS_DIR = DEPLOY / "nats"
+LOCAL_CLUSTER_CONF = NATS_DIR / "local-cluster.conf"
+ROUTE_PASSWORD = "route-test-password"
 CLUSTER_S = 20.0
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -140,6 +142,23 @@ def _distinct_ports(count: int) -> list[int]:
     return ports
 
 
+def make_nats_config_dir(root: Path, resolver_dir: str) -> Path:
+    """deploy/nats/*.conf copied into `root`, with auth/ generated as a deployment does
+    (`python -m parley_runtime.natsauth init root/auth --resolver-dir ...`)."""
+    from parley_runtime.natsauth.__main__ import main as natsauth
+
+    root.mkdir(parents=True, exist_ok=True)
+    for conf in NATS_DIR.glob("*.conf"):
+        (root / conf.name).write_text(conf.read_text())
+    assert natsauth(["init", str(root / "auth"), "--resolver-dir", resolver_dir]) == 0
+    return root
+
+
+def route_url(port: int) -> str:
+    """A route URL carrying the route credential."""
+    return f"nats-route://parley-route:{ROUTE_PASSWORD}@{LOOPBACK}:{port}"
+
+
 @contextlib.contextmanager
 def local_cluster(root: Path) -> Iterator[list[Node]]:
     """Three nats-server processes from local-cluster.conf, routed to each other; stopped after."""
@@ -155,10 +174,8 @@ def local_cluster(root: Path) -> Iterator[list[Node]]:
         )
         for i in range(3)
     ]
-    routes = {
-        f"NATS_ROUTE_{i + 1}": f"nats-route://{LOOPBACK}:{n.cluster_port}"
-        for i, n in enumerate(nodes)
-    }
+    routes = {f"NATS_ROUTE_{i + 1}": route_url(n.cluster_port) for i, n in enumerate(nodes)}
+    config = make_nats_config_dir(root / "config", "$NATS_RESOLVER_DIR") / LOCAL_CLUSTER_CONF.name
     try:
         for node in nodes:
             node.store.mkdir(parents=True)
@@ -170,10 +187,12 @@ def local_cluster(root: Path) -> Iterator[list[Node]]:
                 "NATS_CLUSTER_PORT": str(node.cluster_port),
                 "NATS_MONITOR_PORT": str(node.monitor_port),
                 "NATS_STORE_DIR": str(node.store),
+                "NATS_RESOLVER_DIR": str(node.store / "jwt"),
+                "NATS_ROUTE_PASSWORD": ROUTE_PASSWORD,
             }
             with node.log.open("wb") as out:
                 node.proc = subprocess.Popen(
-                    [nats_server_binary(), "-c", str(LOCAL_CLUSTER_CONF)],
+                    [nats_server_binary(), "-c", str(config)],
                     env=env,
                     stdout=out,
                     stderr=subprocess.STDOUT,
@@ -227,6 +246,7 @@ class LocalCluster:
 
     nodes: list[Node]
     leader: str
+    auth: Path  # the generated auth dir: <name>.creds, authority.json, operator.password
 
     @property
     def urls(self) -> list[str]:
@@ -235,8 +255,14 @@ class LocalCluster:
 
 
 @pytest.fixture
+def nats_config_dir(tmp_path: Path) -> Path:
+    """deploy/nats/*.conf in a temporary directory, with auth/ generated as a deployment does."""
+    return make_nats_config_dir(tmp_path / "nats-config", str(tmp_path / "jwt"))
+
+
+@pytest.fixture
 def local_nats_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
     """Three nats-server processes started from deploy/nats/local-cluster.conf on loopback free
     ports, with a JetStream meta leader; stopped (by pid) after the test."""
     with local_cluster(tmp_path / "nats") as nodes:
-        yield LocalCluster(nodes, wait_meta_leader(nodes))
+        yield LocalCluster(nodes, wait_meta_leader(nodes), tmp_path / "nats" / "config" / "auth")

@@ -21,6 +21,25 @@ def _env(service: dict[str, Any]) -> dict[str, Any]:
     return env
 
 
+def test_every_parley_process_has_its_own_nats_credentials(compose: dict[str, Any]) -> None:
+    """Each process that connects to NATS gets its own creds file (CONTRACT section 10), and
+    account-svc the authority file of the auth callout."""
+    expected = {
+        "streams": "nats-admin",
+        "account-svc": "nats-account-svc",
+        "routing-svc": "nats-routing-svc",
+        "webhook-api": "nats-webhook-svc",
+        "webhook-worker": "nats-webhook-svc",
+    }
+    for name, secret in expected.items():
+        service = compose["services"][name]
+        assert secret in service["secrets"], name
+        assert _env(service)["NATS_CREDS"] == f"/run/secrets/{secret}", name
+        assert compose["secrets"][secret]["file"].startswith("./nats-auth/")
+    account = _env(compose["services"]["account-svc"])
+    assert account["ACCOUNT_NATS_AUTHORITY_FILE"] == "/run/secrets/nats-authority"
+
+
 def test_compose_has_every_service(compose: dict[str, Any]) -> None:
     """NATS x3, PostgreSQL, the two one-shot jobs and the four Parley processes are defined."""
     assert set(compose["services"]) == {*NATS_NODES, "postgres", *ONE_SHOT, *LONG_RUNNING}
@@ -37,9 +56,13 @@ def test_nats_nodes_mount_their_own_config_and_volume(compose: dict[str, Any]) -
         mounts = service["volumes"]
         assert f"../nats/{node}.conf:/etc/nats/nats.conf:ro" in mounts
         assert "../nats/cluster-common.conf:/etc/nats/cluster-common.conf:ro" in mounts
+        # The generated auth include (python -m parley_runtime.natsauth init, never committed).
+        assert "./nats-auth/auth.conf:/etc/nats/auth/auth.conf:ro" in mounts
+        env = service["environment"]
+        assert env["NATS_ROUTE_PASSWORD"].startswith("${NATS_ROUTE_PASSWORD:?")
         for mount in mounts:
             source = mount.split(":")[0]
-            if source.startswith("."):
+            if source.startswith(".") and not source.startswith("./nats-auth/"):
                 assert (COMPOSE_DIR / source).resolve().is_file(), mount
         data = [m for m in mounts if m.endswith(":/data")]
         assert len(data) == 1

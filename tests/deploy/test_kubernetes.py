@@ -384,7 +384,15 @@ def test_nats_helm_values_make_a_three_node_jetstream_cluster() -> None:
     """nats-values.yaml: 3 replicas, JetStream on file storage with a PVC size, NATS >= 2.12."""
     (values,) = load_documents(K8S / "nats-values.yaml")
     config = values["config"]
-    assert config["cluster"] == {"enabled": True, "replicas": 3}
+    assert {k: config["cluster"][k] for k in ("enabled", "replicas")} == {
+        "enabled": True,
+        "replicas": 3,
+    }
+    # Authentication on: routes with a credential, clients through the generated auth.conf.
+    assert config["cluster"]["routeURLs"]["user"] == "parley-route"
+    assert config["merge"]["00$include"] == "./parley-auth/auth.conf"
+    env = values["container"]["env"]["NATS_ROUTE_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert env == {"name": "parley-nats-auth", "key": "route.password"}
     jetstream = config["jetstream"]
     assert jetstream["enabled"] is True
     assert jetstream["fileStore"]["enabled"] is True

@@ -223,10 +223,13 @@ async def create_account(
     return created["account"]["id"], created["api_key"]
 
 
-async def config_event(nats_urls: list[str], account_id: str) -> dict[str, Any]:
+async def config_event(nats_urls: list[str], account_id: str, creds: Path) -> dict[str, Any]:
     """The account's config event, read from the ACCOUNTS stream once the outbox published it;
-    asserts every Parley stream is R3 and ACCOUNTS has its two followers."""
-    nc = await nats.connect(nats_urls, connect_timeout=5)
+    asserts every Parley stream is R3 and ACCOUNTS has its two followers. Anonymous connections
+    are refused: the cluster runs with authentication on."""
+    with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+        await nats.connect(nats_urls, connect_timeout=5, allow_reconnect=False)
+    nc = await nats.connect(nats_urls, connect_timeout=5, user_credentials=str(creds))
     try:
         js = nc.jetstream()
         for definition in load_definitions(3):
@@ -323,8 +326,17 @@ async def test_smoke_services_on_a_three_node_cluster(
         ],
         "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
     }
+    auth = cluster.auth  # what `python -m parley_runtime.natsauth init` wrote for this cluster
+
+    def creds(name: str) -> dict[str, str]:
+        return {"NATS_CREDS": str(auth / f"{name}.creds")}
+
     try:
-        out = procs.run("streams", compose["services"]["streams"]["command"], child_env(**common))
+        out = procs.run(
+            "streams",
+            compose["services"]["streams"]["command"],
+            child_env(**common, **creds("admin")),
+        )
         assert json.loads(out.strip().splitlines()[-1])["streams"] == [
             d["name"] for d in load_definitions()
         ]
@@ -332,6 +344,8 @@ async def test_smoke_services_on_a_three_node_cluster(
 
         account_env = child_env(
             **common,
+            **creds("account-svc"),
+            ACCOUNT_NATS_AUTHORITY_FILE=str(auth / "authority.json"),
             DATABASE_URL=database_url,
             ACCOUNT_BOOTSTRAP_ADMIN_PASSWORD=ADMIN_PASSWORD,
             ACCOUNT_HTTP_PORT=str(free_port()),
@@ -346,11 +360,12 @@ async def test_smoke_services_on_a_three_node_cluster(
         # (argv, port variable, environment) of each long-running process, as the images run.
         plan = [(dockerfiles["account-svc"].cmd, "ACCOUNT_HTTP_PORT", account_env)]
         if "routing-svc" in registered:
-            plan.append((dockerfiles["routing-svc"].cmd, "ROUTING_HTTP_PORT", child_env(**common)))
+            routing_env = child_env(**common, **creds("routing-svc"))
+            plan.append((dockerfiles["routing-svc"].cmd, "ROUTING_HTTP_PORT", routing_env))
         if "webhook-svc" in registered:
-            probe = child_env(**common)
+            probe = child_env(**common, **creds("webhook-svc"))
             for argv in webhook_commands(compose, dockerfiles["webhook-svc"].cmd, probe):
-                env = child_env(**common, WEBHOOK_RETRY_SCHEDULE="1,1,1")
+                env = child_env(**common, **creds("webhook-svc"), WEBHOOK_RETRY_SCHEDULE="1,1,1")
                 plan.append((argv, "WEBHOOK_HTTP_PORT", env))
         ports: dict[str, int] = {}
         starting = []
@@ -366,7 +381,7 @@ async def test_smoke_services_on_a_three_node_cluster(
         async with receiver() as (hook_url, bodies), aiohttp.ClientSession() as session:
             account_base = f"http://{LOOPBACK}:{account_env['ACCOUNT_HTTP_PORT']}"
             account_id, api_key = await create_account(session, account_base, hook_url)
-            event = await config_event(urls, account_id)
+            event = await config_event(urls, account_id, auth / "admin.creds")
             assert event["type"] == "parley.account.config.updated", event
             assert event["data"]["account_id"] == account_id
             covered.append("account-svc's config event on the R3 ACCOUNTS stream")

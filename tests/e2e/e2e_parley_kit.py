@@ -27,6 +27,7 @@ import aiohttp
 from aiohttp import web
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from parley_devtools.embedded import LOOPBACK, NatsServer, free_port, stop_process
+from parley_devtools.nats_auth import AuthFiles, AuthNatsServer, prepare
 
 VENV_BIN = Path(sys.executable).parent
 ADMIN_PASSWORD = "e2e-bootstrap-password-1"
@@ -141,11 +142,14 @@ def _readyz(base: str) -> bool:
 @dataclass
 class Platform:
     """account-svc, routing-svc and webhook-svc as child processes on loopback, on an embedded
-    nats-server and a database of the session's embedded PostgreSQL; logs under `root`."""
+    nats-server with authentication on (each service its own creds, account-svc the auth
+    callout; CONTRACT section 10) and a database of the session's embedded PostgreSQL; logs
+    under `root`."""
 
     root: Path
     database_url: str
     nats: NatsServer | None = None
+    auth: AuthFiles | None = None
     ports: dict[str, int] = field(default_factory=dict)
     procs: list[tuple[str, subprocess.Popen[bytes], Path]] = field(default_factory=list)
 
@@ -167,7 +171,10 @@ class Platform:
 
     def start(self) -> Platform:
         """Start NATS, bootstrap account-svc, start the three services and wait until ready."""
-        self.nats = NatsServer(store_dir=self.root / "nats", log_file=self.root / "nats.log")
+        self.auth = prepare(self.root / "nats-auth")
+        self.nats = AuthNatsServer(
+            self.auth, store_dir=self.root / "nats", log_file=self.root / "nats.log"
+        )
         self.nats.start()
         self.ports = {"account": free_port(), "routing": free_port(), "webhook": free_port()}
         common = {
@@ -177,6 +184,7 @@ class Platform:
         }
         account_env = child_env(
             **common,
+            **self.auth.service_env("account-svc"),
             DATABASE_URL=self.database_url,
             ACCOUNT_HTTP_HOST=LOOPBACK,
             ACCOUNT_HTTP_PORT=str(self.ports["account"]),
@@ -200,6 +208,7 @@ class Platform:
                 ["routing-svc", "serve"],
                 child_env(
                     **common,
+                    **self.auth.service_env("routing-svc"),
                     ROUTING_HTTP_HOST=LOOPBACK,
                     ROUTING_HTTP_PORT=str(self.ports["routing"]),
                     ROUTING_PROVIDER="sandbox",
@@ -210,6 +219,7 @@ class Platform:
                 ["webhook-svc", "all"],
                 child_env(
                     **common,
+                    **self.auth.service_env("webhook-svc"),
                     WEBHOOK_HTTP_HOST=LOOPBACK,
                     WEBHOOK_HTTP_PORT=str(self.ports["webhook"]),
                     WEBHOOK_RETRY_SCHEDULE="1,1,1",
@@ -224,6 +234,11 @@ class Platform:
                     argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
                 )
             self.procs.append((label, proc, log))
+        self.wait_ready()
+        return self
+
+    def wait_ready(self) -> None:
+        """Until every service answers /readyz 200 (fail if one exits or READY_S passes)."""
         deadline = time.monotonic() + READY_S
         for label, proc, _log in self.procs:
             base = f"http://{LOOPBACK}:{self.ports[label]}"
@@ -231,7 +246,6 @@ class Platform:
                 assert proc.poll() is None, f"{label} exited {proc.returncode}\n{self.tails()}"
                 assert time.monotonic() < deadline, f"{label} not ready\n{self.tails()}"
                 time.sleep(0.1)
-        return self
 
     def tails(self, lines: int = 30) -> str:
         """The last lines of every log, for a failure message."""
@@ -355,3 +369,29 @@ class Receiver:
     def accepted(self, path: str) -> list[Delivery]:
         """Deliveries to `path` that were answered 2xx."""
         return [d for d in self.deliveries if d.path == path and d.answered < 300]
+
+
+async def create_sms_account(session: aiohttp.ClientSession, base: str) -> tuple[str, str]:
+    """A fresh enterprise, group and SMS account as the bootstrap admin: (id, API key)."""
+
+    async def post(path: str, body: dict[str, Any], token: str | None = None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with session.post(base + path, json=body, headers=headers) as resp:
+            assert resp.status < 300, (path, resp.status, await resp.text())
+            return await resp.json()
+
+    token = (await post("/v1/auth/login", {"username": "admin", "password": ADMIN_PASSWORD}))[
+        "token"
+    ]
+    ent = await post("/v1/organizations", {"name": "E", "kind": "enterprise"}, token)
+    group = await post("/v1/business-groups", {"name": "G", "enterprise_id": ent["id"]}, token)
+    body = {
+        "label": "nats",
+        "communication_type": "outgoing",
+        "traffic_type": "otp",
+        "channels": ["sms"],
+        "enterprise_id": ent["id"],
+        "business_group_id": group["id"],
+    }
+    made = await post("/v1/accounts", body, token)
+    return str(made["account"]["id"]), str(made["api_key"])

@@ -175,28 +175,29 @@ async def _traffic(
     assert back.status == 202, back.json
 
 
+def _admin(platform: Platform) -> dict[str, Any]:
+    """`nats.connect` options of the streams admin (NATS authentication is on): it may read
+    every stream's messages through the JetStream API."""
+    assert platform.auth is not None
+    return {"user_credentials": str(platform.auth.creds("admin"))}
+
+
 async def _short_code(platform: Platform, message_id: str) -> str:
-    """The short link code of a message, from the links bucket (the log may hide the text)."""
-    import orjson
+    """The short link code of a message, from the links bucket's stream (the log may hide the
+    text)."""
 
-    nc = await nats.connect(platform.nats_url)
-    try:
-        links = await nc.jetstream().key_value("ROUTING_SHORT_LINKS")
+    async def find() -> str | None:
+        for stream, subject, blob, _ in await _nats_holdings(platform):
+            if stream == "KV_ROUTING_SHORT_LINKS" and message_id.encode() in blob:
+                return subject.rsplit(".", 1)[-1]
+        return None
 
-        async def find() -> str | None:
-            for code in await links.keys():
-                if orjson.loads((await links.get(code)).value)["message_id"] == message_id:
-                    return str(code)
-            return None
-
-        return str(await until(find, "the short link"))
-    finally:
-        await nc.close()
+    return str(await until(find, "the short link"))
 
 
-async def _nats_holdings(url: str) -> list[tuple[str, str, bytes, bool]]:
+async def _nats_holdings(platform: Platform) -> list[tuple[str, str, bytes, bool]]:
     """(stream, subject, data + headers, carries a TTL) of every message of every stream."""
-    nc = await nats.connect(url)
+    nc = await nats.connect(platform.nats_url, **_admin(platform))
     out = []
     try:
         js = nc.jetstream()
@@ -293,11 +294,11 @@ async def test_each_choice_keeps_only_what_it_allows(platform: Platform, receive
                 assert sent.user_text.encode() in delivery.body  # what the account asked for
 
             async def kept_wrongly() -> list[str]:
-                holdings = await _nats_holdings(platform.nats_url)
+                holdings = await _nats_holdings(platform)
                 return [v for sent in accounts for v in _violations(sent, holdings)]
 
             assert await _settles(kept_wrongly, 20) == []
-            holdings = await _nats_holdings(platform.nats_url)
+            holdings = await _nats_holdings(platform)
             store = accounts[0]
             for needle in store.needles:  # the scan does see what store keeps
                 assert any(needle in blob for _, _, blob, _ in holdings), needle
@@ -311,6 +312,9 @@ async def test_each_choice_keeps_only_what_it_allows(platform: Platform, receive
                     assert needle not in logs, (sent.protection, needle)
                     assert needle not in metrics, (sent.protection, needle)
             await _deleted_accounts_are_purged(session, platform, accounts)
+            nats_log = (platform.root / "nats.log").read_text(errors="replace")
+            # the services' least-privilege NATS permissions cover the purges and erasures
+            assert [line for line in nats_log.splitlines() if " Violation - " in line] == []
     finally:
         await receiver.stop()
 
@@ -350,7 +354,7 @@ async def _deleted_accounts_are_purged(
         assert gone.status == 204, gone.json
 
     async def left() -> list[str]:
-        holdings = await _nats_holdings(platform.nats_url)
+        holdings = await _nats_holdings(platform)
         out = []
         for stream, subject, blob, _ in holdings:
             if stream == "ACCOUNTS" or stream.startswith("KV_ROUTING_LAST_SENDER"):

@@ -335,9 +335,15 @@ async def journey(platform: Platform, receiver: Receiver, session: aiohttp.Clien
     msg2 = {"to": USER_READ, "channel": "rcs", "content": {"text": "two"}, "client_ref": "e2e-2"}
     id2 = accepted_id(await send_http(session, routing, api_key, api_key_v, msg2), api_key_v)
 
-    # Once over NATS request/reply, with the same envelope body.
+    # Once over NATS request/reply, with the same envelope body, connected as the integrator
+    # (CONTRACT section 10: user = account id, password = API key, inbox _INBOX.<account id>).
     msg3 = {"to": USER_TTL, "channel": "rcs", "content": {"text": "three"}, "client_ref": "e2e-3"}
-    nc = await nats.connect(platform.nats_url)
+    nc = await nats.connect(
+        platform.nats_url,
+        user=account["id"],
+        password=api_key,
+        inbox_prefix=f"_INBOX.{account['id']}",
+    )
     try:
         reply = await nc.request(
             "parley.api.v1.messages.send",
@@ -558,3 +564,13 @@ async def journey(platform: Platform, receiver: Receiver, session: aiohttp.Clien
         f"{sorted(Counter(e['type'] for e in events_now()).items())}; "
         f"batch sizes {[len(b) for _, b in status_events(receiver, secret, hook_key)]}"
     )
+
+
+def test_no_service_hit_a_nats_permission_violation(platform: Platform) -> None:
+    """After the journey, the (authenticated) server logged no permission violation: each
+    service's least-privilege permissions cover everything it really does."""
+    log = (platform.root / "nats.log").read_text(errors="replace")
+    # nats-server logs "Publish Violation - ..." / "Subscription Violation - ..." (client.go)
+    violations = [line for line in log.splitlines() if " Violation - " in line]
+    assert violations == []
+    assert "Server is ready" in log  # the log is the server's, and was read

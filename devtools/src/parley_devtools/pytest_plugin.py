@@ -21,6 +21,7 @@ import pytest
 from parley_devtools.embedded import NatsServer, Postgres
 from parley_devtools.fakes.graph_api import GraphApi
 from parley_devtools.fakes.rbm_api import RbmApi
+from parley_devtools.nats_auth import AuthNatsServer, prepare
 
 if TYPE_CHECKING:
     from parley_devtools.smsc import Smsc
@@ -58,6 +59,22 @@ async def _delete_parley_streams(url: str) -> None:
                 continue
     finally:
         await nc.close()
+
+
+@pytest.fixture
+def nats_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthNatsServer]:
+    """A fresh embedded nats-server with Parley's authentication on (operator mode, callout).
+
+    Nothing connects without credentials: services use `server.files.creds(name)`; plain
+    user/password connections go to the callout, which the test (or account-svc) must run.
+    Always embedded: NATS_URL names a server whose auth this fixture cannot set up.
+    """
+    files = prepare(tmp_path_factory.mktemp("nats-auth"))
+    server = AuthNatsServer(files, store_dir=files.directory / "store").start()
+    try:
+        yield server
+    finally:
+        server.stop(remove_store=True)
 
 
 @pytest.fixture

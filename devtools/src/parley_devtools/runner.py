@@ -55,6 +55,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psutil  # type: ignore[import-untyped]
 
 from parley_devtools.embedded import LOOPBACK, NatsServer, Postgres, free_port, port_is_free
+from parley_devtools.nats_auth import AuthFiles, AuthNatsServer, prepare, write_operator_json
 
 ENTRY_POINT_GROUP = "parley.services"
 READY_TIMEOUT = 60.0
@@ -412,16 +413,26 @@ class Platform:
     requests: Requests = field(default_factory=Requests)
     lock: DataDirLock | None = None
     nats: NatsServer | None = None
+    nats_auth: AuthFiles | None = None
     pg: Postgres | None = None
     postmaster: Any = None
     children: list[Child] = field(default_factory=list)
     stopped: bool = False
 
     def start_nats(self, data: Path, env: Mapping[str, str]) -> str:
-        """The embedded NATS server on `PARLEY_NATS_PORT` (or a free port), logging to a file."""
+        """The embedded NATS server on `PARLEY_NATS_PORT` (or a free port), logging to a file,
+        with authentication on (CONTRACT section 10): its trust chain and each service's creds
+        generated once into `<data>/nats/auth`, the operator credential into
+        `<data>/nats/operator.json`."""
         port = pick_port(_port(env.get("PARLEY_NATS_PORT") or "4222", "PARLEY_NATS_PORT"), "NATS")
-        self.nats = NatsServer(store_dir=data / "nats", port=port, log_file=data / "nats.log")
+        self.nats_auth = files = prepare(data / "nats" / "auth")
+        self.nats = AuthNatsServer(
+            files, store_dir=data / "nats", port=port, log_file=data / "nats.log"
+        )
         self.nats.start()
+        write_operator_json(
+            data / "nats" / "operator.json", self.nats.url, files.operator_password()
+        )
         if self.lock and self.nats.proc:
             self.lock.record(self.nats.proc.pid)
         return self.nats.url
@@ -494,6 +505,8 @@ class Platform:
         for spec in specs:
             port = service_port(spec, env)
             child_env = {**base, spec.port_env: str(port)}
+            if self.nats_auth is not None:  # the embedded server: the service's own creds
+                child_env |= self.nats_auth.service_env(spec.name)
             if spec.prepare and not self.requests.stop:
                 info = parse_bootstrap(self.prepare(spec, child_env)) or {}
                 if info.get("created") is True and generated:
@@ -506,6 +519,10 @@ class Platform:
             banner += [f"      {label:<16} {root}{path}" for label, path in spec.urls.items()]
         nats_note = "from NATS_URL" if self.nats is None else f"embedded, log {data / 'nats.log'}"
         banner.append(f"  NATS        {redact_url(nats_url)}  ({nats_note})")
+        if self.nats_auth is not None:
+            where = data / "nats" / "operator.json"
+            secret = self.nats_auth.operator_password()
+            banner.append(f"  NATS operator  user operator  password {secret}  ({where})")
         db_note = "from DATABASE_URL" if self.pg is None else "embedded"
         banner.append(f"  PostgreSQL  {redact_url(db_url)}  ({db_note})")
         banner.append(f"  data dir    {data}")

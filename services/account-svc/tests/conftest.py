@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -23,9 +24,17 @@ def log_stream() -> io.StringIO:
 
 
 @pytest.fixture
-async def api(database_url: str, nats_url: str, log_stream: io.StringIO) -> AsyncIterator[Api]:
+def account_settings() -> dict[str, Any]:
+    """Setting overrides a test module may give before `api` starts the service."""
+    return {}
+
+
+@pytest.fixture
+async def api(
+    database_url: str, nats_url: str, log_stream: io.StringIO, account_settings: dict[str, Any]
+) -> AsyncIterator[Api]:
     """account-svc running in-process, and a client logged in as the bootstrap admin."""
-    settings = make_settings(database_url, nats_url)
+    settings = make_settings(database_url, nats_url, **account_settings)
     server = TestServer(create_app(settings), host="127.0.0.1")
     await server.start_server()
     async with aiohttp.ClientSession() as session:

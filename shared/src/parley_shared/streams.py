@@ -114,9 +114,18 @@ def to_stream_config(definition: dict[str, Any]) -> Any:
 
 
 async def ensure_streams(
-    js: Any, replicas: int | None = None, retention: Mapping[str, float] | None = None
+    js: Any,
+    replicas: int | None = None,
+    retention: Mapping[str, float] | None = None,
+    owner: str | None = None,
 ) -> list[str]:
-    """Create each stream, or update it to its definition when it exists. Returns the names."""
+    """Create each missing stream; update existing ones to their definition. Returns the names.
+
+    With `owner` (a service name), only the streams that service owns (`owner` in
+    streams.json) are updated: a service's NATS user may create any missing Parley stream but
+    update only its own (least privilege; see parley_runtime.natsauth.permissions).
+    `retention` overrides the definitions' `max_age` (`retention_overrides`).
+    """
     from nats.js.errors import NotFoundError
 
     names: list[str] = []
@@ -127,7 +136,8 @@ async def ensure_streams(
         except NotFoundError:
             await js.add_stream(config)
         else:
-            await js.update_stream(config)
+            if owner is None or definition.get("owner") == owner:
+                await js.update_stream(config)
         names.append(config.name)
     return names
 
@@ -138,7 +148,13 @@ async def _main() -> None:
     from parley_shared.environment import nats_servers
 
     url = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
-    nc = await nats.connect(nats_servers(url))
+    options: dict[str, Any] = {}
+    if os.environ.get("NATS_CREDS"):
+        options["user_credentials"] = os.environ["NATS_CREDS"]
+    elif os.environ.get("NATS_USER"):
+        options["user"] = os.environ["NATS_USER"]
+        options["password"] = os.environ.get("NATS_PASSWORD", "")
+    nc = await nats.connect(nats_servers(url), **options)
     try:
         retention = retention_overrides(os.environ.get(RETENTION_ENV))
         names = await ensure_streams(nc.jetstream(), retention=retention)

@@ -63,9 +63,15 @@ USER_MESSAGE_ALL = f"{USER_MESSAGE_PREFIX}.*"
 
 # Request/reply.
 API_MESSAGES_SEND = "parley.api.v1.messages.send"
+API_MESSAGES_SEND_ALL = f"{API_MESSAGES_SEND}.*"
 WEBHOOK_DELIVERIES_QUERY = "parley.webhook.v1.deliveries.query"
 WEBHOOK_DEAD_LETTERS_QUERY = "parley.webhook.v1.dead_letters.query"
 WEBHOOK_DEAD_LETTERS_REPLAY = "parley.webhook.v1.dead_letters.replay"
+# routing-svc's operator API (account-svc's console asks). The routes query is answered by
+# every replica (no queue group: each reports its own connections); the others by one.
+ROUTING_ROUTES_QUERY = "parley.routing.v1.routes.query"
+ROUTING_MESSAGES_TRACE = "parley.routing.v1.messages.trace"
+ROUTING_MESSAGES_FIND = "parley.routing.v1.messages.find"
 
 # Durable consumer names.
 DURABLE_ROUTING_ACCOUNTS = "routing-svc-accounts"
@@ -79,6 +85,7 @@ DURABLE_ROUTING_USER_MESSAGES = "routing-svc-user-messages"
 DURABLE_ROUTING_PURGE = "routing-svc-purge"
 """routing-svc's durable consumer of ACCOUNTS that purges a deleted account's data."""
 QUEUE_ROUTING_API = "routing-svc"
+QUEUE_ROUTING_OPS = "routing-svc-ops"
 DURABLE_WEBHOOK_STATUS = "webhook-svc-status"
 DURABLE_WEBHOOK_INBOUND = "webhook-svc-inbound"
 
@@ -149,6 +156,15 @@ def status(account_id: str) -> str:
 def inbound(account_id: str) -> str:
     """Subject of an account's user-initiated messages (INBOUND stream)."""
     return f"{INBOUND_PREFIX}.{_token(account_id)}"
+
+
+def api_messages_send(account_id: str) -> str:
+    """Subject an integrator's `parley.api.v1.messages.send` reaches routing-svc on.
+
+    Each integrator's NATS account imports only its own (CONTRACT section 10), so the server,
+    not a header, names the calling account.
+    """
+    return f"{API_MESSAGES_SEND}.{_token(account_id)}"
 
 
 def timer(message_id: str) -> str:

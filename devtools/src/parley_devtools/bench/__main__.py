@@ -19,8 +19,10 @@ from parley_devtools.bench import (
     ceilings,
     config_propagation,
     e2e,
+    nats_auth,
     priority,
     routing_throughput,
+    smpp_e2e,
     smpp_session,
     templates,
     webhook_throughput,
@@ -50,6 +52,8 @@ def suites(patches: int) -> dict[str, Suite]:
         "e2e": e2e.run,
         "templates": templates.run,
         "smpp_session": smpp_session.run,
+        "smpp_e2e": smpp_e2e.run,
+        "nats_auth": nats_auth.run,
     }
 
 

@@ -71,7 +71,7 @@ async def measure(stack: Stack, patches: int = 1000, budget_s: float = 120.0) ->
         account_id = created["account"]["id"]
         seen: dict[int, float] = {}
         waiters: dict[int, asyncio.Future[float]] = {}
-        nc = await nats.connect(stack.nats.url)
+        nc = await nats.connect(stack.nats.url, **stack.observer_options())
 
         async def on_event(msg: Any) -> None:
             version = orjson.loads(msg.data)["data"]["version"]
@@ -110,7 +110,7 @@ async def measure(stack: Stack, patches: int = 1000, budget_s: float = 120.0) ->
 
 async def run(patches: int = 1000) -> dict[str, float]:
     """Start a stack with account-svc and measure."""
-    with Stack() as stack:
+    with Stack(auth=True) as stack:
         stack.start_service("account-svc", "serve")
         await stack.wait_ready(stack.account_url)
         return await measure(stack, patches)

@@ -45,7 +45,7 @@ async def _serve_smsc(port: int, relay: bool) -> None:
     await asyncio.Event().wait()
 
 
-def _wait_listening(port: int, proc: subprocess.Popen[bytes], within_s: float = 10.0) -> None:
+def wait_listening(port: int, proc: subprocess.Popen[bytes], within_s: float = 10.0) -> None:
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -116,7 +116,7 @@ async def _run_against(relay: bool) -> dict[str, float]:
         [*command, *([] if relay else ["--direct"])], stdout=subprocess.DEVNULL
     )
     try:
-        await asyncio.to_thread(_wait_listening, port, proc)
+        await asyncio.to_thread(wait_listening, port, proc)
         return await _measure(port, "_relayed" if relay else "")
     finally:
         stop_process(proc)

@@ -9,20 +9,31 @@ import sys
 import tempfile
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from parley_shared.sealing import generate_master_key
 
 from parley_devtools.embedded import NatsServer, Postgres, free_port, stop_process, wait_ready
+from parley_devtools.nats_auth import AuthFiles, AuthNatsServer, prepare
 
 ADMIN_PASSWORD = secrets.token_urlsafe(18)
 
 
 class Stack:
-    """NATS, PostgreSQL and account-svc on loopback, stopped on exit."""
+    """NATS, PostgreSQL and account-svc on loopback, stopped on exit.
 
-    def __init__(self) -> None:
+    With `auth`, NATS runs with Parley's authentication (each service gets its own creds and
+    account-svc runs the auth callout), as `make run` and deploy/ do.
+    """
+
+    def __init__(self, auth: bool = False) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="parley-bench-"))
-        self.nats = NatsServer(store_dir=self.tmp / "nats")
+        self.auth: AuthFiles | None = prepare(self.tmp / "nats-auth") if auth else None
+        self.nats: NatsServer = (
+            AuthNatsServer(self.auth, store_dir=self.tmp / "nats")
+            if self.auth
+            else NatsServer(store_dir=self.tmp / "nats")
+        )
         self.pg = Postgres(data_dir=self.tmp / "pg")
         self.procs: list[subprocess.Popen[bytes]] = []
         self.master_key = generate_master_key()
@@ -47,11 +58,16 @@ class Stack:
             "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
         }
 
+    def observer_options(self) -> dict[str, Any]:
+        """`nats.connect` options of the benchmark's own observer (none without auth)."""
+        return self.auth.observer("bench") if self.auth else {}
+
     def start_service(self, *argv: str) -> subprocess.Popen[bytes]:
         """Start a service command from this venv."""
         exe = str(Path(sys.executable).parent / argv[0])
         log = (self.tmp / f"{argv[0]}.log").open("ab")
-        proc = subprocess.Popen([exe, *argv[1:]], env=self.env(), stdout=log, stderr=log)
+        env = self.env() | (self.auth.service_env(argv[0]) if self.auth else {})
+        proc = subprocess.Popen([exe, *argv[1:]], env=env, stdout=log, stderr=log)
         self.procs.append(proc)
         return proc
 

@@ -13,10 +13,18 @@ import traceback
 
 from parley_devtools.chaos.platform import Options, Platform
 from parley_devtools.chaos.receiver import Receiver
-from parley_devtools.chaos.scenarios import cluster_node, kills, postgres_restart, receiver_outage
+from parley_devtools.chaos.scenarios import (
+    cluster_node,
+    kills,
+    postgres_restart,
+    receiver_outage,
+    smsc_drops,
+)
+from parley_devtools.chaos.smpp import smpp_options
 from parley_devtools.chaos.tally import Row, table
+from parley_devtools.smsc import Smsc
 
-ALL = ("a", "b", "c", "d")
+ALL = ("a", "b", "c", "d", "e")
 
 
 def retry_schedule(outage_s: float) -> str:
@@ -69,12 +77,32 @@ async def on_cluster(args: argparse.Namespace, rows: list[Row]) -> None:
         p.close()
 
 
+async def over_smpp(args: argparse.Namespace, rows: list[Row]) -> None:
+    """Scenario e on a platform whose SMS goes over SMPP to the SMSC simulator."""
+    if "e" not in args.only:
+        return
+    smsc = Smsc(record=False, deliver_patience_s=120)
+    await smsc.start()
+    p = Platform(smpp_options(smsc))
+    receiver = Receiver()
+    await receiver.start()
+    try:
+        await p.start()
+        rows.append(await smsc_drops(p, receiver, smsc, args.smpp_messages, args.rate))
+        print(table(rows[-1:]), flush=True)
+    finally:
+        await receiver.stop()
+        p.close()
+        await smsc.close()
+
+
 def main() -> None:
     """Run the chosen scenarios and print the summary table."""
     parser = argparse.ArgumentParser(prog="python -m parley_devtools.chaos")
     parser.add_argument("--only", nargs="*", default=list(ALL), choices=ALL)
     parser.add_argument("--messages", type=int, default=10_000, help="scenario a")
     parser.add_argument("--cluster-messages", type=int, default=3_000, help="scenario b")
+    parser.add_argument("--smpp-messages", type=int, default=4_000, help="scenario e")
     parser.add_argument("--rate", type=float, default=400.0, help="offered msg/s")
     parser.add_argument("--outage-seconds", type=float, default=60.0, help="scenario d")
     parser.add_argument("--patch-seconds", type=float, default=15.0, help="scenario c")
@@ -82,7 +110,7 @@ def main() -> None:
     rows: list[Row] = []
     started = time.monotonic()
     failed = False
-    for part in (single_node, on_cluster):
+    for part in (single_node, on_cluster, over_smpp):
         try:
             asyncio.run(part(args, rows))
         except Exception:  # noqa: BLE001 - reported; the next part runs; the exit status says it

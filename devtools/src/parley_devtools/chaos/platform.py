@@ -32,6 +32,7 @@ from parley_devtools.embedded import (
     stop_process,
     wait_ready,
 )
+from parley_devtools.nats_auth import AuthNatsServer, prepare
 
 ADMIN_PASSWORD = secrets.token_urlsafe(18)
 ROUTES = {"routes": [{"name": "sms-1", "channel": "sms", "capacity_per_s": 1_000_000}]}
@@ -87,6 +88,7 @@ class Options:
     cluster: bool = False
     retry_schedule: str = "1,2,4"
     extra_env: dict[str, str] = field(default_factory=dict)
+    routes: dict[str, Any] | None = None  # routing-svc's routes file (default: one sandbox route)
 
 
 class Platform:
@@ -102,24 +104,36 @@ class Platform:
         self.services: dict[str, Service] = {}
         self.token = ""
         self.enterprise_of: dict[str, str] = {}
+        # NATS with authentication on, as make run and deploy/ run it; the scenarios observe
+        # with a user of their own (config events, STATUS through an ordered consumer).
+        self.auth = prepare(self.tmp / "nats-auth")
+        self.nats_options: dict[str, Any] = self.auth.observer("chaos")
 
     # ------------------------------------------------------------------ NATS
     def _start_nats(self) -> None:
         if not self.options.cluster:
-            self.nodes = [NatsServer(store_dir=self.tmp / "nats", log_file=self.tmp / "nats.log")]
-            self.nodes[0].start()
+            single: NatsServer = AuthNatsServer(
+                self.auth, store_dir=self.tmp / "nats", log_file=self.tmp / "nats.log"
+            )
+            self.nodes = [single.start()]
             return
         routes = [free_port() for _ in range(3)]
         route_urls = ",".join(f"nats-route://{LOOPBACK}:{p}" for p in routes)
         for i, port in enumerate(routes):
-            args = ["-n", f"n{i + 1}", "--cluster_name", "parley-chaos"]
+            conf = self.auth.directory / f"node-{i + 1}.conf"  # its own JWT resolver dir
+            resolver = self.tmp / f"nats-n{i + 1}" / "jwt"
+            conf.write_text(
+                f'include "auth.conf"\nresolver: {{ type: full, dir: "{resolver}", '
+                "allow_delete: true }\n"
+            )
+            args = ["-c", str(conf), "-n", f"n{i + 1}", "--cluster_name", "parley-chaos"]
             args += ["--cluster", f"nats://{LOOPBACK}:{port}", "--routes", route_urls]
-            node = NatsServer(
+            member = NatsServer(
                 store_dir=self.tmp / f"nats-n{i + 1}",
                 extra_args=args,
                 log_file=self.tmp / f"nats-n{i + 1}.log",
             )
-            self.nodes.append(node)
+            self.nodes.append(member)
         for node in self.nodes:
             node.start()
 
@@ -156,7 +170,7 @@ class Platform:
             and not k.startswith(("ACCOUNT_", "ROUTING_", "WEBHOOK_", "PARLEY_"))
         }
         routes = self.tmp / "routes.json"
-        routes.write_text(json.dumps(ROUTES))
+        routes.write_text(json.dumps(self.options.routes or ROUTES))
         base.update(
             {
                 "PATH": f"{VENV_BIN}{os.pathsep}{base.get('PATH', '')}",
@@ -185,7 +199,8 @@ class Platform:
         self._start_nats()
         self.pg.start()
         env = self.env()
-        await asyncio.to_thread(self._create_streams, env)
+        admin = {**env, "NATS_CREDS": str(self.auth.creds("admin"))}
+        await asyncio.to_thread(self._create_streams, admin)
         result = await asyncio.to_thread(
             subprocess.run,
             [str(VENV_BIN / "account-svc"), "bootstrap"],
@@ -205,6 +220,7 @@ class Platform:
         for name, (argv, port_var, host_var) in plan.items():
             port = free_port()
             service_env = {**self.env(self.nats_url_for(name)), port_var: str(port)}
+            service_env |= self.auth.service_env(name)
             service_env[host_var] = LOOPBACK
             self.services[name] = Service(name, argv, port, service_env, self.tmp / f"{name}.log")
             self.services[name].start()

@@ -6,7 +6,9 @@
 - `postgres_restart`: PATCHes in a loop while PostgreSQL is stopped and started; every
   answered version must reach ACCOUNTS and the outbox must drain;
 - `receiver_outage`: the webhook receiver down, then up; every event delivered, or
-  dead-lettered and replayed through account-svc.
+  dead-lettered and replayed through account-svc;
+- `smsc_drops`: SMS over SMPP to the SMSC simulator, which drops every connection twice under
+  load; every accepted message must still reach a final status (nothing failed by the drops).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from parley_devtools.chaos.load import BODY, run_client
 from parley_devtools.chaos.platform import SERVICES, Platform
 from parley_devtools.chaos.receiver import Receiver
 from parley_devtools.chaos.tally import Row, row_for, settle
+from parley_devtools.smsc import Smsc
 
 Fault = tuple[str, Callable[[], Awaitable[str]]]
 
@@ -71,7 +74,9 @@ async def under_load(
     result = await load
     notes.append(f"load client errors (not accepted): {result.errors or 'none'}")
     accepted = result.ids | {probe}
-    view = await settle(p.nats_urls, account_id, accepted, receiver, budget_s=settle_s)
+    view = await settle(
+        p.nats_urls, account_id, accepted, receiver, budget_s=settle_s, options=p.nats_options
+    )
     return row_for(name, accepted, view, receiver, notes)
 
 
@@ -130,7 +135,7 @@ async def postgres_restart(p: Platform, seconds: float = 10.0, down_s: float = 2
     versions: list[int] = []
     seen: dict[int, int] = {}
     errors: dict[str, int] = {}
-    nc = await nats.connect(p.nats_urls)
+    nc = await nats.connect(p.nats_urls, **p.nats_options)
 
     async def on_event(msg: Any) -> None:
         version = int(orjson.loads(msg.data)["data"]["version"])
@@ -211,7 +216,9 @@ async def receiver_outage(
     replayed through account-svc until every subscribed event arrived."""
     account_id, key = await p.create_account(receiver.url)
     probe = await first_send(p.routing_base, key)
-    view = await settle(p.nats_urls, account_id, {probe}, receiver, budget_s=30)
+    view = await settle(
+        p.nats_urls, account_id, {probe}, receiver, budget_s=30, options=p.nats_options
+    )
     await receiver.stop()
     began = time.monotonic()
     result = await run_client(p.routing_base, key, messages, rate=rate)
@@ -221,7 +228,13 @@ async def receiver_outage(
     notes = [f"receiver down {time.monotonic() - began:.1f} s; load errors: {result.errors}"]
     # let the scheduled retries run out (the last attempt is due ~outage x 1.2 after the first)
     view = await settle(
-        p.nats_urls, account_id, accepted, receiver, budget_s=outage_s * 0.5 + 15, view=view
+        p.nats_urls,
+        account_id,
+        accepted,
+        receiver,
+        budget_s=outage_s * 0.5 + 15,
+        view=view,
+        options=p.nats_options,
     )
     replayed: set[str] = set()
     deadline = time.monotonic() + max(60.0, outage_s)
@@ -237,9 +250,39 @@ async def receiver_outage(
                     replayed.add(item["id"])
                 else:
                     notes.append(f"replay {item['id']}: {status} {answer}")
-        view = await settle(p.nats_urls, account_id, accepted, receiver, budget_s=0, view=view)
+        view = await settle(
+            p.nats_urls,
+            account_id,
+            accepted,
+            receiver,
+            budget_s=0,
+            view=view,
+            options=p.nats_options,
+        )
         if not items and receiver.received(view.subscribed) == len(view.subscribed):
             break
         await asyncio.sleep(1.0)
     notes.append(f"dead letters replayed through account-svc: {len(replayed)}")
     return row_for("d. webhook receiver outage", accepted, view, receiver, notes)
+
+
+async def smsc_drops(
+    p: Platform, receiver: Receiver, smsc: Smsc, messages: int, rate: float
+) -> Row:
+    """Scenario e: the SMSC drops every SMPP connection twice while messages flow."""
+
+    def drop() -> Fault:
+        async def fault() -> str:
+            return f"{smsc.drop_connections()} connection(s) dropped"
+
+        return "SMSC drops every connection", fault
+
+    return await under_load(
+        p,
+        receiver,
+        "e. SMSC drops connections (SMPP)",
+        messages=messages,
+        rate=rate,
+        faults=[drop(), drop()],
+        settle_s=90,
+    )

@@ -48,9 +48,12 @@ class StatusView:
     next_seq: int = 1
 
 
-async def read_status(urls: list[str], account_id: str, view: StatusView) -> StatusView:
-    """Read the account's events stored since `view.next_seq` into `view`."""
-    nc = await nats.connect(urls, connect_timeout=5, max_reconnect_attempts=2)
+async def read_status(
+    urls: list[str], account_id: str, view: StatusView, options: dict[str, Any] | None = None
+) -> StatusView:
+    """Read the account's events stored since `view.next_seq` into `view` (`options`: the
+    observer's credentials for `nats.connect`)."""
+    nc = await nats.connect(urls, connect_timeout=5, max_reconnect_attempts=2, **(options or {}))
     try:
         js = nc.jetstream()
         info = await js.stream_info(subjects.STREAM_STATUS)
@@ -104,6 +107,7 @@ async def settle(
     *,
     budget_s: float,
     view: StatusView | None = None,
+    options: dict[str, Any] | None = None,
 ) -> StatusView:
     """Read STATUS until every accepted message has a final event and the receiver holds every
     subscribed event (or the budget runs out)."""
@@ -111,7 +115,7 @@ async def settle(
     deadline = time.monotonic() + budget_s
     while True:
         with contextlib.suppress(Exception):
-            await read_status(urls, account_id, view)
+            await read_status(urls, account_id, view, options)
         finals_ok = all(view.finals.get(m) for m in accepted)
         if finals_ok and receiver.received(view.subscribed) == len(view.subscribed):
             return view

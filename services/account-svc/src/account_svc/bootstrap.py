@@ -17,18 +17,24 @@ from parley_shared.sealing import MasterKey
 from parley_shared.streams import ensure_streams
 
 from account_svc.accounts import Accounts
+from account_svc.adapters.account_ids import AccountIds
 from account_svc.adapters.http_api import Services, build_app
 from account_svc.adapters.login_store import LoginStore
+from account_svc.adapters.nats_access import NatsAccess
 from account_svc.adapters.outbox import OutboxRelay
 from account_svc.adapters.postgres import apply_migrations, create_pool
 from account_svc.adapters.purge import Purger
 from account_svc.adapters.registry_store import RegistryStore
 from account_svc.adapters.repository import Repository
+from account_svc.adapters.routing_asks import RoutingAsks
+from account_svc.adapters.traffic_feed import TrafficFeed
 from account_svc.auth import Passwords, generate_password
 from account_svc.domain.memory_budget import MemoryBudget
 from account_svc.domain.rate_limit import RateLimiter
+from account_svc.domain.traffic import TrafficTally
 from account_svc.handlers import Directory
 from account_svc.login import LOCKOUT_SECONDS, LoginGuard
+from account_svc.operations import Operations
 from account_svc.senders import Senders
 from account_svc.settings import Settings
 from account_svc.subscriptions import Subscriptions
@@ -83,6 +89,15 @@ def directory_of(settings: Settings, repo: Repository, passwords: Passwords) -> 
     return Directory(repo, settings.token_ttl_seconds, passwords, guard)
 
 
+def wire_registry(services: Services, pool: Any, directory: Directory) -> None:
+    """Give the registry routes (senders, app subscriptions) their use cases."""
+    if services.registry is None or services.accounts is None:
+        return
+    store = RegistryStore(pool)
+    services.registry.senders = Senders(store, directory)
+    services.registry.subscriptions = Subscriptions(store, directory, services.accounts)
+
+
 def create_app(settings: Settings) -> web.Application:
     """The account-svc application; connections open on startup, close on cleanup."""
     key = master_key(settings)
@@ -94,8 +109,15 @@ def create_app(settings: Settings) -> web.Application:
         nc = holder.get("nc")
         db_ok = bool(repo and await repo.ping())
         nats_ok = bool(nc and nc.is_connected)
-        ok = db_ok and nats_ok and state["streams"]
-        return ok, {"database": db_ok, "nats": nats_ok, "streams": state["streams"]}
+        access: NatsAccess | None = holder.get("nats_access")
+        access_ok = (
+            access is None
+            if settings.nats_authority_file is None
+            else bool(access and access.ready)
+        )
+        ok = db_ok and nats_ok and state["streams"] and access_ok
+        checks = {"database": db_ok, "nats": nats_ok, "streams": state["streams"]}
+        return ok, checks | ({"nats_access": access_ok} if settings.nats_authority_file else {})
 
     services = Services()
     app = build_app(services, ready)
@@ -112,12 +134,7 @@ def create_app(settings: Settings) -> web.Application:
         )
         services.directory = directory
         services.templates = Templates(repo, directory)
-        if services.registry is not None:
-            registry_store = RegistryStore(pool)
-            services.registry.senders = Senders(registry_store, directory)
-            services.registry.subscriptions = Subscriptions(
-                registry_store, directory, services.accounts
-            )
+        wire_registry(services, pool, directory)
         report = await bootstrap_admin(settings, directory)
         if report.get("password_generated"):
             # CONTRACT: a generated bootstrap password is printed once (never logged).
@@ -126,19 +143,22 @@ def create_app(settings: Settings) -> web.Application:
         holder["nc"] = nc
         services.webhooks = WebhookQueries(services.accounts, nc)
         js = nc.jetstream()
-        await ensure_streams(js, settings.stream_replicas, settings.stream_retention)
-        state["streams"] = True
-        if settings.outbox_relay_enabled:
-            relay = OutboxRelay(
-                settings.database_url.get_secret_value(), js, settings.outbox_poll_seconds
-            )
-            holder["relay"] = relay
-            holder["relay_task"] = asyncio.create_task(relay.run(), name="outbox-relay")
-        purger = Purger(
-            LoginStore(pool), settings.purge_interval_seconds, settings.purge_batch, LOCKOUT_SECONDS
+        await ensure_streams(
+            js, settings.stream_replicas, settings.stream_retention, owner="account-svc"
         )
-        holder["purger"] = purger
-        holder["purge_task"] = asyncio.create_task(purger.run(), name="purge")
+        state["streams"] = True
+        if settings.nats_authority_file is not None:
+            from parley_runtime.natsauth.authority import Authority
+
+            access = NatsAccess(
+                settings.nats_url, Authority.load(settings.nats_authority_file), pool
+            )
+            holder["nats_access"] = access
+            await access.start(js, key)
+        services.operations = operations(
+            settings, holder, js=js, nc=nc, pool=pool, services=services
+        )
+        start_background(settings, holder, js)
         log.info("account_svc_started", port=settings.http_port)
 
     async def cleanup(_: web.Application) -> None:
@@ -150,8 +170,50 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
+def operations(
+    settings: Settings,
+    holder: dict[str, Any],
+    *,
+    js: Any,
+    nc: Any,
+    pool: Any,
+    services: Services,
+) -> Operations:
+    """The operator console's read side: the traffic feed (kept in `holder` to stop it) and
+    the asks of routing-svc and webhook-svc."""
+    holder["traffic"] = feed = TrafficFeed(
+        js,
+        TrafficTally(max_keys=settings.traffic_max_keys),
+        idle_s=settings.traffic_idle_seconds,
+        replay_max=settings.traffic_replay_max,
+    )
+    routing = RoutingAsks(nc, settings.routes_gather_seconds)
+    assert services.directory is not None
+    assert services.webhooks is not None
+    return Operations(services.directory, AccountIds(pool), feed, routing, services.webhooks)
+
+
+def start_background(settings: Settings, holder: dict[str, Any], js: Any) -> None:
+    """The outbox relay (when enabled) and the periodic purge of sessions and login rows."""
+    if settings.outbox_relay_enabled:
+        relay = OutboxRelay(
+            settings.database_url.get_secret_value(), js, settings.outbox_poll_seconds
+        )
+        holder["relay"] = relay
+        holder["relay_task"] = asyncio.create_task(relay.run(), name="outbox-relay")
+    purger = Purger(
+        LoginStore(holder["pool"]),
+        settings.purge_interval_seconds,
+        settings.purge_batch,
+        LOCKOUT_SECONDS,
+    )
+    holder["purger"] = purger
+    holder["purge_task"] = asyncio.create_task(purger.run(), name="purge")
+
+
 async def close_connections(holder: dict[str, Any]) -> None:
-    """Stop the outbox relay and the purge, drain NATS, close the pool and the hashing threads.
+    """Stop the outbox relay, the purge and the NATS access (callout, provisioner), drain
+    NATS, close the pool and the hashing threads.
 
     Each step is bounded: a shutdown that hangs on one part would leave the rest running.
     """
@@ -170,6 +232,18 @@ async def close_connections(holder: dict[str, Any]) -> None:
         _, pending = await asyncio.wait({task}, timeout=CLOSE_TIMEOUT_S)
         if pending:
             log.warning(event)
+    access = holder.get("nats_access")
+    if access is not None:
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await access.stop()
+        except Exception:  # noqa: BLE001 - its connections go with the process
+            log.warning("nats_access_stop_failed")
+    traffic = holder.get("traffic")
+    if traffic is not None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await traffic.stop()
     nc = holder.get("nc")
     if nc is not None:
         try:

@@ -12,6 +12,7 @@ SERVICE: dict[str, Any] = {
     "prepare": ["account-svc", "bootstrap"],
     "command": ["account-svc", "serve"],
     "urls": {
+        "console": "/console",
         "management API": "/v1",
         "OpenAPI": "/openapi.json",
         "AsyncAPI": "/asyncapi.json",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from parley_shared.streams import retention_overrides
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +38,9 @@ class Settings(BaseSettings):
     stream_retention: dict[str, float] = Field(
         default_factory=dict, validation_alias=AliasChoices("PARLEY_STREAM_RETENTION")
     )
+    nats_authority_file: Path | None = Field(
+        default=None, validation_alias=AliasChoices("ACCOUNT_NATS_AUTHORITY_FILE")
+    )
     outbox_relay_enabled: bool = True
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     db_pool_max: int = Field(default=10, ge=1)
@@ -48,6 +53,11 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     purge_interval_seconds: float = Field(default=300.0, ge=1)
     purge_batch: int = Field(default=1000, ge=1, le=100000)
+    # The console's operator views (README "Console").
+    traffic_idle_seconds: float = Field(default=900.0, ge=10)
+    traffic_replay_max: int = Field(default=500_000, ge=0)
+    traffic_max_keys: int = Field(default=2000, ge=10, le=1_000_000)
+    routes_gather_seconds: float = Field(default=0.25, gt=0, le=5)
     log_level: str = "INFO"
     log_json: bool | None = None
 

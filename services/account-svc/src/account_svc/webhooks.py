@@ -53,6 +53,13 @@ class WebhookQueries:
         )
         return {"items": list(answer.get("items", []))}
 
+    async def attempts_of(self, account_id: str, event_ids: list[str]) -> list[dict[str, Any]]:
+        """The attempts that carried one of these events, newest first (for a message trace,
+        whose caller checked the scope)."""
+        body = {"account_id": account_id, "event_ids": event_ids, "limit": 200}
+        answer = await self._ask(subjects.WEBHOOK_DELIVERIES_QUERY, body)
+        return list(answer.get("items", []))
+
     async def dead_letters(self, who: Principal, account_id: str) -> dict[str, Any]:
         """The account's dead letters."""
         await self.accounts.get(who, account_id)

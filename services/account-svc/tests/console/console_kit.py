@@ -1,5 +1,6 @@
 """Helpers for the console's browser tests: Chromium settings, a console tab with screenshot
-and login helpers, and where screenshots go (tests/artifacts/console/, ignored by git)."""
+and login helpers, and where screenshots go (tests/artifacts/console/, ignored by git; the
+views shown in the README: docs/console/, committed)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[4] / "tests" / "artifacts" / "console"
+DOCS = Path(__file__).resolve().parents[4] / "docs" / "console"  # committed, shown in the README
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 WAIT_MS = 10_000
@@ -53,6 +55,13 @@ class Console:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{self.name}-{self.shots:02d}-{step}.png"
         await self.page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    async def docs_shot(self, name: str) -> Path:
+        """Save the screenshot of a view shown in the README (docs/console/<name>.png)."""
+        DOCS.mkdir(parents=True, exist_ok=True)
+        path = DOCS / f"{name}.png"
+        await self.page.screenshot(path=str(path), full_page=True)
         return path
 
     def at(self, loc: str) -> Locator:

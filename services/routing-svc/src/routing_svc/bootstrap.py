@@ -26,6 +26,7 @@ from routing_svc.access import Gate
 from routing_svc.adapters import kv
 from routing_svc.adapters.bus import Bus, JetStreamProviderSink
 from routing_svc.adapters.capacity import CapacityLeases
+from routing_svc.adapters.client_refs import ClientRefIndex
 from routing_svc.adapters.consent_store import ConsentStore
 from routing_svc.adapters.directory import Directory
 from routing_svc.adapters.handovers import KvHandovers, KvUserParts
@@ -35,6 +36,7 @@ from routing_svc.adapters.last_sender import LastSenders
 from routing_svc.adapters.link_store import KvLinkStore
 from routing_svc.adapters.message_store import MessageStore
 from routing_svc.adapters.nats_api import NatsApi
+from routing_svc.adapters.ops_api import OpsApi
 from routing_svc.adapters.profiles import ProfileCache
 from routing_svc.adapters.providers import rbm, registry, whatsapp_cloud
 from routing_svc.adapters.providers.config import RouteConfig
@@ -82,6 +84,7 @@ class Runtime:
     providers: ProviderSet | None = None
     consumers: list[PullConsumer] = field(default_factory=list)
     nats_api: NatsApi | None = None
+    ops_api: OpsApi | None = None
     publisher: JetStreamPublisher | None = None
     started: bool = False
     closing: asyncio.Event = field(default_factory=asyncio.Event)
@@ -174,6 +177,19 @@ def _consumers(
     ]
 
 
+async def _views(
+    rt: Runtime, js: Any, master: MasterKey
+) -> tuple[Directory, TemplateBook, SenderBook]:
+    """Start following ACCOUNTS, TEMPLATES and SENDERS (each view rebuilt, then kept current)."""
+    rt.directory = directory = Directory(master)
+    await directory.start(js)
+    rt.templates = templates = TemplateBook()
+    await templates.start(js)
+    rt.senders = senders = SenderBook()
+    await senders.start(js)
+    return directory, templates, senders
+
+
 async def start(
     settings: Settings,
     master: MasterKey,
@@ -184,7 +200,9 @@ async def start(
     """Connect and start every part; the HTTP routes answer 503 until this has run."""
     rt.nc = nc = await nats_connect(settings.nats_url, "routing-svc", closing=rt.closing)
     js = nc.jetstream()
-    await ensure_streams(js, settings.stream_replicas, settings.stream_retention)
+    await ensure_streams(
+        js, settings.stream_replicas, settings.stream_retention, owner="routing-svc"
+    )
     specs = kv.bucket_specs(
         settings.message_log_ttl_seconds,
         settings.last_sender_ttl_seconds,
@@ -194,12 +212,7 @@ async def start(
     buckets = {
         spec.name: await kv.ensure_bucket(js, spec, settings.stream_replicas) for spec in specs
     }
-    rt.directory = directory = Directory(master)
-    await directory.start(js)
-    rt.templates = templates = TemplateBook()
-    await templates.start(js)
-    rt.senders = senders = SenderBook()
-    await senders.start(js)
+    directory, templates, senders = await _views(rt, js, master)
     rt.publisher = publisher = JetStreamPublisher(nc)
     await publisher.start()
     bus, vault = Bus(nc, publisher), Vault(master, settings.protected_event_ttl_seconds)
@@ -236,7 +249,9 @@ async def start(
         vault=vault,
         bus=bus,
     )
+    client_refs = ClientRefIndex(buckets[kv.CLIENT_REFS], kv.KvWriter(publisher, kv.CLIENT_REFS))
     submissions = Submissions(
+        client_refs=client_refs,
         store=store,
         bus=bus,
         vault=vault,
@@ -282,6 +297,8 @@ async def start(
     if settings.role in ("all", "api"):
         rt.nats_api = NatsApi(nc, gate, submissions)
         await rt.nats_api.start()
+    rt.ops_api = OpsApi(nc, providers, store, client_refs, role=settings.role)
+    await rt.ops_api.start()
     rt.started = True
     gc.freeze()  # what start-up made lives as long as the process: keep it out of collections
     log.info("routing_svc_started", port=settings.http_port, providers=providers.kinds())
@@ -292,6 +309,8 @@ async def stop(rt: Runtime) -> None:
     rt.closing.set()
     if rt.nats_api is not None:
         await rt.nats_api.stop()
+    if rt.ops_api is not None:
+        await rt.ops_api.stop()
     for consumer in rt.consumers:
         await consumer.stop()
     if rt.providers is not None:

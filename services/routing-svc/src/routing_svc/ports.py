@@ -130,6 +130,14 @@ class LastSenders(Protocol):
         ...
 
 
+class ClientRefs(Protocol):
+    """Which messages were sent with a `client_ref` (the console's search index)."""
+
+    async def add(self, account_id: str, client_ref: str, message_id: str) -> Ack:
+        """Publish the entry of one message; the ack to await."""
+        ...
+
+
 class LinkStore(Protocol):
     """Short links of the URL Shortener."""
 

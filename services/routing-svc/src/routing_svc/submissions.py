@@ -1,7 +1,8 @@
 """Accepting a send: the account's policy, consent, the plan, then durable on SUBMIT.
 
-The message record is created in the message log first, then the attempt is put on SUBMIT;
-the caller gets its 202 only once both are stored.
+The message record is created in the message log first (with, when the send has a
+`client_ref`, its entry in the client_ref index), then the attempt is put on SUBMIT; the
+caller gets its 202 only once all are stored.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from routing_svc.domain.traffic import PROMOTIONAL
 from routing_svc.domain.vault import Vault
 from routing_svc.errors import Overloaded, RateLimited
 from routing_svc.metrics import OVERLOADED, RATE_LIMITED, inc
-from routing_svc.ports import Bus, Consents, Messages, Senders, Templates
+from routing_svc.ports import Bus, ClientRefs, Consents, Messages, Senders, Templates
 
 STREAM_FULL = frozenset({10077, 10078, 10047})
 """JetStream errors of a full stream (`discard: new`): maximum messages / bytes exceeded,
@@ -81,7 +82,9 @@ class Submissions:
         now: Callable[[], datetime] = utc_now,
         promotional_accepting: int = 0,
         senders: Senders | None = None,
+        client_refs: ClientRefs | None = None,
     ) -> None:
+        self._client_refs = client_refs
         self._senders = senders
         self._now = now
         self._promo_slots = (
@@ -147,7 +150,12 @@ class Submissions:
                 account.data_protection, account.account_id, body.to, content, _day(at)
             ),
         )
+        indexed = None
+        if self._client_refs is not None and body.client_ref is not None:
+            indexed = await self._client_refs.add(account.account_id, body.client_ref, msg.id)
         await self._store.create(msg)
+        if indexed is not None:
+            await indexed  # the client_ref index entry is stored before the 202, like the record
         try:
             await (await self._bus.submit(account.account_id, msg.id, 1, msg.traffic_class))
         except APIError as exc:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import nats
 import orjson
 import pytest
 from nats.js.errors import NoKeysError
@@ -375,9 +376,13 @@ async def test_answer_that_cannot_be_sealed_is_refused_before_storing(
         )
     else:
         headers = {"Authorization": f"Bearer {account.api_key}"}
-        reply = await routing.nc.request(
-            subjects.API_MESSAGES_SEND, account.seal(SMS), timeout=5, headers=headers
-        )
+        nc = await nats.connect(routing.nats_url, inbox_prefix=f"_INBOX.{account.account_id}")
+        try:  # from the account's own inbox, as CONTRACT section 10 has integrators connect
+            reply = await nc.request(
+                subjects.API_MESSAGES_SEND, account.seal(SMS), timeout=5, headers=headers
+            )
+        finally:
+            await nc.close()
         status, body = int(reply.headers["Parley-Status"]), orjson.loads(reply.data)
     assert (status, body["type"]) == (503, "service_unavailable")
     assert await _records_of(routing, account.account_id) == []

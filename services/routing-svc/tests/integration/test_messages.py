@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import nats
 import orjson
 from parley_shared import subjects
 from parley_shared.events import CloudEvent, StatusData
@@ -106,7 +107,9 @@ async def test_send_over_nats_request_reply(routing: Routing) -> None:
     account = await routing.account(["sms"])
     body = orjson.dumps({"to": NUMBER, "channel": "sms", "content": {"text": TEXT}})
     headers = {"Authorization": f"Bearer {account.api_key}"}
-    reply = await routing.nc.request(subjects.API_MESSAGES_SEND, body, timeout=5, headers=headers)
+    # From the account's own inbox, as CONTRACT section 10 has integrators connect.
+    nc = await nats.connect(routing.nats_url, inbox_prefix=f"_INBOX.{account.account_id}")
+    reply = await nc.request(subjects.API_MESSAGES_SEND, body, timeout=5, headers=headers)
     answer = orjson.loads(reply.data)
     assert answer["status"] == "accepted"
     assert reply.headers["Parley-Status"] == "202"
@@ -115,7 +118,8 @@ async def test_send_over_nats_request_reply(routing: Routing) -> None:
     problem = orjson.loads(reply.data)
     assert (problem["type"], problem["status"]) == ("unauthorized", 401)
     bad = orjson.dumps({"to": NUMBER, "channel": "fax", "content": {"text": TEXT}})
-    reply = await routing.nc.request(subjects.API_MESSAGES_SEND, bad, timeout=5, headers=headers)
+    reply = await nc.request(subjects.API_MESSAGES_SEND, bad, timeout=5, headers=headers)
+    await nc.close()
     problem = orjson.loads(reply.data)
     assert (problem["type"], problem["status"]) == ("validation_error", 422)
     assert problem["errors"][0]["loc"] == ["channel"]
@@ -126,11 +130,15 @@ async def test_send_over_nats_for_an_encrypting_account(routing: Routing) -> Non
     account = await routing.account(["sms"], encrypted=True)
     headers = {"Authorization": f"Bearer {account.api_key}"}
     message = {"to": NUMBER, "channel": "sms", "content": {"text": TEXT}}
-    reply = await routing.nc.request(
-        subjects.API_MESSAGES_SEND, account.seal(message), timeout=5, headers=headers
-    )
-    assert account.open(reply.data)["status"] == "accepted"
-    reply = await routing.nc.request(
-        subjects.API_MESSAGES_SEND, orjson.dumps(message), timeout=5, headers=headers
-    )
-    assert orjson.loads(reply.data)["type"] == "decryption_failed"
+    nc = await nats.connect(routing.nats_url, inbox_prefix=f"_INBOX.{account.account_id}")
+    try:
+        reply = await nc.request(
+            subjects.API_MESSAGES_SEND, account.seal(message), timeout=5, headers=headers
+        )
+        assert account.open(reply.data)["status"] == "accepted"
+        reply = await nc.request(
+            subjects.API_MESSAGES_SEND, orjson.dumps(message), timeout=5, headers=headers
+        )
+        assert orjson.loads(reply.data)["type"] == "decryption_failed"
+    finally:
+        await nc.close()

@@ -156,7 +156,7 @@ async def test_rebind_after_a_dropped_connection_waits_one_second(smsc: Smsc) ->
     changes = Changes()
     async with bound(smsc, sleep=sleep, observer=changes) as bind:
         assert smsc.drop_connections() == 1
-        await eventually(lambda: bind.stats.binds == 2 and bind.up)
+        await eventually(lambda: bind.stats.binds >= 2 and bind.up)
     assert sleep.delays == [1.0]
     assert changes.states == [(True, None), (False, "closed_by_smsc"), (True, None)]
 
@@ -178,7 +178,7 @@ async def test_refused_bind_backs_off_from_1_to_30_s_and_messages_wait(smsc: Sms
         assert outcome.accepted
         before = len(sleep.delays)
         smsc.drop_connections()
-        await eventually(lambda: bind.stats.binds == 2 and bind.up)
+        await eventually(lambda: bind.stats.binds >= 2 and bind.up)
         assert sleep.delays[before:] == [1.0]
     assert [record.accepted for record in smsc.binds][-2:] == [True, True]
 
@@ -233,7 +233,7 @@ async def test_the_smscs_unbind_is_answered_and_the_bind_comes_back(smsc: Smsc) 
     changes = Changes()
     async with bound(smsc, observer=changes) as bind:
         await smsc.unbind_all()
-        await eventually(lambda: bind.stats.binds == 2 and bind.up)
+        await eventually(lambda: bind.stats.binds >= 2 and bind.up)
     assert (False, "unbound_by_smsc") in changes.states
 
 

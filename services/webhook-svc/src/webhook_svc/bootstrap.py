@@ -94,7 +94,9 @@ class Service:
             closing=self._closing,
         )
         js = self.nc.jetstream()
-        await ensure_streams(js, self.settings.stream_replicas, self.settings.stream_retention)
+        await ensure_streams(
+            js, self.settings.stream_replicas, self.settings.stream_retention, owner="webhook-svc"
+        )
         self._state["streams"] = True
         seal = BodySeal(self.master_key)
         retries = RetryQueue(js, seal=seal)
@@ -178,6 +180,7 @@ class Service:
             settler,
             {STATUS: status, USER_INITIATED: inbound},
             linger_s=s.batch_linger_ms / 1000,
+            eager=s.batch_eager,
             park_limit=max(1, s.max_inflight // 2),
             park_per_account=s.park_max_per_account,
             park_max_s=s.park_max_s,

@@ -20,7 +20,7 @@ import asyncio
 import collections
 import itertools
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +73,16 @@ class Dispatcher:
         self._lane_ids = itertools.count()
         self._endpoints: dict[str, _Endpoint] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._on_free: Callable[[str, str], None] | None = None
+
+    def when_free(self, callback: Callable[[str, str], None]) -> None:
+        """Call `callback(account_id, kind)` each time an endpoint has nothing in flight or
+        queued any more (the intake then sends what gathered meanwhile, without lingering)."""
+        self._on_free = callback
+
+    def idle(self, account_id: str, kind: str) -> bool:
+        """Whether that endpoint has no request in flight and nothing queued."""
+        return f"{account_id}/{kind}" not in self._endpoints
 
     @property
     def busy(self) -> int:
@@ -122,6 +132,9 @@ class Dispatcher:
             endpoint.lanes -= 1
             if endpoint.lanes == 0 and not endpoint.queue:
                 self._endpoints.pop(key, None)
+                if self._on_free is not None:
+                    account_id, _, kind = key.partition("/")
+                    self._on_free(account_id, kind)
 
     async def _guarded(self, job: Job) -> None:
         """One attempt; a bug in it gives the batch back instead of stopping the lane."""

@@ -83,6 +83,7 @@ class Intake:
         *,
         linger_s: float,
         park_limit: int,
+        eager: bool = True,
         park_per_account: int = 1_000,
         park_max_s: float = 300.0,
         backlog: int = 0,
@@ -94,6 +95,7 @@ class Intake:
         self._sources = dict(sources)
         self._linger_s = linger_s
         self._backlog = backlog
+        self._eager = eager
         self._parking: Parking[_Event] = Parking(
             per_account=park_per_account, total=park_limit, max_s=park_max_s
         )
@@ -103,6 +105,8 @@ class Intake:
         self._sweeper: asyncio.Task[None] | None = None
         self._unsent: dict[tuple[str, str], int] = {}  # (account, reason) -> dead-lettered
         self._received = {kind: metrics.EVENTS_RECEIVED.labels(kind) for kind in self._sources}
+        if eager:
+            dispatcher.when_free(self._free)
 
     def source_of(self, kind: str) -> Source:
         """The consumer events of `kind` come from."""
@@ -176,6 +180,10 @@ class Intake:
             await self._skip(e.kind, e.source, e.reply, "not_expressible")
 
     def _add(self, e: _Event, hook: Webhook, item: Item) -> None:
+        """Batch one event. `eager` (WEBHOOK_BATCH_EAGER): an endpoint with no request in flight
+        gets it at once (low load, low latency); while one is in flight, events gather until it
+        ends (`_free`), their batch fills, or the linger passes (high load, full batches).
+        Without it every batch waits for `max_events` or the linger."""
         key = BatchKey(e.account_id, e.kind, hook.version, item.group)
         event_id = str(e.event["id"])
         opened, full = self._batcher.add(key, hook.max_events, item.body, event_id, e.reply)
@@ -183,7 +191,15 @@ class Intake:
             self._cut(full, hook)
         elif opened is not None:
             self._hooks[key] = hook
-            asyncio.get_running_loop().call_later(self._linger_s, self._linger_end, opened)
+            if self._eager and self._dispatcher.idle(e.account_id, e.kind):
+                self._linger_end(opened)
+            else:
+                asyncio.get_running_loop().call_later(self._linger_s, self._linger_end, opened)
+
+    def _free(self, account_id: str, kind: str) -> None:
+        """An endpoint's requests ended: send what gathered for it meanwhile."""
+        for batch in self._batcher.open_for(account_id, kind):
+            self._linger_end(batch)
 
     async def _skip(self, kind: str, source: Source, reply: str, reason: str) -> None:
         await source.ack([reply])

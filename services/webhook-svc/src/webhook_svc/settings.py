@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     retry_schedule: str = "5,300,1800"
     allow_private_targets: bool = False
     batch_linger_ms: int = Field(default=50, ge=0, le=1000)
+    batch_eager: bool = True
     fetch_batch: int = Field(default=500, ge=1, le=10_000)
     max_inflight: int = Field(default=10_000, ge=1)
     promotional_max_inflight: int = Field(default=1_000, ge=1)

@@ -135,6 +135,39 @@ async def test_delivery_log_is_newest_first_and_limited(
     assert all(e["outcome"] == "delivered" and e["status_code"] == 200 for e in reply["items"])
 
 
+async def test_delivery_log_filtered_by_event_ids(
+    nc: Any, js: Any, master: Any, receiver: Receiver, start_service: Any
+) -> None:
+    """With `event_ids`, only the attempts that carried one of those events are answered
+    (each attempt of a retried event too); a bad list is 422 naming `event_ids`."""
+    account = Account(master, status_webhook=status_hook(receiver.url("/f"), retries=1))
+    await account.publish(js)
+    await start_service()
+    receiver.script("/f", [500])
+    events = [status_event(account.account_id) for _ in range(3)]
+    for event in events:  # the first fails once, then its retry is delivered
+        await publish_events(js, [event])
+        tries = 2 if event is events[0] else 1
+        await until(
+            lambda e=event, n=tries: receiver.event_ids("/f").count(e["id"]) == n, 5, "tries"
+        )
+    body = {"account_id": account.account_id, "event_ids": [events[0]["id"], events[2]["id"]]}
+
+    async def logged() -> bool:
+        reply = await request(nc, subjects.WEBHOOK_DELIVERIES_QUERY, body)
+        return len(reply["items"]) == 3
+
+    await until(logged, 5, "three attempts of the two events")
+    reply = await request(nc, subjects.WEBHOOK_DELIVERIES_QUERY, body)
+    assert [(e["event_ids"], e["outcome"]) for e in reply["items"]] == [
+        ([events[2]["id"]], "delivered"),
+        ([events[0]["id"]], "delivered"),
+        ([events[0]["id"]], "failed"),
+    ]
+    reply = await request(nc, subjects.WEBHOOK_DELIVERIES_QUERY, {**body, "event_ids": []})
+    assert (reply["status"], reply["errors"][0]["loc"]) == (422, ["event_ids"])
+
+
 async def test_api_processes_share_requests_in_a_queue_group(nc: Any, start_service: Any) -> None:
     """Two API processes answer each request once between them (a queue group)."""
     await start_service(roles=("api",))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 from typing import Any
@@ -118,7 +119,7 @@ async def test_batches_fill_to_max_events_and_linger_cuts_the_rest(
     hook = status_hook(receiver.url("/b"), batch={"enabled": True, "max_events": 10})
     account = Account(master, status_webhook=hook)
     await account.publish(js)
-    await start_service(batch_linger_ms=200)
+    await start_service(batch_linger_ms=200, batch_eager=False)
     events = [status_event(account.account_id, "sent") for _ in range(23)]
     await publish_events(js, events)
     await wait_until(lambda: len(receiver.event_ids("/b")) == 23, 5, "23 events")
@@ -138,7 +139,7 @@ async def test_batch_keeps_its_id_and_body_across_retries(
     account = Account(master, status_webhook=hook)
     await account.publish(js)
     receiver.script("/r", [500, 502])
-    await start_service()
+    await start_service(batch_eager=False)
     await publish_events(js, [status_event(account.account_id, "sent") for _ in range(5)])
     await wait_until(lambda: len(receiver.on("/r")) == 3, 10, "two retries")
     tries = receiver.on("/r")
@@ -174,7 +175,7 @@ async def test_encrypted_body_and_both_signatures_verify_independently(
     secrets = [generate_webhook_secret(), generate_webhook_secret()]
     account = Account(master, status_webhook=hook, signing_secrets=secrets)
     await account.publish(js)
-    await start_service()
+    await start_service(batch_eager=False)
     events = [status_event(account.account_id) for _ in range(3)]
     await publish_events(js, events)
     await wait_until(lambda: len(receiver.on("/e")) == 1, 10, "delivery")
@@ -239,3 +240,27 @@ async def test_formats_skip_what_they_cannot_express(
     body = receiver.on("/ct")[0].json()
     assert body[0]["event"] == "delivered"
     assert body[0]["data"][0]["meta"] == "ref-9"
+
+
+async def test_an_idle_endpoint_gets_an_event_at_once_and_a_busy_one_gets_batches(
+    js: Any, master: Any, receiver: Receiver, start_service: Any
+) -> None:
+    """Eager batching (the default): with a 1 s linger, a lone event reaches an idle endpoint at
+    once (a body of one, well before the linger); while its answer is slow (1.5 s), the next
+    events gather and go as full bodies of 5."""
+    hook = status_hook(receiver.url("/eager"), batch={"enabled": True, "max_events": 5})
+    account = Account(master, status_webhook=hook)
+    await account.publish(js)
+    await start_service(batch_linger_ms=1000)
+    receiver.delays["/eager"] = 1.5
+    first = status_event(account.account_id, "sent")
+    started = asyncio.get_running_loop().time()
+    await publish_events(js, [first])
+    await wait_until(lambda: receiver.in_flight >= 1, 5, "the first event sent")
+    assert asyncio.get_running_loop().time() - started < 0.8  # not held for the 1 s linger
+    rest = [status_event(account.account_id, "sent") for _ in range(10)]
+    await publish_events(js, rest)
+    await wait_until(lambda: len(receiver.event_ids("/eager")) == 11, 15, "all events")
+    sizes = [len(r.json()) for r in receiver.on("/eager")]
+    assert sizes[0] == 1
+    assert sorted(sizes[1:]) == [5, 5]

@@ -24,7 +24,9 @@ async def test_stop_gives_back_lingering_batches_for_another_worker(
     hook = status_hook(receiver.url("/l"), batch={"enabled": True, "max_events": 50})
     account = Account(master, status_webhook=hook)
     await account.publish(js)
-    settings = make_settings(nats_url, master_key_b64, batch_linger_ms=1000, ack_wait_s=60.0)
+    settings = make_settings(
+        nats_url, master_key_b64, batch_linger_ms=1000, batch_eager=False, ack_wait_s=60.0
+    )
     app = create_app(settings, ("worker",))
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()

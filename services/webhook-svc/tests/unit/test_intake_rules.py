@@ -65,6 +65,12 @@ class Fakes:
     def submit(self, job: Job) -> None:
         self.calls.append(("submit", job))
 
+    def idle(self, account_id: str, kind: str) -> bool:
+        return False  # these rules are about what reaches the dispatcher, not when
+
+    def when_free(self, callback: Any) -> None:
+        self.freed = callback
+
     # DeadLetters, RetryQueue, AttemptLog, DisabledHooks
     async def add(self, letter: DeadLetter) -> None:
         if self.fail_store:

@@ -21,6 +21,7 @@ from account_svc.adapters.http_base import (
     read_model,
 )
 from account_svc.adapters.http_registry import REGISTRY_ROUTES, Registry, add_registry
+from account_svc.adapters.ops_http import ops_routes
 from account_svc.console.routes import add_console_routes
 from account_svc.console.session import session_token
 from account_svc.domain.account_config import AccountConfigIn
@@ -51,6 +52,7 @@ from account_svc.models import (
     UserList,
     UserOut,
 )
+from account_svc.operations import Operations
 from account_svc.templates import Templates
 from account_svc.webhooks import WebhookQueries
 
@@ -63,6 +65,7 @@ class Services:
     accounts: Accounts | None = None
     webhooks: WebhookQueries | None = None
     templates: Templates | None = None
+    operations: Operations | None = None
     registry: Registry | None = None
 
 
@@ -93,6 +96,13 @@ def _accounts(request: web.Request) -> Accounts:
 
 def _templates(request: web.Request) -> Templates:
     found = request.app[SERVICES].templates
+    if found is None:
+        raise TransientError("starting")
+    return found
+
+
+def _operations(request: web.Request) -> Operations:
+    found = request.app[SERVICES].operations
     if found is None:
         raise TransientError("starting")
     return found
@@ -533,6 +543,7 @@ ROUTES: tuple[Route, ...] = (
         204,
         errors=(401, 404, 409),
     ),
+    *ops_routes(principal, _operations),
 )
 
 

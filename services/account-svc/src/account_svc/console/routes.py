@@ -1,4 +1,5 @@
-"""Serves the console's static files at `/console` and its cookie session endpoints.
+"""Serves the console's static files at `/console` (and its views' own paths, such as
+`/console/traffic`) and its cookie session endpoints.
 
 `POST /console/session` logs in with the same use case as `POST /v1/auth/login` and keeps the
 token in cookies (see `session`); `GET` tells the page who is logged in; `DELETE` logs out.
@@ -34,6 +35,7 @@ CONTENT_TYPES = {
     ".css": "text/css",
     ".js": "text/javascript",
     ".svg": "image/svg+xml",
+    ".txt": "text/plain",  # the licence of a vendored library, served beside it
 }
 PAGE_HEADERS = {
     # Everything comes from this origin: no CDN, no font, no inline script or style.
@@ -47,6 +49,7 @@ PAGE_HEADERS = {
     "Cache-Control": "no-cache",
 }
 _ASSET_NAME = re.compile(r"[a-z0-9_-]+\.[a-z]+")
+VIEWS = ("traffic", "routes", "trace", "dead-letters")
 
 
 def load_assets() -> dict[str, tuple[bytes, str]]:
@@ -144,6 +147,8 @@ def add_console_routes(
 
     app.router.add_get("/console", index)
     app.router.add_get("/console/", index)
+    for view in VIEWS:  # the same page; the path chooses its first screen
+        app.router.add_get(f"/console/{view}", index)
     app.router.add_get("/console/static/{name}", static)
     app.router.add_post("/console/session", open_session)
     app.router.add_get("/console/session", current_session)

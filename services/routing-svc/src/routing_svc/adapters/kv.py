@@ -8,6 +8,7 @@
 | `ROUTING_SHORT_LINKS` | `<code>` | a short link: its original URL and message |
 | `ROUTING_HANDOVERS` | `a.`, `p.`, `u.`, `m.` keys | handed attempts, provider ids |
 | `ROUTING_CAPACITY` | `<route>.<window>` | sends leased out of a capacity window |
+| `ROUTING_CLIENT_REFS` | `<client_ref digest>.<account>.<message_id>` | a message sent with one |
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ LAST_SENDER = "ROUTING_LAST_SENDER"
 SHORT_LINKS = "ROUTING_SHORT_LINKS"
 HANDOVERS = "ROUTING_HANDOVERS"
 CAPACITY = "ROUTING_CAPACITY"
+CLIENT_REFS = "ROUTING_CLIENT_REFS"
 CAPACITY_TTL_S = 60.0
 
 
@@ -64,6 +66,7 @@ def bucket_specs(
             handover_ttl_s,
         ),
         BucketSpec(CAPACITY, "routing-svc: route capacity leased per window", CAPACITY_TTL_S),
+        BucketSpec(CLIENT_REFS, "routing-svc: message ids by (client_ref, account)", message_ttl_s),
     ]
 
 

@@ -3,6 +3,17 @@
 Header `Authorization: Bearer <api_key>` (or `X-API-Key`), the body as over HTTP. The reply is
 the JSON the HTTP API answers (an envelope for an encrypting account), or problem JSON with
 its `status`; header `Parley-Status` repeats the HTTP status. No IP restriction here.
+
+Who calls, and where the answer may go (CONTRACT section 10):
+- An integrator's `parley.api.v1.messages.send` arrives on `parley.api.v1.messages.send.<id>`
+  through its NATS account's import: the server, not a header, names the account. The key
+  must still be that account's (else 401), and the reply is the server's response subject
+  (`_R_.`), which leads back into the caller's own account only.
+- The plain subject (inside the services' account, or a server without accounts) is answered
+  only on the caller's inbox, `_INBOX.<account_id>.` (`_INBOX.` while no account is known).
+A request whose reply subject breaks this is neither processed nor answered: publish
+permissions do not cover reply subjects, so a spoofed reply would otherwise make routing-svc
+publish into another account's subjects or streams.
 """
 
 from __future__ import annotations
@@ -16,15 +27,27 @@ from nats.errors import Error as NatsError
 from parley_shared import subjects
 
 from routing_svc.access import Gate, refused, validated
+from routing_svc.domain.accounts import AccountView
 from routing_svc.domain.policy import PolicyRefusal
 from routing_svc.domain.requests import MessageIn
-from routing_svc.errors import RoutingError, TransientError
+from routing_svc.errors import RoutingError, TransientError, Unauthorized
 from routing_svc.metrics import ACCEPTED, REFUSED, inc
 from routing_svc.submissions import Submissions
 
 log = structlog.get_logger("routing_svc.nats_api")
 
 STATUS_HEADER = "Parley-Status"
+SERVER_RESPONSE_PREFIX = "_R_."  # reply subjects the server makes for a service import
+
+
+def reply_allowed(reply: str, caller: str | None, account_id: str | None) -> bool:
+    """Whether a request's answer may go to `reply` (`caller`: the account named by the
+    subject; `account_id`: the account of the presented key, once known)."""
+    if caller is not None:
+        return reply.startswith(SERVER_RESPONSE_PREFIX)
+    if account_id is not None:
+        return reply.startswith(f"_INBOX.{account_id}.")
+    return reply.startswith("_INBOX.")
 
 
 def header(headers: dict[str, str] | None, name: str) -> str | None:
@@ -51,23 +74,26 @@ class NatsApi:
 
     def __init__(self, nc: Any, gate: Gate, submissions: Submissions) -> None:
         self._nc, self._gate, self._submissions = nc, gate, submissions
-        self._sub: Any = None
+        self._subs: list[Any] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        """Join the queue group."""
-        self._sub = await self._nc.subscribe(
-            subjects.API_MESSAGES_SEND,
-            queue=subjects.QUEUE_ROUTING_API,
-            cb=self._on_request,
-            pending_msgs_limit=100_000,
-        )
+        """Join the queue group, on the plain subject and on every integrator's."""
+        self._subs = [
+            await self._nc.subscribe(
+                subject,
+                queue=subjects.QUEUE_ROUTING_API,
+                cb=self._on_request,
+                pending_msgs_limit=100_000,
+            )
+            for subject in (subjects.API_MESSAGES_SEND, subjects.API_MESSAGES_SEND_ALL)
+        ]
 
     async def stop(self) -> None:
         """Leave the queue group and let the requests in hand finish (briefly)."""
-        if self._sub is not None:
-            await self._sub.unsubscribe()
-            self._sub = None
+        for sub in self._subs:
+            await sub.unsubscribe()
+        self._subs = []
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
 
@@ -77,16 +103,39 @@ class NatsApi:
         task.add_done_callback(self._tasks.discard)
 
     async def _answer(self, msg: Any) -> None:
-        status, body = await self.send(msg.headers, msg.data)
-        if msg.reply:
+        prefix = subjects.API_MESSAGES_SEND + "."
+        caller = msg.subject[len(prefix) :] if msg.subject.startswith(prefix) else None
+        answer = await self.send(msg.headers, msg.data, caller=caller, reply=msg.reply or None)
+        if answer is not None and msg.reply:
+            status, body = answer
             await self._nc.publish(msg.reply, body, headers={STATUS_HEADER: str(status)})
 
-    async def send(self, headers: dict[str, str] | None, data: bytes) -> tuple[int, bytes]:
-        """(status, reply body) of one send request."""
+    def _authenticate(self, headers: dict[str, str] | None, caller: str | None) -> AccountView:
+        """The account of the presented key, which must be `caller`'s when a subject names one."""
+        account = self._gate.authenticate(
+            header(headers, "Authorization"), header(headers, "X-API-Key")
+        )
+        if caller is not None and account.account_id != caller:
+            raise Unauthorized("the API key is not valid")
+        return account
+
+    async def send(
+        self,
+        headers: dict[str, str] | None,
+        data: bytes,
+        *,
+        caller: str | None = None,
+        reply: str | None = None,
+    ) -> tuple[int, bytes] | None:
+        """(status, reply body) of one send request; None when `reply` lies outside the
+        caller's inbox (then nothing was done). `caller` is the account the subject names."""
+        account_id: str | None = None
         try:
-            account = self._gate.authenticate(
-                header(headers, "Authorization"), header(headers, "X-API-Key")
-            )
+            account = self._authenticate(headers, caller)
+            account_id = account.account_id
+            if reply is not None and not reply_allowed(reply, caller, account_id):
+                log.warning("nats_send_reply_refused", account_id=account_id)
+                return None
             body = validated(MessageIn, self._gate.open_body(account, data))
             key = self._gate.answer_key(account)  # 503 before storing, not after
             try:
@@ -97,5 +146,8 @@ class NatsApi:
             inc(ACCEPTED, body.channel, "nats")
             return 202, self._gate.seal_answer(account, answer, key)
         except Exception as exc:  # noqa: BLE001 - every failure is answered
+            if reply is not None and not reply_allowed(reply, caller, account_id):
+                log.warning("nats_send_reply_refused", account_id=account_id)
+                return None
             error = error_for(exc)
             return error.status, orjson.dumps(error.problem())

@@ -1,7 +1,9 @@
 """The request/reply API account-svc calls on behalf of admins (queue group `webhook-svc`).
 
-- `parley.webhook.v1.deliveries.query` `{"account_id", "limit"?: 1..200, default 50}`
-  -> `{"items": [attempt, ...]}`, newest first;
+- `parley.webhook.v1.deliveries.query` `{"account_id", "limit"?: 1..200, default 50,
+  "event_ids"?: [1..200 ids]}` -> `{"items": [attempt, ...]}`, newest first; with `event_ids`,
+  only the attempts that carried one of those events, among every attempt the log keeps for
+  the account (its last 200): the operator console's message trace;
 - `parley.webhook.v1.dead_letters.query` `{"account_id", "limit"?: 1..500}`
   -> `{"items": [dead letter, ...]}`, newest first: every one of the account's dead letters
   unless `limit` is given (CONTRACT 2 lists them all, without paging);
@@ -85,6 +87,23 @@ def _limit(request: dict[str, Any], high: int) -> int | None:
     return value
 
 
+LOG_KEPT = 200  # WEBHOOK_DELIVERIES keeps the last 200 attempts per account
+
+
+def _event_ids(request: dict[str, Any]) -> set[str] | None:
+    """The request's `event_ids` (1..200 ids), or None when it gives none."""
+    value = request.get("event_ids")
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or not 1 <= len(value) <= 200
+        or not all(isinstance(v, str) and _ID.match(v) for v in value)
+    ):
+        raise ValidationFailed.at(["event_ids"], "must be a list of 1 to 200 event ids")
+    return set(value)
+
+
 class Api:
     """Answers delivery-log, dead-letter and replay requests."""
 
@@ -148,10 +167,16 @@ class Api:
         return reply
 
     async def deliveries(self, request: dict[str, Any]) -> dict[str, Any]:
-        """An account's recent delivery attempts, newest first."""
+        """An account's recent delivery attempts, newest first (those of some events only,
+        when `event_ids` is given)."""
         account_id = _account_id(request)
-        limit = _limit(request, 200)
-        return {"items": await self._log.recent(account_id, 50 if limit is None else limit)}
+        limit = 50 if (given := _limit(request, 200)) is None else given
+        wanted = _event_ids(request)
+        if wanted is None:
+            return {"items": await self._log.recent(account_id, limit)}
+        entries = await self._log.recent(account_id, LOG_KEPT)
+        found = [e for e in entries if wanted.intersection(e.get("event_ids") or ())]
+        return {"items": found[:limit]}
 
     async def dead_letters(self, request: dict[str, Any]) -> dict[str, Any]:
         """An account's dead letters, newest first: all of them unless `limit` is given."""

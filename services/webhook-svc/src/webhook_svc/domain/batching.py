@@ -1,10 +1,12 @@
 """Batching rules: events gather per (account, webhook kind, config version, format group)
-until the webhook's `max_events` are there or the linger has passed since the first one.
+until the webhook's `max_events` are there, the endpoint's request in flight ends, or the
+linger has passed since the first one.
 
-A batch is cut at `max_events` at once; a batch that stays short is cut by the caller when
-`linger_s` has passed since it opened (`Batcher.take`). A webhook that does not batch
-(`max_events` 1) never lingers. A config change starts new batches (the version is part of
-the key), so one body never mixes two configs.
+A batch is cut at `max_events` at once; an event for an endpoint with nothing in flight is sent
+at once (a batch of one); a batch that stays short is cut by the caller when the endpoint's
+requests end (`open_for`) or `linger_s` has passed since it opened (`Batcher.take`). A webhook
+that does not batch (`max_events` 1) never lingers. A config change starts new batches (the
+version is part of the key), so one body never mixes two configs.
 """
 
 from __future__ import annotations
@@ -68,6 +70,14 @@ class Batcher(Generic[T]):
             return None, batch
         self._open[key] = batch
         return opened, None
+
+    def open_for(self, account_id: str, kind: str) -> list[Batch[T]]:
+        """The open batches of one endpoint (account and webhook kind)."""
+        return [
+            batch
+            for key, batch in self._open.items()
+            if key.account_id == account_id and key.kind == kind
+        ]
 
     def take(self, batch: Batch[T]) -> Batch[T] | None:
         """Close `batch` when its linger ends, unless it was closed already (it filled up)."""

@@ -3,32 +3,54 @@
 import {api, ApiError, describe, whenSessionEnds} from './api.js';
 import {focusHeading, h, notice, replace} from './dom.js';
 import {renderLogin} from './login.js';
-import {renderAccounts} from './accounts.js';
-import {renderAccount} from './account_view.js';
-import {renderAccountForm} from './account_form.js';
-import {renderGroups, renderOrganizations, renderUsers} from './directory.js';
-import {renderEnterprise} from './enterprise.js';
 
 const main = document.getElementById('main');
-const ctx = {user: null, flash: null, reveal: null, list: null};
+const leaving = [];
+const ctx = {user: null, flash: null, reveal: null, list: null,
+  onLeave: (stop) => leaving.push(stop)};
+
+// Each screen's module is loaded when the screen is first shown: a page fetches only the code
+// of the screen it opens (the Traffic view never loads the account form, nor the accounts list
+// the chart library).
+function screen(module, name) {
+  return async (...args) => (await import(module))[name](...args);
+}
+const accountForm = screen('./account_form.js', 'renderAccountForm');
 
 const SCREENS = [
-  {path: /^#\/accounts\/new$/, nav: 'accounts', render: (m) => renderAccountForm(m, ctx)},
+  {path: /^#\/accounts\/new$/, nav: 'accounts', render: (m) => accountForm(m, ctx)},
   {path: /^#\/accounts\/([^/]+)\/edit$/, nav: 'accounts', render: async (m, id) => {
     const account = await api('GET', `/v1/accounts/${encodeURIComponent(id)}`);
-    return renderAccountForm(m, ctx, account);
+    return accountForm(m, ctx, account);
   }},
-  {path: /^#\/accounts\/([^/]+)$/, nav: 'accounts', render: (m, id) => renderAccount(m, ctx, id)},
-  {path: /^#\/accounts$/, nav: 'accounts', render: (m) => renderAccounts(m, ctx)},
-  {path: /^#\/groups$/, nav: 'groups', render: (m) => renderGroups(m, ctx)},
-  {path: /^#\/enterprise$/, nav: 'enterprise', render: (m) => renderEnterprise(m, ctx)},
+  {path: /^#\/accounts\/([^/]+)$/, nav: 'accounts',
+    render: (m, id) => screen('./account_view.js', 'renderAccount')(m, ctx, id)},
+  {path: /^#\/accounts$/, nav: 'accounts',
+    render: (m) => screen('./accounts.js', 'renderAccounts')(m, ctx)},
+  {path: /^#\/groups$/, nav: 'groups',
+    render: (m) => screen('./directory.js', 'renderGroups')(m, ctx)},
+  {path: /^#\/traffic$/, nav: 'traffic',
+    render: (m) => screen('./traffic.js', 'renderTraffic')(m, ctx)},
+  {path: /^#\/routes$/, nav: 'routes',
+    render: (m) => screen('./route_states.js', 'renderRoutes')(m, ctx)},
+  {path: /^#\/trace(?:\/(.+))?$/, nav: 'trace',
+    render: (m, q) => screen('./trace.js', 'renderTrace')(m, ctx, q ?? '')},
+  {path: /^#\/dead-letters$/, nav: 'dead-letters',
+    render: (m) => screen('./dead_letters.js', 'renderDeadLetters')(m, ctx)},
+  {path: /^#\/enterprise$/, nav: 'enterprise',
+    render: (m) => screen('./enterprise.js', 'renderEnterprise')(m, ctx)},
   {path: /^#\/organizations$/, nav: 'organizations', superOnly: true,
-    render: (m) => renderOrganizations(m, ctx)},
-  {path: /^#\/users$/, nav: 'users', superOnly: true, render: (m) => renderUsers(m, ctx)},
+    render: (m) => screen('./directory.js', 'renderOrganizations')(m, ctx)},
+  {path: /^#\/users$/, nav: 'users', superOnly: true,
+    render: (m) => screen('./directory.js', 'renderUsers')(m, ctx)},
 ];
 const NAV = [
   ['accounts', '#/accounts', 'Access accounts'],
   ['groups', '#/groups', 'Business groups'],
+  ['traffic', '#/traffic', 'Traffic'],
+  ['routes', '#/routes', 'Routes'],
+  ['trace', '#/trace', 'Message trace'],
+  ['dead-letters', '#/dead-letters', 'Dead letters'],
   ['enterprise', '#/enterprise', 'Senders and apps'],
   ['organizations', '#/organizations', 'Organizations', true],
   ['users', '#/users', 'Users', true],
@@ -38,13 +60,23 @@ function renderNav(current) {
   const superAdmin = ctx.user?.role === 'super_admin';
   replace(document.getElementById('nav'), h('ul', {}, NAV
     .filter(([, , , superOnly]) => superAdmin || !superOnly)
-    .map(([key, href, text]) => h('li', {}, h('a', {href,
+    .map(([key, href, text]) => h('li', {}, h('a', {href, 'data-nav': key,
       'aria-current': key === current ? 'page' : undefined}, text)))));
+}
+
+// Views with a path of their own (/console/traffic ...): the page is the same, the path only
+// chooses the first screen when there is no #fragment.
+const PATH_VIEWS = /^\/console\/(traffic|routes|trace|dead-letters)\/?$/;
+
+function initialHash() {
+  const match = window.location.pathname.match(PATH_VIEWS);
+  return match ? `#/${match[1]}` : '#/accounts';
 }
 
 async function route() {
   if (!ctx.user) return;
-  const hash = window.location.hash || '#/accounts';
+  leaving.splice(0).forEach((stop) => stop());
+  const hash = window.location.hash || initialHash();
   const screen = SCREENS.find((s) => s.path.test(hash));
   if (!screen) {
     window.location.replace('#/accounts');
@@ -59,7 +91,9 @@ async function route() {
   }
   replace(main, h('p', {class: 'muted'}, 'Loading…'));
   try {
-    await screen.render(main, ...hash.match(screen.path).slice(1).map(decodeURIComponent));
+    const parts = hash.match(screen.path).slice(1);
+    await screen.render(main, ...parts.map((p) => (p === undefined ? p : decodeURIComponent(p))));
+    performance.mark('parley-screen-shown'); // what tests/console/page_timing.py measures
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return;
     const missing = error instanceof ApiError && error.status === 404;
@@ -73,6 +107,7 @@ async function route() {
 }
 
 function showLogin(message = '') {
+  leaving.splice(0).forEach((stop) => stop());
   ctx.user = null;
   document.getElementById('topbar').hidden = true;
   document.title = 'Log in · Parley console';

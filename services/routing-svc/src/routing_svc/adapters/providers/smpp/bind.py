@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -119,6 +120,7 @@ class SmppBind:
         self._sleep = sleep
         self.state: State = "starting"
         self.last_error: str | None = None
+        self.last_failure: tuple[str, float] | None = None  # (error, epoch s), kept once up again
         self.stats = BindStats()
         self._connection: SmppConnection | None = None
         self._up = asyncio.Event()
@@ -209,6 +211,7 @@ class SmppBind:
     def _failed(self, error: str) -> str:
         self.stats.bind_failures += 1
         self.state, self.last_error = "down", error
+        self.last_failure = (error, time.time())
         if self._observer is not None:
             self._observer.state_changed(False, error)
         return error
@@ -223,6 +226,7 @@ class SmppBind:
         self._connection = None
         self.stats.losses += 1
         self.state, self.last_error = "down", reason
+        self.last_failure = (reason, time.time())
         if self._observer is not None:
             self._observer.state_changed(False, reason)
         return reason

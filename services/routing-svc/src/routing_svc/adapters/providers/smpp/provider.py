@@ -20,6 +20,10 @@ it, while the validity allows, so a user never gets half a message as a finished
 Receipts (`deliver_sm` with `esm_class & 0x3C == 0x04`) and users' messages are made durable
 through the sink before the bind answers `deliver_sm_resp` (0); ENROUTE and ACCEPTD receipts
 change nothing and are answered at once.
+
+The binds live on a private event loop in a thread of their own (`io_loop.IoLoop`), so a
+window refills without waiting for the main loop's turns; sends cross over to it, and what the
+binds hear crosses back to the main loop's sink.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import structlog
 
 from routing_svc.adapters.providers.config import RouteConfig, SmppSettings
 from routing_svc.adapters.providers.smpp.bind import BindConfig, SmppBind, SmppUnavailable
+from routing_svc.adapters.providers.smpp.io_loop import IoLoop, on_loop
 from routing_svc.adapters.providers.smpp.outcomes import PartResult, SubmitOutcome
 from routing_svc.adapters.providers.smpp.pdu import Delivery, SubmitPart, submit_parts
 from routing_svc.adapters.providers.smpp.session import Timers
@@ -118,6 +123,8 @@ class SmppProvider:
         self._clock = clock
         self._routes: dict[str, _Route] = {}
         self._sink: ProviderSink | None = None
+        self._io = IoLoop()
+        self._main: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def routes(self) -> list[Route]:
@@ -127,6 +134,12 @@ class SmppProvider:
     async def start(self, sink: ProviderSink) -> None:
         """Open every route's binds (each keeps re-binding on its own until it is up)."""
         self._sink = sink
+        self._main = asyncio.get_running_loop()
+        self._io.start()
+        await self._io.run(self._open_binds())
+
+    async def _open_binds(self) -> None:
+        """On the private loop: create and start every bind."""
         for config in self._configs:
             settings = config.settings
             assert isinstance(settings, SmppSettings)  # routes_file guarantees it
@@ -158,7 +171,13 @@ class SmppProvider:
     async def stop(self) -> None:
         """Unbind every bind (each waits up to 5 s for its outstanding responses)."""
         binds = [bind for route in self._routes.values() for bind in route.binds]
-        await asyncio.gather(*(bind.close() for bind in binds), return_exceptions=True)
+
+        async def close_all() -> None:
+            await asyncio.gather(*(bind.close() for bind in binds), return_exceptions=True)
+
+        if binds:
+            await self._io.run(close_all())
+        self._io.stop()
         self._sink = None
 
     def route_up(self, route: str) -> bool:
@@ -175,6 +194,12 @@ class SmppProvider:
         """How many of `route`'s binds are bound."""
         found = self._routes.get(route)
         return 0 if found is None else sum(1 for bind in found.binds if bind.up)
+
+    def bind_states(self, route: str) -> list[tuple[str, tuple[str, float] | None]]:
+        """Each of `route`'s binds: its state (`starting`, `up`, `down`, `closed`) and its last
+        failure (error, epoch seconds), kept after it is up again; for the operator console."""
+        found = self._routes.get(route)
+        return [] if found is None else [(bind.state, bind.last_failure) for bind in found.binds]
 
     async def has_capability(self, to: str, channel: Channel, route: str = "") -> bool:
         """SMPP has no capability lookup: every number can receive SMS."""
@@ -205,7 +230,7 @@ class SmppProvider:
             )
             return SendResult.refused("delivery_failed", detail=str(exc))
         try:
-            outcomes = await route.pick().submit(parts, wait_s=BIND_WAIT_S)
+            outcomes = await self._io.run(route.pick().submit(parts, wait_s=BIND_WAIT_S))
         except SmppUnavailable as exc:
             return SendResult.later(THROTTLE_RETRY_S, detail=f"no bind: {exc}")
         self._count(message.route, outcomes)
@@ -251,7 +276,8 @@ class SmppProvider:
                 return SendResult.refused("delivery_failed", detail="parts left unsent")
             await asyncio.sleep(THROTTLE_RETRY_S)
             try:
-                outcomes = [*outcomes[:done], *await route.pick().submit(parts[done:], wait_s=5)]
+                rest = await self._io.run(route.pick().submit(parts[done:], wait_s=5))
+                outcomes = [*outcomes[:done], *rest]
             except SmppUnavailable:
                 continue
             self._count(message.route, outcomes[done:])
@@ -275,10 +301,12 @@ class SmppProvider:
             sink = self._sink
             if sink is None:
                 raise RuntimeError("the SMPP provider is stopping")
+            main = self._main
+            assert main is not None  # set by start
             if is_receipt(delivery.esm_class):
-                await self._receipt(sink, route, delivery)
+                await on_loop(main, self._receipt(sink, route, delivery))
             else:
-                await self._user_message(sink, route, delivery)
+                await on_loop(main, self._user_message(sink, route, delivery))
 
         return on_deliver
 

@@ -1,0 +1,128 @@
+"""Flame graphs of each service under end-to-end load (py-spy), and where the CPU goes.
+
+`python -m parley_devtools.bench.profile [--rate 2500] [--seconds 20] [--out docs/perf]` starts
+the whole platform as the e2e benchmark does, drives a steady load through the messaging API
+to a batched webhook, and meanwhile records every service with `py-spy record` (one SVG per
+service in `--out`) and samples each process's CPU (services, nats-server, PostgreSQL, the
+load client). It prints the CPU share table; the flame graphs show the hot paths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil  # type: ignore[import-untyped]
+
+from parley_devtools.bench.e2e import wait_finals
+from parley_devtools.chaos.load import run_client
+from parley_devtools.chaos.platform import Options, Platform
+from parley_devtools.chaos.receiver import Receiver
+from parley_devtools.chaos.scenarios import first_send
+
+PY_SPY = Path(sys.executable).parent / "py-spy"
+
+
+def _cpu_of(pids: dict[str, int]) -> dict[str, float]:
+    times: dict[str, float] = {}
+    for name, pid in pids.items():
+        try:
+            cpu = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        times[name] = cpu.user + cpu.system
+    return times
+
+
+def _pids(p: Platform) -> dict[str, int]:
+    pids = dict(p.pids())
+    for index, node in enumerate(p.nodes):
+        if node.proc is not None:
+            pids[f"nats-server-{index}"] = node.proc.pid
+    pg = p.pg.pid
+    if pg is not None:
+        pids["postgres"] = pg
+    return pids
+
+
+def spy_on(pids: dict[str, int], seconds: float, out: Path, fmt: str) -> list[Any]:
+    """Start `py-spy record` on each process (SVG flame graphs, or raw folded stacks)."""
+    out.mkdir(parents=True, exist_ok=True)
+    spies = []
+    for name, pid in pids.items():
+        path = out / (f"{name}.svg" if fmt == "flamegraph" else f"{name}.folded")
+        argv = [str(PY_SPY), "record", "--pid", str(pid), "--duration", str(int(seconds))]
+        argv += ["--rate", "200", "--nonblocking", "--format", fmt, "--output", str(path)]
+        spies.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return spies
+
+
+async def profile(rate: int, seconds: float, out: Path, fmt: str = "flamegraph") -> dict[str, Any]:
+    """Run the load with every service under py-spy; the CPU share per process."""
+    p = Platform(Options(retry_schedule="1,2,4"))
+    receiver = Receiver()
+    await receiver.start()
+    spies: list[subprocess.Popen[bytes]] = []
+    try:
+        await p.start()
+        _, key = await p.create_account(receiver.url)
+        await first_send(p.routing_base, key)
+        warm = await run_client(p.routing_base, key, 2000, rate=1000, connections=32)
+        await wait_finals(receiver, warm, 20)
+        spies = spy_on(p.pids(), seconds, out, fmt)
+        pids = _pids(p)
+        before, started = _cpu_of(pids), time.monotonic()
+        me = psutil.Process(os.getpid()).cpu_times()
+        load = await run_client(
+            p.routing_base,
+            key,
+            int(rate * seconds),
+            rate=rate,
+            connections=64,
+            budget_s=seconds * 3,
+        )
+        after, elapsed = _cpu_of(pids), time.monotonic() - started
+        mine = psutil.Process(os.getpid()).cpu_times()
+        await wait_finals(receiver, load, 30)
+        share = {name: round((after[name] - before.get(name, 0.0)) / elapsed, 3) for name in after}
+        share["load client + receiver"] = round(
+            (mine.user + mine.system - me.user - me.system) / elapsed, 3
+        )
+        done = sum(1 for m in load.ids if m in receiver.finals)
+        return {
+            "offered_per_s": rate,
+            "accepted": len(load.ids),
+            "final_at_receiver": done,
+            "cpu_cores_per_process": share,
+        }
+    finally:
+        for spy in spies:
+            try:
+                spy.wait(timeout=seconds + 30)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+        await receiver.stop()
+        p.close()
+
+
+def main() -> None:
+    """Parse the options, profile, print the CPU table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rate", type=int, default=2500)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--out", type=Path, default=Path("docs/perf"))
+    parser.add_argument("--format", choices=["flamegraph", "raw"], default="flamegraph")
+    args = parser.parse_args()
+    result = asyncio.run(profile(args.rate, args.seconds, args.out, args.format))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Integrators on NATS (CONTRACT section 10): account-svc admits them and keeps their NATS side.
+
+account-svc owns access accounts and their API keys, so it runs both halves:
+
+- the auth callout (`parley_runtime.natsauth.callout`), which admits a connection whose user is
+  an active account's id and whose password is its current API key, read from PostgreSQL at
+  each connect (a replaced key or a deleted account is refused at once);
+- the provisioner, which follows the ACCOUNTS stream with a durable consumer and makes each
+  account's NATS side match its latest config event: its NATS account (imports of its own
+  subjects only, signed for its current API key) and its two durable pull consumers; for a
+  tombstone, a JWT that lets nothing connect (the server closes the account's connections at
+  once), then no consumers. It acks an event only after the NATS side is done, so a crash
+  repeats the (idempotent) work. One event at a time across replicas (`max_ack_pending` 1):
+  two replicas must never push one account's JWTs out of order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import asyncpg
+import structlog
+from nats.aio.client import RawCredentials
+from parley_runtime.nats import connect as nats_connect
+from parley_runtime.natsauth.authority import Authority
+from parley_runtime.natsauth.callout import CalloutResponder, parley_decider
+from parley_runtime.natsauth.permissions import DURABLE_ACCOUNT_NATS
+from parley_runtime.natsauth.tenants import apply_account
+from parley_shared import subjects
+from parley_shared.accounts import parse_event
+from parley_shared.events import AccountConfigData
+from parley_shared.sealing import MasterKey
+from prometheus_client import Counter
+
+log = structlog.get_logger("account_svc.nats_access")
+
+FETCH_WAIT_S = 1.0
+RETRY_DELAY_S = 2.0
+MAX_ATTEMPTS = 30  # then the event is given up (logged): one bad event must not stop the rest
+LOOKUP_TIMEOUT_S = 1.0
+APPLIED = Counter("parley_account_nats_applied_total", "Account NATS sides made to match", ["kind"])
+FAILED = Counter("parley_account_nats_apply_failures_total", "Failed NATS side updates")
+
+
+def lookup_from(pool: asyncpg.Pool) -> Any:
+    """The callout's view of an account: `(status, api_key_hash)` from PostgreSQL, or None."""
+
+    async def lookup(account_id: str) -> tuple[str, str | None] | None:
+        row = await pool.fetchrow(
+            "SELECT status, secrets->>'api_key_hash' AS key_hash FROM accounts WHERE id = $1",
+            account_id,
+            timeout=LOOKUP_TIMEOUT_S,
+        )
+        return None if row is None else (str(row["status"]), row["key_hash"])
+
+    return lookup
+
+
+def _key_hash(data: AccountConfigData) -> str | None:
+    """The API key hash an account's NATS side is signed for; None for a deleted account."""
+    if data.status != "active" or data.secrets is None:
+        return None
+    if not data.secrets.api_key_hash:
+        raise ValueError("an active account without an API key hash")
+    return data.secrets.api_key_hash
+
+
+class Provisioner:
+    """Follows ACCOUNTS and makes each account's NATS side match its latest event."""
+
+    def __init__(self, js: Any, system_nc: Any, authority: Authority) -> None:
+        self._js, self._system, self._authority = js, system_nc, authority
+        self._sub: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self.applied = 0
+
+    async def start(self) -> None:
+        """Bind (creating it when missing) the durable consumer and start working."""
+        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+        config = ConsumerConfig(
+            durable_name=DURABLE_ACCOUNT_NATS,
+            filter_subject=subjects.ACCOUNT_CONFIG_ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            max_ack_pending=1,
+            ack_wait=30.0,
+        )
+        self._sub = await self._js.pull_subscribe(
+            subjects.ACCOUNT_CONFIG_ALL,
+            durable=DURABLE_ACCOUNT_NATS,
+            stream=subjects.STREAM_ACCOUNTS,
+            config=config,
+        )
+        self._task = asyncio.create_task(self._run(), name="nats-provisioner")
+
+    async def stop(self) -> None:
+        """Stop after the event in hand."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.wait({self._task}, timeout=5)
+            self._task = None
+
+    async def _run(self) -> None:
+        from nats.errors import TimeoutError as NatsTimeout
+
+        while True:
+            try:
+                msgs = await self._sub.fetch(1, timeout=FETCH_WAIT_S)
+            except NatsTimeout:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a disconnect: fetch again once back
+                log.warning("nats_provisioner_fetch_failed", error=type(exc).__name__)
+                await asyncio.sleep(RETRY_DELAY_S)
+                continue
+            for msg in msgs:
+                await self._handle(msg)
+
+    async def _handle(self, msg: Any) -> None:
+        try:
+            data = parse_event(msg.data)
+            key_hash = _key_hash(data)
+        except (ValueError, KeyError, TypeError) as exc:  # pydantic's errors are ValueErrors
+            # Not an account event this code can read: retrying cannot help, and with one
+            # event in flight at a time it would hold up every other account.
+            FAILED.inc()
+            # No traceback: a validation error quotes the event's content.
+            log.error("nats_provision_event_unreadable", error=type(exc).__name__)  # noqa: TRY400
+            await msg.term()
+            return
+        try:
+            await apply_account(self._system, self._js, self._authority, data.account_id, key_hash)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - retried after a delay (NATS may be away)
+            FAILED.inc()
+            attempts = int(getattr(msg.metadata, "num_delivered", 1) or 1)
+            if attempts >= MAX_ATTEMPTS:
+                log.error(  # noqa: TRY400 - the type is enough, and no secret gets quoted
+                    "nats_provision_given_up", account_id=data.account_id, error=type(exc).__name__
+                )
+                await msg.term()
+                return
+            log.warning(
+                "nats_provision_failed", account_id=data.account_id, error=type(exc).__name__
+            )
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=RETRY_DELAY_S)
+            return
+        await msg.ack()
+        self.applied += 1
+        APPLIED.labels("active" if key_hash else "deleted").inc()
+        log.info("account_nats_applied", account_id=data.account_id, deleted=key_hash is None)
+
+
+class NatsAccess:
+    """The callout and the provisioner, with their own NATS connections (AUTH and SYS)."""
+
+    def __init__(self, nats_url: str, authority: Authority, pool: asyncpg.Pool) -> None:
+        self._url, self.authority, self._pool = nats_url, authority, pool
+        self._callout_nc: Any = None
+        self._system_nc: Any = None
+        self._callout: CalloutResponder | None = None
+        self.provisioner: Provisioner | None = None
+
+    @property
+    def ready(self) -> bool:
+        """Whether both halves run on live connections."""
+        return bool(
+            self._callout is not None
+            and self._callout_nc is not None
+            and self._callout_nc.is_connected
+            and self._system_nc is not None
+            and self._system_nc.is_connected
+        )
+
+    async def start(self, js: Any, master: MasterKey) -> None:
+        """Connect as the callout and system users, answer auth requests, provision accounts."""
+        self._callout_nc = await nats_connect(
+            self._url,
+            "account-svc-callout",
+            user_credentials=RawCredentials(self.authority.callout_creds),
+        )
+        self._system_nc = await nats_connect(
+            self._url,
+            "account-svc-system",
+            user_credentials=RawCredentials(self.authority.system_creds),
+        )
+        decide = parley_decider(self.authority, lookup_from(self._pool), master.api_key_matches)
+        self._callout = CalloutResponder(self._callout_nc, self.authority.auth, decide)
+        await self._callout.start()
+        self.provisioner = Provisioner(js, self._system_nc, self.authority)
+        await self.provisioner.start()
+        log.info("nats_access_started")
+
+    async def stop(self) -> None:
+        """Stop answering and provisioning; close the two connections."""
+        if self.provisioner is not None:
+            await self.provisioner.stop()
+        if self._callout is not None:
+            await self._callout.stop()
+        for nc in (self._callout_nc, self._system_nc):
+            if nc is not None:
+                with contextlib.suppress(Exception):
+                    await nc.close()

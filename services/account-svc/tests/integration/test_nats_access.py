@@ -1,0 +1,177 @@
+"""account-svc admits integrators on an authenticated NATS and keeps their NATS side
+(CONTRACT section 10): the account's consumers appear with it, a replaced API key or a deleted
+account is refused at once and its open connections are closed within 10 s."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import nats
+import pytest
+from account_svc.bootstrap import create_app
+from account_testkit import ADMIN_PASSWORD, ADMIN_USER, Api, make_settings, make_tenant, seed_for
+from aiohttp.test_utils import TestServer
+from parley_devtools.nats_auth import AuthNatsServer
+from parley_runtime.natsauth.permissions import JS_PREFIX
+
+CUT_WITHIN_S = 10.0
+
+
+@pytest.fixture
+async def auth_api(
+    database_url: str,
+    nats_auth: AuthNatsServer,
+    log_stream: io.StringIO,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Api]:
+    """account-svc in-process on an authenticated NATS, running the callout and provisioner."""
+    for name, value in nats_auth.files.service_env("account-svc").items():
+        monkeypatch.setenv(name, value)
+    settings = make_settings(
+        database_url,
+        nats_auth.url,
+        ACCOUNT_NATS_AUTHORITY_FILE=str(nats_auth.files.authority_json),
+    )
+    server = TestServer(create_app(settings), host="127.0.0.1")
+    await server.start_server()
+    async with aiohttp.ClientSession() as session:
+        client = Api(session, str(server.make_url("")).rstrip("/"), log=log_stream)
+        client.token = await client.login(ADMIN_USER, ADMIN_PASSWORD)
+        yield client
+    await server.close()
+
+
+async def _integrator(url: str, account_id: str, key: str, **kw: Any) -> Any:
+    return await nats.connect(
+        url,
+        user=account_id,
+        password=key,
+        inbox_prefix=f"_INBOX.{account_id}",
+        allow_reconnect=kw.pop("allow_reconnect", False),
+        max_reconnect_attempts=0,
+        **kw,
+    )
+
+
+async def _connect_when_ready(url: str, account_id: str, key: str) -> tuple[Any, float]:
+    """Connect as soon as the account's NATS side exists; the connection and the wait."""
+    start = time.monotonic()
+    deadline = start + 10
+    while True:
+        try:
+            return await _integrator(url, account_id, key), time.monotonic() - start
+        except nats.errors.Error:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.02)
+
+
+async def _refused(url: str, account_id: str, key: str) -> None:
+    with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+        await _integrator(url, account_id, key)
+
+
+async def _closed_within(nc: Any, seconds: float) -> float:
+    start = time.monotonic()
+    deadline = start + seconds
+    while time.monotonic() < deadline:
+        if not nc.is_connected:
+            return time.monotonic() - start
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"still connected after {seconds} s")
+
+
+async def _create_account(api: Api) -> tuple[str, str]:
+    tenant = await make_tenant(api)
+    status, data = await api.call("POST", "/v1/accounts", seed_for(tenant))
+    assert status == 201, data
+    return data["account"]["id"], data["api_key"]
+
+
+async def test_a_new_account_connects_and_reads_its_durable_consumers(
+    auth_api: Api, nats_auth: AuthNatsServer
+) -> None:
+    """Created account: its id and API key connect, and its consumers answer via JS.PARLEY.API."""
+    account_id, key = await _create_account(auth_api)
+    nc, _ = await _connect_when_ready(nats_auth.url, account_id, key)
+    try:
+        js = nc.jetstream(prefix=JS_PREFIX)
+        for stream in ("STATUS", "INBOUND"):
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    info = await js.consumer_info(stream, account_id)
+                    break
+                except (nats.errors.TimeoutError, nats.js.errors.NotFoundError):
+                    assert time.monotonic() < deadline, f"no consumer on {stream}"
+                    await asyncio.sleep(0.05)
+            assert info.config.filter_subject.endswith("." + account_id)
+            assert info.config.deliver_subject is None  # pull: nothing is pushed anywhere
+    finally:
+        await nc.close()
+    await _refused(nats_auth.url, account_id, key + "x")
+
+
+async def test_a_replaced_key_is_refused_at_once_and_its_connections_closed(
+    auth_api: Api, nats_auth: AuthNatsServer
+) -> None:
+    """After POST /api-keys the old key connects no more and its connection is closed (< 10 s);
+    the new key connects."""
+    account_id, old = await _create_account(auth_api)
+    nc, _ = await _connect_when_ready(nats_auth.url, account_id, old)
+    status, body = await auth_api.call("POST", f"/v1/accounts/{account_id}/api-keys")
+    assert status == 201, body
+    await _refused(nats_auth.url, account_id, old)
+    await _closed_within(nc, CUT_WITHIN_S)
+    fresh, _ = await _connect_when_ready(nats_auth.url, account_id, body["api_key"])
+    assert fresh.is_connected
+    await fresh.close()
+
+
+async def test_a_deleted_account_is_refused_and_its_connections_closed(
+    auth_api: Api, nats_auth: AuthNatsServer
+) -> None:
+    """After DELETE the key connects no more, its connection is closed (< 10 s) and its
+    consumers are gone."""
+    account_id, key = await _create_account(auth_api)
+    nc, _ = await _connect_when_ready(nats_auth.url, account_id, key)
+    status, _ = await auth_api.call("DELETE", f"/v1/accounts/{account_id}")
+    assert status == 204
+    await _refused(nats_auth.url, account_id, key)
+    await _closed_within(nc, CUT_WITHIN_S)
+    admin = await nats.connect(nats_auth.url, user_credentials=str(nats_auth.files.creds("admin")))
+    try:
+        js = admin.jetstream()
+        deadline = time.monotonic() + CUT_WITHIN_S
+        while True:
+            names = [c.name for s in ("STATUS", "INBOUND") for c in await js.consumers_info(s)]
+            if account_id not in names:
+                break
+            assert time.monotonic() < deadline, "the deleted account's consumers stay"
+            await asyncio.sleep(0.05)
+    finally:
+        await admin.close()
+
+
+async def test_an_unreadable_event_does_not_hold_up_the_others(
+    auth_api: Api, nats_auth: AuthNatsServer
+) -> None:
+    """A config event the provisioner cannot read is set aside; accounts created after it
+    still get their NATS side (one event at a time would otherwise wait on it forever)."""
+    owner = await nats.connect(
+        nats_auth.url,
+        user_credentials=str(nats_auth.files.creds("account-svc")),
+        inbox_prefix="_INBOX.account-svc",
+    )
+    try:
+        await owner.jetstream().publish("parley.account.v1.config.acc_broken", b"{not json")
+    finally:
+        await owner.close()
+    account_id, key = await _create_account(auth_api)
+    nc, _ = await _connect_when_ready(nats_auth.url, account_id, key)
+    await nc.close()
