@@ -212,3 +212,24 @@ def test_record_subkeys_survive_a_master_key_rotation() -> None:
     token = MasterKey.from_b64(old).seal_record("text", "acc_1", "content", "20261206")
     rotated = MasterKey.from_b64(new, previous=[old])
     assert rotated.unseal_record(token, "acc_1", "content") == "text"
+
+
+def test_number_hash_is_keyed_and_stable() -> None:
+    """A number's hash is HMAC-SHA256 under the HKDF number key (32 hex digits), the same
+    every time, different per number and per master key, and never contains the number."""
+    key = MasterKey.from_b64(KEY_A)
+    number_key = HKDF(hashes.SHA256(), 32, None, b"parley number v1").derive(bytes(range(32)))
+    expected = hmac.new(number_key, b"+919876543210", hashlib.sha256).hexdigest()[:32]
+    assert key.number_hash("+919876543210") == expected
+    assert key.number_hash("+919876543210") == key.number_hash("+919876543210")
+    assert key.number_hash("+919876543211") != expected
+    assert MasterKey.from_b64(KEY_B).number_hash("+919876543210") != expected
+    assert "9876543210" not in expected
+
+
+def test_number_hashes_cover_previous_keys() -> None:
+    """During a rotation a number is found under the current key's hash first, then the
+    previous key's, so entries written before the rotation are still found."""
+    rotated = MasterKey.from_b64(KEY_B, previous=[KEY_A])
+    old = MasterKey.from_b64(KEY_A).number_hash("+15550100")
+    assert rotated.number_hashes("+15550100") == [rotated.number_hash("+15550100"), old]

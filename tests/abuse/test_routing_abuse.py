@@ -170,9 +170,10 @@ def api_only(routing_settings: dict[str, Any]) -> None:
 async def test_a_full_submit_stream_answers_503_and_loses_nothing_accepted(
     routing: Routing,
 ) -> None:
-    """SUBMIT bounded at 5 messages: sends past it answer 503 `overloaded` (Retry-After); the
-    five accepted all reach a final status once a worker runs."""
-    info = await routing.js.stream_info(subjects.STREAM_SUBMIT)
+    """The account's SUBMIT lane (OTP: SUBMIT_OTP) bounded at 5 messages: sends past it
+    answer 503 `overloaded` (Retry-After); the five accepted all reach a final status once a
+    worker runs."""
+    info = await routing.js.stream_info(subjects.STREAM_SUBMIT_OTP)
     config: StreamConfig = info.config
     config.max_msgs = 5
     await routing.js.update_stream(config)

@@ -198,6 +198,9 @@ async def create_account(
         token,
     )
     assert status == 201, group
+    owned = {"enterprise_id": ent["id"], "channel": "sms", "value": "PARLEY"}
+    status, sender = await call(session, "POST", f"{base}/v1/senders", owned, token)
+    assert status == 201, sender  # sends are checked against the enterprise's senders
     account = {
         "label": "deploy smoke",
         "enterprise_id": ent["id"],

@@ -175,6 +175,15 @@ async def setup_account(
     )
     assert ent.status == 201, ent.json
     assert ent.json["aggregator_id"] == agg.json["id"], ent.json
+    for channel, value in (("rcs", RCS_AGENT), ("sms", SMS_SENDER)):  # what the enterprise owns
+        registered = await call(
+            session,
+            "POST",
+            f"{base}/v1/senders",
+            {"enterprise_id": ent.json["id"], "channel": channel, "value": value},
+            token,
+        )
+        assert registered.status == 201, registered.json
     group = await call(
         session,
         "POST",

@@ -68,6 +68,7 @@ class Stack:
     ) -> tuple[str, str]:
         """Create an account through account-svc; (id, API key) once routing-svc takes the key."""
         body = account_body(tenant, self.receiver.url(path), **changes)
+        await self.register_listed(body)
         status, created = await self.api.call("POST", "/v1/accounts", body)
         assert status == 201, created
         api_key = str(created["api_key"])
@@ -78,6 +79,21 @@ class Stack:
 
         await until(known, 10, "routing-svc knows the account")
         return str(created["account"]["id"]), api_key
+
+    async def register_listed(self, body: dict[str, Any]) -> None:
+        """Register, as senders of the enterprise, what the body's allowlists name (sends are
+        checked against the enterprise's registered senders)."""
+        lists = {"sms": "sender_ids", "rcs": "agents", "whatsapp": "wabas", "truecaller": "numbers"}
+        for channel, settings in (body.get("channel_settings") or {}).items():
+            access = (settings or {}).get(lists[channel]) or {}
+            for value in access.get("allowlist") or () if access.get("mode") == "allowlist" else ():
+                sender = {
+                    "enterprise_id": body["enterprise_id"],
+                    "channel": channel,
+                    "value": value,
+                }
+                status, made = await self.api.call("POST", "/v1/senders", sender)
+                assert status in (201, 409), made
 
     async def call_routing(
         self, method: str, path: str, body: Any = None, *, key: str | None = None

@@ -5,6 +5,7 @@ master key, a CloudEvent on `parley.account.v1.config.<id>` with `Nats-Msg-Id` =
 from __future__ import annotations
 
 import copy
+import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -15,10 +16,13 @@ from parley_shared.envelope import KeyVersion, new_salt, open_envelope, seal_byt
 from parley_shared.events import (
     ACCOUNT_CONFIG_DELETED,
     ACCOUNT_CONFIG_UPDATED,
+    SENDER_CONFIG_DELETED,
+    SENDER_CONFIG_UPDATED,
     AccountConfigData,
     AccountSecrets,
     CloudEvent,
     SealedKeyVersion,
+    SenderData,
     dumps,
     new_event_id,
     source_for,
@@ -38,6 +42,7 @@ def fallback(channel: str | None = None, ttl: int | None = None, *events: str) -
 
 
 ALL = {"mode": "all"}
+LISTS = {"sms": "sender_ids", "rcs": "agents", "whatsapp": "wabas", "truecaller": "numbers"}
 
 
 def allow(*items: str) -> dict[str, Any]:
@@ -148,6 +153,7 @@ class AccountPublisher:
 
     def __init__(self, js: Any, master: MasterKey) -> None:
         self._js, self._master = js, master
+        self._sender_versions: dict[str, int] = {}
 
     def _secrets(self, account: Account) -> AccountSecrets:
         return AccountSecrets(
@@ -188,6 +194,49 @@ class AccountPublisher:
             headers={subjects.HEADER_MSG_ID: event_id},
         )
 
+    async def register(
+        self, enterprise_id: str, channel: str, value: str, *, deleted: bool = False
+    ) -> str:
+        """A registered sender of an enterprise, as account-svc announces it on SENDERS (its
+        tombstone when `deleted`); the sender id (stable per enterprise, channel and value)."""
+        digest = hashlib.sha256(f"{enterprise_id}|{channel}|{value}".encode()).hexdigest()
+        sender_id = "snd_" + digest[:26]
+        stamp = format_ts(now())
+        data = SenderData(
+            id=sender_id,
+            enterprise_id=enterprise_id,
+            channel=channel,  # type: ignore[arg-type]
+            value=value,
+            status="deleted" if deleted else "active",
+            version=self._sender_versions.get(sender_id, 0) + 1,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+        self._sender_versions[sender_id] = data.version
+        event_id = new_event_id()
+        event = CloudEvent[SenderData](
+            id=event_id,
+            type=SENDER_CONFIG_DELETED if deleted else SENDER_CONFIG_UPDATED,
+            source=f"parley/enterprises/{enterprise_id}",
+            subject=sender_id,
+            data=data,
+        )
+        await self._js.publish(
+            subjects.sender_config(sender_id),
+            dumps(event),
+            headers={subjects.HEADER_MSG_ID: event_id},
+        )
+        return sender_id
+
+    async def register_listed(self, enterprise_id: str, config: dict[str, Any]) -> None:
+        """Register every sender the config's allowlists name (as account-svc's migration did
+        for accounts stored before the registry)."""
+        for channel, settings in (config.get("channel_settings") or {}).items():
+            access = (settings or {}).get(LISTS[channel]) or {}
+            if access.get("mode") == "allowlist":
+                for value in access.get("allowlist") or ():
+                    await self.register(enterprise_id, channel, value)
+
     def sealed_key(
         self, account_id: str, index: int, valid_until: str | None = None
     ) -> SealedKeyVersion:
@@ -209,6 +258,7 @@ class AccountPublisher:
         *,
         enterprise_id: str | None = None,
         encrypted: bool = False,
+        register_senders: bool = True,
         **top: Any,
     ) -> Account:
         """A new active account (published), with a fresh API key."""
@@ -224,6 +274,8 @@ class AccountPublisher:
                 "version_code": "v1",
             }
         account = Account(account_id, generate_api_key(), enterprise, config, 1, keys)
+        if register_senders:
+            await self.register_listed(enterprise, config)
         await self.publish(account)
         return account
 

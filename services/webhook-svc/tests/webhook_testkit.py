@@ -115,6 +115,8 @@ class Account:
     signing_secrets: list[str] = field(default_factory=lambda: [generate_webhook_secret()])
     salts: dict[str, str] = field(default_factory=dict)
     deleted: bool = False
+    data_protection: str = "store"
+    traffic_type: str = "otp"
 
     def _account(self) -> dict[str, Any]:
         webhooks: dict[str, Any] = {"status": None, "user_initiated": None}
@@ -138,8 +140,9 @@ class Account:
             "enterprise_id": "ent_test",
             "business_group_id": "bg_test",
             "communication_type": "conversational" if self.inbound_webhook else "outgoing",
-            "traffic_type": None if self.inbound_webhook else "otp",
+            "traffic_type": None if self.inbound_webhook else self.traffic_type,
             "channels": ["rcs", "sms", "whatsapp", "truecaller"],
+            "security": {"data_protection": self.data_protection},
             "webhooks": webhooks,
             "version": self.version,
             "status": "active",

@@ -31,6 +31,8 @@ ACCOUNT_CONFIG_UPDATED = "parley.account.config.updated"
 ACCOUNT_CONFIG_DELETED = "parley.account.config.deleted"
 TEMPLATE_CONFIG_UPDATED = "parley.template.config.updated"
 TEMPLATE_CONFIG_DELETED = "parley.template.config.deleted"
+SENDER_CONFIG_UPDATED = "parley.sender.config.updated"
+SENDER_CONFIG_DELETED = "parley.sender.config.deleted"
 
 PLACEHOLDER_PATTERN = r"\{#([A-Za-z0-9_]{1,64})#\}"
 """A placeholder in a message template's text: `{#var#}`, `{#otp#}`; its name is the group."""
@@ -183,6 +185,24 @@ class AccountConfigData(BaseModel):
         description="the account as GET /v1/accounts/{id} answers it; null on a tombstone"
     )
     secrets: AccountSecrets | None = None
+
+
+class SenderData(BaseModel):
+    """`data` of a registered sender event (SENDERS stream): a sender an enterprise owns, as
+    the management API answers it; a deletion carries `status: "deleted"`."""
+
+    id: str
+    enterprise_id: str
+    channel: Channel
+    value: str = Field(description="SMS sender id, RCS agent id, WABA or Truecaller number")
+    label: str | None = None
+    header_registration: str | None = Field(
+        default=None, description="SMS only: the regulator's header registration (e.g. DLT)"
+    )
+    status: Literal["active", "deleted"]
+    version: int = Field(description="grows with every change; a view keeps the newest")
+    created_at: str
+    updated_at: str
 
 
 class TemplateData(BaseModel):

@@ -7,7 +7,7 @@ import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 PREFIXES = frozenset(
-    {"ent", "agg", "bg", "usr", "acc", "msg", "evt", "inb", "dl", "bat", "dlv", "tpl"}
+    {"ent", "agg", "bg", "usr", "acc", "msg", "evt", "inb", "dl", "bat", "dlv", "tpl", "snd"}
 )
 
 

@@ -18,6 +18,11 @@ HKDF-SHA256 (no salt): a sealing key (info ``b"parley seal v1"``) and an API-key
   v1|" + owner + "|" + day``): ``"r1." + kid + "." + day + "." + data``, AAD
   ``"<owner>|<field>"``. No single key then comes near the 2^32 random-nonce limit of AES-GCM
   (a day of one account at 20,000 seals a second is 1.7 x 10^9).
+- A phone number that must be found again but not kept (the last-sender map) is stored as its
+  keyed hash: hex HMAC-SHA256(number key, number)[:32], the number key HKDF-derived from the
+  master key (info ``b"parley number v1"``). Without the master key the hash reveals nothing,
+  and a dictionary of every number of a country cannot be run against it. After a rotation,
+  look the number up under every hash of `MasterKey.number_hashes`.
 - An API key is stored as hex HMAC-SHA256(pepper, api_key). The hash depends on the master key:
   after rotating it, keep the old key in `previous` and look a presented key up under every hash
   of `MasterKey.api_key_hashes` (or re-issue the API keys). Sealed secrets keep opening with the
@@ -50,6 +55,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 MASTER_KEY_BYTES: Final = 32
 SEAL_INFO: Final = b"parley seal v1"
 PEPPER_INFO: Final = b"parley api-key pepper v1"
+NUMBER_INFO: Final = b"parley number v1"
+NUMBER_HASH_HEX: Final = 32
 SEAL_PREFIX: Final = "s1"
 FIELD_PREFIX: Final = "s2"
 RECORD_PREFIX: Final = "r1"
@@ -91,12 +98,18 @@ class _Subkeys:
     kid: str
     seal_key: bytes = field(repr=False)
     pepper: bytes = field(repr=False)
+    number_key: bytes = field(repr=False)
 
     @classmethod
     def derive(cls, master: bytes) -> _Subkeys:
         seal_key = _hkdf(master, SEAL_INFO)
         kid = hashlib.sha256(seal_key).hexdigest()[:8]
-        return cls(kid=kid, seal_key=seal_key, pepper=_hkdf(master, PEPPER_INFO))
+        return cls(
+            kid=kid,
+            seal_key=seal_key,
+            pepper=_hkdf(master, PEPPER_INFO),
+            number_key=_hkdf(master, NUMBER_INFO),
+        )
 
 
 def _b64url(data: bytes) -> str:
@@ -256,6 +269,14 @@ class MasterKey:
     def api_key_hashes(self, api_key: str) -> list[str]:
         """The hash of `api_key` under the current key, then under each previous key."""
         return [_hmac_hex(k.pepper, api_key) for k in self._keys]
+
+    def number_hash(self, number: str) -> str:
+        """The keyed hash a phone number is stored under instead of the number (current key)."""
+        return _hmac_hex(self._keys[0].number_key, number)[:NUMBER_HASH_HEX]
+
+    def number_hashes(self, number: str) -> list[str]:
+        """The keyed hash of `number` under the current key, then under each previous key."""
+        return [_hmac_hex(k.number_key, number)[:NUMBER_HASH_HEX] for k in self._keys]
 
     def api_key_matches(self, api_key: str, stored_hash: str) -> bool:
         """Whether `api_key` hashes to `stored_hash` under any key (constant-time compare)."""

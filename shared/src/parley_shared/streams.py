@@ -5,6 +5,12 @@ Keys starting with `_` are comments. `max_bytes` reserves that much of the serve
 
 Every service calls `ensure_streams` at start; the deploy Job runs
 `python -m parley_shared.streams` with the same definitions, so there is one source of truth.
+
+Retention (`max_age`) is a setting per stream: `PARLEY_STREAM_RETENTION` is a JSON object of
+stream name -> seconds overriding the definitions' defaults (`retention_overrides` checks it:
+only streams that have a `max_age` take one, and WEBHOOK_RETRY, whose `max_age` only bounds
+waiting retries, can only be raised). Every service must see the same value, as with
+`PARLEY_STREAM_REPLICAS`: each updates the streams to the definitions it holds.
 """
 
 from __future__ import annotations
@@ -12,20 +18,75 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
 _DEFINITIONS = "streams.json"
+RETENTION_ENV = "PARLEY_STREAM_RETENTION"
+RAISE_ONLY = frozenset({"WEBHOOK_RETRY"})
+"""Streams whose `max_age` is a safety bound rather than a retention: it can only be raised."""
+MAX_RETENTION_S = 10 * 365 * 86400
 
 
-def load_definitions(replicas: int | None = None) -> list[dict[str, Any]]:
-    """The stream definitions, with `num_replicas` from the argument or PARLEY_STREAM_REPLICAS."""
+class InvalidRetention(ValueError):
+    """`PARLEY_STREAM_RETENTION` names a stream that takes no retention, or a bad duration; a
+    service refuses to start rather than keep data longer (or shorter) than configured."""
+
+
+def _raw_definitions() -> list[dict[str, Any]]:
     raw = json.loads(resources.files(__package__).joinpath(_DEFINITIONS).read_text("utf-8"))
+    streams: list[dict[str, Any]] = raw["streams"]
+    return streams
+
+
+def default_retention() -> dict[str, float]:
+    """Each stream's default `max_age` in seconds (the streams that have one)."""
+    return {d["name"]: float(d["max_age"]) for d in _raw_definitions() if "max_age" in d}
+
+
+def retention_overrides(value: Mapping[str, Any] | str | None) -> dict[str, float]:
+    """`PARLEY_STREAM_RETENTION` checked: stream name -> seconds (InvalidRetention if not)."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise InvalidRetention(f"{RETENTION_ENV} is not a JSON object") from None
+    if not isinstance(value, Mapping):
+        raise InvalidRetention(f"{RETENTION_ENV} is not a JSON object")
+    defaults = default_retention()
+    out: dict[str, float] = {}
+    for name, seconds in value.items():
+        if name not in defaults:
+            known = ", ".join(sorted(defaults))
+            raise InvalidRetention(f"{RETENTION_ENV}: {name!r} takes no retention ({known})")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise InvalidRetention(f"{RETENTION_ENV}: {name} must be a number of seconds")
+        if not 1 <= seconds <= MAX_RETENTION_S:
+            raise InvalidRetention(f"{RETENTION_ENV}: {name} must be 1..{MAX_RETENTION_S} s")
+        if name in RAISE_ONLY and seconds < defaults[name]:
+            raise InvalidRetention(
+                f"{RETENTION_ENV}: {name} bounds waiting retries; at least {defaults[name]:g} s"
+            )
+        out[str(name)] = float(seconds)
+    return out
+
+
+def load_definitions(
+    replicas: int | None = None, retention: Mapping[str, float] | None = None
+) -> list[dict[str, Any]]:
+    """The stream definitions, with `num_replicas` from the argument or PARLEY_STREAM_REPLICAS
+    and `max_age` overridden by `retention` (see `retention_overrides`)."""
     count = replicas if replicas is not None else int(os.environ.get("PARLEY_STREAM_REPLICAS", "1"))
+    ages = dict(retention or {})
     out: list[dict[str, Any]] = []
-    for definition in raw["streams"]:
+    for definition in _raw_definitions():
         item = dict(definition)
         item["num_replicas"] = count
+        if item["name"] in ages:
+            item["max_age"] = ages[item["name"]]
         out.append(item)
     return out
 
@@ -48,22 +109,27 @@ def to_stream_config(definition: dict[str, Any]) -> Any:
         duplicate_window=float(definition.get("duplicate_window", 120)),
         num_replicas=int(definition.get("num_replicas", 1)),
         allow_msg_schedules=definition.get("allow_msg_schedules"),
+        allow_msg_ttl=definition.get("allow_msg_ttl"),
     )
 
 
 async def ensure_streams(
-    js: Any, replicas: int | None = None, owner: str | None = None
+    js: Any,
+    replicas: int | None = None,
+    retention: Mapping[str, float] | None = None,
+    owner: str | None = None,
 ) -> list[str]:
     """Create each missing stream; update existing ones to their definition. Returns the names.
 
     With `owner` (a service name), only the streams that service owns (`owner` in
     streams.json) are updated: a service's NATS user may create any missing Parley stream but
     update only its own (least privilege; see parley_runtime.natsauth.permissions).
+    `retention` overrides the definitions' `max_age` (`retention_overrides`).
     """
     from nats.js.errors import NotFoundError
 
     names: list[str] = []
-    for definition in load_definitions(replicas):
+    for definition in load_definitions(replicas, retention):
         config = to_stream_config(definition)
         try:
             await js.stream_info(config.name)
@@ -90,7 +156,8 @@ async def _main() -> None:
         options["password"] = os.environ.get("NATS_PASSWORD", "")
     nc = await nats.connect(nats_servers(url), **options)
     try:
-        names = await ensure_streams(nc.jetstream())
+        retention = retention_overrides(os.environ.get(RETENTION_ENV))
+        names = await ensure_streams(nc.jetstream(), retention=retention)
         print(json.dumps({"streams": names}))
     finally:
         await nc.close()

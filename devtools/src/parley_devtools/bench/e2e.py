@@ -109,6 +109,7 @@ async def burst(p: Platform, receiver: Receiver, key: str) -> tuple[LoadResult, 
 async def config_propagation(p: Platform, patches: int = PATCHES) -> list[float]:
     """Per PATCH of the sender allowlist: ms from its 200 to the first accepted send with it."""
     account_id, key = await p.create_account(None, allowlist=["S0000"])
+    await p.register_senders(p.enterprise_of[account_id], [f"S{i:04d}" for i in range(patches + 1)])
     out: list[float] = []
     headers = {"Authorization": f"Bearer {key}"}
     async with aiohttp.ClientSession() as session:

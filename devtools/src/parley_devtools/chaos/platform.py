@@ -103,6 +103,7 @@ class Platform:
         self.master_key = generate_master_key()
         self.services: dict[str, Service] = {}
         self.token = ""
+        self.enterprise_of: dict[str, str] = {}
         # NATS with authentication on, as make run and deploy/ run it; the scenarios observe
         # with a user of their own (config events, STATUS through an ordered consumer).
         self.auth = prepare(self.tmp / "nats-auth")
@@ -299,11 +300,21 @@ class Platform:
             raise RuntimeError(f"login: {status} {body}")
         self.token = body["token"]
 
+    async def register_senders(self, enterprise_id: str, values: list[str]) -> None:
+        """Register SMS sender ids the enterprise owns (account-svc's `/v1/senders`)."""
+        for value in values:
+            body = {"enterprise_id": enterprise_id, "channel": "sms", "value": value}
+            status, made = await self.call("POST", "/v1/senders", body)
+            if status not in (201, 409):
+                raise RuntimeError(f"sender: {status} {made}")
+
     async def create_account(
         self, hook_url: str | None, allowlist: list[str] | None = None
     ) -> tuple[str, str]:
         """An enterprise, a group and an SMS account whose status webhook (delivery_status and
-        sent, batched by 50, 3 retries) goes to `hook_url`; (account id, API key)."""
+        sent, batched by 50, 3 retries) goes to `hook_url`; (account id, API key). The
+        allowlist's senders are registered to the enterprise first; `enterprise_of` maps the
+        account to its enterprise."""
         suffix = secrets.token_hex(4)
         status, ent = await self.call(
             "POST", "/v1/organizations", {"name": f"Chaos {suffix}", "kind": "enterprise"}
@@ -318,6 +329,7 @@ class Platform:
         senders: dict[str, Any] = {"mode": "all"}
         if allowlist:
             senders = {"mode": "allowlist", "allowlist": allowlist}
+            await self.register_senders(ent["id"], allowlist)
         account: dict[str, Any] = {
             "label": f"chaos {suffix}",
             "enterprise_id": ent["id"],
@@ -339,4 +351,5 @@ class Platform:
         status, created = await self.call("POST", "/v1/accounts", account)
         if status != 201:
             raise RuntimeError(f"account: {status} {created}")
+        self.enterprise_of[created["account"]["id"]] = ent["id"]
         return created["account"]["id"], created["api_key"]

@@ -57,6 +57,11 @@ MAX_PAGE = 200
 MAX_EVENT_BYTES = 512 * 1024
 
 
+def apps_on(config: dict[str, Any]) -> list[str]:
+    """The apps a config switches on (each must be subscribed by the enterprise)."""
+    return sorted(name for name, on in (config.get("apps") or {}).items() if on is True)
+
+
 def _cursor_encode(account_id: str) -> str:
     return base64.urlsafe_b64encode(account_id.encode()).decode().rstrip("=")
 
@@ -185,9 +190,28 @@ class Accounts:
             )
         return OutboxEvent(event_id, subjects.account_config(row["id"]), payload)
 
-    async def _write(self, row: dict[str, Any], expected: int, deleted: bool = False) -> None:
-        if not await self.repo.update_account(row, expected, self._event(row, deleted)):
+    async def _write(
+        self,
+        row: dict[str, Any],
+        expected: int,
+        deleted: bool = False,
+        apps: list[str] | None = None,
+    ) -> None:
+        event = self._event(row, deleted)
+        if not await self.repo.update_account(row, expected, event, apps):
             raise Conflict("the account changed meanwhile; read it again and retry")
+
+    def switch_off(self, app: str, at: datetime) -> Any:
+        """How a withdrawn subscription changes an account row: `app` off, version + 1, and
+        its config event (for `RegistryStore.withdraw`)."""
+
+        def change(row: dict[str, Any]) -> tuple[dict[str, Any], OutboxEvent]:
+            config = dict(row["config"])
+            config["apps"] = {**(config.get("apps") or {}), app: False}
+            updated = {**row, "config": config, "version": row["version"] + 1, "updated_at": at}
+            return updated, self._event(updated)
+
+        return change
 
     # ------------------------------------------------------------------ use cases
     async def create(self, who: Principal, body: Any) -> dict[str, Any]:
@@ -219,7 +243,7 @@ class Accounts:
             "created_at": at,
             "updated_at": at,
         }
-        await self.repo.insert_account(row, self._event(row))
+        await self.repo.insert_account(row, self._event(row), apps_on(stored))
         log.info("account_created", account_id=account_id)
         return {
             "account": self.view(row),
@@ -265,7 +289,7 @@ class Accounts:
             secrets=new_secrets.model_dump(mode="json"),
             updated_at=at,
         )
-        await self._write(updated, row["version"])
+        await self._write(updated, row["version"], apps=apps_on(stored))
         log.info("account_updated", account_id=account_id, version=updated["version"])
         return self.view(updated)
 

@@ -3,9 +3,9 @@
 Every subject an integrator may use: its status and inbound events (subscribe, or read its
 durable consumers through the JetStream API prefix `JS.PARLEY.API`) and the send request/reply;
 with the connection rules of section 10 (user = account id, password = API key, inbox prefix
-`_INBOX.<account_id>`, everything else refused). account-svc's own events (ACCOUNTS, TEMPLATES)
-are listed too, marked internal: integrators cannot reach them. Payload schemas come from the
-shared event models, so the document follows the code.
+`_INBOX.<account_id>`, everything else refused). account-svc's own events (ACCOUNTS,
+TEMPLATES, SENDERS) are listed too, marked internal: integrators cannot reach them. Payload
+schemas come from the shared event models, so the document follows the code.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from parley_shared.events import (
     AccountConfigData,
     CloudEvent,
     InboundData,
+    SenderData,
     StatusData,
     TemplateData,
 )
@@ -112,6 +113,7 @@ def _schemas() -> dict[str, Any]:
         ("InboundEvent", CloudEvent[InboundData]),
         ("AccountConfigEvent", CloudEvent[AccountConfigData]),
         ("TemplateEvent", CloudEvent[TemplateData]),
+        ("SenderEvent", CloudEvent[SenderData]),
     ):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
@@ -215,6 +217,13 @@ def _channels() -> dict[str, Any]:
             parameters={"template_id": {"description": "tpl_... id"}},
             bindings={"nats": {"stream": subjects.STREAM_TEMPLATES}},
         ),
+        "senderConfig": _channel(
+            f"{subjects.SENDER_CONFIG_PREFIX}.{{sender_id}}",
+            ["SenderEvent"],
+            "Internal: an enterprise's registered senders; a deregistration is a tombstone.",
+            parameters={"sender_id": {"description": "snd_... id"}},
+            bindings={"nats": {"stream": subjects.STREAM_SENDERS}},
+        ),
     }
 
 
@@ -260,6 +269,7 @@ def _operations() -> dict[str, Any]:
         "ackMessage": op("send", "ack", ["Ack"]),
         "publishAccountConfig": op("receive", "accountConfig", ["AccountConfigEvent"]),
         "publishTemplateConfig": op("receive", "templateConfig", ["TemplateEvent"]),
+        "publishSenderConfig": op("receive", "senderConfig", ["SenderEvent"]),
     }
 
 
@@ -275,6 +285,7 @@ def asyncapi_document() -> dict[str, Any]:
         "Ack": _message("Ack", "An acknowledgement"),
         "AccountConfigEvent": _message("AccountConfigEvent", "Internal config event", HEADERS),
         "TemplateEvent": _message("TemplateEvent", "Internal template event", HEADERS),
+        "SenderEvent": _message("SenderEvent", "Internal registered sender event", HEADERS),
     }
     return {
         "asyncapi": "3.0.0",

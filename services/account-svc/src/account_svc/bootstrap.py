@@ -24,6 +24,7 @@ from account_svc.adapters.nats_access import NatsAccess
 from account_svc.adapters.outbox import OutboxRelay
 from account_svc.adapters.postgres import apply_migrations, create_pool
 from account_svc.adapters.purge import Purger
+from account_svc.adapters.registry_store import RegistryStore
 from account_svc.adapters.repository import Repository
 from account_svc.adapters.routing_asks import RoutingAsks
 from account_svc.adapters.traffic_feed import TrafficFeed
@@ -34,7 +35,9 @@ from account_svc.domain.traffic import TrafficTally
 from account_svc.handlers import Directory
 from account_svc.login import LOCKOUT_SECONDS, LoginGuard
 from account_svc.operations import Operations
+from account_svc.senders import Senders
 from account_svc.settings import Settings
+from account_svc.subscriptions import Subscriptions
 from account_svc.templates import Templates
 from account_svc.webhooks import WebhookQueries
 
@@ -86,6 +89,15 @@ def directory_of(settings: Settings, repo: Repository, passwords: Passwords) -> 
     return Directory(repo, settings.token_ttl_seconds, passwords, guard)
 
 
+def wire_registry(services: Services, pool: Any, directory: Directory) -> None:
+    """Give the registry routes (senders, app subscriptions) their use cases."""
+    if services.registry is None or services.accounts is None:
+        return
+    store = RegistryStore(pool)
+    services.registry.senders = Senders(store, directory)
+    services.registry.subscriptions = Subscriptions(store, directory, services.accounts)
+
+
 def create_app(settings: Settings) -> web.Application:
     """The account-svc application; connections open on startup, close on cleanup."""
     key = master_key(settings)
@@ -122,6 +134,7 @@ def create_app(settings: Settings) -> web.Application:
         )
         services.directory = directory
         services.templates = Templates(repo, directory)
+        wire_registry(services, pool, directory)
         report = await bootstrap_admin(settings, directory)
         if report.get("password_generated"):
             # CONTRACT: a generated bootstrap password is printed once (never logged).
@@ -130,7 +143,9 @@ def create_app(settings: Settings) -> web.Application:
         holder["nc"] = nc
         services.webhooks = WebhookQueries(services.accounts, nc)
         js = nc.jetstream()
-        await ensure_streams(js, settings.stream_replicas, owner="account-svc")
+        await ensure_streams(
+            js, settings.stream_replicas, settings.stream_retention, owner="account-svc"
+        )
         state["streams"] = True
         if settings.nats_authority_file is not None:
             from parley_runtime.natsauth.authority import Authority

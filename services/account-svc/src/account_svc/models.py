@@ -164,6 +164,73 @@ class TemplateList(BaseModel):
     items: list[TemplateOut]
 
 
+SenderChannel = Literal["rcs", "sms", "truecaller", "whatsapp"]
+
+
+class SenderIn(_In):
+    """A sender an enterprise owns: an SMS sender id (with its regulatory header
+    registration), an RCS agent id, a WABA number or a Truecaller number."""
+
+    enterprise_id: str
+    channel: SenderChannel
+    value: str = Field(
+        min_length=1,
+        max_length=128,
+        description="SMS: 3..15 letters or digits; RCS: the agent id (1..128 characters); "
+        "WhatsApp and Truecaller: an E.164 number",
+    )
+    label: str | None = Field(default=None, min_length=1, max_length=100)
+    header_registration: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="SMS only: the regulator's registration of the header (e.g. India DLT "
+        "header id)",
+    )
+
+
+class SenderOut(BaseModel):
+    """A registered sender."""
+
+    id: str
+    enterprise_id: str
+    channel: SenderChannel
+    value: str
+    label: str | None
+    header_registration: str | None
+    created_at: str
+    updated_at: str
+
+
+class SenderList(BaseModel):
+    """Registered senders in scope."""
+
+    items: list[SenderOut]
+
+
+AppName = Literal["template_lookup", "url_shortener", "campaign_manager", "digital_asset_manager"]
+
+
+class Subscription(BaseModel):
+    """An app an enterprise subscribes to."""
+
+    app: AppName
+    subscribed_at: str
+
+
+class SubscriptionList(BaseModel):
+    """The apps an enterprise subscribes to."""
+
+    items: list[Subscription]
+
+
+class Withdrawal(BaseModel):
+    """A withdrawn subscription and the accounts that had the app on (now off)."""
+
+    app: AppName
+    accounts_changed: list[str]
+
+
 class OrganizationList(BaseModel):
     """Every organization in scope."""
 

@@ -222,6 +222,8 @@ async def test_fields_appear_only_where_they_apply(api: Api, console: Console) -
     capacity-based traffic management, Truecaller round robin only; WebEngage hides batching;
     the account created matches what the form showed."""
     tenant = await make_tenant(api)
+    subscription = f"/v1/organizations/{tenant['enterprise_id']}/app-subscriptions/template_lookup"
+    assert (await api.call("PUT", subscription))[0] == 201  # an app needs its subscription
     page = console.page
     await console.login()
     await page.get_by_role("link", name="Create access account").click()

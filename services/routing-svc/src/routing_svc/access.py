@@ -33,6 +33,7 @@ from routing_svc.errors import (
     DecryptionFailed,
     IpNotAllowed,
     MalformedRequest,
+    OutsidePromotionalWindow,
     RoutingError,
     TransientError,
     Unauthorized,
@@ -68,6 +69,8 @@ def refused(exc: PolicyRefusal) -> RoutingError:
     if exc.code == "validation_error":
         return ValidationFailed.at(exc.loc or [], exc.detail)
     errors = [{"loc": exc.loc, "msg": exc.detail, "type": exc.code}] if exc.loc else None
+    if exc.code == OutsidePromotionalWindow.type:
+        return OutsidePromotionalWindow(exc.detail, errors, exc.extra)
     return REFUSALS[exc.code](exc.detail, errors)
 
 

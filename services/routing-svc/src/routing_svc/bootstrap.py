@@ -46,11 +46,14 @@ from routing_svc.adapters.providers.sandbox_http import SANDBOX_ROUTES
 from routing_svc.adapters.providers.smpp import provider as smpp_provider
 from routing_svc.adapters.providers.smpp.provider import SmppProvider
 from routing_svc.adapters.pull import PullConsumer
+from routing_svc.adapters.purge import JetStreamAccountData
+from routing_svc.adapters.sender_book import SenderBook
 from routing_svc.adapters.template_book import TemplateBook
 from routing_svc.clicks import ShortLinks
 from routing_svc.domain.balancing import Balancer
 from routing_svc.domain.rate_limit import RateLimits
 from routing_svc.domain.vault import Vault
+from routing_svc.erasure import Erasure
 from routing_svc.inbound import Inbound
 from routing_svc.metrics import ROUTE_UP, SMPP_BINDS_UP, SMPP_WINDOW
 from routing_svc.outcomes import ImmediateReports, Outcomes
@@ -77,6 +80,7 @@ class Runtime:
     nc: Any = None
     directory: Directory | None = None
     templates: TemplateBook | None = None
+    senders: SenderBook | None = None
     providers: ProviderSet | None = None
     consumers: list[PullConsumer] = field(default_factory=list)
     nats_api: NatsApi | None = None
@@ -87,6 +91,8 @@ class Runtime:
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
+PURGE_IN_FLIGHT = 4
+"""Deleted accounts purged at once per process (`erasure`)."""
 
 FACTORIES: dict[str, registry.Factory] = {
     "smpp": smpp_provider.build,
@@ -115,8 +121,12 @@ def _consumers(
         "ack_wait_s": settings.ack_wait_seconds,
         "max_deliver": settings.max_deliver,
     }
+    lanes = tuple(
+        (stream, durable, subject, "submit" if lane == subjects.TRANSACTIONAL else f"submit_{lane}")
+        for lane, (stream, subject, durable) in subjects.SUBMIT_LANES.items()
+    )
     wiring = (
-        (subjects.STREAM_SUBMIT, subjects.DURABLE_ROUTING_SUBMIT, subjects.SUBMIT_ALL, "submit"),
+        *lanes,
         (
             subjects.STREAM_ROUTING_REPORTS,
             subjects.DURABLE_ROUTING_REPORTS,
@@ -141,7 +151,18 @@ def _consumers(
             subjects.USER_MESSAGE_ALL,
             "user",
         ),
+        (
+            subjects.STREAM_ACCOUNTS,
+            subjects.DURABLE_ROUTING_PURGE,
+            subjects.ACCOUNT_CONFIG_ALL,
+            "purge",
+        ),
     )
+    slow = {
+        "purge": PURGE_IN_FLIGHT,  # a purge is several API calls: a few at a time
+        # a promotional flood waits in its stream, not in this process's loop
+        "submit_promotional": settings.promotional_max_in_flight,
+    }
     return [
         PullConsumer(
             nc,
@@ -150,7 +171,7 @@ def _consumers(
             durable=durable,
             filter_subject=subject,
             handler=handlers[name],
-            **common,
+            **(common | ({"max_in_flight": slow[name]} if name in slow else {})),
         )
         for stream, durable, subject, name in wiring
     ]
@@ -166,6 +187,19 @@ def _route_gauges(providers: ProviderSet) -> None:
             SMPP_WINDOW.labels(route.name).set_function(partial(provider.window_in_use, route.name))
 
 
+async def _views(
+    rt: Runtime, js: Any, master: MasterKey
+) -> tuple[Directory, TemplateBook, SenderBook]:
+    """Start following ACCOUNTS, TEMPLATES and SENDERS (each view rebuilt, then kept current)."""
+    rt.directory = directory = Directory(master)
+    await directory.start(js)
+    rt.templates = templates = TemplateBook()
+    await templates.start(js)
+    rt.senders = senders = SenderBook()
+    await senders.start(js)
+    return directory, templates, senders
+
+
 async def start(
     settings: Settings,
     master: MasterKey,
@@ -176,7 +210,9 @@ async def start(
     """Connect and start every part; the HTTP routes answer 503 until this has run."""
     rt.nc = nc = await nats_connect(settings.nats_url, "routing-svc", closing=rt.closing)
     js = nc.jetstream()
-    await ensure_streams(js, settings.stream_replicas, owner="routing-svc")
+    await ensure_streams(
+        js, settings.stream_replicas, settings.stream_retention, owner="routing-svc"
+    )
     specs = kv.bucket_specs(
         settings.message_log_ttl_seconds,
         settings.last_sender_ttl_seconds,
@@ -186,19 +222,16 @@ async def start(
     buckets = {
         spec.name: await kv.ensure_bucket(js, spec, settings.stream_replicas) for spec in specs
     }
-    rt.directory = directory = Directory(master)
-    await directory.start(js)
-    rt.templates = templates = TemplateBook()
-    await templates.start(js)
+    directory, templates, senders = await _views(rt, js, master)
     rt.publisher = publisher = JetStreamPublisher(nc)
     await publisher.start()
-    bus, vault = Bus(nc, publisher), Vault(master)
+    bus, vault = Bus(nc, publisher), Vault(master, settings.protected_event_ttl_seconds)
     store = MessageStore(buckets[kv.MESSAGES], kv.KvWriter(publisher, kv.MESSAGES))
     consents = ConsentStore(buckets[kv.CONSENT])
-    last = LastSenders(buckets[kv.LAST_SENDER])
+    last = LastSenders(buckets[kv.LAST_SENDER], master.number_hashes)
     handovers = KvHandovers(buckets[kv.HANDOVERS], kv.KvWriter(publisher, kv.HANDOVERS))
     providers = await registry.build(configs, nc, FACTORIES, replicas=settings.stream_replicas)
-    immediate = ImmediateReports(JetStreamProviderSink(bus))
+    immediate = ImmediateReports(JetStreamProviderSink(bus, vault))
     await providers.start(immediate)
     rt.providers = providers
     _route_gauges(providers)
@@ -235,9 +268,17 @@ async def start(
         templates=templates,
         links=links,
         limits=RateLimits(settings.account_send_rate_per_s, settings.account_send_burst),
+        promotional_accepting=settings.promotional_accepting,
+        senders=senders,
     )
     inbound = Inbound(
-        directory, consents, last, bus, heard=handovers, parts=KvUserParts(buckets[kv.HANDOVERS])
+        directory,
+        consents,
+        last,
+        bus,
+        vault,
+        heard=handovers,
+        parts=KvUserParts(buckets[kv.HANDOVERS], vault),
     )
     services.links = links
     services.gate, services.submissions = gate, submissions
@@ -246,12 +287,16 @@ async def start(
     services.providers = providers
     if settings.role in ("all", "worker"):
         outcomes = Outcomes(transitions, handovers)
+        erasure = Erasure(directory, JetStreamAccountData(nc, buckets, store))
         handlers: dict[str, Callable[[Any], Awaitable[None]]] = {
             "submit": router.handle,
+            "submit_otp": router.handle,
+            "submit_promotional": router.handle,
             "report": outcomes.on_report,
             "timer": outcomes.on_timer,
             "receipt": outcomes.on_receipt,
             "user": inbound.heard,
+            "purge": erasure.on_config,
         }
         rt.consumers = _consumers(settings, nc, js, handlers)
         for consumer in rt.consumers:
@@ -283,6 +328,9 @@ async def stop(rt: Runtime) -> None:
     if rt.templates is not None:
         with contextlib.suppress(Exception):
             await rt.templates.stop()
+    if rt.senders is not None:
+        with contextlib.suppress(Exception):
+            await rt.senders.stop()
     if rt.publisher is not None:
         await rt.publisher.stop()
     if rt.nc is not None:
@@ -301,8 +349,14 @@ def create_app(settings: Settings) -> web.Application:
         nats_ok = bool(rt.nc is not None and rt.nc.is_connected)
         view_ok = bool(rt.directory is not None and rt.directory.ready.is_set())
         templates_ok = bool(rt.templates is not None and rt.templates.ready.is_set())
-        ok = nats_ok and view_ok and templates_ok and rt.started
-        detail = {"nats": nats_ok, "accounts": view_ok, "templates": templates_ok}
+        senders_ok = bool(rt.senders is not None and rt.senders.ready.is_set())
+        ok = nats_ok and view_ok and templates_ok and senders_ok and rt.started
+        detail = {
+            "nats": nats_ok,
+            "accounts": view_ok,
+            "templates": templates_ok,
+            "senders": senders_ok,
+        }
         return ok, {**detail, "workers": rt.started}
 
     sandboxed = any(config.route.provider == "sandbox" for config in configs)

@@ -35,7 +35,7 @@ class ShortLinks:
         URL sealed with the master key unless the account's data protection is `store`)."""
         short, links = shorten(text, self._base)
         for link in links:
-            record = {"account_id": account_id, "message_id": message_id}
+            record = {"account_id": account_id, "message_id": message_id, "protection": protection}
             if protection == "store":
                 record["url"] = link.url
             else:
@@ -46,7 +46,9 @@ class ShortLinks:
 
     async def click(self, code: str) -> str | None:
         """The original URL of a live short link (None when unknown or expired); the click is
-        published as `parley.message.clicked` once it is stored."""
+        published as `parley.message.clicked` once it is stored (kept only for a while when
+        the account's data protection is not `store`: the event carries the URL; a link made
+        before links named their protection counts as protected)."""
         raw = await self._links.get(code)
         if raw is None:
             return None
@@ -63,7 +65,9 @@ class ShortLinks:
             link=link,
             at=now_ts(),
         )
-        await (await self._bus.status(account_id, event))
+        protection = msg.protection if msg is not None else str(raw.get("protection", ""))
+        ttl = self._vault.event_ttl(protection, full_number=True, content=True)
+        await (await self._bus.status(account_id, event, ttl))
         inc(EVENTS, "clicked", "none")
         log.info("short_link_clicked", account_id=account_id, message_id=message_id)
         return link.url

@@ -15,7 +15,9 @@ RoutingError
 │       ├── SenderNotAllowed    sender_not_allowed
 │       ├── OptedOut            opted_out
 │       ├── OptInRequired       opt_in_required
-│       └── TemplateNotMatched  template_not_matched (Template Lookup app)
+│       ├── TemplateNotMatched  template_not_matched (Template Lookup app)
+│       └── OutsidePromotionalWindow  outside_promotional_window (a promotional send outside
+│                               the account's promotional window)
 │   └── RateLimited             429 rate_limited: the account sends faster than its limit
 ├── TransientError              503 service_unavailable: NATS or the view is not there yet
 │   └── Overloaded              503 overloaded: SUBMIT is full, or too many requests in hand
@@ -24,6 +26,8 @@ RoutingError
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from parley_shared.problems import ProblemError
 
@@ -149,6 +153,27 @@ class TemplateNotMatched(Refused):
     title = "Template not matched"
 
 
+class OutsidePromotionalWindow(Refused):
+    """A promotional send outside the account's promotional window (beyond CONTRACT 3): the
+    problem adds `promotional_window` and `next_window_at` (RFC 9457 extension members)."""
+
+    type = "outside_promotional_window"
+    title = "Outside the promotional window"
+
+    def __init__(
+        self,
+        detail: str = "",
+        errors: list[dict[str, Any]] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail, errors)
+        self.extra = dict(extra or {})
+
+    def problem(self) -> dict[str, Any]:
+        """The problem document with the window and its next opening."""
+        return {**super().problem(), **self.extra}
+
+
 class RateLimited(PermanentError):
     """The account sends faster than its send rate limit; `Retry-After` says when to retry."""
 
@@ -163,7 +188,14 @@ class RateLimited(PermanentError):
 
 REFUSALS: dict[str, type[Refused]] = {
     cls.type: cls
-    for cls in (ChannelNotEnabled, SenderNotAllowed, OptedOut, OptInRequired, TemplateNotMatched)
+    for cls in (
+        ChannelNotEnabled,
+        SenderNotAllowed,
+        OptedOut,
+        OptInRequired,
+        TemplateNotMatched,
+        OutsidePromotionalWindow,
+    )
 }
 
 

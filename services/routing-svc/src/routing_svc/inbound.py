@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 from parley_shared.ids import new_id
+from parley_shared.sealing import SealError
 from parley_shared.timefmt import now_ts
 
 from routing_svc.domain import consent as consent_rules
@@ -21,7 +22,8 @@ from routing_svc.domain.accounts import AccountView
 from routing_svc.domain.events import inbound_event, typing_event
 from routing_svc.domain.masking import mask_msisdn
 from routing_svc.domain.requests import InboundIn
-from routing_svc.errors import NotFound
+from routing_svc.domain.vault import USER_FROM, USER_TEXT, Vault
+from routing_svc.errors import NotFound, Undecodable
 from routing_svc.metrics import INBOUND, USER_MESSAGES, inc
 from routing_svc.ports import (
     AccountDirectory,
@@ -46,11 +48,13 @@ class Inbound:
         consents: Consents,
         last: LastSenders,
         bus: Bus,
+        vault: Vault,
         *,
         heard: Handovers | None = None,
         parts: UserParts | None = None,
     ) -> None:
         self._directory, self._consents, self._last, self._bus = directory, consents, last, bus
+        self._vault = vault
         self._heard, self._parts = heard, parts
 
     async def receive(
@@ -64,10 +68,13 @@ class Inbound:
         accounts, last_message = await self._reached(body)
         inbound_id = inbound_id or new_id("inb")
         at = at or now_ts()
+        protected = self._vault.event_ttl
         if body.typing:
             acks = [
                 await self._bus.status(
-                    acc.account_id, self._typing(acc, body, inbound_id, at, last_message)
+                    acc.account_id,
+                    self._typing(acc, body, inbound_id, at, last_message),
+                    protected(acc.data_protection, full_number=True, content=False),
                 )
                 for acc in accounts
             ]
@@ -76,7 +83,9 @@ class Inbound:
             await self._keyword(accounts, body, at)
             acks = [
                 await self._bus.inbound(
-                    acc.account_id, self._message(acc, body, inbound_id, at, last_message)
+                    acc.account_id,
+                    self._message(acc, body, inbound_id, at, last_message),
+                    protected(acc.data_protection, full_number=True, content=True),
                 )
                 for acc in accounts
             ]
@@ -91,11 +100,12 @@ class Inbound:
         A message heard before (a provider's resend) is ignored; a part waits in the parts
         store until its message is whole; a message no account takes is logged and dropped.
         """
-        raw = decode(nats_msg, "route", "key", "channel", "from", "to", "at")
+        raw = decode(nats_msg, "route", "key", "channel", "to", "at")
         route, key, channel = str(raw["route"]), str(raw["key"]), str(raw["channel"])
         heard, parts = self._heard, self._parts
         assert heard is not None  # wired whenever providers are
         assert parts is not None
+        self._open_user(raw, route)
         text = raw.get("text")
         if raw.get("part"):
             ref, total, seq = (int(value) for value in raw["part"])
@@ -128,6 +138,19 @@ class Inbound:
         if raw.get("part"):
             await parts.forget(route, str(raw["from"]), *(int(v) for v in raw["part"][:2]))
         await nats_msg.ack()
+
+    def _open_user(self, raw: dict[str, Any], route: str) -> None:
+        """Open the sealed number and text of a user's message (`JetStreamProviderSink`) in
+        place; one written before they were sealed has them in clear."""
+        try:
+            if "from_sealed" in raw:
+                raw["from"] = self._vault.open_text(str(raw["from_sealed"]), route, USER_FROM)
+            if raw.get("text_sealed") is not None:
+                raw["text"] = self._vault.open_text(str(raw["text_sealed"]), route, USER_TEXT)
+        except SealError as exc:
+            raise Undecodable("a sealed field does not open") from exc
+        if not isinstance(raw.get("from"), str):
+            raise Undecodable("lacks from")
 
     async def _reached(self, body: InboundIn) -> tuple[list[AccountView], dict[str, str]]:
         """The accounts the message reaches, and each one's last message to the user."""

@@ -1,7 +1,8 @@
 """The ports routing-svc's use cases work over; adapters implement them against JetStream, KV
 and the providers' networks, tests against fakes.
 
-Use cases (`submissions`, `router`, `transitions`, `outcomes`, `inbound`, `clicks`, `access`)
+Use cases (`submissions`, `router`, `transitions`, `outcomes`, `inbound`, `clicks`, `access`,
+`erasure`)
 import only this module and `domain`; `bootstrap` hands them the adapters.
 """
 
@@ -201,16 +202,20 @@ class UserParts(Protocol):
 class Bus(Protocol):
     """Everything routing-svc publishes to JetStream, pipelined (each call returns the ack)."""
 
-    async def status(self, account_id: str, event: dict[str, Any]) -> Ack:
-        """A status event on the account's STATUS subject."""
+    async def status(self, account_id: str, event: dict[str, Any], ttl_s: int | None = None) -> Ack:
+        """A status event on the account's STATUS subject (kept `ttl_s` seconds when given)."""
         ...
 
-    async def inbound(self, account_id: str, event: dict[str, Any]) -> Ack:
-        """An inbound event on the account's INBOUND subject."""
+    async def inbound(
+        self, account_id: str, event: dict[str, Any], ttl_s: int | None = None
+    ) -> Ack:
+        """An inbound event on the account's INBOUND subject (kept `ttl_s` seconds when given)."""
         ...
 
-    async def submit(self, account_id: str, message_id: str, attempt: int) -> Ack:
-        """Queue an attempt for routing."""
+    async def submit(
+        self, account_id: str, message_id: str, attempt: int, traffic_class: str = "transactional"
+    ) -> Ack:
+        """Queue an attempt for routing, in its traffic class's lane."""
         ...
 
     async def schedule_timer(self, message_id: str, attempt: int, at_ms: int) -> Ack:
@@ -219,6 +224,16 @@ class Bus(Protocol):
 
     def cancel_timer(self, message_id: str) -> Ack:
         """Remove a message's pending DR TTL timer."""
+        ...
+
+
+class AccountData(Protocol):
+    """Everything routing-svc stores of one account, addressed by subject or key."""
+
+    async def purge(self, account_id: str, *, tag_shared: bool) -> dict[str, int]:
+        """Remove the account's events, queued attempts, message records and short links;
+        how many stored messages went from each store. `tag_shared`: another active account
+        has the same tag, so message records are removed one by one, checked."""
         ...
 
 
@@ -238,9 +253,21 @@ class AccountDirectory(Protocol):
         """Conversational accounts whose access list for `channel` names `sender`."""
         ...
 
+    def account_ids(self) -> list[str]:
+        """The ids of every active account."""
+        ...
+
     @property
     def ready(self) -> asyncio.Event:
         """Set once the view caught up with the stream."""
+        ...
+
+
+class Senders(Protocol):
+    """The registered senders of every enterprise, built from SENDERS."""
+
+    def registered(self, enterprise_id: str, channel: str, value: str) -> bool:
+        """Whether the enterprise owns `value` on `channel`."""
         ...
 
 

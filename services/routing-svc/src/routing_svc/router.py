@@ -3,13 +3,15 @@
 For attempt n of a message (hop n of its plan): the validity must not have passed
 (`expired_in_queue`), a strict hop's recipient must have the channel (`profile_not_found`),
 then the balancer picks the route (round robin or capacity based, each paced at the route's
-capacity in this process) and the route's capacity lease is taken (the cap across replicas).
-A real network's send is claimed first (`Handovers.claim`), so an attempt that went out is not
-sent again when its SUBMIT message comes back after a crash. A provider that puts a send off
-(throttling, HTTP 429/5xx, no live connection) gets it again on the same route later, while
-the validity allows; that is never a failure. The attempt's state, its `sent` event, the
-provider's ids and its DR TTL timer are stored before the SUBMIT message is acked; while a
-send waits, the consumer keeps the message's ack deadline alive (`in_progress`).
+capacity in this process; a send that is not OTP first waits for its channel's turn, see
+`pacing`, so OTP never queues behind promotional traffic) and the route's capacity lease is
+taken (the cap across replicas). A real network's send is claimed first (`Handovers.claim`),
+so an attempt that went out is not sent again when its SUBMIT message comes back after a
+crash. A provider that puts a send off (throttling, HTTP 429/5xx, no live connection) gets it
+again on the same route later, while the validity allows; that is never a failure. The
+attempt's state, its `sent` event, the provider's ids and its DR TTL timer are stored before
+the SUBMIT message is acked; while a send waits, the consumer keeps the message's ack deadline
+alive (`in_progress`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import cast
 import structlog
 from parley_shared.timefmt import now_ts
 
-from routing_svc.domain.balancing import Balancer, Strategy
+from routing_svc.domain.balancing import Balancer, Selector, Strategy
 from routing_svc.domain.channels import Channel, DeliveryReport, Outbound, Route, SendResult
 from routing_svc.domain.lifecycle import (
     LIVE,
@@ -35,10 +37,12 @@ from routing_svc.domain.lifecycle import (
     redelivered,
 )
 from routing_svc.domain.routes import routes_for
+from routing_svc.domain.traffic import OTP, RANK
 from routing_svc.domain.vault import Vault
 from routing_svc.errors import Undecodable
 from routing_svc.metrics import ATTEMPTS, REPORTS, SEND_ANSWERS, SUBMITS, inc
 from routing_svc.outcomes import ImmediateReports, report_move
+from routing_svc.pacing import PriorityGate
 from routing_svc.ports import (
     Capacity,
     Handovers,
@@ -124,6 +128,7 @@ class Router:
         self._linger_s = linger_s
         self._immediate = immediate
         self._routes = {route.name: route for route in providers.routes()}
+        self._gate = PriorityGate()
 
     async def handle(self, nats_msg: InFlight) -> None:
         """One SUBMIT message (`{"m": message_id, "a": attempt}`): route it, then ack it.
@@ -229,11 +234,20 @@ class Router:
             return Handed(refusal)
         strategy = cast(Strategy | None, hop.strategy)
         selector = self._balancer.selector_for(msg.account_id, channel, strategy, candidates)
+        if msg.traffic_class == OTP:
+            route = await self._slot(selector)
+        else:
+            async with self._gate.turn(channel, RANK.get(msg.traffic_class, RANK[OTP] + 1)):
+                route = await self._slot(selector)
+        return await self._send(msg, n, route)
+
+    async def _slot(self, selector: Selector[Route]) -> Route:
+        """Take the selector's next slot and wait until it starts."""
         route, at = selector.reserve(self._monotonic())
         wait = at - self._monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
-        return await self._send(msg, n, route)
+        return route
 
     async def _send(self, msg: Message, n: int, route: Route) -> Handed:
         """Hand attempt n to `route`'s provider; offered again there while it is put off."""

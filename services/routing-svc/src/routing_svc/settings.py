@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import structlog
+from parley_shared.streams import retention_overrides
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -42,6 +43,10 @@ class Settings(BaseSettings):
     stream_replicas: int = Field(
         default=1, ge=1, le=5, validation_alias=AliasChoices("PARLEY_STREAM_REPLICAS")
     )
+    stream_retention: dict[str, float] = Field(
+        default_factory=dict, validation_alias=AliasChoices("PARLEY_STREAM_RETENTION")
+    )
+    protected_event_ttl_seconds: int = Field(default=86400, ge=1, le=30 * 86400)
     role: Literal["all", "api", "worker"] = "all"
     routes_file: Path | None = None
     handover_ttl_seconds: int = Field(default=3 * 86400, ge=3600)
@@ -55,6 +60,8 @@ class Settings(BaseSettings):
     last_sender_ttl_seconds: int = Field(default=30 * 86400, ge=60)
     submit_batch: int = Field(default=256, ge=1, le=10000)
     max_in_flight: int = Field(default=10000, ge=1, le=100000)
+    promotional_max_in_flight: int = Field(default=1000, ge=1, le=100000)
+    promotional_accepting: int = Field(default=32, ge=0, le=100000)
     ack_wait_seconds: float = Field(default=60.0, ge=1)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_deliver: int = Field(default=20, ge=2, le=1000)
@@ -66,6 +73,12 @@ class Settings(BaseSettings):
     short_link_ttl_seconds: int = Field(default=30 * 86400, ge=1)
     log_level: str = "INFO"
     log_json: bool | None = None
+
+    @field_validator("stream_retention", mode="before")
+    @classmethod
+    def _retention(cls, value: object) -> dict[str, float]:
+        """Only streams that have a retention, each 1 s .. 10 years (`parley_shared.streams`)."""
+        return retention_overrides(value)  # type: ignore[arg-type]
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -7,12 +7,14 @@ caller gets its 202 only once all are stored.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from nats.js.errors import APIError
-from parley_shared.ids import new_id
+from parley_shared.timefmt import now as utc_now
 from parley_shared.timefmt import now_ts
 
 from routing_svc.clicks import ShortLinks
@@ -20,10 +22,12 @@ from routing_svc.domain import consent as consent_rules
 from routing_svc.domain.accounts import AccountView
 from routing_svc.domain.lifecycle import Attempt, Message
 from routing_svc.domain.masking import mask_msisdn
+from routing_svc.domain.message_ids import new_message_id
 from routing_svc.domain.policy import (
     PolicyRefusal,
     check_apps,
     check_consent,
+    check_window,
     needs_consent,
     plan,
     resolve_sender,
@@ -31,10 +35,11 @@ from routing_svc.domain.policy import (
 from routing_svc.domain.rate_limit import RateLimits
 from routing_svc.domain.requests import ConsentIn, MessageIn
 from routing_svc.domain.templates import TemplateProblem
+from routing_svc.domain.traffic import PROMOTIONAL
 from routing_svc.domain.vault import Vault
 from routing_svc.errors import Overloaded, RateLimited
 from routing_svc.metrics import OVERLOADED, RATE_LIMITED, inc
-from routing_svc.ports import Bus, ClientRefs, Consents, Messages, Templates
+from routing_svc.ports import Bus, ClientRefs, Consents, Messages, Senders, Templates
 
 STREAM_FULL = frozenset({10077, 10078, 10047})
 """JetStream errors of a full stream (`discard: new`): maximum messages / bytes exceeded,
@@ -74,9 +79,17 @@ class Submissions:
         links: ShortLinks | None = None,
         limits: RateLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = utc_now,
+        promotional_accepting: int = 0,
+        senders: Senders | None = None,
         client_refs: ClientRefs | None = None,
     ) -> None:
         self._client_refs = client_refs
+        self._senders = senders
+        self._now = now
+        self._promo_slots = (
+            asyncio.Semaphore(promotional_accepting) if promotional_accepting > 0 else None
+        )
         self._links = links
         self._limits, self._clock = limits, clock
         self._store, self._bus, self._vault, self._consents = store, bus, vault, consents
@@ -85,19 +98,32 @@ class Submissions:
         self._default_ttl = default_dr_ttl_s
 
     async def send(self, account: AccountView, body: MessageIn) -> dict[str, Any]:
-        """Accept a message (PolicyRefusal when the account refuses it)."""
+        """Accept a message (PolicyRefusal when the account refuses it).
+
+        Promotional sends are accepted at most `promotional_accepting` at a time per process;
+        the others wait their turn (their connection held, nothing refused): a flood then keeps
+        few steps in the event loop's queue, and an OTP or transactional send is not delayed
+        behind hundreds of promotional ones being stored."""
+        if account.traffic_class == PROMOTIONAL and self._promo_slots is not None:
+            async with self._promo_slots:
+                return await self._send(account, body)
+        return await self._send(account, body)
+
+    async def _send(self, account: AccountView, body: MessageIn) -> dict[str, Any]:
         if self._limits is not None:
             wait = self._limits.take(account.account_id, self._clock())
             if wait > 0:
                 RATE_LIMITED.inc()
                 raise RateLimited("the account sends faster than its send rate limit", wait)
         check_apps(account, app_fields(body))
-        sender = resolve_sender(account, body.channel, body.sender, self._defaults)
+        registered = self._senders.registered if self._senders is not None else None
+        sender = resolve_sender(account, body.channel, body.sender, self._defaults, registered)
+        check_window(account, self._now())
         if needs_consent(account):
             record = await self._consents.get(account.enterprise_id, body.to)
             check_consent(account, record.status_for(body.channel))
         at = now_ts()
-        message_id = new_id("msg")
+        message_id = new_message_id(account.account_id)
         content = self._content(account, body)
         if self._links is not None and "url_shortener" in account.apps and "text" in content:
             content["text"] = await self._links.shorten(
@@ -119,6 +145,7 @@ class Submissions:
             metadata=body.metadata,
             validity_s=validity,
             campaign_id=body.campaign_id,
+            traffic_class=account.traffic_class,
             **self._vault.protect(
                 account.data_protection, account.account_id, body.to, content, _day(at)
             ),
@@ -130,7 +157,7 @@ class Submissions:
         if indexed is not None:
             await indexed  # the client_ref index entry is stored before the 202, like the record
         try:
-            await (await self._bus.submit(account.account_id, msg.id, 1))
+            await (await self._bus.submit(account.account_id, msg.id, 1, msg.traffic_class))
         except APIError as exc:
             if exc.err_code not in STREAM_FULL:
                 raise

@@ -162,17 +162,18 @@ class Transitions:
                 acks.append(purge)
         if step.events:
             recipient = self.vault.recipient(msg)
+            ttl = self.vault.event_ttl(msg.protection, full_number=True, content=False)
             for spec in step.events:
-                acks.append(
-                    await self.bus.status(msg.account_id, status_event(msg, spec, recipient))
-                )
+                event = status_event(msg, spec, recipient)
+                acks.append(await self.bus.status(msg.account_id, event, ttl))
                 flag = "late" if spec.late else "final" if spec.final else "none"
                 inc(EVENTS, spec.kind, flag)
         if step.timer_ms is not None:
             live = msg.attempts[-1].n
             acks.append(await self.bus.schedule_timer(msg.id, live, step.timer_ms))
         if step.enqueue is not None:
-            acks.append(await self.bus.submit(msg.account_id, msg.id, step.enqueue))
+            lane = msg.traffic_class
+            acks.append(await self.bus.submit(msg.account_id, msg.id, step.enqueue, lane))
         if len(acks) == 1:
             await acks[0]
         elif acks:

@@ -7,6 +7,7 @@ import orjson
 from parley_shared import subjects
 from parley_shared.events import CloudEvent, StatusData
 from routing_svc.adapters.kv import MESSAGES
+from routing_svc.domain.message_ids import log_key
 from routing_testkit import NUMBER, Routing
 
 MASKED = "+91******3210"
@@ -15,7 +16,7 @@ TEXT = "Your code is 4821"
 
 async def _stored(routing: Routing, message_id: str) -> bytes:
     kv = await routing.js.key_value(MESSAGES)
-    return bytes((await kv.get(message_id)).value)
+    return bytes((await kv.get(log_key(message_id))).value)
 
 
 async def test_get_message_under_store(routing: Routing) -> None:

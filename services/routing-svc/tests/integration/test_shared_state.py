@@ -9,11 +9,13 @@ from typing import Any
 
 import nats
 import pytest
+from parley_shared.sealing import MasterKey
 from routing_svc.adapters import kv
 from routing_svc.adapters.capacity import CapacityLeases, window_of
 from routing_svc.adapters.handovers import KvHandovers, KvUserParts
 from routing_svc.adapters.jetstream import JetStreamPublisher
 from routing_svc.domain.channels import Route
+from routing_svc.domain.vault import Vault
 
 
 @pytest.fixture
@@ -120,9 +122,23 @@ async def test_long_message_parts_join_in_order_whatever_order_they_come(
     buckets: dict[str, Any],
 ) -> None:
     """Parts 3, 1, 2 of one user's message: only the last to arrive returns the whole text."""
-    parts = KvUserParts(buckets[kv.HANDOVERS])
+    parts = KvUserParts(buckets[kv.HANDOVERS], Vault(MasterKey(bytes(range(32)))))
     add = parts.add
     assert await add("sms-1", "+911", ref=7, total=3, seq=3, text="C") is None
     assert await add("sms-1", "+911", ref=7, total=3, seq=1, text="A") is None
     assert await add("sms-1", "+912", ref=7, total=3, seq=2, text="x") is None  # another user
     assert await add("sms-1", "+911", ref=7, total=3, seq=2, text="B") == "ABC"
+
+
+async def test_parts_of_a_users_message_are_kept_sealed(buckets: dict[str, Any]) -> None:
+    """A part waiting for the rest of its message is stored sealed: neither its text nor the
+    user's number is in the bucket, and the whole text still comes out once complete."""
+    store = buckets[kv.HANDOVERS]
+    parts = KvUserParts(store, Vault(MasterKey(bytes(range(32)))))
+    secret = "my card pin is 7731"
+    assert await parts.add("sms-1", "+919800011122", ref=9, total=2, seq=1, text=secret) is None
+    stored = b"".join([(await store.get(key)).value for key in await store.keys()])
+    assert secret.encode() not in stored
+    assert b"9800011122" not in stored
+    whole = await parts.add("sms-1", "+919800011122", ref=9, total=2, seq=2, text="!")
+    assert whole == secret + "!"

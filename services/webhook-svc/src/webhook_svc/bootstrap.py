@@ -21,13 +21,14 @@ from parley_shared.sealing import MasterKey
 from parley_shared.streams import ensure_streams
 
 from webhook_svc.adapters.account_view import AccountView
-from webhook_svc.adapters.codec import decode_delivery
+from webhook_svc.adapters.codec import BodySeal, decode_delivery
 from webhook_svc.adapters.disabled import DisabledWebhooks
 from webhook_svc.adapters.http_api import build_app
 from webhook_svc.adapters.http_sender import HttpSender
 from webhook_svc.adapters.nats_sender import NatsSender
 from webhook_svc.adapters.poison import PoisonStore
 from webhook_svc.adapters.pull import PullSource
+from webhook_svc.adapters.purge import AccountPurge
 from webhook_svc.adapters.rpc import Api
 from webhook_svc.adapters.senders import TargetSender
 from webhook_svc.adapters.stores import AttemptLog, DeadLetterStore, RetryQueue
@@ -67,6 +68,8 @@ class Service:
         self.dispatcher: Dispatcher | None = None
         self.api: Api | None = None
         self.sender: TargetSender | None = None
+        self.purge: AccountPurge | None = None
+        self._seal: BodySeal | None = None
         self._state = {"streams": False, "consuming": False, "api": False}
         self._starter: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
@@ -91,21 +94,32 @@ class Service:
             closing=self._closing,
         )
         js = self.nc.jetstream()
-        await ensure_streams(js, self.settings.stream_replicas, owner="webhook-svc")
+        await ensure_streams(
+            js, self.settings.stream_replicas, self.settings.stream_retention, owner="webhook-svc"
+        )
         self._state["streams"] = True
-        retries = RetryQueue(js)
-        dead_letters = DeadLetterStore(js)
+        seal = BodySeal(self.master_key)
+        retries = RetryQueue(js, seal=seal)
+        dead_letters = DeadLetterStore(js, seal)
         attempt_log = AttemptLog(self.nc)
         if "api" in self.roles:
             self.api = Api(self.nc, dead_letters, attempt_log, retries)
             await self.api.start()
             self._state["api"] = True
         if "worker" in self.roles:
-            self._build_worker(retries, dead_letters, attempt_log, PoisonStore(js))
+            poison = PoisonStore(js, seal, self._protection_of)
+            self._build_worker(retries, dead_letters, attempt_log, poison, seal)
             await self.view.start(js)
             await self.disabled.start(js)
+            self.purge = AccountPurge(self.nc, self.settings.ack_wait_s)
+            await self.purge.start()
             self._starter = asyncio.get_running_loop().create_task(self._start_consuming())
         log.info("webhook_svc_started", roles=sorted(self.roles), port=self.settings.http_port)
+
+    def _protection_of(self, account_id: str) -> str:
+        """An account's data protection as the view holds it (`unknown` when it does not)."""
+        entry = self.view.get(account_id)
+        return entry.protection if entry is not None else "unknown"
 
     def _build_worker(
         self,
@@ -113,6 +127,7 @@ class Service:
         dead_letters: DeadLetterStore,
         attempt_log: AttemptLog,
         poison: PoisonStore,
+        seal: BodySeal,
     ) -> None:
         s = self.settings
         self.sender = TargetSender(
@@ -148,7 +163,17 @@ class Service:
         )
         status = self._source(subjects.STREAM_STATUS, subjects.DURABLE_WEBHOOK_STATUS, poison)
         inbound = self._source(subjects.STREAM_INBOUND, subjects.DURABLE_WEBHOOK_INBOUND, poison)
-        retry = self._source(subjects.STREAM_WEBHOOK_RETRY, subjects.DURABLE_WEBHOOK_RETRY, poison)
+        lanes = [
+            self._source(
+                subjects.STREAM_WEBHOOK_RETRY,
+                durable,
+                poison,
+                filter_subject=subject,
+                inflight=s.promotional_max_inflight if lane == subjects.PROMOTIONAL else None,
+            )
+            for lane, (subject, durable) in subjects.WEBHOOK_RETRY_LANES.items()
+        ]
+        self._seal = seal
         self.intake = Intake(
             self.view,
             self.dispatcher,
@@ -159,9 +184,10 @@ class Service:
             park_limit=max(1, s.max_inflight // 2),
             park_per_account=s.park_max_per_account,
             park_max_s=s.park_max_s,
+            backlog=s.priority_backlog,
         )
         self.view.listener = self._account_changed
-        self.sources = [status, inbound, retry]
+        self.sources = [status, inbound, *lanes]
 
     def _account_changed(self, account_id: str) -> None:
         """A config (or tombstone) of the account was applied: release the events waiting for
@@ -172,12 +198,19 @@ class Service:
             entry = self.view.get(account_id)
             self.sender.nats.account_changed(account_id, None if entry is None else entry.version)
 
-    def _source(self, stream: str, durable: str, poison: PoisonStore) -> PullSource:
+    def _source(
+        self,
+        stream: str,
+        durable: str,
+        poison: PoisonStore,
+        *,
+        filter_subject: str | None = None,
+        inflight: int | None = None,
+    ) -> PullSource:
         s = self.settings
         filters = {
             subjects.STREAM_STATUS: subjects.STATUS_ALL,
             subjects.STREAM_INBOUND: subjects.INBOUND_ALL,
-            subjects.STREAM_WEBHOOK_RETRY: subjects.WEBHOOK_RETRY_DUE_ALL,
         }
         kinds = {subjects.STREAM_STATUS: STATUS, subjects.STREAM_INBOUND: USER_INITIATED}
         kind = kinds.get(stream)
@@ -186,7 +219,8 @@ class Service:
             if self.intake is None:
                 raise RuntimeError("worker not built")
             if kind is None:
-                await self.intake.on_retry(source, msg.subject, _delivery(msg.data), msg.reply)
+                delivery = _delivery(msg.data, self._seal)
+                await self.intake.on_retry(source, msg.subject, delivery, msg.reply)
             else:
                 await self.intake.on_event(kind, source, msg.subject, msg.data, msg.reply)
 
@@ -194,9 +228,9 @@ class Service:
             self.nc,
             stream=stream,
             durable=durable,
-            filter_subject=filters[stream],
+            filter_subject=filter_subject or filters[stream],
             handler=handle,
-            max_inflight=s.max_inflight,
+            max_inflight=inflight or s.max_inflight,
             batch=s.fetch_batch,
             ack_wait_s=s.ack_wait_s,
             max_ack_pending=s.max_ack_pending,
@@ -226,6 +260,8 @@ class Service:
             self._starter.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._starter
+        if self.purge is not None:
+            await self.purge.stop()
         for source in self.sources:
             await source.stop()
         await self._give_back_unsent()
@@ -259,10 +295,10 @@ class Service:
 SERVICE_KEY = web.AppKey("service", Service)
 
 
-def _delivery(data: bytes) -> Delivery | None:
-    """A WEBHOOK_RETRY record, or None when it cannot be read."""
+def _delivery(data: bytes, seal: BodySeal | None) -> Delivery | None:
+    """A WEBHOOK_RETRY record (its body opened), or None when it cannot be read."""
     try:
-        return decode_delivery(data)
+        return decode_delivery(data, seal)
     except ValueError:
         return None
 

@@ -44,10 +44,13 @@ from webhook_svc.domain.filters import wanted
 from webhook_svc.domain.formats import Item, assemble, render, unexpressible
 from webhook_svc.domain.parking import Parking, Verdict
 from webhook_svc.domain.records import Delivery
+from webhook_svc.domain.redaction import carries_content
 from webhook_svc.domain.validation import delivery_problem, event_problem
 from webhook_svc.domain.webhooks import USER_INITIATED, Webhook
 from webhook_svc.ports import Accounts, Source
 from webhook_svc.settle import Job, Settler
+
+PROMOTIONAL: Final = "promotional"
 
 log = structlog.get_logger("webhook_svc.intake")
 
@@ -83,6 +86,7 @@ class Intake:
         eager: bool = True,
         park_per_account: int = 1_000,
         park_max_s: float = 300.0,
+        backlog: int = 0,
     ) -> None:
         """`sources` maps a webhook kind to the consumer its events come from."""
         self._accounts = accounts
@@ -90,6 +94,7 @@ class Intake:
         self._settler = settler
         self._sources = dict(sources)
         self._linger_s = linger_s
+        self._backlog = backlog
         self._eager = eager
         self._parking: Parking[_Event] = Parking(
             per_account=park_per_account, total=park_limit, max_s=park_max_s
@@ -153,6 +158,8 @@ class Intake:
         if not wanted(hook, str(e.event["type"])):
             await self._skip(e.kind, e.source, e.reply, "not_subscribed")
             return
+        if hook.protection == "do_not_store" and carries_content(e.event):
+            e.source.erase_on_ack(e.reply)  # handled: its text or URL leaves the stream
         try:
             item = render(hook.payload_format, e.event, hook.pairs, e.data)
         except (KeyError, TypeError, ValueError, AttributeError):
@@ -229,7 +236,19 @@ class Intake:
         stored = 0
         for e in events:
             event_id = str(e.event["id"])
-            delivery = Delivery(event_id, e.account_id, e.kind, [event_id], e.data, raw=True)
+            entry = self._accounts.get(e.account_id)
+            protection = entry.protection if entry is not None else "unknown"
+            lane = entry.traffic_class if entry is not None else "transactional"
+            delivery = Delivery(
+                event_id,
+                e.account_id,
+                e.kind,
+                [event_id],
+                e.data,
+                raw=True,
+                protection=protection,
+                traffic_class=lane,
+            )
             job = Job(delivery, e.source, [e.reply])
             stored += await self._settler.dead_letter_unsent(job, error)
         counter.inc(stored)
@@ -298,9 +317,21 @@ class Intake:
             event_ids=batch.event_ids,
             body=body,
             headers=hook.meta_headers,
+            protection=hook.protection,
+            traffic_class=hook.traffic_class,
         )
         metrics.BATCH_EVENTS.observe(len(batch.event_ids))
-        self._dispatcher.submit(Job(delivery, self._sources[key.kind], batch.tokens))
+        source = self._sources[key.kind]
+        job = Job(delivery, source, batch.tokens)
+        if hook.traffic_class == PROMOTIONAL and self._behind(source, batch.tokens):
+            metrics.child(metrics.YIELDED, key.kind).inc()
+            self._spawn(self._settler.defer(job, 0.0))  # to its lane: the backlog goes first
+            return
+        self._dispatcher.submit(job)
+
+    def _behind(self, source: Source, replies: list[str]) -> bool:
+        """Whether more than `backlog` messages wait in the stream behind this batch."""
+        return self._backlog > 0 and source.backlog(replies[-1]) > self._backlog
 
     async def on_retry(
         self, source: Source, subject: str, delivery: Delivery | None, reply: str
@@ -396,4 +427,11 @@ def _render_unsent(hook: Webhook | None, d: Delivery) -> Delivery | _Refused | s
         inbound = d.kind == USER_INITIATED
         return _Refused(unexpressible(hook.payload_format, event)) if inbound else "not_expressible"
     body = assemble(hook.payload_format, item.group, [item.body], hook.batching)
-    return replace(d, body=body, headers=hook.meta_headers, raw=False)
+    return replace(
+        d,
+        body=body,
+        headers=hook.meta_headers,
+        raw=False,
+        protection=hook.protection,
+        traffic_class=hook.traffic_class,
+    )

@@ -90,6 +90,21 @@ POISON_MESSAGES = Counter(
     "Messages moved to WEBHOOK_POISON after WEBHOOK_MAX_DELIVER deliveries",
     ["consumer"],
 )
+YIELDED = Counter(
+    "parley_webhook_yielded_total",
+    "Promotional batches handed to their WEBHOOK_RETRY lane unattempted because a backlog "
+    "waited behind them (the backlog, OTP included, goes first)",
+    ["kind"],
+)
+ERASED = Counter(
+    "parley_webhook_erased_total",
+    "do_not_store events (texts, clicked URLs) deleted from STATUS / INBOUND once handled",
+    ["consumer"],
+)
+PURGED_ACCOUNTS = Counter(
+    "parley_webhook_purged_accounts_total",
+    "Deleted accounts whose webhook-svc data was purged",
+)
 PARKED_DEAD_LETTERED = Counter(
     "parley_webhook_parked_dead_lettered_total",
     "Events dead-lettered instead of waiting for their account's config, by reason",

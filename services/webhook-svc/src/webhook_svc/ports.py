@@ -42,6 +42,13 @@ class Source(Protocol):
         """The message can never be handled (undecodable or invalid): never deliver it again;
         logged once with `reason` (never the body) and counted."""
 
+    def backlog(self, reply: str) -> int:
+        """How many messages wait in the stream behind this one (for this consumer)."""
+
+    def erase_on_ack(self, reply: str) -> None:
+        """Remove the message from its stream once it is acknowledged (a `do_not_store`
+        account's text or URL: nothing of it stays once it is delivered or kept redacted)."""
+
 
 class Sender(Protocol):
     """Sends one body to one target."""

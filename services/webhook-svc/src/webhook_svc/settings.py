@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from parley_shared.streams import retention_overrides
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -25,12 +26,17 @@ class Settings(BaseSettings):
     stream_replicas: int = Field(
         default=1, ge=1, le=5, validation_alias=AliasChoices("PARLEY_STREAM_REPLICAS")
     )
+    stream_retention: dict[str, float] = Field(
+        default_factory=dict, validation_alias=AliasChoices("PARLEY_STREAM_RETENTION")
+    )
     retry_schedule: str = "5,300,1800"
     allow_private_targets: bool = False
     batch_linger_ms: int = Field(default=50, ge=0, le=1000)
     batch_eager: bool = True
     fetch_batch: int = Field(default=500, ge=1, le=10_000)
     max_inflight: int = Field(default=10_000, ge=1)
+    promotional_max_inflight: int = Field(default=1_000, ge=1)
+    priority_backlog: int = Field(default=1_000, ge=0)
     max_ack_pending: int = Field(default=20_000, ge=1)
     ack_wait_s: float = Field(default=30.0, ge=1.0)
     endpoint_concurrency: int = Field(default=16, ge=1, le=1000)
@@ -50,6 +56,12 @@ class Settings(BaseSettings):
     nats_pool_size: int = Field(default=256, ge=1)
     log_level: str = "INFO"
     log_json: bool | None = None
+
+    @field_validator("stream_retention", mode="before")
+    @classmethod
+    def _retention(cls, value: object) -> dict[str, float]:
+        """Only streams that have a retention, each 1 s .. 10 years (`parley_shared.streams`)."""
+        return retention_overrides(value)  # type: ignore[arg-type]
 
     @field_validator("retry_schedule")
     @classmethod

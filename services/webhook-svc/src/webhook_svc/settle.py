@@ -10,6 +10,9 @@ given back (`Source.fail`) and come back after a delay that grows with each deli
 Events that never got as far as an attempt (their account's config is unusable, or did not
 arrive in time) are dead-lettered as they came (`dead_letter_unsent`), in the same order:
 stored first, then acknowledged.
+
+A dead letter of a `do_not_store` account keeps its body without texts or URLs
+(`domain.redaction`); the stores seal what a protected account's records keep.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from parley_shared.timefmt import now, now_ts
 
 from webhook_svc import metrics
 from webhook_svc.domain.records import DeadLetter, Delivery, attempt_entry
+from webhook_svc.domain.redaction import without_content
 from webhook_svc.domain.retry import Step, jittered, next_step, parse_retry_after, retry_delay
 from webhook_svc.domain.targets import redact
 from webhook_svc.domain.webhooks import Webhook
@@ -144,9 +148,12 @@ class Settler:
     async def _dead_letter(
         self, d: Delivery, attempts: int, error: str, *, quiet: bool = False
     ) -> None:
+        kept = dataclasses.replace(d, attempt=1, replay_of=None)
+        if d.protection == "do_not_store":
+            kept.body = without_content(d.body)  # no text or URL survives a do_not_store delivery
         letter = DeadLetter(
             id=new_id("dl"),
-            delivery=dataclasses.replace(d, attempt=1, replay_of=None),
+            delivery=kept,
             attempts=attempts,
             last_error=error,
             failed_at=now_ts(),
@@ -214,10 +221,13 @@ class Settler:
         metrics.EVENTS_SKIPPED.labels(d.kind, reason).inc(len(d.event_ids))
         log.info("webhook_batch_dropped", account_id=d.account_id, kind=d.kind, reason=reason)
 
-    async def defer(self, job: Job) -> None:
-        """Hand a batch to WEBHOOK_RETRY unattempted: its endpoint's queue is full."""
+    async def defer(self, job: Job, delay_s: float | None = None) -> None:
+        """Hand a batch to WEBHOOK_RETRY unattempted: its endpoint's queue is full (due after
+        about `WEBHOOK_DEFER_S`), or it is promotional and a backlog waits (`delay_s` 0: due at
+        once, in the promotional lane)."""
+        delay = jittered(self._defer_s, self._rng) if delay_s is None else delay_s
         try:
-            await self._retries.schedule(job.delivery, jittered(self._defer_s, self._rng))
+            await self._retries.schedule(job.delivery, delay)
         except StoreUnavailable as exc:
             await self._give_back(job, exc)
             return

@@ -182,7 +182,7 @@ async def test_a_full_retry_stream_refuses_writes_and_loses_no_waiting_retry(
     receiver.script("/r", [500, 500, 500])
     await start_service(max_deliver=50, redelivery_delay_s=0.2, redelivery_delay_max_s=0.4)
     await _limit_stream(js, subjects.STREAM_WEBHOOK_RETRY, max_msgs=5)
-    waiting = [subjects.webhook_retry_at(f"filler{i}") for i in range(5)]
+    waiting = [subjects.webhook_retry_at("acc_filler", f"filler{i}") for i in range(5)]
     for subject in waiting:
         headers = {
             "Nats-Schedule": "@at 2099-01-01T00:00:00Z",

@@ -29,6 +29,8 @@ class Fakes:
         self.problems: dict[str, str] = {}
         self.fail_store = False
         self.name = "fake"
+        self.pending: dict[str, int] = {}  # reply -> messages behind it in the stream
+        self.scheduled: list[tuple[Delivery, float]] = []
 
     # Accounts
     def get(self, account_id: str) -> AccountHooks | None:
@@ -53,6 +55,12 @@ class Fakes:
     async def term(self, reply: str, reason: str, account_id: str | None = None) -> None:
         self.calls.append(("term", (reply, reason)))
 
+    def backlog(self, reply: str) -> int:
+        return self.pending.get(reply, 0)
+
+    def erase_on_ack(self, reply: str) -> None:
+        self.calls.append(("erase_on_ack", reply))
+
     # Dispatcher
     def submit(self, job: Job) -> None:
         self.calls.append(("submit", job))
@@ -75,6 +83,7 @@ class Fakes:
 
     async def schedule(self, delivery: Delivery, delay_s: float) -> None:
         self.calls.append(("schedule", delivery.batch_id))
+        self.scheduled.append((delivery, delay_s))
 
     async def append(self, account_id: str, entry: Mapping[str, Any]) -> None:
         return None
@@ -396,3 +405,78 @@ async def test_a_replayed_inbound_dead_letter_still_refused_is_dead_lettered_aga
     await intake.on_retry(fakes, "parley.webhook.v1.retry_due.acc_1", raw, "r1")
     assert fakes.names() == ["dead_letter", "remove", "ack"]
     assert "has no shape for inbound messages" in fakes.letters[0].last_error
+
+
+def _lane_hooks(account_id: str, traffic_class: str, protection: str = "store") -> AccountHooks:
+    hook = Webhook(
+        account_id,
+        "status",
+        1,
+        "https://h.example/x",
+        events=frozenset({"delivery_status"}),
+        protection=protection,
+        traffic_class=traffic_class,
+    )
+    return AccountHooks(account_id, 1, {"status": hook}, protection, traffic_class)
+
+
+async def test_a_promotional_batch_yields_to_a_backlog_and_otp_does_not() -> None:
+    """With more than `backlog` messages behind it, a promotional batch goes unattempted to
+    its retry lane, due at once (then acked); an OTP batch in the same spot is attempted."""
+    fakes = Fakes()
+    fakes.entries["acc_p"] = _lane_hooks("acc_p", "promotional")
+    fakes.entries["acc_o"] = _lane_hooks("acc_o", "otp")
+    fakes.pending = {"rp": 5000, "ro": 5000}
+    intake = _intake(fakes, backlog=1000)
+    await intake.on_event("status", fakes, STATUS_SUBJECT + "acc_p", _event("acc_p", "e1"), "rp")
+    await intake.on_event("status", fakes, STATUS_SUBJECT + "acc_o", _event("acc_o", "e2"), "ro")
+    await _until(lambda: {"submit", "schedule", "ack"} <= set(fakes.names()))
+    await intake.close()
+    [(delivery, delay)] = fakes.scheduled
+    assert (delivery.account_id, delivery.traffic_class, delay) == ("acc_p", "promotional", 0.0)
+    [job] = [job for name, job in fakes.calls if name == "submit"]
+    assert job.delivery.account_id == "acc_o"
+    assert ("ack", ["rp"]) in fakes.calls
+
+
+async def test_a_promotional_batch_without_a_backlog_is_attempted() -> None:
+    """Below the backlog threshold a promotional batch is attempted like any other."""
+    fakes = Fakes()
+    fakes.entries["acc_p"] = _lane_hooks("acc_p", "promotional")
+    fakes.pending = {"rp": 10}
+    intake = _intake(fakes, backlog=1000)
+    await intake.on_event("status", fakes, STATUS_SUBJECT + "acc_p", _event("acc_p"), "rp")
+    await _until(lambda: bool(fakes.names()))
+    assert fakes.names() == ["submit"]
+
+
+async def _until(check: Any, within_s: float = 5.0) -> None:
+    """Poll `check` (the batch is cut after the linger) until it holds, or fail."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while not check():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.005)
+
+
+async def test_do_not_store_content_events_are_marked_for_erasure() -> None:
+    """A do_not_store account's click is marked to leave its stream once acked; its delivered
+    event (no text) and a store account's click are not."""
+    fakes = Fakes()
+    fakes.entries["acc_d"] = _lane_hooks("acc_d", "transactional", "do_not_store")
+    fakes.entries["acc_s"] = _lane_hooks("acc_s", "transactional", "store")
+    click = {"type": "parley.message.clicked"}
+    for account, reply, extra in (
+        ("acc_d", "r1", click),
+        ("acc_d", "r2", {}),
+        ("acc_s", "r3", click),
+    ):
+        event = orjson.loads(_event(account, reply)) | extra
+        await intake_event(fakes, account, event, reply)
+    assert [c for c in fakes.calls if c[0] == "erase_on_ack"] == [("erase_on_ack", "r1")]
+
+
+async def intake_event(fakes: Fakes, account: str, event: dict[str, Any], reply: str) -> None:
+    intake = _intake(fakes)
+    await intake.on_event("status", fakes, STATUS_SUBJECT + account, orjson.dumps(event), reply)
+    await intake.close()

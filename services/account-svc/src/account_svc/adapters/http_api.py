@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ from account_svc.adapters.http_base import (
     read_json,
     read_model,
 )
+from account_svc.adapters.http_registry import REGISTRY_ROUTES, Registry, add_registry
 from account_svc.adapters.ops_http import ops_routes
 from account_svc.console.routes import add_console_routes
 from account_svc.console.session import session_token
@@ -64,6 +66,7 @@ class Services:
     webhooks: WebhookQueries | None = None
     templates: Templates | None = None
     operations: Operations | None = None
+    registry: Registry | None = None
 
 
 SERVICES = web.AppKey("services", Services)
@@ -545,7 +548,7 @@ ROUTES: tuple[Route, ...] = (
 
 
 # ---------------------------------------------------------------------- OpenAPI
-def openapi_document(routes: tuple[Route, ...] = ROUTES) -> dict[str, Any]:
+def openapi_document(routes: tuple[Route, ...] = ROUTES + REGISTRY_ROUTES) -> dict[str, Any]:
     """The OpenAPI 3.1 document, generated from the models that validate requests."""
     models: set[type[BaseModel]] = {Problem}
     for route in routes:
@@ -572,14 +575,11 @@ def openapi_document(routes: tuple[Route, ...] = ROUTES) -> dict[str, Any]:
             {"name": n, "in": "query", "required": False, "schema": s}
             for n, s in route.query.items()
         ]
-        if "{dl_id}" in route.path:
-            params.insert(
-                0, {"name": "dl_id", "in": "path", "required": True, "schema": {"type": "string"}}
-            )
-        if "{id}" in route.path:
-            params.insert(
-                0, {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-            )
+        path_params = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"\{([a-z_]+)\}", route.path)
+        ]
+        params = path_params + params
         if params:
             op["parameters"] = params
         if route.request is not None:
@@ -650,4 +650,5 @@ def build_app(services: Services, ready: Any) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     add_console_routes(app, _directory, principal)
+    services.registry = add_registry(app, principal)
     return app

@@ -12,7 +12,7 @@ import asyncpg
 
 from account_svc.adapters.postgres import row_dict
 from account_svc.domain.scope import Org
-from account_svc.errors import Conflict, TransientError
+from account_svc.errors import Conflict, TransientError, ValidationFailed
 
 
 class OutboxEvent:
@@ -34,6 +34,35 @@ async def _outbox(conn: Any, event: OutboxEvent) -> None:
         event.payload,
     )
     await conn.execute("SELECT pg_notify('account_svc_outbox', '')")
+
+
+async def _check_subscribed(conn: Any, enterprise_id: str, apps: list[str]) -> None:
+    """Refuse (422 naming `apps.<name>`) an app the enterprise does not subscribe to. The
+    subscriptions found are read with a share lock, so a withdrawal (which deletes the row,
+    then switches the app off in the enterprise's accounts) waits for this write and then sees
+    it, instead of racing it."""
+    if not apps:
+        return
+    rows = await conn.fetch(
+        "SELECT app FROM app_subscriptions WHERE enterprise_id = $1 AND app = ANY($2::text[])"
+        " FOR SHARE",
+        enterprise_id,
+        apps,
+    )
+    found = {r["app"] for r in rows}
+    missing = [app for app in apps if app not in found]
+    if missing:
+        raise ValidationFailed(
+            "the account's enterprise does not subscribe to every app it switches on",
+            [
+                {
+                    "loc": ["apps", app],
+                    "msg": "the enterprise does not subscribe to this app",
+                    "type": "not_subscribed",
+                }
+                for app in missing
+            ],
+        )
 
 
 def _in_scope(scope: Org | None, args: list[Any]) -> str:
@@ -188,9 +217,13 @@ class Repository:
         return [row_dict(r) for r in rows]
 
     # ---------------------------------------------------------------- accounts
-    async def insert_account(self, account: dict[str, Any], event: OutboxEvent) -> None:
-        """Insert an account and its config event in one transaction."""
+    async def insert_account(
+        self, account: dict[str, Any], event: OutboxEvent, apps: list[str] | None = None
+    ) -> None:
+        """Insert an account and its config event in one transaction; `apps` (those it has
+        on) must be subscribed by its enterprise (`_check_subscribed`)."""
         async with self.pool.acquire() as conn, conn.transaction():
+            await _check_subscribed(conn, account["enterprise_id"], apps or [])
             await conn.execute(
                 "INSERT INTO accounts (id, enterprise_id, business_group_id, version, status,"
                 " config, secrets, created_at, updated_at)"
@@ -213,10 +246,16 @@ class Repository:
         return row_dict(row) if row else {}
 
     async def update_account(
-        self, account: dict[str, Any], expected_version: int, event: OutboxEvent
+        self,
+        account: dict[str, Any],
+        expected_version: int,
+        event: OutboxEvent,
+        apps: list[str] | None = None,
     ) -> bool:
-        """Write a new version if nobody changed it meanwhile; False on a lost race."""
+        """Write a new version if nobody changed it meanwhile; False on a lost race. `apps`
+        (those it has on) must be subscribed by its enterprise (`_check_subscribed`)."""
         async with self.pool.acquire() as conn, conn.transaction():
+            await _check_subscribed(conn, account["enterprise_id"], apps or [])
             status = await conn.execute(
                 "UPDATE accounts SET business_group_id = $2, version = $3, status = $4,"
                 " config = $5, secrets = $6, updated_at = $7"

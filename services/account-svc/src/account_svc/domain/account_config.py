@@ -183,7 +183,8 @@ def _normalized(config: AccountConfigIn) -> dict[str, Any]:
     security = config.security
     status = config.webhooks.status
     user_initiated = config.webhooks.user_initiated
-    return {
+    window = config.promotional_window
+    out: dict[str, Any] = {
         "label": config.label,
         "enterprise_id": config.enterprise_id,
         "business_group_id": config.business_group_id,
@@ -203,6 +204,9 @@ def _normalized(config: AccountConfigIn) -> dict[str, Any]:
         },
         "apps": config.apps.model_dump(),
     }
+    if window is not None:  # present only when set: an account without one answers as before
+        out["promotional_window"] = window.model_dump()
+    return out
 
 
 def _access(

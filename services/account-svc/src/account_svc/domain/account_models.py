@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from parley_shared.ids import has_prefix
 from pydantic import (
@@ -98,7 +99,19 @@ def _webhook_url(value: str, info: ValidationInfo) -> str:
     return value
 
 
+def _time_zone(value: str) -> str:
+    """Accept an IANA time zone name (`Asia/Kolkata`, `UTC`)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PydanticCustomError(
+            "time_zone", "Input should be an IANA time zone name, e.g. Asia/Kolkata"
+        ) from None
+    return value
+
+
 _E164 = r"\+[1-9][0-9]{1,14}"
+_LOCAL_TIME = r"([01][0-9]|2[0-3]):[0-5][0-9]"
 _SENDER_ID = r"[A-Za-z0-9]{3,15}"
 _VERSION_CODE = r"[A-Za-z0-9._-]{1,32}"
 _META_KEY = r"[A-Za-z0-9_-]{1,64}"
@@ -118,6 +131,14 @@ SenderId = Annotated[
     Field(json_schema_extra={"pattern": f"^{_SENDER_ID}$"}),
 ]
 AgentId = Annotated[str, Field(min_length=1, max_length=128)]
+LocalTime = Annotated[
+    str,
+    _matching(_LOCAL_TIME, "local_time", "Input should be a 24-hour time HH:MM, 00:00 to 23:59"),
+    Field(json_schema_extra={"pattern": f"^{_LOCAL_TIME}$"}),
+]
+TimeZone = Annotated[
+    str, Field(min_length=1, max_length=64, examples=["Asia/Kolkata"]), AfterValidator(_time_zone)
+]
 IpEntry = Annotated[
     str,
     # 49 = the longest IPv6 text form with an embedded IPv4 and a /128 prefix.
@@ -337,6 +358,16 @@ class Apps(_Model):
     digital_asset_manager: bool = False
 
 
+class PromotionalWindow(_Model):
+    """When promotional sends are accepted: from `start` to `end`, wall-clock time in
+    `timezone` (an end earlier than the start spans midnight). Beyond CONTRACT 2; only for
+    `traffic_type` promotional."""
+
+    start: LocalTime
+    end: LocalTime
+    timezone: TimeZone
+
+
 class AccountConfigIn(_Model):
     """The body of `POST /v1/accounts`: an access account's config (CONTRACT section 2)."""
 
@@ -346,6 +377,11 @@ class AccountConfigIn(_Model):
     communication_type: Literal["outgoing", "conversational"]
     traffic_type: Literal["otp", "transactional", "promotional"] | None = Field(
         default=None, description="Required for outgoing accounts; absent for conversational."
+    )
+    promotional_window: PromotionalWindow | None = Field(
+        default=None,
+        description="Promotional accounts only: outside this window a send answers 422 "
+        "outside_promotional_window (beyond CONTRACT 2).",
     )
     channels: Annotated[list[Channel], Field(min_length=1)]
     security: Security = Security()

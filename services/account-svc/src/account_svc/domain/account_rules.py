@@ -65,6 +65,7 @@ def cross_field_errors(
     errors: list[Error] = []
     kind = body.get("communication_type")
     errors.extend(_traffic_type(kind, body.get("traffic_type")))
+    errors.extend(_promotional_window(body.get("traffic_type"), body.get("promotional_window")))
     channels = body.get("channels")
     errors.extend(_repeats(channels, ["channels"], "Channel"))
     selected: frozenset[str] | None = None
@@ -94,6 +95,30 @@ def _traffic_type(kind: Any, traffic_type: Any) -> Iterator[Error]:
             ["traffic_type"],
             "traffic_type must be absent for conversational accounts",
             "not_allowed",
+        )
+
+
+def _promotional_window(traffic_type: Any, window: Any) -> Iterator[Error]:
+    """A window only for promotional traffic; its start and end differ (an empty window would
+    refuse every send: remove the window instead)."""
+    if window is None:
+        return
+    if traffic_type != "promotional":
+        yield error(
+            ["promotional_window"],
+            "promotional_window is only for promotional accounts (set it to null to remove it)",
+            "not_allowed",
+        )
+        return
+    if (
+        isinstance(window, dict)
+        and window.get("start") is not None
+        and window.get("start") == window.get("end")
+    ):
+        yield error(
+            ["promotional_window", "end"],
+            "end must differ from start (remove the window to accept sends at any time)",
+            "empty_window",
         )
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,9 +31,13 @@ from parley_shared.timefmt import format_ts
 
 from routing_svc.adapters.jetstream import JetStreamPublisher
 from routing_svc.domain.channels import DeliveryReport, InboundMessage, ProviderReport
+from routing_svc.domain.vault import USER_FROM, USER_TEXT, Vault
 
 Ack = asyncio.Future[Any]  # of a jetstream.Ack
 MSG_ID = subjects.HEADER_MSG_ID
+TTL = "Nats-TTL"
+Seal = Callable[[str, str], str]
+"""Seals a value of a field (`USER_FROM`, `USER_TEXT`) of a user's message."""
 
 
 def schedule_at(epoch_ms: int) -> str:
@@ -51,21 +56,35 @@ class Bus:
     ) -> Ack:
         return await self._publisher.publish(subject, payload, headers)
 
-    async def status(self, account_id: str, event: dict[str, Any]) -> Ack:
-        """A status event on `parley.msg.v1.status.<account_id>`."""
+    async def status(self, account_id: str, event: dict[str, Any], ttl_s: int | None = None) -> Ack:
+        """A status event on `parley.msg.v1.status.<account_id>` (removed by the server after
+        `ttl_s` seconds when given: `Nats-TTL`)."""
         headers = {MSG_ID: event["id"]}
+        if ttl_s is not None:
+            headers[TTL] = str(ttl_s)
         return await self._publish(subjects.status(account_id), orjson.dumps(event), headers)
 
-    async def inbound(self, account_id: str, event: dict[str, Any]) -> Ack:
-        """An inbound event on `parley.msg.v1.inbound.<account_id>`."""
+    async def inbound(
+        self, account_id: str, event: dict[str, Any], ttl_s: int | None = None
+    ) -> Ack:
+        """An inbound event on `parley.msg.v1.inbound.<account_id>` (`ttl_s` as for `status`)."""
         headers = {MSG_ID: event["id"]}
+        if ttl_s is not None:
+            headers[TTL] = str(ttl_s)
         return await self._publish(subjects.inbound(account_id), orjson.dumps(event), headers)
 
-    async def submit(self, account_id: str, message_id: str, attempt: int) -> Ack:
-        """Queue attempt `attempt` of a message for routing (a fallback's once only)."""
+    async def submit(
+        self,
+        account_id: str,
+        message_id: str,
+        attempt: int,
+        traffic_class: str = subjects.TRANSACTIONAL,
+    ) -> Ack:
+        """Queue attempt `attempt` of a message for routing in its traffic class's lane (a
+        fallback's once only)."""
         payload = orjson.dumps({"m": message_id, "a": attempt})
         headers = {MSG_ID: f"{message_id}.{attempt}"} if attempt > 1 else None
-        return await self._publish(subjects.submit(account_id), payload, headers)
+        return await self._publish(subjects.submit(account_id, traffic_class), payload, headers)
 
     async def schedule_timer(self, message_id: str, attempt: int, at_ms: int) -> Ack:
         """The DR TTL timer of a message's attempt, firing at `at_ms` (replaces an older one)."""
@@ -120,15 +139,21 @@ class Bus:
         headers = {MSG_ID: _msg_id("rcpt", report.route, token)}
         return await self._publish(subjects.receipt(report.route), payload, headers)
 
-    async def user_message(self, message: InboundMessage) -> Ack:
-        """A user's message (or typing, or one part of a long SMS) heard through a route."""
+    async def user_message(self, message: InboundMessage, seal: Seal | None = None) -> Ack:
+        """A user's message (or typing, or one part of a long SMS) heard through a route; with
+        `seal`, the user's number and text travel sealed (`from_sealed`, `text_sealed`)."""
+        who: dict[str, Any] = {"from": message.sender, "text": message.text}
+        if seal is not None:
+            who = {
+                "from_sealed": seal(message.sender, USER_FROM),
+                "text_sealed": None if message.text is None else seal(message.text, USER_TEXT),
+            }
         payload = orjson.dumps(
             {
                 "route": message.route,
                 "channel": message.channel,
-                "from": message.sender,
+                **who,
                 "to": message.to,
-                "text": message.text,
                 "typing": message.typing,
                 "at": format_ts(message.at),
                 "key": message.key,
@@ -148,10 +173,15 @@ def _msg_id(kind: str, route: str, key: str) -> str:
 
 
 class JetStreamProviderSink:
-    """The `ProviderSink` providers hand to: each call returns once JetStream stored it."""
+    """The `ProviderSink` providers hand to: each call returns once JetStream stored it.
 
-    def __init__(self, bus: Bus) -> None:
+    A user's number and text are sealed (`Vault.seal_text`, owner: the route) before they go
+    on ROUTING_REPORTS: the account whose data protection applies is known only once the
+    message is routed, so nothing of it is written there in clear."""
+
+    def __init__(self, bus: Bus, vault: Vault | None = None) -> None:
         self._bus = bus
+        self._vault = vault
 
     async def report(self, report: DeliveryReport, delay_s: float = 0.0) -> None:
         """Make `report` durable (delayed by `delay_s` seconds); raises if JetStream refuses."""
@@ -162,5 +192,13 @@ class JetStreamProviderSink:
         await (await self._bus.receipt(report))
 
     async def inbound(self, message: InboundMessage) -> None:
-        """Make a user's message durable."""
-        await (await self._bus.user_message(message))
+        """Make a user's message durable (its number and text sealed)."""
+        vault = self._vault
+        seal: Seal | None = None
+        if vault is not None:
+            day = message.at.strftime("%Y%m%d")
+
+            def seal(value: str, field: str) -> str:
+                return vault.seal_text(value, message.route, field, day)
+
+        await (await self._bus.user_message(message, seal))

@@ -57,6 +57,10 @@ class Directory(StreamView):
         ids = sorted(self._owners.get((channel, sender), ()))
         return [self._accounts[i] for i in ids if i in self._accounts]
 
+    def account_ids(self) -> list[str]:
+        """The ids of every active account."""
+        return list(self._accounts)
+
     def __len__(self) -> int:
         """How many active accounts the view holds."""
         return len(self._accounts)

@@ -7,7 +7,8 @@ Two kinds of keys, shared by every replica:
 - `p.<route>.<provider id, base64url>` -> `{"m": message_id, "a": attempt, "p": part, "n":
   parts}`: written once the provider took the attempt, read when its reports come;
 - `u.<route>.<key digest>` -> `1`: a user's message handled (a late resend is ignored);
-- `m.<route>.<digest>` -> `{"<seq>": text}`: parts of a user's long SMS until it is whole.
+- `m.<route>.<digest>` -> `{"<seq>": sealed text}`: parts of a user's long SMS until it is
+  whole.
 
 A claim is created before the first send (expected revision 0). A redelivered attempt (its
 process died) finds the claim: with ids it went out and is not sent again; without ids the
@@ -24,16 +25,20 @@ import contextlib
 import hashlib
 import re
 from collections import OrderedDict
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
+from parley_shared.sealing import SealError
 
 from routing_svc.adapters.kv import KvWriter, is_wrong_last
 from routing_svc.domain.channels import Claim, PartRef
+from routing_svc.domain.vault import USER_TEXT, Vault
 from routing_svc.ports import Ack
 
 MAX_UNANSWERED_SENDS = 2
+SEALED_PREFIXES = ("r1.", "s1.")
 _SAFE = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 
 
@@ -157,14 +162,27 @@ def _parts_key(route: str, sender: str, ref: int, total: int) -> str:
 
 
 class KvUserParts:
-    """`ports.UserParts` in the same bucket: `m.<route>.<digest>` -> `{"<seq>": text}`.
+    """`ports.UserParts` in the same bucket: `m.<route>.<digest>` -> `{"<seq>": sealed text}`.
 
     Parts of one message may arrive on any bind of any replica; each is added with a
-    compare-and-set, and the part that completes the message gets the whole text.
+    compare-and-set, and the part that completes the message gets the whole text. Each part's
+    text is sealed (`Vault.seal_text`, owner: the route): which account's data protection
+    applies is known only once the message is whole and routed.
     """
 
-    def __init__(self, kv: Any) -> None:
+    def __init__(self, kv: Any, vault: Vault) -> None:
         self._kv = kv
+        self._vault = vault
+
+    def _seal(self, route: str, text: str) -> str:
+        day = datetime.now(UTC).strftime("%Y%m%d")
+        return self._vault.seal_text(text, route, USER_TEXT, day)
+
+    def _open(self, route: str, held: str) -> str:
+        if held.startswith(SEALED_PREFIXES):
+            with contextlib.suppress(SealError):
+                return self._vault.open_text(held, route, USER_TEXT)
+        return held  # a part stored before parts were sealed
 
     async def add(
         self, route: str, sender: str, *, ref: int, total: int, seq: int, text: str
@@ -177,7 +195,7 @@ class KvUserParts:
                 held, revision = orjson.loads(entry.value or b"{}"), int(entry.revision)
             except KeyNotFoundError:
                 held, revision = {}, 0
-            held[str(seq)] = text
+            held[str(seq)] = self._seal(route, text)
             value = orjson.dumps(held)
             try:
                 if revision:
@@ -187,7 +205,7 @@ class KvUserParts:
             except KeyWrongLastSequenceError:
                 continue
             if all(str(i) in held for i in range(1, total + 1)):
-                return "".join(held[str(i)] for i in range(1, total + 1))
+                return "".join(self._open(route, held[str(i)]) for i in range(1, total + 1))
             return None
         raise RuntimeError("parts of a user's message keep changing")
 

@@ -84,8 +84,24 @@ async def ensure_bucket(js: Any, spec: BucketSpec, replicas: int) -> Any:
     try:
         return await js.create_key_value(config)
     except BadRequestError:
-        log.warning("kv_bucket_config_differs", bucket=spec.name)
+        await _retune(js, spec)
         return await js.key_value(spec.name)
+
+
+async def _retune(js: Any, spec: BucketSpec) -> None:
+    """An existing bucket whose TTL is not the setting's gets the setting's (its stream's
+    `max_age`): a retention setting takes effect on the next start, entries already stored
+    included. Anything else that differs is left as it is (and logged)."""
+    stream = f"KV_{spec.name}"
+    info = await js.stream_info(stream)
+    wanted = float(spec.ttl_s or 0)
+    held = float(info.config.max_age or 0)
+    if abs(held - wanted) > 0.001:
+        info.config.max_age = wanted
+        await js.update_stream(info.config)
+        log.info("kv_bucket_ttl_changed", bucket=spec.name, ttl_s=wanted, was_s=held)
+    else:
+        log.warning("kv_bucket_config_differs", bucket=spec.name)
 
 
 WRONG_LAST_SEQUENCE = frozenset({10071, 10164})

@@ -4,6 +4,10 @@ Every change is written with the revision it was read at, so two handlers (two r
 a report and a timer) never both move a message on from the same state. In one process a
 lock per message serializes handlers, and a bounded cache of the latest (record, revision)
 saves the read on the hot path; a lost race evicts the entry and the caller reads again.
+
+Keys are `<account tag>.<message id>` (`domain.message_ids.log_key`), so a deleted account's
+records can be purged by subject. A record written before ids carried a tag is found under
+its id alone (one more read, only when the first finds nothing) and written back there.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from nats.js.errors import KeyNotFoundError
 from routing_svc.adapters.kv import KvWriter, is_wrong_last
 from routing_svc.domain import records
 from routing_svc.domain.lifecycle import Message
+from routing_svc.domain.message_ids import legacy_key, log_key
 from routing_svc.errors import StaleState
 
 CACHE_SIZE = 50_000
@@ -69,6 +74,27 @@ class MessageStore:
         self._cache_size = cache_size
         self._locks: dict[str, list[Any]] = {}  # message id -> [lock, holders and waiters]
         self._dirty: set[str] = set()  # held newer than stored (see `hold`)
+        self._legacy: set[str] = set()  # ids whose record is under the id alone
+
+    def _key(self, message_id: str) -> str:
+        return legacy_key(message_id) if message_id in self._legacy else log_key(message_id)
+
+    async def _get(self, message_id: str) -> Any:
+        """The bucket entry of a message (its keyed place, else the legacy one), or None."""
+        try:
+            return await self._kv.get(self._key(message_id))
+        except KeyNotFoundError:
+            pass
+        if message_id in self._legacy or log_key(message_id) == legacy_key(message_id):
+            return None
+        try:
+            entry = await self._kv.get(legacy_key(message_id))
+        except KeyNotFoundError:
+            return None
+        if len(self._legacy) > self._cache_size:
+            self._legacy.clear()  # only a transition's worth; re-learned on the next read
+        self._legacy.add(message_id)
+        return entry
 
     def lock(self, message_id: str) -> _Held:
         """The in-process lock of one message (`async with store.lock(id):`)."""
@@ -76,7 +102,7 @@ class MessageStore:
 
     async def create(self, msg: Message) -> None:
         """Store a new message (refusing to overwrite one)."""
-        ack = await self._writer.write(msg.id, records.dumps(msg), last=0)
+        ack = await self._writer.write(log_key(msg.id), records.dumps(msg), last=0)
         try:
             revision = (await ack).seq
         except Exception as exc:
@@ -95,9 +121,8 @@ class MessageStore:
             if cached is not None:
                 self._cache.move_to_end(message_id)
                 return cached
-        try:
-            entry = await self._kv.get(message_id)
-        except KeyNotFoundError:
+        entry = await self._get(message_id)
+        if entry is None or not entry.value:
             return None
         msg = records.from_json(orjson.loads(entry.value))
         self._remember(msg, entry.revision)
@@ -105,9 +130,8 @@ class MessageStore:
 
     async def read(self, message_id: str) -> Message | None:
         """The stored message, read from the bucket without touching the cache (for queries)."""
-        try:
-            entry = await self._kv.get(message_id)
-        except KeyNotFoundError:
+        entry = await self._get(message_id)
+        if entry is None or not entry.value:
             return None
         return records.from_json(orjson.loads(entry.value))
 
@@ -117,7 +141,7 @@ class MessageStore:
         self._cache.pop(message_id, None)
         self._dirty.discard(message_id)
         with contextlib.suppress(Exception):
-            await self._kv.purge(message_id)
+            await self._kv.purge(self._key(message_id))
 
     async def save(self, msg: Message, revision: int) -> int:
         """Write `msg` if the stored revision is still `revision`; else StaleState.
@@ -126,7 +150,7 @@ class MessageStore:
         what is stored, and the next handler writes it (replaying its effects).
         """
         try:
-            ack = await self._writer.write(msg.id, records.dumps(msg), revision)
+            ack = await self._writer.write(self._key(msg.id), records.dumps(msg), revision)
             new = int((await ack).seq)
         except BaseException as exc:
             if is_wrong_last(exc):
@@ -147,6 +171,13 @@ class MessageStore:
     def held(self, message_id: str) -> tuple[Message, int] | None:
         """The held change of a message, if one waits to be written."""
         return self._cache.get(message_id) if message_id in self._dirty else None
+
+    def forget_account(self, account_id: str) -> None:
+        """Drop every cached record of an account (it was deleted and its records purged)."""
+        for message_id, (msg, _) in list(self._cache.items()):
+            if msg.account_id == account_id:
+                self._cache.pop(message_id, None)
+                self._dirty.discard(message_id)
 
     def forget(self, message_id: str) -> None:
         """Drop a cached entry (after a failed or abandoned change); a held one stays."""

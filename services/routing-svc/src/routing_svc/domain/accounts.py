@@ -17,6 +17,7 @@ from parley_shared.envelope import KeyVersion
 from parley_shared.events import AccountConfigData
 
 from routing_svc.domain.network import Network
+from routing_svc.domain.traffic import PromotionalWindow, traffic_class, window_from
 
 CHANNELS = ("rcs", "sms", "truecaller", "whatsapp")
 SENDER_LISTS = {"sms": "sender_ids", "rcs": "agents", "whatsapp": "wabas", "truecaller": "numbers"}
@@ -55,6 +56,8 @@ class AccountView:
     lookup_opt_out: bool
     secrets: OpenedSecrets = field(repr=False)
     apps: frozenset[str] = frozenset()  # the apps switched on (`template_lookup`, ...)
+    traffic_class: str = "transactional"  # otp | transactional | promotional (`domain.traffic`)
+    promotional_window: PromotionalWindow | None = None
 
     @property
     def conversational(self) -> bool:
@@ -119,4 +122,6 @@ def account_view(data: AccountConfigData, secrets: OpenedSecrets) -> AccountView
         lookup_opt_out=bool(consent.get("lookup_opt_out")),
         secrets=secrets,
         apps=frozenset(name for name, on in (config.get("apps") or {}).items() if on is True),
+        traffic_class=traffic_class(config.get("traffic_type")),
+        promotional_window=window_from(config.get("promotional_window")),
     )

@@ -134,6 +134,7 @@ class Message:
     campaign_id: str | None = None  # Campaign Manager app: echoed in every status event
     final: list[Any] | None = None  # [attempt, status] of the one final event
     applied: dict[str, list[list[Any]]] = field(default_factory=dict)
+    traffic_class: str = "transactional"  # its SUBMIT lane and turn (`domain.traffic`)
 
     @property
     def status(self) -> str:

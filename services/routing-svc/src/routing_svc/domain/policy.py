@@ -10,13 +10,17 @@ with, whatever the account changes later.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from parley_shared.timefmt import format_ts
 
 from routing_svc.domain.accounts import AccountView
 from routing_svc.domain.consent import refusal
 from routing_svc.domain.msisdn import E164_PATTERN as E164
+from routing_svc.domain.traffic import PROMOTIONAL
 
 SENDER_FORMATS = {
     "sms": (re.compile(r"^[A-Za-z0-9]{3,15}$"), "an SMS sender id is 3..15 letters or digits"),
@@ -38,11 +42,18 @@ TRIGGERS = {
 class PolicyRefusal(Exception):
     """A send the account's settings refuse; `code` is the problem type, `loc` the field."""
 
-    def __init__(self, code: str, detail: str, loc: list[str | int] | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        detail: str,
+        loc: list[str | int] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
         self.loc = loc
+        self.extra = extra or {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,23 +88,44 @@ def default_sender(account: AccountView, channel: str, defaults: Mapping[str, st
     return senders[0] if senders else defaults[channel]
 
 
+Registered = Callable[[str, str, str], bool]
+"""Whether an enterprise owns a sender on a channel: (enterprise_id, channel, value)."""
+
+
 def resolve_sender(
-    account: AccountView, channel: str, requested: str | None, defaults: Mapping[str, str]
+    account: AccountView,
+    channel: str,
+    requested: str | None,
+    defaults: Mapping[str, str],
+    registered: Registered | None = None,
 ) -> str:
-    """The sender of a send on `channel`, checked against the channel's access list."""
+    """The sender of a send on `channel`, checked against the channel's access list and the
+    enterprise's registered senders (`registered`): access mode `all` means every sender the
+    enterprise owns on the channel, an allowlist names some of them. An omitted sender is the
+    allowlist's first entry (checked the same way) or, under mode `all`, the platform default
+    (CONTRACT 3: the platform's, not one the enterprise registers)."""
     if channel not in account.policies:
         raise PolicyRefusal(
             "channel_not_enabled", f"channel {channel} is not enabled for this account"
         )
-    if requested is None:
-        return default_sender(account, channel, defaults)
-    pattern, rule = SENDER_FORMATS[channel]
-    if not pattern.match(requested):
-        raise PolicyRefusal("validation_error", rule, ["sender"])
     senders = account.policies[channel].senders
-    if senders is not None and requested not in senders:
+    if requested is None:
+        if senders is None:
+            return defaults[channel]
+        requested = senders[0]
+    else:
+        pattern, rule = SENDER_FORMATS[channel]
+        if not pattern.match(requested):
+            raise PolicyRefusal("validation_error", rule, ["sender"])
+        if senders is not None and requested not in senders:
+            raise PolicyRefusal(
+                "sender_not_allowed", f"the sender is not in the {channel} access list", ["sender"]
+            )
+    if registered is not None and not registered(account.enterprise_id, channel, requested):
         raise PolicyRefusal(
-            "sender_not_allowed", f"the sender is not in the {channel} access list", ["sender"]
+            "sender_not_allowed",
+            f"the sender is not a registered {channel} sender of the account's enterprise",
+            ["sender"],
         )
     return requested
 
@@ -111,6 +143,20 @@ def check_apps(account: AccountView, given: set[tuple[str, ...]]) -> None:
     for app, loc in APP_FIELDS:
         if loc in given and app not in account.apps:
             raise PolicyRefusal("validation_error", f"requires the {app} app", list(loc))
+
+
+def check_window(account: AccountView, at: datetime) -> None:
+    """Refuse a promotional send outside the account's promotional window (422
+    `outside_promotional_window`, with `next_window_at`)."""
+    window = account.promotional_window
+    if account.traffic_class != PROMOTIONAL or window is None or window.is_open(at):
+        return
+    opening = format_ts(window.next_opening(at))
+    raise PolicyRefusal(
+        "outside_promotional_window",
+        f"promotional sends are accepted {window.describe()}; the window opens next at {opening}",
+        extra={"promotional_window": window.describe(), "next_window_at": opening},
+    )
 
 
 def check_consent(account: AccountView, status: str) -> None:

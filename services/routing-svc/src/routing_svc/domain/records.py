@@ -44,6 +44,7 @@ def from_json(raw: dict[str, Any]) -> Message:
         campaign_id=raw.get("campaign_id"),
         final=raw.get("final"),
         applied=raw.get("applied") or {},
+        traffic_class=str(raw.get("traffic_class") or "transactional"),
     )
 
 

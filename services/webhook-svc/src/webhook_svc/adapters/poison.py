@@ -7,16 +7,24 @@ copy that is not confirmed leaves the source message to come back later. `Nats-M
 source stream and sequence, so a worker that dies between the copy and the `term` does not
 store it twice (within the stream's duplicate window). The stream is bounded in age, count and
 bytes with `discard: new`: when it is full, nothing is copied and nothing is terminated.
+
+A STATUS or INBOUND event of an account whose data protection is not `store` (or not known)
+is copied sealed (`codec.BodySeal` of the bytes in base64, header `Parley-Poison-Sealed:
+base64`): an operator opens it with the master key; WEBHOOK_RETRY records carry their own
+sealing already.
 """
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Callable
 from typing import Any, Final
 
 from parley_shared import subjects
 from parley_shared.timefmt import now_ts
 
 from webhook_svc import metrics
+from webhook_svc.adapters.codec import BodySeal
 from webhook_svc.adapters.stores import describe
 from webhook_svc.errors import StoreUnavailable
 
@@ -28,6 +36,8 @@ HEADER_SEQUENCE: Final = "Parley-Poison-Sequence"
 HEADER_CONSUMER: Final = "Parley-Poison-Consumer"
 HEADER_DELIVERIES: Final = "Parley-Poison-Deliveries"
 HEADER_AT: Final = "Parley-Poison-At"
+HEADER_SEALED: Final = "Parley-Poison-Sealed"
+EVENT_STREAMS: Final = frozenset({subjects.STREAM_STATUS, subjects.STREAM_INBOUND})
 
 
 def poison_subject(consumer: str, subject: str) -> str:
@@ -41,9 +51,17 @@ def poison_subject(consumer: str, subject: str) -> str:
 class PoisonStore:
     """Copies of given-up messages on WEBHOOK_POISON."""
 
-    def __init__(self, js: Any) -> None:
-        """Use this JetStream context."""
+    def __init__(
+        self,
+        js: Any,
+        seal: BodySeal | None = None,
+        protection_of: Callable[[str], str] | None = None,
+    ) -> None:
+        """Use this JetStream context; `protection_of(account_id)` says an account's data
+        protection, and `seal` seals the copies of protected accounts' events."""
         self._js = js
+        self._seal = seal
+        self._protection_of = protection_of
 
     async def add(
         self,
@@ -65,6 +83,16 @@ class PoisonStore:
             HEADER_DELIVERIES: str(deliveries),
             HEADER_AT: now_ts(),
         }
+        account_id = subjects.account_id_of(subject)
+        protection_of = self._protection_of
+        if (
+            self._seal is not None
+            and protection_of is not None
+            and stream in EVENT_STREAMS
+            and protection_of(account_id) != "store"
+        ):
+            data = self._seal.seal(account_id, base64.b64encode(data))
+            headers[HEADER_SEALED] = "base64"
         try:
             await self._js.publish(
                 poison_subject(consumer, subject),

@@ -47,6 +47,8 @@ EXPIRES_S = 5.0
 _GRACE_S = 1.0
 _BACKOFF_S = 0.5
 PUBLISH_WAIT_S = 5.0
+NO_MESSAGE = 10057
+"""JetStream's "no message found": erased already (a redelivered copy acked twice)."""
 
 Handler = Callable[["PullSource", Any], Awaitable[None]]
 
@@ -66,6 +68,19 @@ def ack_info(reply: str) -> tuple[int, int]:
         return int(delivered), int(sequence)
     except ValueError:
         return 1, 0
+
+
+def ack_pending(reply: str) -> int:
+    """The consumer's pending count from a JetStream ack subject (v1: 9 tokens, the last; v2:
+    11-12 tokens, the 11th); 0 for anything else."""
+    tokens = reply.split(".")
+    if len(tokens) == 9:
+        pending = tokens[8]
+    elif len(tokens) >= 11:
+        pending = tokens[10]
+    else:
+        return 0
+    return int(pending) if pending.isdigit() else 0
 
 
 class PullSource:
@@ -103,6 +118,8 @@ class PullSource:
         self._delay_s = redelivery_delay_s
         self._delay_max_s = redelivery_delay_max_s
         self._burying: set[asyncio.Task[None]] = set()
+        self._erase: set[str] = set()  # replies whose message is deleted once acked
+        self._erasing: set[asyncio.Task[None]] = set()
         self._held: dict[str, float] = {}
         self._requests: dict[str, list[float]] = {}  # token -> [remaining, deadline]
         self._outstanding = 0
@@ -291,12 +308,53 @@ class PullSource:
                 await self._nc.publish(reply, WPI)
 
     async def ack(self, replies: Sequence[str]) -> None:
-        """Acknowledge messages this consumer handed out."""
+        """Acknowledge messages this consumer handed out (and erase those marked for it)."""
         held, publish = self._held, self._nc.publish
+        erase = self._erase
         for reply in replies:
             if held.pop(reply, None) is not None:
                 await publish(reply, ACK)
+                if erase and reply in erase:
+                    erase.discard(reply)
+                    self._spawn_erase(reply)
         self._wake.set()
+
+    def backlog(self, reply: str) -> int:
+        """Messages pending for this consumer behind the one of `reply` (from its ack subject:
+        the server's count when it delivered it)."""
+        return ack_pending(reply)
+
+    def erase_on_ack(self, reply: str) -> None:
+        """Delete the message from its stream (overwriting it) once it is acknowledged; given
+        back instead, it is not deleted (it comes back and is marked again)."""
+        self._erase.add(reply)
+
+    def _spawn_erase(self, reply: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._erase_now(reply))
+        self._erasing.add(task)
+        task.add_done_callback(self._erasing.discard)
+
+    async def _erase_now(self, reply: str) -> None:
+        """`STREAM.MSG.DELETE` of one message; one that fails is left to its TTL (counted)."""
+        _, sequence = ack_info(reply)
+        subject = f"$JS.API.STREAM.MSG.DELETE.{self._stream}"
+        try:
+            answer = await self._nc.request(
+                subject, orjson.dumps({"seq": sequence}), timeout=PUBLISH_WAIT_S
+            )
+            error = orjson.loads(answer.data).get("error")
+        except Exception as exc:  # noqa: BLE001 - the message's TTL removes it anyway
+            error = {"description": type(exc).__name__}
+        if error and error.get("err_code") != NO_MESSAGE:
+            metrics.STORE_ERRORS.labels("erase").inc()
+            log.warning(
+                "message_not_erased",
+                consumer=self.name,
+                stream_seq=sequence,
+                error=str(error.get("description")),
+            )
+        else:
+            metrics.child(metrics.ERASED, self.name).inc()
 
     async def nak(self, replies: Sequence[str], delay_s: float | None = None) -> None:
         """Give messages back for redelivery (after `delay_s`, when given)."""
@@ -304,6 +362,7 @@ class PullSource:
         if delay_s:
             body = NAK + b" " + orjson.dumps({"delay": int(delay_s * 1e9)})
         for reply in replies:
+            self._erase.discard(reply)
             if self._held.pop(reply, None) is not None:
                 await self._nc.publish(reply, body)
         self._wake.set()
@@ -312,6 +371,7 @@ class PullSource:
         """Give messages back after a failure, each after a delay growing with its deliveries."""
         failed = metrics.child(metrics.FAILED_MESSAGES, self.name)
         for reply in replies:
+            self._erase.discard(reply)
             if self._held.pop(reply, None) is None:
                 continue
             deliveries, _ = ack_info(reply)
@@ -322,6 +382,7 @@ class PullSource:
 
     async def term(self, reply: str, reason: str, account_id: str | None = None) -> None:
         """Terminate a message that can never be handled; log it once (no body) and count it."""
+        self._erase.discard(reply)
         if self._held.pop(reply, None) is None:
             return
         await self._nc.publish(reply, TERM + b" " + reason.encode())
@@ -348,8 +409,9 @@ class PullSource:
 
     async def close(self) -> None:
         """Give back every message still held, and drop the inbox subscription."""
-        if self._burying:
-            await asyncio.wait(set(self._burying), timeout=PUBLISH_WAIT_S)
+        pending = self._burying | self._erasing
+        if pending:
+            await asyncio.wait(pending, timeout=PUBLISH_WAIT_S)
         await self.nak(list(self._held))
         if self._sub is not None:
             with contextlib.suppress(Exception):

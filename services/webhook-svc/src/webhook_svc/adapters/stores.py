@@ -1,7 +1,7 @@
 """JetStream stores: the retry queue (message schedules), dead letters and the delivery log.
 
 - WEBHOOK_RETRY (work queue, message schedules): a batch waiting for its next attempt is one
-  schedule message on `retry_at.<batch id>` whose `@at` time fires a copy onto
+  schedule message on `retry_at.<account>.<batch id>` whose `@at` time fires a copy onto
   `retry_due.<account>`, which the workers' durable consumer takes. The schedule lives in the
   stream, so a waiting retry survives any worker crash (and a server restart). The server
   refuses `discard: new` on a stream with message schedules, and at its limits it would drop
@@ -35,6 +35,7 @@ from parley_shared.timefmt import format_ts, now
 
 from webhook_svc import metrics
 from webhook_svc.adapters.codec import (
+    BodySeal,
     decode_dead_letter,
     encode_dead_letter,
     encode_delivery,
@@ -79,9 +80,12 @@ class StreamFull(Exception):
 class RetryQueue:
     """Batches waiting for their next attempt, on WEBHOOK_RETRY."""
 
-    def __init__(self, js: Any, fill_limit: float = FILL_LIMIT) -> None:
-        """Use this JetStream context."""
+    def __init__(
+        self, js: Any, fill_limit: float = FILL_LIMIT, seal: BodySeal | None = None
+    ) -> None:
+        """Use this JetStream context (and `seal` for protected accounts' bodies)."""
         self._js = js
+        self._seal = seal
         self._fill_limit = fill_limit
         self._state: tuple[float, int, int, int, int] | None = None  # at, msgs, bytes, limits
         self._since = [0, 0]  # messages and bytes this process wrote since `_state` was read
@@ -120,14 +124,15 @@ class RetryQueue:
 
     async def schedule(self, delivery: Delivery, delay_s: float) -> None:
         """Hold `delivery` durably and make it due after `delay_s` (at once when ~0)."""
-        due = subjects.webhook_retry_due(delivery.account_id)
+        due = subjects.webhook_retry_due(delivery.account_id, delivery.traffic_class)
         headers: dict[str, str] | None = None
         subject = due
         if delay_s > MIN_SCHEDULE_S:
             at = now() + timedelta(seconds=delay_s)
-            subject = subjects.webhook_retry_at(schedule_token(delivery.batch_id))
+            token = schedule_token(delivery.batch_id)
+            subject = subjects.webhook_retry_at(delivery.account_id, token)
             headers = {SCHEDULE: f"@at {format_ts(at)}", SCHEDULE_TARGET: due}
-        data = encode_delivery(delivery)
+        data = encode_delivery(delivery, self._seal)
         try:
             await self._reserve(len(data) + len(subject) + _OVERHEAD_BYTES)
             await self._js.publish(subject, data, headers=headers, timeout=PUBLISH_TIMEOUT_S)
@@ -186,15 +191,17 @@ async def read_subject(
 class DeadLetterStore:
     """Dead letters on WEBHOOK_DEAD_LETTERS."""
 
-    def __init__(self, js: Any) -> None:
-        """Use this JetStream context."""
+    def __init__(self, js: Any, seal: BodySeal | None = None) -> None:
+        """Use this JetStream context (and `seal` for protected accounts' bodies)."""
         self._js = js
+        self._seal = seal
 
     async def add(self, letter: DeadLetter) -> None:
         """Store a dead letter; StoreUnavailable unless JetStream confirms it."""
         subject = subjects.webhook_dead_letter(letter.delivery.account_id, letter.id)
         try:
-            await self._js.publish(subject, encode_dead_letter(letter), timeout=PUBLISH_TIMEOUT_S)
+            data = encode_dead_letter(letter, self._seal)
+            await self._js.publish(subject, data, timeout=PUBLISH_TIMEOUT_S)
         except Exception as exc:
             metrics.STORE_ERRORS.labels("dead_letter").inc()
             raise StoreUnavailable(f"dead letter not stored: {describe(exc)}") from exc
@@ -217,7 +224,7 @@ class DeadLetterStore:
             return None
         if not msg.data:
             return None
-        return decode_dead_letter(msg.data)
+        return decode_dead_letter(msg.data, self._seal)
 
     async def list(self, account_id: str, limit: int | None = None) -> list[dict[str, Any]]:
         """The account's dead letters, newest first: all of them, or the newest `limit`.

@@ -27,6 +27,12 @@ class Delivery:
     raw: bool = False
     """The body is the source event as published, not yet rendered: an event dead-lettered
     before its account's config could be used (it is rendered when it is replayed)."""
+    protection: str = "store"
+    """The account's data protection when the batch was made (`unknown` when its config was
+    not usable): anything but `store` is kept sealed on WEBHOOK_RETRY and WEBHOOK_DEAD_LETTERS,
+    and a `do_not_store` dead letter keeps no text or URL (`domain.redaction`)."""
+    traffic_class: str = "transactional"
+    """The account's traffic class: the WEBHOOK_RETRY lane the batch waits in."""
 
 
 @dataclass(slots=True)

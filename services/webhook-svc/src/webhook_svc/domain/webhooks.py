@@ -49,6 +49,11 @@ class Webhook:
     target: Target | None = None
     target_error: str | None = None
     shown_url: str = ""
+    protection: str = "store"
+    """The account's `security.data_protection` (what webhook-svc may keep of its events)."""
+    traffic_class: str = "transactional"
+    """The account's traffic class (`traffic_type`; conversational: transactional): the lane
+    its retries wait in, and whether its batches yield to a backlog (`intake`)."""
 
     def secrets_at(self, at: datetime) -> list[str]:
         """The signing secrets valid at `at`, current first (two during a rotation)."""
@@ -67,6 +72,8 @@ class AccountHooks:
     account_id: str
     version: int
     hooks: Mapping[str, Webhook] = field(default_factory=dict)
+    protection: str = "store"
+    traffic_class: str = "transactional"
 
 
 def _pairs(config: Mapping[str, Any]) -> dict[str, str]:
@@ -89,6 +96,9 @@ def webhook_of(
     kind: str,
     config: Mapping[str, Any],
     secrets: OpenedSecrets,
+    *,
+    protection: str = "store",
+    traffic_class: str = "transactional",
 ) -> Webhook:
     """One webhook from its config block and the account's opened secrets."""
     payload_format = str(config.get("payload_format") or "native")
@@ -118,6 +128,8 @@ def webhook_of(
         target=target,
         target_error=target_error,
         shown_url=redact(url),
+        protection=protection,
+        traffic_class=traffic_class,
     )
 
 
@@ -126,9 +138,32 @@ def webhooks_of(
 ) -> AccountHooks:
     """Every webhook an account config names (none for a tombstone)."""
     configured = (account or {}).get("webhooks") or {}
+    protection = protection_of(account)
+    lane = traffic_class_of(account)
     hooks = {
-        kind: webhook_of(account_id, version, kind, configured[kind], secrets)
+        kind: webhook_of(
+            account_id,
+            version,
+            kind,
+            configured[kind],
+            secrets,
+            protection=protection,
+            traffic_class=lane,
+        )
         for kind in KINDS
         if configured.get(kind)
     }
-    return AccountHooks(account_id, version, hooks)
+    return AccountHooks(account_id, version, hooks, protection, lane)
+
+
+def traffic_class_of(account: Mapping[str, Any] | None) -> str:
+    """The account's traffic class: its `traffic_type`, or `transactional` (conversational)."""
+    traffic_type = (account or {}).get("traffic_type")
+    return traffic_type if traffic_type in ("otp", "promotional") else "transactional"
+
+
+def protection_of(account: Mapping[str, Any] | None) -> str:
+    """The account's `security.data_protection` (`store` when absent, as account-svc
+    defaults it)."""
+    security = (account or {}).get("security") or {}
+    return str(security.get("data_protection") or "store")

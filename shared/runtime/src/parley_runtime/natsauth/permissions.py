@@ -36,6 +36,23 @@ KV_ROUTING = (
     "ROUTING_CLIENT_REFS",
 )
 KV_SANDBOX = "SANDBOX_RECIPIENTS"
+ROUTING_PURGES = (
+    subjects.STREAM_STATUS,
+    subjects.STREAM_INBOUND,
+    subjects.STREAM_SUBMIT,
+    subjects.STREAM_SUBMIT_OTP,
+    subjects.STREAM_SUBMIT_PROMOTIONAL,
+    "KV_ROUTING_MESSAGES",
+    "KV_ROUTING_SHORT_LINKS",
+)
+"""Streams routing-svc purges by subject when an account is deleted."""
+WEBHOOK_PURGES = (
+    subjects.STREAM_WEBHOOK_RETRY,
+    subjects.STREAM_WEBHOOK_DELIVERIES,
+    subjects.STREAM_WEBHOOK_DISABLED,
+    subjects.STREAM_WEBHOOK_POISON,
+)
+"""Streams webhook-svc purges by subject when an account is deleted (besides dead letters)."""
 DURABLE_ACCOUNT_NATS = "account-svc-nats"
 """account-svc's durable consumer on ACCOUNTS that provisions integrators' NATS accounts."""
 
@@ -118,6 +135,7 @@ def service_permissions(service: str) -> dict[str, Any]:
         pub += [
             subjects.ACCOUNT_CONFIG_ALL,
             subjects.TEMPLATE_CONFIG_ALL,
+            subjects.SENDER_CONFIG_ALL,
             subjects.WEBHOOK_DELIVERIES_QUERY,
             subjects.WEBHOOK_DEAD_LETTERS_QUERY,
             subjects.WEBHOOK_DEAD_LETTERS_REPLAY,
@@ -140,15 +158,20 @@ def service_permissions(service: str) -> dict[str, Any]:
             ]
     elif service == "routing-svc":
         pub += [
-            f"{subjects.SUBMIT_PREFIX}.*",
+            f"{subjects.SUBMIT_PREFIX}.>",  # every traffic-class lane
             subjects.STATUS_ALL,
             subjects.INBOUND_ALL,
             "parley.route.v1.>",
             f"$JS.API.STREAM.PURGE.{subjects.STREAM_ROUTING_TIMERS}",
             *_kv(KV_SANDBOX, owner=True),
+            # a deleted account's data (routing-svc README, "Data protection beyond the record")
+            *(f"$JS.API.STREAM.PURGE.{name}" for name in ROUTING_PURGES),
         ]
         for stream in (
             subjects.STREAM_SUBMIT,
+            subjects.STREAM_SUBMIT_OTP,
+            subjects.STREAM_SUBMIT_PROMOTIONAL,
+            subjects.STREAM_SENDERS,
             subjects.STREAM_ROUTING_REPORTS,
             subjects.STREAM_ROUTING_TIMERS,
             subjects.STREAM_ACCOUNTS,
@@ -166,13 +189,17 @@ def service_permissions(service: str) -> dict[str, Any]:
         ]
     elif service == "webhook-svc":
         pub += [
-            "parley.webhook.v1.retry_at.*",
-            "parley.webhook.v1.retry_due.*",
+            "parley.webhook.v1.retry_at.>",  # retry_at.<batch>, retry_at.<account>.<batch>
+            "parley.webhook.v1.retry_due.>",  # every traffic-class lane
             "parley.webhook.v1.dead_letter.*.*",
             "parley.webhook.v1.attempt_log.*",
             "parley.webhook.v1.disabled.*.*",
             f"{subjects.WEBHOOK_POISON_PREFIX}.*.*",
             f"$JS.API.STREAM.PURGE.{subjects.STREAM_WEBHOOK_DEAD_LETTERS}",
+            # a deleted account's data, and a do_not_store text erased once handled
+            *(f"$JS.API.STREAM.PURGE.{name}" for name in WEBHOOK_PURGES),
+            f"$JS.API.STREAM.MSG.DELETE.{subjects.STREAM_STATUS}",
+            f"$JS.API.STREAM.MSG.DELETE.{subjects.STREAM_INBOUND}",
         ]
         for stream in (
             subjects.STREAM_STATUS,

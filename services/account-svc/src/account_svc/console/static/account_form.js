@@ -6,7 +6,9 @@ import {announce, append, h, replace} from './dom.js';
 import {
   CHANNEL_NAME, CHANNELS, FALLBACK_EVENTS, advancedSettings,
 } from './account_sections.js';
-import {FormModel, checksField, radiosField, selectField, textField} from './fields.js';
+import {
+  FormModel, box, checkField, checksField, radiosField, selectField, textField,
+} from './fields.js';
 import {clearErrors, focusField, placeErrors, showProblem, summaryBox} from './errors.js';
 import {editableConfig, mergePatch} from './patch.js';
 import {enterprises} from './directory.js';
@@ -76,6 +78,23 @@ function groupPicker(form) {
   return {element: h('div', {class: 'group'}, field, toggle, creator), load, select};
 }
 
+/** Promotional accounts: an optional window of hours in which their sends are accepted. */
+function promotionalWindow(m) {
+  // The switch is not part of the body (no data-kind): unchecked, the window's fields are
+  // hidden, left out, and an edit removes a stored window.
+  const toggle = checkField('promotional_window_on', 'Accept promotional sends only in a window');
+  toggle.querySelector('input').removeAttribute('data-kind');
+  return m.when(box('promotional_window', 'Promotional window', toggle,
+    m.when(h('div', {class: 'grid'},
+      textField('promotional_window.start', 'From', {type: 'time', hint: 'HH:MM, 24-hour.'}),
+      textField('promotional_window.end', 'Until', {type: 'time',
+        hint: 'Earlier than From: the window spans midnight.'}),
+      textField('promotional_window.timezone', 'Time zone',
+        {value: 'Asia/Kolkata', hint: 'An IANA time zone, e.g. Asia/Kolkata or Europe/London.'})),
+    (f) => f.checked('promotional_window_on'))),
+  (f) => f.value('communication_type') === 'outgoing' && f.value('traffic_type') === 'promotional');
+}
+
 function basicDetails(state, picker) {
   const ents = state.enterprises.map((e) => [e.id, e.name]);
   const enterprise = selectField('enterprise_id', 'Enterprise', ents, {
@@ -93,6 +112,7 @@ function basicDetails(state, picker) {
       state.m.when(selectField('traffic_type', 'Traffic type', TRAFFIC,
         {placeholder: 'Choose a traffic type'}),
       (f) => f.value('communication_type') === 'outgoing')),
+    promotionalWindow(state.m),
     checksField('channels', 'Channels', CHANNELS),
   ];
 }
@@ -112,6 +132,8 @@ function reviewList(config, form) {
   ];
   if (config.communication_type === 'outgoing') {
     rows.push(['Traffic type', config.traffic_type ?? '—']);
+    const win = config.promotional_window;
+    if (win) rows.push(['Promotional window', `${win.start} to ${win.end} (${win.timezone})`]);
   }
   rows.push(['Channels', channels.map((c) => CHANNEL_NAME[c]).join(', ') || '—']);
   const ip = config.security?.ip_restriction;
@@ -238,6 +260,8 @@ export async function renderAccountForm(main, ctx, account = null) {
     h('nav', {'aria-label': 'Form steps'}, h('ol', {class: 'steps'}, stepNav)),
     form);
   if (account) {
+    form.querySelector('[name="promotional_window_on"]').checked =
+      Boolean(account.promotional_window);
     m.fill(account);
     await picker.load(account.enterprise_id, account.business_group_id);
   } else {

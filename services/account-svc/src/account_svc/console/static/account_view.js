@@ -20,6 +20,8 @@ function facts(a) {
     ['Communication type', a.communication_type],
   ];
   if (a.traffic_type) rows.push(['Traffic type', a.traffic_type]);
+  const win = a.promotional_window;
+  if (win) rows.push(['Promotional window', `${win.start} to ${win.end} (${win.timezone})`]);
   rows.push(['Channels', a.channels.map((c) => CHANNEL_NAME[c]).join(', ')]);
   const ip = a.security.ip_restriction;
   rows.push(['IP restriction', ip.mode === 'all' ? 'All' : ip.allowlist.join(', ')]);

@@ -37,6 +37,8 @@ const SCREENS = [
     render: (m, q) => screen('./trace.js', 'renderTrace')(m, ctx, q ?? '')},
   {path: /^#\/dead-letters$/, nav: 'dead-letters',
     render: (m) => screen('./dead_letters.js', 'renderDeadLetters')(m, ctx)},
+  {path: /^#\/enterprise$/, nav: 'enterprise',
+    render: (m) => screen('./enterprise.js', 'renderEnterprise')(m, ctx)},
   {path: /^#\/organizations$/, nav: 'organizations', superOnly: true,
     render: (m) => screen('./directory.js', 'renderOrganizations')(m, ctx)},
   {path: /^#\/users$/, nav: 'users', superOnly: true,
@@ -49,6 +51,7 @@ const NAV = [
   ['routes', '#/routes', 'Routes'],
   ['trace', '#/trace', 'Message trace'],
   ['dead-letters', '#/dead-letters', 'Dead letters'],
+  ['enterprise', '#/enterprise', 'Senders and apps'],
   ['organizations', '#/organizations', 'Organizations', true],
   ['users', '#/users', 'Users', true],
 ];
