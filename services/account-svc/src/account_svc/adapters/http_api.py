@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from parley_runtime.http import Operation, Ready, json_response, openapi_document
+from parley_runtime.http import build_app as build_service_app
 
 from account_svc.accounts import Accounts
-from account_svc.adapters.http_base import (
-    Route,
-    json_response,
-    problem_middleware,
-    query_int,
-    read_json,
-    read_model,
-)
+from account_svc.adapters.http_base import MIDDLEWARES, query_int, read_json, read_model
 from account_svc.adapters.http_registry import REGISTRY_ROUTES, Registry, add_registry
 from account_svc.adapters.ops_http import ops_routes
 from account_svc.console.routes import add_console_routes
@@ -70,7 +62,6 @@ class Services:
 
 
 SERVICES = web.AppKey("services", Services)
-READY = web.AppKey("ready", object)
 
 
 def _directory(request: web.Request) -> Directory:
@@ -281,8 +272,8 @@ async def delete_template(request: web.Request) -> web.Response:
 
 ACC = "/v1/accounts/{id}"
 TPL = "/v1/templates/{id}"
-ROUTES: tuple[Route, ...] = (
-    Route(
+ROUTES: tuple[Operation, ...] = (
+    Operation(
         "POST",
         "/v1/auth/login",
         login,
@@ -294,8 +285,8 @@ ROUTES: tuple[Route, ...] = (
         auth=False,
         errors=(400, 401, 422, 429, 503),
     ),
-    Route("POST", "/v1/auth/logout", logout, "Log out", "auth", 204, errors=(401,)),
-    Route(
+    Operation("POST", "/v1/auth/logout", logout, "Log out", "auth", 204, errors=(401,)),
+    Operation(
         "POST",
         "/v1/organizations",
         create_org,
@@ -306,7 +297,7 @@ ROUTES: tuple[Route, ...] = (
         OrganizationOut,
         errors=(400, 401, 403, 404, 422),
     ),
-    Route(
+    Operation(
         "GET",
         "/v1/organizations",
         list_orgs,
@@ -317,7 +308,7 @@ ROUTES: tuple[Route, ...] = (
         OrganizationList,
         errors=(401,),
     ),
-    Route(
+    Operation(
         "POST",
         "/v1/users",
         create_user,
@@ -328,7 +319,7 @@ ROUTES: tuple[Route, ...] = (
         UserOut,
         errors=(400, 401, 403, 404, 409, 422, 503),
     ),
-    Route(
+    Operation(
         "GET",
         "/v1/users",
         list_users,
@@ -339,7 +330,7 @@ ROUTES: tuple[Route, ...] = (
         UserList,
         errors=(401, 403),
     ),
-    Route(
+    Operation(
         "POST",
         "/v1/business-groups",
         create_group,
@@ -350,7 +341,7 @@ ROUTES: tuple[Route, ...] = (
         BusinessGroupOut,
         errors=(400, 401, 404, 409, 422),
     ),
-    Route(
+    Operation(
         "GET",
         "/v1/business-groups",
         list_groups,
@@ -362,7 +353,7 @@ ROUTES: tuple[Route, ...] = (
         query={"enterprise_id": {"type": "string"}},
         errors=(401, 404),
     ),
-    Route(
+    Operation(
         "POST",
         "/v1/accounts",
         create_account,
@@ -373,7 +364,7 @@ ROUTES: tuple[Route, ...] = (
         AccountCreated,
         errors=(400, 401, 404, 422),
     ),
-    Route(
+    Operation(
         "GET",
         "/v1/accounts",
         list_accounts,
@@ -389,7 +380,7 @@ ROUTES: tuple[Route, ...] = (
         },
         errors=(401, 404, 422),
     ),
-    Route(
+    Operation(
         "GET",
         ACC,
         get_account,
@@ -400,7 +391,7 @@ ROUTES: tuple[Route, ...] = (
         AccountOut,
         errors=(401, 404),
     ),
-    Route(
+    Operation(
         "PATCH",
         ACC,
         patch_account,
@@ -412,7 +403,7 @@ ROUTES: tuple[Route, ...] = (
         errors=(400, 401, 404, 409, 422),
         content_types=("application/merge-patch+json", "application/json"),
     ),
-    Route(
+    Operation(
         "DELETE",
         ACC,
         delete_account,
@@ -421,7 +412,7 @@ ROUTES: tuple[Route, ...] = (
         204,
         errors=(401, 404, 409),
     ),
-    Route(
+    Operation(
         "POST",
         ACC + "/api-keys",
         rotate_key,
@@ -432,7 +423,7 @@ ROUTES: tuple[Route, ...] = (
         ApiKeyOut,
         errors=(401, 404, 409),
     ),
-    Route(
+    Operation(
         "POST",
         ACC + "/webhook-signing-secret",
         rotate_secret,
@@ -443,7 +434,7 @@ ROUTES: tuple[Route, ...] = (
         SigningSecretOut,
         errors=(401, 404, 409),
     ),
-    Route(
+    Operation(
         "GET",
         ACC + "/webhook-deliveries",
         webhook_deliveries,
@@ -455,7 +446,7 @@ ROUTES: tuple[Route, ...] = (
         query={"limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
         errors=(401, 404, 422, 503),
     ),
-    Route(
+    Operation(
         "GET",
         ACC + "/dead-letters",
         dead_letters,
@@ -466,7 +457,7 @@ ROUTES: tuple[Route, ...] = (
         DeadLetterList,
         errors=(401, 404, 503),
     ),
-    Route(
+    Operation(
         "POST",
         ACC + "/dead-letters/{dl_id}/replay",
         replay_dead_letter,
@@ -475,7 +466,7 @@ ROUTES: tuple[Route, ...] = (
         202,
         errors=(401, 404, 503),
     ),
-    Route(
+    Operation(
         "POST",
         "/v1/templates",
         create_template,
@@ -486,7 +477,7 @@ ROUTES: tuple[Route, ...] = (
         TemplateOut,
         errors=(400, 401, 404, 409, 422),
     ),
-    Route(
+    Operation(
         "GET",
         "/v1/templates",
         list_templates,
@@ -501,7 +492,7 @@ ROUTES: tuple[Route, ...] = (
         },
         errors=(401, 404, 422),
     ),
-    Route(
+    Operation(
         "GET",
         TPL,
         get_template,
@@ -512,7 +503,7 @@ ROUTES: tuple[Route, ...] = (
         TemplateOut,
         errors=(401, 404),
     ),
-    Route(
+    Operation(
         "POST",
         TPL + "/approve",
         approve_template,
@@ -523,7 +514,7 @@ ROUTES: tuple[Route, ...] = (
         TemplateOut,
         errors=(401, 404, 409),
     ),
-    Route(
+    Operation(
         "POST",
         TPL + "/reject",
         reject_template,
@@ -534,7 +525,7 @@ ROUTES: tuple[Route, ...] = (
         TemplateOut,
         errors=(401, 404, 409),
     ),
-    Route(
+    Operation(
         "DELETE",
         TPL,
         delete_template,
@@ -547,108 +538,29 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
-# ---------------------------------------------------------------------- OpenAPI
-def openapi_document(routes: tuple[Route, ...] = ROUTES + REGISTRY_ROUTES) -> dict[str, Any]:
+# ---------------------------------------------------------------------- app
+def openapi(operations: Sequence[Operation] = ROUTES + REGISTRY_ROUTES) -> dict[str, Any]:
     """The OpenAPI 3.1 document, generated from the models that validate requests."""
-    models: set[type[BaseModel]] = {Problem}
-    for route in routes:
-        models.update(m for m in (route.request, route.response) if m is not None)
-    ordered = sorted(models, key=lambda m: m.__name__)
-    modes: tuple[Literal["validation", "serialization"], ...] = ("validation", "serialization")
-    keyed = [(m, mode) for mode in modes for m in ordered]
-    refs, top = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
-    schemas: dict[str, Any] = top.get("$defs", {})
-
-    def ref(model: type[BaseModel], mode: str) -> dict[str, Any]:
-        return refs[(model, mode)]  # type: ignore[index]
-
-    problem = {"application/problem+json": {"schema": ref(Problem, "serialization")}}
-    paths: dict[str, Any] = {}
-    for route in routes:
-        op: dict[str, Any] = {
-            "summary": route.summary,
-            "tags": [route.tag],
-            "operationId": route.handler.__name__,
-            "responses": {},
-        }
-        params = [
-            {"name": n, "in": "query", "required": False, "schema": s}
-            for n, s in route.query.items()
-        ]
-        path_params = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in re.findall(r"\{([a-z_]+)\}", route.path)
-        ]
-        params = path_params + params
-        if params:
-            op["parameters"] = params
-        if route.request is not None:
-            schema = ref(route.request, "validation")
-            op["requestBody"] = {
-                "required": True,
-                "content": {ct: {"schema": schema} for ct in route.content_types},
-            }
-        ok: dict[str, Any] = {"description": "Success"}
-        if route.response is not None:
-            ok["content"] = {"application/json": {"schema": ref(route.response, "serialization")}}
-        op["responses"][str(route.status)] = ok
-        for code in route.errors:
-            op["responses"][str(code)] = {"description": "Problem", "content": problem}
-        if route.auth:
-            op["security"] = [{"bearer": []}]
-        paths.setdefault(route.path.replace("{id}", "{id}"), {})[route.method.lower()] = op
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "Parley management API (account-svc)", "version": "1.0.0"},
-        "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
-    }
-
-
-# ---------------------------------------------------------------------- ops
-async def healthz(_: web.Request) -> web.Response:
-    return json_response({"status": "ok"})
-
-
-async def readyz(request: web.Request) -> web.Response:
-    check = request.app[READY]
-    ready, detail = await check()  # type: ignore[operator]
-    return json_response(
-        {"status": "ready" if ready else "not_ready", **detail}, 200 if ready else 503
+    return openapi_document(
+        operations,
+        "Parley management API (account-svc)",
+        Problem,
+        {"bearer": {"type": "http", "scheme": "bearer"}},
     )
 
 
-async def metrics(_: web.Request) -> web.Response:
-    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-def build_app(services: Services, ready: Any) -> web.Application:
+def build_app(services: Services, ready: Ready) -> web.Application:
     """The aiohttp application with every route."""
-    app = web.Application(middlewares=[problem_middleware], client_max_size=1024 * 1024)
-    app[SERVICES] = services
-    app[READY] = ready
-    for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
-    document = openapi_document()
-
-    async def openapi(_: web.Request) -> web.Response:
-        return json_response(document)
-
     from account_svc.asyncapi import asyncapi_document
 
-    events_document = asyncapi_document()
-
-    async def asyncapi(_: web.Request) -> web.Response:
-        return json_response(events_document)
-
-    app.router.add_get("/openapi.json", openapi)
-    app.router.add_get("/asyncapi.json", asyncapi)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
+    app = build_service_app(
+        ROUTES,
+        ready,
+        middlewares=MIDDLEWARES,
+        client_max_size=1024 * 1024,
+        documents={"/openapi.json": openapi(), "/asyncapi.json": asyncapi_document()},
+    )
+    app[SERVICES] = services
     add_console_routes(app, _directory, principal)
     services.registry = add_registry(app, principal)
     return app

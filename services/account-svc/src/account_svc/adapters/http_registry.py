@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from parley_runtime.http import Operation, json_response
 
-from account_svc.adapters.http_base import Route, json_response, read_model
+from account_svc.adapters.http_base import read_model
 from account_svc.domain.scope import Principal
 from account_svc.errors import TransientError
 from account_svc.models import (
@@ -107,8 +108,8 @@ async def withdraw(request: web.Request) -> web.Response:
 
 SND = "/v1/senders/{id}"
 SUBS = "/v1/organizations/{id}/app-subscriptions"
-REGISTRY_ROUTES: tuple[Route, ...] = (
-    Route(
+REGISTRY_ROUTES: tuple[Operation, ...] = (
+    Operation(
         "POST",
         "/v1/senders",
         create_sender,
@@ -119,7 +120,7 @@ REGISTRY_ROUTES: tuple[Route, ...] = (
         SenderOut,
         errors=(400, 401, 404, 409, 422),
     ),
-    Route(
+    Operation(
         "GET",
         "/v1/senders",
         list_senders,
@@ -134,7 +135,7 @@ REGISTRY_ROUTES: tuple[Route, ...] = (
         },
         errors=(401, 404, 422),
     ),
-    Route(
+    Operation(
         "GET",
         SND,
         get_sender,
@@ -145,7 +146,7 @@ REGISTRY_ROUTES: tuple[Route, ...] = (
         SenderOut,
         errors=(401, 404),
     ),
-    Route(
+    Operation(
         "DELETE",
         SND,
         delete_sender,
@@ -154,7 +155,7 @@ REGISTRY_ROUTES: tuple[Route, ...] = (
         204,
         errors=(401, 404, 409),
     ),
-    Route(
+    Operation(
         "GET",
         SUBS,
         list_subscriptions,
@@ -165,7 +166,7 @@ REGISTRY_ROUTES: tuple[Route, ...] = (
         SubscriptionList,
         errors=(401, 404, 422),
     ),
-    Route(
+    Operation(
         "PUT",
         SUBS + "/{app}",
         subscribe,
@@ -176,7 +177,7 @@ REGISTRY_ROUTES: tuple[Route, ...] = (
         Subscription,
         errors=(401, 403, 404, 422),
     ),
-    Route(
+    Operation(
         "DELETE",
         SUBS + "/{app}",
         withdraw,

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from parley_runtime.http import Operation, json_response
 
-from account_svc.adapters.http_base import Route, json_response
 from account_svc.domain.scope import Principal
 from account_svc.operations import Operations
 from account_svc.ops_models import RoutesOut, TraceOut, TrafficOut
@@ -22,7 +22,7 @@ def _given(request: web.Request, name: str) -> str | None:
     return request.query.get(name) or None
 
 
-def ops_routes(principal: PrincipalOf, operations_of: OperationsOf) -> tuple[Route, ...]:
+def ops_routes(principal: PrincipalOf, operations_of: OperationsOf) -> tuple[Operation, ...]:
     """The three routes, authenticated by `principal`, served by `operations_of`'s use cases."""
 
     async def traffic(request: web.Request) -> web.Response:
@@ -43,7 +43,7 @@ def ops_routes(principal: PrincipalOf, operations_of: OperationsOf) -> tuple[Rou
         return json_response(found)
 
     return (
-        Route(
+        Operation(
             "GET",
             "/v1/traffic",
             traffic,
@@ -56,7 +56,7 @@ def ops_routes(principal: PrincipalOf, operations_of: OperationsOf) -> tuple[Rou
             query={"enterprise_id": ID, "account_id": ID},
             errors=(401, 404, 422, 503),
         ),
-        Route(
+        Operation(
             "GET",
             "/v1/routes",
             routes,
@@ -67,7 +67,7 @@ def ops_routes(principal: PrincipalOf, operations_of: OperationsOf) -> tuple[Rou
             RoutesOut,
             errors=(401, 503),
         ),
-        Route(
+        Operation(
             "GET",
             "/v1/message-trace",
             message_trace,

@@ -13,8 +13,9 @@ from importlib import resources
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from parley_runtime.http import json_response
 
-from account_svc.adapters.http_base import json_response, read_model
+from account_svc.adapters.http_base import read_model
 from account_svc.console.session import (
     CSRF_COOKIE,
     SESSION_COOKIE,
