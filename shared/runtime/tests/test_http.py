@@ -30,32 +30,18 @@ class ToyError(ProblemError):
     """The toy service's base error."""
 
 
-class Permanent(ToyError):
-    status = 400
+def _kind(name: str, parent: type[ToyError], status: int, code: str) -> type[ToyError]:
+    """A toy error class answering `status` with type `code`."""
+    return type(name, (parent,), {"status": status, "type": code, "title": code})
 
 
-class Missing(Permanent):
-    status, type, title = 404, "not_found", "Not found"
-
-
-class WrongMethod(Permanent):
-    status, type, title = 405, "method_not_allowed", "Method not allowed"
-
-
-class TooLarge(Permanent):
-    status, type, title = 413, "payload_too_large", "Payload too large"
-
-
-class Busy(ToyError):
-    status, type, title = 503, "service_unavailable", "Service unavailable"
-
-
-class Overloaded(Busy):
-    status, type, title = 503, "overloaded", "Overloaded"
-
-
-class Refused(Permanent):
-    status, type, title = 422, "refused", "Refused"
+Permanent = _kind("Permanent", ToyError, 400, "bad_request")
+Missing = _kind("Missing", Permanent, 404, "not_found")
+WrongMethod = _kind("WrongMethod", Permanent, 405, "method_not_allowed")
+TooLarge = _kind("TooLarge", Permanent, 413, "payload_too_large")
+Busy = _kind("Busy", ToyError, 503, "service_unavailable")
+Overloaded = _kind("Overloaded", Busy, 503, "overloaded")
+Refused = _kind("Refused", Permanent, 422, "refused")
 
 
 class Weird(Exception):
@@ -192,7 +178,7 @@ async def test_errors_become_problems_of_the_service(toy: str) -> None:
         503,
         {
             "type": "service_unavailable",
-            "title": "Service unavailable",
+            "title": "service_unavailable",
             "status": 503,
             "detail": "a dependency is unavailable; retry later",
         },
