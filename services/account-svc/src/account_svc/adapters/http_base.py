@@ -14,6 +14,7 @@ from parley_shared.problems import ProblemError
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ValidationError
 
+from account_svc.domain.requests import pydantic_errors
 from account_svc.errors import (
     AccountSvcError,
     MalformedRequest,
@@ -23,7 +24,6 @@ from account_svc.errors import (
     TransientError,
     ValidationFailed,
 )
-from account_svc.models import pydantic_errors
 
 M = TypeVar("M", bound=BaseModel)
 
