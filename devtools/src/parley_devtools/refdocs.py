@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -69,8 +70,17 @@ def _plain_type(schema: dict[str, Any]) -> str:
     return str(kind or "any")
 
 
+CITATION = re.compile(r"\s*\((?:beyond )?CONTRACT(?: sections?)? \d+\)|[Bb]eyond CONTRACT \d+;\s*")
+
+
+def own_words(text: str) -> str:
+    """A description without citations of the design contract, which is not in this
+    repository (the services' docstrings cite it; this reference stands on its own)."""
+    return CITATION.sub("", text)
+
+
 def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    return " ".join(own_words(text).split()).replace("|", "\\|")
 
 
 def schema_table(name: str, schema: dict[str, Any]) -> list[str]:
