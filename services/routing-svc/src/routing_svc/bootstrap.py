@@ -17,6 +17,9 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from faststream.nats import NatsBroker
+from parley_runtime.broker import service_broker
+from parley_runtime.broker import start as start_broker
 from parley_runtime.nats import connect as nats_connect
 from parley_shared import subjects
 from parley_shared.sealing import MasterKey
@@ -85,6 +88,7 @@ class Runtime:
     consumers: list[PullConsumer] = field(default_factory=list)
     nats_api: NatsApi | None = None
     ops_api: OpsApi | None = None
+    broker: NatsBroker | None = None
     publisher: JetStreamPublisher | None = None
     started: bool = False
     closing: asyncio.Event = field(default_factory=asyncio.Event)
@@ -304,8 +308,11 @@ async def start(
     if settings.role in ("all", "api"):
         rt.nats_api = NatsApi(nc, gate, submissions, settings.max_nats_in_flight)
         await rt.nats_api.start()
-    rt.ops_api = OpsApi(nc, providers, store, client_refs, role=settings.role)
+    rt.ops_api = OpsApi(providers, store, client_refs, role=settings.role)
     await rt.ops_api.start()
+    rt.broker = service_broker(settings.nats_url, "routing-svc", closing=rt.closing)
+    rt.ops_api.register(rt.broker)
+    await start_broker(rt.broker)
     rt.started = True
     gc.freeze()  # what start-up made lives as long as the process: keep it out of collections
     log.info("routing_svc_started", port=settings.http_port, providers=providers.kinds())
@@ -316,6 +323,9 @@ async def stop(rt: Runtime) -> None:
     rt.closing.set()
     if rt.nats_api is not None:
         await rt.nats_api.stop()
+    if rt.broker is not None:
+        with contextlib.suppress(Exception):
+            await rt.broker.stop()
     if rt.ops_api is not None:
         await rt.ops_api.stop()
     for consumer in rt.consumers:
