@@ -73,14 +73,14 @@ async def profile(
     p = Platform(Options(retry_schedule="1,2,4"))
     receiver = Receiver()
     await receiver.start()
-    spies: list[subprocess.Popen[bytes]] = []
+    recorders: list[subprocess.Popen[bytes]] = []
     try:
         await p.start()
         _, key = await p.create_account(receiver.url)
         await first_send(p.routing_base, key)
         warm = await run_client(p.routing_base, key, 2000, rate=1000, connections=32)
         await wait_finals(receiver, warm, 20)
-        spies = spy_on(p.pids(), seconds, out, fmt) if spy else []
+        recorders = spy_on(p.pids(), seconds, out, fmt) if spy else []
         pids = _pids(p)
         before, started = _cpu_of(pids), time.monotonic()
         me = psutil.Process(os.getpid()).cpu_times()
@@ -113,11 +113,11 @@ async def profile(
             "cpu_us_per_message": per_message,
         }
     finally:
-        for spy in spies:
+        for recorder in recorders:
             try:
-                spy.wait(timeout=seconds + 30)
+                recorder.wait(timeout=seconds + 30)
             except subprocess.TimeoutExpired:
-                spy.kill()
+                recorder.kill()
         await receiver.stop()
         p.close()
 
