@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from parley_runtime import tracing
 from parley_runtime.nats import connect as nats_connect
 from parley_shared import subjects
 from parley_shared.sealing import MasterKey
@@ -218,11 +219,16 @@ class Service:
         async def handle(source: PullSource, msg: Any) -> None:
             if self.intake is None:
                 raise RuntimeError("worker not built")
+            trace = tracing.traceparent_of(msg.headers)  # None unless tracing is on
             if kind is None:
                 delivery = _delivery(msg.data, self._seal)
+                if delivery is not None and trace is not None:
+                    delivery.traces = (trace,)
                 await self.intake.on_retry(source, msg.subject, delivery, msg.reply)
             else:
-                await self.intake.on_event(kind, source, msg.subject, msg.data, msg.reply)
+                await self.intake.on_event(
+                    kind, source, msg.subject, msg.data, msg.reply, trace=trace
+                )
 
         return PullSource(
             self.nc,

@@ -3,7 +3,8 @@
 - `parley.routing.v1.routes.query` `{}`, answered by every replica (no queue group)
   -> `{"replica", "role", "at", "routes": [...]}`: this replica's view of each route;
 - `parley.routing.v1.messages.trace` `{"message_id"}`, queue group `routing-svc-ops`
-  -> `{"message": {...}}`: the record, its attempts and every status event it caused, or the
+  -> `{"message": {...}}`: the record, its attempts, every status event it caused and the
+  trace it was accepted under (`trace_id`, `traceparent`; null when tracing was off), or the
   problem 404 when the message log does not hold it;
 - `parley.routing.v1.messages.find` `{"client_ref", "account_ids"?, "limit"?: 1..100}`, queue
   group `routing-svc-ops` -> `{"items": [{"account_id", "message_id"}], "truncated"}`, newest
@@ -36,6 +37,8 @@ from typing import Any
 
 import orjson
 import structlog
+from opentelemetry.trace import SpanKind
+from parley_runtime import tracing
 from parley_shared import subjects
 from parley_shared.timefmt import now_ts, ts_of_ms
 
@@ -197,6 +200,8 @@ def trace(msg: Message) -> dict[str, Any]:
             for attempt in msg.attempts
         ],
         "events": status_events(msg),
+        "trace_id": tracing.trace_id_of(msg.trace),
+        "traceparent": msg.trace,
     }
 
 
@@ -267,7 +272,10 @@ class OpsApi:
 
     def _handler(self, name: str, operation: Operation) -> Callable[[Any], Awaitable[None]]:
         async def respond(msg: Any) -> None:
-            reply = await self.answer(name, operation, msg.data)
+            with tracing.span(
+                f"ops {name}", kind=SpanKind.SERVER, parent=tracing.extract(msg.headers)
+            ):
+                reply = await self.answer(name, operation, msg.data)
             if msg.reply:
                 with contextlib.suppress(Exception):
                     await self._nc.publish(msg.reply, orjson.dumps(reply))

@@ -25,6 +25,8 @@ from typing import Any
 
 import orjson
 import structlog
+from opentelemetry.trace import SpanKind
+from parley_runtime import tracing
 from parley_shared import subjects
 
 from webhook_svc import metrics
@@ -143,7 +145,10 @@ class Api:
 
     def _handler(self, name: str, operation: Operation) -> Callable[[Any], Awaitable[None]]:
         async def handle(msg: Any) -> None:
-            reply = await self.answer(name, operation, msg.data)
+            with tracing.span(
+                f"api {name}", kind=SpanKind.SERVER, parent=tracing.extract(msg.headers)
+            ):
+                reply = await self.answer(name, operation, msg.data)
             if msg.reply:
                 await msg.respond(fitted(reply, self._nc.max_payload))
 
