@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from parley_runtime import tracing
 from parley_runtime.nats import connect as nats_connect
 from parley_shared.sealing import MasterKey
 from parley_shared.streams import ensure_streams
@@ -121,6 +122,8 @@ def create_app(settings: Settings) -> web.Application:
 
     services = Services()
     app = build_app(services, ready)
+    if tracing.enabled():
+        app.middlewares.insert(0, tracing.http_middleware())
 
     async def startup(_: web.Application) -> None:
         pool = await create_pool(settings.database_url.get_secret_value(), settings.db_pool_max)
