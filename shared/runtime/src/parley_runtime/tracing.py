@@ -107,6 +107,12 @@ def configure(service: str, env: Mapping[str, str] | None = None, exporter: Any 
     return True
 
 
+def flush() -> None:
+    """Export the spans ended so far now (tests; nothing when off)."""
+    if _provider is not None:
+        _provider.force_flush()
+
+
 def shutdown() -> None:
     """Export what is still queued and turn tracing off (at process exit; tests)."""
     global _tracer, _provider
