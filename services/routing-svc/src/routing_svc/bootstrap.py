@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from parley_runtime import tracing
+from parley_runtime import metrics_http, tracing
 from parley_runtime.nats import connect as nats_connect
 from parley_shared import subjects
 from parley_shared.sealing import MasterKey
@@ -368,6 +368,7 @@ def create_app(settings: Settings) -> web.Application:
     app = build_app(services, ready, extra, settings.max_body_bytes, settings.max_http_in_flight)
     if tracing.enabled():
         app.middlewares.insert(0, tracing.http_middleware())
+    metrics_http.serve_apart(app, settings.http_host, settings.metrics_port, "routing-svc")
     app[RUNTIME] = rt
 
     async def startup(_: web.Application) -> None:

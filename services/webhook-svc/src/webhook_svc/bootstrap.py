@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from parley_runtime import tracing
+from parley_runtime import metrics_http, tracing
 from parley_runtime.nats import connect as nats_connect
 from parley_shared import subjects
 from parley_shared.sealing import MasterKey
@@ -313,6 +313,7 @@ def create_app(settings: Settings, roles: Collection[str] = ROLES) -> web.Applic
     """The webhook-svc application for these roles; connections open on startup."""
     service = Service(settings, roles)
     app = build_app(service.ready)
+    metrics_http.serve_apart(app, settings.http_host, settings.metrics_port, "webhook-svc")
 
     async def startup(_: web.Application) -> None:
         await service.start()
