@@ -147,8 +147,10 @@ async def test_a_message_is_one_trace_across_services_and_the_console_shows_it(
     lookup_spans = await _spans(otlp, lookup_trace)
     asked = _one(lookup_spans, "GET /v1/message-trace", "account-svc")
     assert asked.links == ((trace_id, submit.span_id),)
-    assert _one(lookup_spans, "ops trace", "routing-svc").parent_span_id == asked.span_id
-    assert _one(lookup_spans, "api deliveries", "webhook-svc").parent_span_id == asked.span_id
+    routing = _one(lookup_spans, "parley.routing.v1.messages.trace process", "routing-svc")
+    assert routing.parent_span_id == asked.span_id
+    webhook = _one(lookup_spans, "parley.webhook.v1.deliveries.query process", "webhook-svc")
+    assert webhook.parent_span_id == asked.span_id
 
     lines = (traced_platform.root / "webhook.log").read_text().splitlines()
     logged = [json.loads(x) for x in lines if x.startswith("{") and "webhook_attempt_failed" in x]

@@ -64,8 +64,12 @@ def spy_on(pids: dict[str, int], seconds: float, out: Path, fmt: str) -> list[An
     return spies
 
 
-async def profile(rate: int, seconds: float, out: Path, fmt: str = "flamegraph") -> dict[str, Any]:
-    """Run the load with every service under py-spy; the CPU share per process."""
+async def profile(
+    rate: int, seconds: float, out: Path, fmt: str = "flamegraph", spy: bool = True
+) -> dict[str, Any]:
+    """Run the load with every service under py-spy (unless not `spy`); the CPU share per
+    process while the load runs, and the CPU time each spent per message until every message's
+    final event reached the receiver (a figure a busy machine changes far less than a rate)."""
     p = Platform(Options(retry_schedule="1,2,4"))
     receiver = Receiver()
     await receiver.start()
@@ -76,7 +80,7 @@ async def profile(rate: int, seconds: float, out: Path, fmt: str = "flamegraph")
         await first_send(p.routing_base, key)
         warm = await run_client(p.routing_base, key, 2000, rate=1000, connections=32)
         await wait_finals(receiver, warm, 20)
-        spies = spy_on(p.pids(), seconds, out, fmt)
+        spies = spy_on(p.pids(), seconds, out, fmt) if spy else []
         pids = _pids(p)
         before, started = _cpu_of(pids), time.monotonic()
         me = psutil.Process(os.getpid()).cpu_times()
@@ -90,24 +94,30 @@ async def profile(rate: int, seconds: float, out: Path, fmt: str = "flamegraph")
         )
         after, elapsed = _cpu_of(pids), time.monotonic() - started
         mine = psutil.Process(os.getpid()).cpu_times()
-        await wait_finals(receiver, load, 30)
+        await wait_finals(receiver, load, 60)
+        settled = _cpu_of(pids)
         share = {name: round((after[name] - before.get(name, 0.0)) / elapsed, 3) for name in after}
         share["load client + receiver"] = round(
             (mine.user + mine.system - me.user - me.system) / elapsed, 3
         )
         done = sum(1 for m in load.ids if m in receiver.finals)
+        per_message = {
+            name: round((settled[name] - before.get(name, 0.0)) * 1e6 / max(done, 1))
+            for name in settled
+        }
         return {
             "offered_per_s": rate,
             "accepted": len(load.ids),
             "final_at_receiver": done,
             "cpu_cores_per_process": share,
+            "cpu_us_per_message": per_message,
         }
     finally:
-        for spy in spies:
+        for proc in spies:
             try:
-                spy.wait(timeout=seconds + 30)
+                proc.wait(timeout=seconds + 30)
             except subprocess.TimeoutExpired:
-                spy.kill()
+                proc.kill()
         await receiver.stop()
         p.close()
 
@@ -119,8 +129,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--out", type=Path, default=Path("docs/perf"))
     parser.add_argument("--format", choices=["flamegraph", "raw"], default="flamegraph")
+    parser.add_argument("--no-spy", action="store_true", help="only the CPU figures")
     args = parser.parse_args()
-    result = asyncio.run(profile(args.rate, args.seconds, args.out, args.format))
+    result = asyncio.run(profile(args.rate, args.seconds, args.out, args.format, not args.no_spy))
     print(json.dumps(result, indent=2))
 
 

@@ -1,7 +1,8 @@
 """Wires webhook-svc: settings -> NATS, streams, views, stores, senders, handlers, consumers.
 
 Roles: `worker` (the STATUS, INBOUND and WEBHOOK_RETRY consumers and the deliveries),
-`api` (the request/reply API). `create_app(settings, roles)` builds the aiohttp app serving
+`api` (the request/reply API: FastStream subscribers on a broker of their own,
+`parley_runtime.broker`). `create_app(settings, roles)` builds the aiohttp app serving
 /healthz, /readyz and /metrics; its startup hook connects, its cleanup hook stops pulling,
 gives back what was not delivered, and disconnects. Nothing connects at import time.
 """
@@ -15,7 +16,10 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from faststream.nats import NatsBroker
 from parley_runtime import metrics_http, tracing
+from parley_runtime.broker import service_broker
+from parley_runtime.broker import start as start_broker
 from parley_runtime.nats import connect as nats_connect
 from parley_shared import subjects
 from parley_shared.sealing import MasterKey
@@ -68,6 +72,7 @@ class Service:
         self.intake: Intake | None = None
         self.dispatcher: Dispatcher | None = None
         self.api: Api | None = None
+        self.broker: NatsBroker | None = None
         self.sender: TargetSender | None = None
         self.purge: AccountPurge | None = None
         self._seal: BodySeal | None = None
@@ -105,7 +110,11 @@ class Service:
         attempt_log = AttemptLog(self.nc)
         if "api" in self.roles:
             self.api = Api(self.nc, dead_letters, attempt_log, retries)
-            await self.api.start()
+            self.broker = service_broker(
+                self.settings.nats_url, "webhook-svc", closing=self._closing
+            )
+            self.api.register(self.broker)
+            await start_broker(self.broker)
             self._state["api"] = True
         if "worker" in self.roles:
             poison = PoisonStore(js, seal, self._protection_of)
@@ -277,8 +286,10 @@ class Service:
             await self.dispatcher.close(self.settings.shutdown_grace_s)
         for source in self.sources:
             await source.close()
-        if self.api is not None:
-            await self.api.stop()
+        if self.broker is not None:
+            self._closing.set()
+            with contextlib.suppress(Exception):
+                await self.broker.stop()
         await self.view.stop()
         await self.disabled.stop()
         if self.sender is not None:

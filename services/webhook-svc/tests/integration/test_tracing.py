@@ -1,7 +1,7 @@
 """webhook-svc's part of a message's trace, in-process on a real NATS: a batch's attempt is
 the child of its first event's `traceparent` header and linked to the others', its retry (a
 WEBHOOK_RETRY schedule) the child of the failed attempt, a dead letter's replay the child of
-the request that asked for it; log lines of an attempt carry its trace id."""
+(FastStream's span of) the request that asked for it; an attempt's log lines carry its trace."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ async def test_a_replay_is_the_child_of_the_request_that_asked_for_it(
     traced: Traced, js: Any, master: Any, receiver: Receiver, start_service: Any
 ) -> None:
     """A dead letter replayed by a request carrying a `traceparent` (account-svc's) is
-    delivered in a span under that request's `api replay` span."""
+    delivered in a span under FastStream's span of that request, in the caller's trace."""
     receiver.script("/d", [500])
     account = Account(master, status_webhook=status_hook(receiver.url("/d"), retries=0))
     await account.publish(js)
@@ -131,7 +131,8 @@ async def test_a_replay_is_the_child_of_the_request_that_asked_for_it(
     )
     assert orjson.loads(reply.data) == {"status": 202}
     await wait_until(lambda: len(deliveries(traced)) == 2, 10, "the replay's attempt")
-    (asked,) = [s for s in traced.finished() if s.name == "api replay"]
+    replay = "parley.webhook.v1.dead_letters.replay process"  # FastStream's telemetry span
+    (asked,) = [s for s in traced.finished() if s.name == replay]
     assert hexes(asked)[0] == SECOND.split("-")[1]
     assert hexes(asked)[2] == SECOND.split("-")[2]
     replayed = deliveries(traced)[-1]

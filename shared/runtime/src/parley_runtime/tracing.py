@@ -107,6 +107,11 @@ def configure(service: str, env: Mapping[str, str] | None = None, exporter: Any 
     return True
 
 
+def provider() -> Any:
+    """The SDK's tracer provider while tracing is on (for FastStream's middleware), else None."""
+    return _provider
+
+
 def flush() -> None:
     """Export the spans ended so far now (tests; nothing when off)."""
     if _provider is not None:

@@ -1,5 +1,6 @@
-"""routing-svc's part of the trace (`parley_runtime.tracing`), wired by bootstrap only when
-tracing is on: off, none of this is built and the hot path is untouched.
+"""routing-svc's part of the trace (`parley_runtime.tracing`), wired by bootstrap: off, each
+wiring function hands back what it was given (or the plain publisher), so none of this is
+built and the hot path is untouched.
 
 - `TracedPublisher`: every JetStream message routing-svc publishes (SUBMIT, STATUS, INBOUND,
   reports, timers, users' messages) carries the current span's `traceparent` in its headers;
@@ -53,6 +54,16 @@ class TracedPublisher(JetStreamPublisher):
         return await super().publish(subject, payload, headers)
 
 
+def publisher(nc: Any) -> JetStreamPublisher:
+    """The JetStream publisher of the process: a `TracedPublisher` when tracing is on."""
+    return (TracedPublisher if tracing.enabled() else JetStreamPublisher)(nc)
+
+
+def providers(wired: Providers) -> Providers:
+    """The router's providers: `TracedProviders` when tracing is on, else `wired` itself."""
+    return TracedProviders(wired) if tracing.enabled() else wired
+
+
 def _ids(msg: Any) -> tracing.Attributes:
     """The message id and attempt of a SUBMIT / report / timer message, for its span."""
     with contextlib.suppress(orjson.JSONDecodeError, TypeError, ValueError, AttributeError):
@@ -72,7 +83,9 @@ def handlers(
     wired: dict[str, Handler], handovers: Handovers, store: Messages
 ) -> dict[str, Handler]:
     """The consumers' handlers with their spans (the purge consumer's, on account configs,
-    without: no message's trace goes there)."""
+    without: no message's trace goes there); `wired` itself when tracing is off."""
+    if not tracing.enabled():
+        return wired
     out = dict(wired)
     for name, span_name in SPAN_NAMES.items():
         if name in out:
