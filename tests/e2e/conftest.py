@@ -9,10 +9,12 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from parley_devtools.fakes.otlp import OtlpReceiver
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -35,7 +37,33 @@ async def _create_database(admin_url: str, name: str, drop: bool = False) -> Non
 @pytest.fixture(scope="module")
 def platform() -> Iterator[Platform]:
     """account-svc (bootstrapped), routing-svc (sandbox) and webhook-svc as child processes on
-    an embedded nats-server and PostgreSQL of their own; stopped (by pid) after the module.
+    an embedded nats-server and PostgreSQL of their own; stopped (by pid) after the module."""
+    with running_platform() as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def otlp() -> Iterator[OtlpReceiver]:
+    """A local OTLP/HTTP trace receiver for the module's platform to export to."""
+    receiver = OtlpReceiver().start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
+
+
+@pytest.fixture(scope="module")
+def traced_platform(otlp: OtlpReceiver) -> Iterator[Platform]:
+    """The platform with tracing on: every service exports its spans to `otlp` (batches
+    flushed every 100 ms)."""
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+    with running_platform(env) as stack:
+        yield stack
+
+
+@contextmanager
+def running_platform(env: dict[str, str] | None = None) -> Iterator[Platform]:
+    """The platform of the `platform` fixture, each service also given `env`.
 
     Everything lives in a temporary directory outside pytest's basetemp: pytest removes old
     basetemp directories, and another pytest run of the same user may do it while this runs.
@@ -52,7 +80,7 @@ def platform() -> Iterator[Platform]:
     else:
         pg = Postgres(data_dir=root / "pg").start()
         admin_url, url = pg.url, pg.url_for(name)
-    stack = Platform(root, url)
+    stack = Platform(root, url, env=dict(env or {}))
     try:
         asyncio.run(_create_database(admin_url, name))
         stack.start()

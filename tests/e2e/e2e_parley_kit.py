@@ -148,6 +148,7 @@ class Platform:
 
     root: Path
     database_url: str
+    env: dict[str, str] = field(default_factory=dict)  # more for every service (OTEL_*, ...)
     nats: NatsServer | None = None
     auth: AuthFiles | None = None
     ports: dict[str, int] = field(default_factory=dict)
@@ -181,6 +182,7 @@ class Platform:
             "NATS_URL": self.nats.url,
             "PARLEY_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
             "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+            **self.env,
         }
         account_env = child_env(
             **common,

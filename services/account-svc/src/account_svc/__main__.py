@@ -46,8 +46,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from aiohttp import web
+    from parley_runtime import tracing
 
     from account_svc.bootstrap import create_app
+
+    tracing.configure("account-svc")
 
     try:
         import uvloop
@@ -55,14 +58,17 @@ def main(argv: list[str] | None = None) -> int:
         uvloop.install()
     except ImportError:
         pass
-    web.run_app(
-        create_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        access_log=None,
-        print=None,
-        handle_signals=True,
-    )
+    try:
+        web.run_app(
+            create_app(settings),
+            host=settings.http_host,
+            port=settings.http_port,
+            access_log=None,
+            print=None,
+            handle_signals=True,
+        )
+    finally:
+        tracing.shutdown()  # the spans still queued go out
     return 0
 
 

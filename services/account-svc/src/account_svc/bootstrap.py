@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from parley_runtime import metrics_http, tracing
 from parley_runtime.nats import connect as nats_connect
 from parley_shared.sealing import MasterKey
 from parley_shared.streams import ensure_streams
@@ -98,6 +99,13 @@ def wire_registry(services: Services, pool: Any, directory: Directory) -> None:
     services.registry.subscriptions = Subscriptions(store, directory, services.accounts)
 
 
+def _observability(app: web.Application, settings: Settings) -> None:
+    """A server span per request when tracing is on; `/metrics` on its own port when set."""
+    if tracing.enabled():
+        app.middlewares.insert(0, tracing.http_middleware())
+    metrics_http.serve_apart(app, settings.http_host, settings.metrics_port, "account-svc")
+
+
 def create_app(settings: Settings) -> web.Application:
     """The account-svc application; connections open on startup, close on cleanup."""
     key = master_key(settings)
@@ -121,6 +129,7 @@ def create_app(settings: Settings) -> web.Application:
 
     services = Services()
     app = build_app(services, ready)
+    _observability(app, settings)
 
     async def startup(_: web.Application) -> None:
         pool = await create_pool(settings.database_url.get_secret_value(), settings.db_pool_max)

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
+from parley_runtime import tracing
 from parley_shared import subjects
 
 from account_svc.accounts import Accounts
@@ -29,7 +30,9 @@ class WebhookQueries:
 
     async def _ask(self, subject: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
-            msg = await self.nc.request(subject, orjson.dumps(body), timeout=REQUEST_TIMEOUT_S)
+            msg = await self.nc.request(
+                subject, orjson.dumps(body), timeout=REQUEST_TIMEOUT_S, headers=tracing.inject(None)
+            )
         except (NoRespondersError, NatsTimeout) as exc:
             raise TransientError("webhook-svc is not answering; retry later") from exc
         try:

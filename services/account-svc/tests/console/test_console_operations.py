@@ -162,6 +162,7 @@ async def test_find_a_message_shows_its_fallback_chain_and_webhooks(
     await expect(chain.get_by_role("listitem").nth(0)).to_contain_text("fell back to SMS")
     await expect(chain.get_by_role("listitem").nth(1)).to_contain_text("SMS via sms-1: delivered")
     await expect(page.get_by_text(message_id).first).to_be_visible()
+    await expect(page.get_by_text("not traced (tracing was off)")).to_be_visible()  # no OTLP
     attempts = page.get_by_role("table", name="Attempts, oldest first")
     await expect(attempts.get_by_role("row")).to_have_count(3)
     timeline = page.get_by_role("list", name="Timeline")

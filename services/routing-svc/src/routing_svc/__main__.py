@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from aiohttp import web
+    from parley_runtime import tracing
     from parley_shared.logging import configure_logging
 
     from routing_svc.adapters.providers.routes_file import RoutesFileError
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings()
     configure_logging("routing-svc", settings.log_level, settings.log_json)
+    tracing.configure("routing-svc")
     warn_retired()
     try:
         app = create_app(settings)
@@ -42,15 +44,18 @@ def main(argv: list[str] | None = None) -> int:
         uvloop.install()
     except ImportError:
         pass
-    web.run_app(
-        app,
-        host=settings.http_host,
-        port=settings.http_port,
-        access_log=None,
-        reuse_port=settings.http_reuse_port or None,
-        print=None,
-        handle_signals=True,
-    )
+    try:
+        web.run_app(
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            access_log=None,
+            reuse_port=settings.http_reuse_port or None,
+            print=None,
+            handle_signals=True,
+        )
+    finally:
+        tracing.shutdown()  # the spans still queued go out
     return 0
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 from faststream.nats import NatsBroker
+from parley_runtime import metrics_http, tracing
 from parley_runtime.broker import service_broker
 from parley_runtime.broker import start as start_broker
 from parley_runtime.nats import connect as nats_connect
@@ -227,11 +228,16 @@ class Service:
         async def handle(source: PullSource, msg: Any) -> None:
             if self.intake is None:
                 raise RuntimeError("worker not built")
+            trace = tracing.traceparent_of(msg.headers)  # None unless tracing is on
             if kind is None:
                 delivery = _delivery(msg.data, self._seal)
+                if delivery is not None and trace is not None:
+                    delivery.traces = (trace,)
                 await self.intake.on_retry(source, msg.subject, delivery, msg.reply)
             else:
-                await self.intake.on_event(kind, source, msg.subject, msg.data, msg.reply)
+                await self.intake.on_event(
+                    kind, source, msg.subject, msg.data, msg.reply, trace=trace
+                )
 
         return PullSource(
             self.nc,
@@ -318,6 +324,7 @@ def create_app(settings: Settings, roles: Collection[str] = ROLES) -> web.Applic
     """The webhook-svc application for these roles; connections open on startup."""
     service = Service(settings, roles)
     app = build_app(service.ready)
+    metrics_http.serve_apart(app, settings.http_host, settings.metrics_port, "webhook-svc")
 
     async def startup(_: web.Application) -> None:
         await service.start()

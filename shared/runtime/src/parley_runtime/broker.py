@@ -13,7 +13,10 @@ connects the service: its credentials from the environment (`NATS_CREDS`, else `
 reconnecting forever, connection changes logged through structlog without secrets. The broker
 holds a connection of its own (FastStream takes no connection made elsewhere). FastStream's
 per-message logging is off: it logs subjects (which may carry ids), and cost about 30% per
-message when measured (PERFORMANCE.md); the handlers log what matters themselves.
+message when measured (PERFORMANCE.md); the handlers log what matters themselves. With
+tracing on (`parley_runtime.tracing`), FastStream's own telemetry middleware makes a consumer
+span of each request, a child of the `traceparent` its headers carry, with Parley's tracer
+provider; off, the broker has no middleware at all.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from faststream.nats.security import NatsCredentials, NatsToken, NatsUserPasswor
 from faststream.security import BaseSecurity
 from parley_shared.environment import nats_servers
 
+from parley_runtime import tracing
 from parley_runtime.nats import Callback, settings
 
 
@@ -33,6 +37,16 @@ async def raw_body(msg: NatsMessage) -> bytes:
     """A request's body as it came (a subscriber's `decoder`): FastStream would parse JSON
     itself, and the handlers answer a body that is not JSON with their own 400 problem."""
     return bytes(msg.body)
+
+
+def _middlewares() -> tuple[Any, ...]:
+    """FastStream's telemetry middleware on Parley's tracer provider, when tracing is on."""
+    provider = tracing.provider()
+    if provider is None:
+        return ()
+    from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+
+    return (NatsTelemetryMiddleware(tracer_provider=provider, include_messages_counters=False),)
 
 
 def _security(options: dict[str, Any]) -> BaseSecurity | None:
@@ -63,6 +77,7 @@ def service_broker(
     return NatsBroker(
         nats_servers(url),
         security=security,
+        middlewares=_middlewares(),
         logger=None,
         graceful_timeout=5.0,
         **connect,

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
+from parley_runtime import tracing
 from parley_shared import subjects
 
 from account_svc.errors import AccountSvcError, NotFound, TransientError
@@ -61,7 +62,9 @@ class RoutingAsks:
 
     async def _ask(self, subject: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
-            msg = await self._nc.request(subject, orjson.dumps(body), timeout=self._timeout_s)
+            msg = await self._nc.request(
+                subject, orjson.dumps(body), timeout=self._timeout_s, headers=tracing.inject(None)
+            )
         except (NoRespondersError, NatsTimeout) as exc:
             raise TransientError(NOT_ANSWERING) from exc
         return _answer(msg.data)
@@ -72,7 +75,9 @@ class RoutingAsks:
         sub = await self._nc.subscribe(inbox)
         replies: list[dict[str, Any]] = []
         enough = asyncio.Event()
-        await self._nc.publish(subjects.ROUTING_ROUTES_QUERY, b"{}", reply=inbox)
+        await self._nc.publish(
+            subjects.ROUTING_ROUTES_QUERY, b"{}", reply=inbox, headers=tracing.inject(None)
+        )
         gathering = asyncio.create_task(self._gather(sub, replies, enough))
         self._gathers.add(gathering)
         gathering.add_done_callback(self._gathers.discard)

@@ -24,6 +24,8 @@ from typing import Any
 import orjson
 import structlog
 from nats.errors import Error as NatsError
+from opentelemetry.trace import SpanKind
+from parley_runtime import tracing
 from parley_shared import subjects
 
 from routing_svc.access import Gate, refused, validated
@@ -126,7 +128,10 @@ class NatsApi:
 
     async def _answer(self, msg: Any) -> None:
         caller = _caller_of(msg.subject)
-        answer = await self.send(msg.headers, msg.data, caller=caller, reply=msg.reply or None)
+        with tracing.span(  # a no-op unless tracing is on; continues the caller's traceparent
+            "send over NATS", kind=SpanKind.SERVER, parent=tracing.extract(msg.headers)
+        ):
+            answer = await self.send(msg.headers, msg.data, caller=caller, reply=msg.reply or None)
         if answer is not None and msg.reply:
             status, body = answer
             await self._nc.publish(msg.reply, body, headers={STATUS_HEADER: str(status)})

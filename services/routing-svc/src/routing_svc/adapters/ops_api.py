@@ -3,7 +3,8 @@
 - `parley.routing.v1.routes.query` `{}`, answered by every replica (no queue group)
   -> `{"replica", "role", "at", "routes": [...]}`: this replica's view of each route;
 - `parley.routing.v1.messages.trace` `{"message_id"}`, queue group `routing-svc-ops`
-  -> `{"message": {...}}`: the record, its attempts and every status event it caused, or the
+  -> `{"message": {...}}`: the record, its attempts, every status event it caused and the
+  trace it was accepted under (`trace_id`, `traceparent`; null when tracing was off), or the
   problem 404 when the message log does not hold it;
 - `parley.routing.v1.messages.find` `{"client_ref", "account_ids"?, "limit"?: 1..100}`, queue
   group `routing-svc-ops` -> `{"items": [{"account_id", "message_id"}], "truncated"}`, newest
@@ -42,6 +43,7 @@ from typing import Any
 import orjson
 import structlog
 from faststream.nats.broker.registrator import NatsRegistrator
+from parley_runtime import tracing
 from parley_runtime.broker import raw_body
 from parley_shared import subjects
 from parley_shared.timefmt import now_ts, ts_of_ms
@@ -205,6 +207,8 @@ def trace(msg: Message) -> dict[str, Any]:
             for attempt in msg.attempts
         ],
         "events": status_events(msg),
+        "trace_id": tracing.trace_id_of(msg.trace),
+        "traceparent": msg.trace,
     }
 
 
