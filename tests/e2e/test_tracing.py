@@ -12,8 +12,11 @@ import json
 from typing import Any
 
 import aiohttp
-from e2e_parley_kit import ADMIN_PASSWORD, Platform, Receiver, call, until
+from e2e_parley_kit import ADMIN_PASSWORD, call
 from parley_devtools.fakes.otlp import OtlpReceiver, ReceivedSpan
+from parley_devtools.platform import Platform
+from parley_devtools.receiver import Receiver
+from parley_devtools.waiting import eventually
 
 
 async def _account(session: aiohttp.ClientSession, base: str, hooks: str) -> tuple[str, str, str]:
@@ -72,11 +75,13 @@ async def test_a_message_is_one_trace_across_services_and_the_console_shows_it(
     the retry of the failed one (webhook-svc) share one trace, each linked to its parent across
     the NATS hop; account-svc's trace view answers that trace id from a lookup linked to it,
     and webhook-svc's log line of the failed attempt carries it."""
-    receiver = await Receiver(fail_first={"/status": 1}).start()
+    receiver = Receiver()
+    receiver.script("/status", [503])
+    await receiver.start()
     try:
         async with aiohttp.ClientSession() as session:
             token, account_id, api_key = await _account(
-                session, traced_platform.account, receiver.base
+                session, traced_platform.account, receiver.url("")
             )
             body = {"to": "+919876543210", "channel": "sms", "content": {"text": "traced"}}
 
@@ -86,13 +91,13 @@ async def test_a_message_is_one_trace_across_services_and_the_console_shows_it(
                 )
                 return str(answer.json["message_id"]) if answer.status == 202 else None
 
-            message_id = await until(accepted, "routing-svc to accept a send", 20)
+            message_id = await eventually(accepted, what="routing-svc to accept a send")
 
             async def delivered_twice() -> bool:
                 carried = [d.body for d in receiver.accepted("/status")]
                 return sum(message_id.encode() in b for b in carried) >= 2  # sent, delivered
 
-            await until(delivered_twice, "both webhooks delivered", 30)
+            await eventually(delivered_twice, what="both webhooks delivered")
             lookup = await call(
                 session,
                 "GET",
@@ -152,6 +157,6 @@ async def test_a_message_is_one_trace_across_services_and_the_console_shows_it(
     webhook = _one(lookup_spans, "parley.webhook.v1.deliveries.query process", "webhook-svc")
     assert webhook.parent_span_id == asked.span_id
 
-    lines = (traced_platform.root / "webhook.log").read_text().splitlines()
+    lines = (traced_platform.root / "webhook-svc.log").read_text().splitlines()
     logged = [json.loads(x) for x in lines if x.startswith("{") and "webhook_attempt_failed" in x]
     assert [line["trace_id"] for line in logged] == [trace_id], logged

@@ -14,16 +14,16 @@ import orjson
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from parley_devtools.account_events import status_hook
+from parley_devtools.receiver import Receiver
+from parley_devtools.waiting import eventually
 from parley_runtime import tracing
 from parley_shared import subjects
 from webhook_testkit import (
     Account,
-    Receiver,
     dead_letters,
     log_lines,
     status_event,
-    status_hook,
-    wait_until,
 )
 
 FIRST = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -87,7 +87,7 @@ async def test_a_batch_follows_its_first_event_and_its_retry_follows_the_failed_
     await start_service(batch_eager=False)
     await publish(js, status_event(account.account_id, "sent"), FIRST)
     await publish(js, status_event(account.account_id, "delivered"), SECOND)
-    await wait_until(lambda: len(deliveries(traced)) == 2, 10, "an attempt and its retry")
+    await eventually(lambda: len(deliveries(traced)) == 2, 10, "an attempt and its retry")
     failed, retry = deliveries(traced)
     assert (failed.attributes or {})["parley.events"] == 2
     assert (failed.attributes or {})["http.response.status_code"] == 503
@@ -121,7 +121,7 @@ async def test_a_replay_is_the_child_of_the_request_that_asked_for_it(
         letters[:] = await dead_letters(traced.nc, account.account_id)
         return len(letters) == 1
 
-    await wait_until(dead, 10, "a dead letter")
+    await eventually(dead, 10, "a dead letter")
     body = {"account_id": account.account_id, "dead_letter_id": letters[0]["id"]}
     reply = await traced.nc.request(
         subjects.WEBHOOK_DEAD_LETTERS_REPLAY,
@@ -130,7 +130,7 @@ async def test_a_replay_is_the_child_of_the_request_that_asked_for_it(
         headers={"traceparent": SECOND},
     )
     assert orjson.loads(reply.data) == {"status": 202}
-    await wait_until(lambda: len(deliveries(traced)) == 2, 10, "the replay's attempt")
+    await eventually(lambda: len(deliveries(traced)) == 2, 10, "the replay's attempt")
     replay = "parley.webhook.v1.dead_letters.replay process"  # FastStream's telemetry span
     (asked,) = [s for s in traced.finished() if s.name == replay]
     assert hexes(asked)[0] == SECOND.split("-")[1]
