@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 .DEFAULT_GOAL := help
 BROWSER_FILE := $(TOOLS)/chromium-path
 
-.PHONY: help install browser run test lint fmt bench chaos clean
+.PHONY: help install browser run test lint fmt docs bench chaos clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ lint: install ## ruff + mypy --strict
 fmt: install ## format the code
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+docs: install ## regenerate docs/api.md and docs/events.md from the services' OpenAPI and AsyncAPI documents
+	$(VENV)/bin/python -m parley_devtools.refdocs
 
 bench: install ## run the benchmarks and print their figures
 	$(VENV)/bin/python -m parley_devtools.bench

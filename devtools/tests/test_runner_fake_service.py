@@ -24,7 +24,8 @@ from typing import Any
 import psutil
 import pytest
 from parley_devtools.embedded import free_port
-from parley_devtools.runner import BANNER_TITLE, STOP_GRACE
+from parley_devtools.processes import STOP_GRACE
+from parley_devtools.runner import BANNER_TITLE
 
 FAKE = Path(__file__).with_name("fake_service.py")
 RUNNER = Path(sys.executable).parent / "parley-run"

@@ -13,16 +13,13 @@ from typing import Any
 
 import pytest
 from parley_devtools.embedded import LOOPBACK
-from parley_devtools.runner import (
-    RunnerError,
+from parley_devtools.processes import resolve_command
+from parley_devtools.runner import RunnerError, load_master_key, parse_bootstrap, redact_url
+from parley_devtools.services import (
     ServiceSpec,
     ServiceSpecError,
     discover_services,
-    load_master_key,
-    parse_bootstrap,
     pick_port,
-    redact_url,
-    resolve_command,
     service_port,
 )
 

@@ -12,8 +12,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from account_process import Child, StartAccount, start_account_svc
-from parley_devtools.embedded import stop_process
+from account_process import StartAccount, start_account_svc
+from parley_devtools.processes import Child
 
 
 @pytest.fixture
@@ -31,4 +31,4 @@ async def account_svc(
 
     yield start
     for child in children:
-        stop_process(child.proc)
+        child.stop()

@@ -13,10 +13,11 @@ import pytest
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
 from nats.js.api import StreamConfig
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from routing_fixtures import log_stream, master_key, routing, routing_settings
 from routing_svc.bootstrap import create_app
-from routing_testkit import Routing, allow, eventually, make_settings
+from routing_testkit import Routing, allow, make_settings
 
 __all__ = ["log_stream", "master_key", "routing", "routing_settings"]
 

@@ -14,24 +14,23 @@ from typing import Any
 import nats
 import orjson
 import pytest
+from parley_devtools.account_events import inbound_hook, status_hook
+from parley_devtools.receiver import Receiver
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from parley_shared.logging import configure_logging
 from parley_shared.sealing import MasterKey, generate_master_key
 from parley_shared.streams import ensure_streams
 from webhook_testkit import (
     Account,
-    Receiver,
     ServiceRunner,
     Terminations,
     dead_letters,
     inbound_event,
-    inbound_hook,
     log_lines,
     publish_events,
     sample,
     status_event,
-    status_hook,
-    wait_until,
 )
 
 MARKER = "ABUSE-MARKER-51d0"
@@ -153,14 +152,14 @@ async def test_a_poison_flood_on_every_consumer_is_terminated_while_events_flow(
     def terminated(consumer: str) -> float:
         return sample("parley_webhook_invalid_messages_total", consumer=consumer) - before[consumer]
 
-    await wait_until(
+    await eventually(
         lambda: all(terminated(c) == sent[c] for c in CONSUMERS), 20, "every poison terminated"
     )
-    await wait_until(lambda: sorted(receiver.event_ids("/s")) == sorted(good_status), 10, "status")
-    await wait_until(
+    await eventually(lambda: sorted(receiver.event_ids("/s")) == sorted(good_status), 10, "status")
+    await eventually(
         lambda: sorted(receiver.event_ids("/i")) == sorted(good_inbound), 10, "inbound"
     )
-    await wait_until(lambda: len(terminations.seen) == sum(sent.values()), 5, "advisories")
+    await eventually(lambda: len(terminations.seen) == sum(sent.values()), 5, "advisories")
     for consumer, stream in CONSUMERS.items():
         info = await js.consumer_info(stream, consumer)
         assert (info.num_ack_pending, info.num_redelivered) == (0, 0), consumer
@@ -204,7 +203,7 @@ async def test_targets_hiding_loopback_in_ipv6_forms_are_never_contacted(
                 return False
         return True
 
-    await wait_until(all_dead, 20, "every event dead-lettered")
+    await eventually(all_dead, 20, "every event dead-lettered")
     for account in accounts:
         [letter] = await dead_letters(webhook_nc, account.account_id)
         assert letter["last_error"] == REFUSED, account.status_webhook

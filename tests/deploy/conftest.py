@@ -10,8 +10,6 @@ import contextlib
 import json
 import os
 import re
-import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,13 +18,9 @@ from typing import Any
 
 import pytest
 import yaml
-from parley_devtools.embedded import (
-    LOOPBACK,
-    free_port,
-    nats_server_binary,
-    stop_process,
-    wait_port,
-)
+from parley_devtools.embedded import LOOPBACK, free_port, nats_server_binary, wait_port
+from parley_devtools.processes import Child
+from parley_devtools.waiting import eventually_sync
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -34,7 +28,6 @@ SERVICES = ("account-svc", "routing-svc", "webhook-svc")
 NATS_DIR = DEPLOY / "nats"
 LOCAL_CLUSTER_CONF = NATS_DIR / "local-cluster.conf"
 ROUTE_PASSWORD = "route-test-password"
-CLUSTER_S = 20.0
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -125,7 +118,7 @@ class Node:
     monitor_port: int
     store: Path
     log: Path
-    proc: subprocess.Popen[bytes] | None = None
+    child: Child | None = None
 
     @property
     def url(self) -> str:
@@ -190,21 +183,15 @@ def local_cluster(root: Path) -> Iterator[list[Node]]:
                 "NATS_RESOLVER_DIR": str(node.store / "jwt"),
                 "NATS_ROUTE_PASSWORD": ROUTE_PASSWORD,
             }
-            with node.log.open("wb") as out:
-                node.proc = subprocess.Popen(
-                    [nats_server_binary(), "-c", str(config)],
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+            argv = [nats_server_binary(), "-c", str(config)]
+            node.child = Child(node.name, argv, env, log=node.log).start()
         for node in nodes:
             wait_port(node.client_port)
         yield nodes
     finally:
         for node in nodes:
-            if node.proc is not None:
-                stop_process(node.proc)
+            if node.child is not None:
+                node.child.stop()
 
 
 def _get_json(url: str) -> Any:
@@ -214,30 +201,29 @@ def _get_json(url: str) -> Any:
 
 def wait_meta_leader(nodes: list[Node]) -> str:
     """Block until every node sees a JetStream meta leader in a 3-node cluster; return its name."""
-    deadline = time.monotonic() + CLUSTER_S
-    last: Any = None
-    while time.monotonic() < deadline:
+
+    def leader() -> str:
         try:
             views = [
                 _get_json(f"http://{LOOPBACK}:{n.monitor_port}/jsz")["meta_cluster"] for n in nodes
             ]
-            leaders = {v.get("leader") for v in views}
-            agreed = len(leaders) == 1 and not leaders & {None, ""}
-            # The leader must also see both other peers current (only its own view tracks
-            # them): until then, placing an R3 stream fails with "no suitable peers for
-            # placement, peer offline".
-            current = any(
-                len(v.get("replicas") or []) == 2
-                and all(r.get("current") and not r.get("offline") for r in v["replicas"])
-                for v in views
-            )
-            if agreed and current and all(v.get("cluster_size") == 3 for v in views):
-                return str(leaders.pop())
-            last = views
-        except (OSError, KeyError, ValueError) as exc:
-            last = exc
-        time.sleep(0.1)
-    raise AssertionError(f"no JetStream meta leader within {CLUSTER_S}s: {last}")
+        except (OSError, KeyError, ValueError):
+            return ""
+        leaders = {v.get("leader") for v in views}
+        agreed = len(leaders) == 1 and not leaders & {None, ""}
+        # The leader must also see both other peers current (only its own view tracks them):
+        # until then, placing an R3 stream fails with "no suitable peers for placement, peer
+        # offline".
+        current = any(
+            len(v.get("replicas") or []) == 2
+            and all(r.get("current") and not r.get("offline") for r in v["replicas"])
+            for v in views
+        )
+        if agreed and current and all(v.get("cluster_size") == 3 for v in views):
+            return str(leaders.pop())
+        return ""
+
+    return eventually_sync(leader, what="a JetStream meta leader", step_s=0.1)
 
 
 @dataclass

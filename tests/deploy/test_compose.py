@@ -171,3 +171,16 @@ def test_env_example_lists_every_required_variable() -> None:
     assert required
     assert required <= defined, required - defined
     assert "PARLEY_MASTER_KEY_PREVIOUS" in defined
+
+
+def test_metrics_have_their_own_port_that_is_not_published(compose: dict[str, Any]) -> None:
+    """Every Parley service sets `<PREFIX>_METRICS_PORT` apart from its HTTP port and publishes
+    only the HTTP port: /metrics stays inside the compose network."""
+    for name in ("account-svc", "routing-svc", "webhook-api", "webhook-worker"):
+        service = compose["services"][name]
+        env = service["environment"]
+        (setting,) = [k for k in env if k.endswith("_METRICS_PORT")]
+        metrics, http = env[setting], env[setting.replace("_METRICS_PORT", "_HTTP_PORT")]
+        assert metrics != http
+        published = [str(p).rsplit(":", 1)[-1] for p in service.get("ports", [])]
+        assert metrics not in published, name

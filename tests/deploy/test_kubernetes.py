@@ -255,7 +255,7 @@ def test_deployment_probes_resources_and_security(name: str, base: list[dict[str
     deployment = by_kind(base, "Deployment")[name]
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert [p["name"] for p in container["ports"]] == ["http"]
+    assert [p["name"] for p in container["ports"]] == ["http", "metrics"]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
@@ -431,3 +431,25 @@ def test_routing_ships_an_smpp_route_and_no_sandbox(
     data = config["parley-config"]["data"]
     assert "ROUTING_PROVIDER" not in data
     assert "ROUTING_REPLICAS_HINT" not in data
+
+
+@pytest.mark.parametrize("name", sorted(WORKLOADS))
+def test_metrics_are_scraped_on_their_own_port_no_service_exposes(
+    name: str, base: list[dict[str, Any]]
+) -> None:
+    """Each pod serves /metrics only on its `metrics` port (`<PREFIX>_METRICS_PORT`), which
+    the scrape annotation names and no Service forwards: the http port is the public one."""
+    deployment = by_kind(base, "Deployment")[name]
+    template = deployment["spec"]["template"]
+    (container,) = template["spec"]["containers"]
+    port = next(p["containerPort"] for p in container["ports"] if p["name"] == "metrics")
+    http = next(p["containerPort"] for p in container["ports"] if p["name"] == "http")
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    (setting,) = [k for k in env if k.endswith("_METRICS_PORT")]
+    assert env[setting] == str(port)
+    assert env[setting.replace("_METRICS_PORT", "_HTTP_PORT")] == str(http)
+    assert port != http
+    assert template["metadata"]["annotations"]["prometheus.io/port"] == str(port)
+    for service in by_kind(base, "Service").values():
+        for forwarded in service["spec"]["ports"]:
+            assert forwarded["targetPort"] not in ("metrics", port), service["metadata"]["name"]

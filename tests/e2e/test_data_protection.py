@@ -14,9 +14,8 @@ Deleting the accounts then purges what the platform kept of them.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import os
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +23,11 @@ import aiohttp
 import asyncpg
 import nats
 import pytest
-from e2e_parley_kit import ADMIN_PASSWORD, Platform, Receiver, call, until
+from e2e_parley_kit import ADMIN_PASSWORD, call
 from nats.js.errors import NotFoundError
+from parley_devtools.platform import Platform
+from parley_devtools.receiver import Receiver
+from parley_devtools.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -158,13 +160,11 @@ async def _traffic(
         )
         return answer if answer.status == 202 else None
 
-    answer = await until(accepted, f"{sent.protection} send accepted")
+    answer = await eventually(accepted, what=f"{sent.protection} send accepted")
     sent.message_id = answer.json["message_id"]
     tried = f"/status-{sent.protection}"
-    await until(
-        lambda: _async(len([d for d in receiver.deliveries if d.path == tried]) >= 2),
-        f"{sent.protection} sent and delivered tried",
-        30,
+    await eventually(
+        lambda: len(receiver.on(tried)) >= 2, what=f"{sent.protection} sent and delivered tried"
     )
     code = await _short_code(platform, sent.message_id)
     async with session.get(f"{platform.routing}/s/{code}", allow_redirects=False) as resp:
@@ -192,7 +192,7 @@ async def _short_code(platform: Platform, message_id: str) -> str:
                 return subject.rsplit(".", 1)[-1]
         return None
 
-    return str(await until(find, "the short link"))
+    return str(await eventually(find, what="the short link"))
 
 
 async def _nats_holdings(platform: Platform) -> list[tuple[str, str, bytes, bool]]:
@@ -239,8 +239,8 @@ async def _pg_holdings(database_url: str) -> list[tuple[str, bytes]]:
 
 async def _metrics(session: aiohttp.ClientSession, platform: Platform) -> bytes:
     texts = []
-    for port in platform.ports.values():
-        async with session.get(f"http://127.0.0.1:{port}/metrics") as resp:
+    for service in platform.services.values():
+        async with session.get(f"{service.base}/metrics") as resp:
             texts.append(await resp.read())
     return b"".join(texts)
 
@@ -264,8 +264,11 @@ def _violations(sent: Sent, holdings: list[tuple[str, str, bytes, bool]]) -> lis
 def receiver() -> Any:
     """A webhook receiver whose status paths fail once (a dead letter, retries 0) and whose
     inbound paths fail once (a retry)."""
-    fail = {f"/{kind}-{p}": 1 for kind in ("status", "inbound") for p in CHOICES}
-    return Receiver(fail_first=fail)
+    receiver = Receiver()
+    for kind in ("status", "inbound"):
+        for choice in CHOICES:
+            receiver.script(f"/{kind}-{choice}", [503])
+    return receiver
 
 
 async def test_each_choice_keeps_only_what_it_allows(platform: Platform, receiver: Any) -> None:
@@ -275,19 +278,16 @@ async def test_each_choice_keeps_only_what_it_allows(platform: Platform, receive
     await receiver.start()
     try:
         async with aiohttp.ClientSession() as session:
-            accounts = await _setup(session, platform, receiver.base)
+            accounts = await _setup(session, platform, receiver.url(""))
             for sent in accounts:
                 await _traffic(session, platform, sent, receiver)
             for sent in accounts:
-                await until(
-                    lambda s=sent: _async(receiver.accepted(f"/inbound-{s.protection}")),
-                    f"{sent.protection} inbound delivered",
-                    30,
+                await eventually(
+                    lambda s=sent: receiver.accepted(f"/inbound-{s.protection}"),
+                    what=f"{sent.protection} inbound delivered",
                 )
-                await until(
-                    lambda s=sent: _async(_clicked(receiver, s)),
-                    f"{sent.protection} click delivered",
-                    30,
+                await eventually(
+                    lambda s=sent: _clicked(receiver, s), what=f"{sent.protection} click delivered"
                 )
             for sent in accounts:
                 (delivery,) = receiver.accepted(f"/inbound-{sent.protection}")
@@ -297,7 +297,7 @@ async def test_each_choice_keeps_only_what_it_allows(platform: Platform, receive
                 holdings = await _nats_holdings(platform)
                 return [v for sent in accounts for v in _violations(sent, holdings)]
 
-            assert await _settles(kept_wrongly, 20) == []
+            assert await _settles(kept_wrongly) == []
             holdings = await _nats_holdings(platform)
             store = accounts[0]
             for needle in store.needles:  # the scan does see what store keeps
@@ -325,19 +325,18 @@ def _clicked(receiver: Any, sent: Sent) -> bool:
     )
 
 
-async def _async(value: Any) -> Any:
-    return value
-
-
-async def _settles(read: Any, within_s: float) -> list[str]:
+async def _settles(read: Any) -> list[str]:
     """Poll `read` until it answers an empty list (erasures and purges run in the background)
-    or `within_s` passed; its last answer."""
-    deadline = time.monotonic() + within_s
-    while True:
-        found: list[str] = await read()
-        if not found or time.monotonic() > deadline:
-            return found
-        await asyncio.sleep(0.2)
+    or the patience runs out; its last answer."""
+    last: list[str] = []
+
+    async def settled() -> bool:
+        last[:] = await read()
+        return not last
+
+    with contextlib.suppress(AssertionError):
+        await eventually(settled, what="the erasures", step_s=0.2)
+    return last
 
 
 async def _deleted_accounts_are_purged(
@@ -364,4 +363,4 @@ async def _deleted_accounts_are_purged(
                     out.append(f"{stream} {subject}")
         return out
 
-    assert await _settles(left, 30) == []
+    assert await _settles(left) == []

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from e2e_parley_kit import ADMIN_PASSWORD, Platform, call, until
+from e2e_parley_kit import ADMIN_PASSWORD, call
+from parley_devtools.platform import Platform
+from parley_devtools.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -181,7 +183,7 @@ async def test_no_5xx_from_account_and_routing_apis(platform: Platform) -> None:
             )
             return bool(got.status == 200)
 
-        await until(key_works, "routing-svc to know the fuzz account", 10)
+        await eventually(key_works, what="routing-svc to know the fuzz account")
 
     tmp_path = platform.root  # outside pytest's basetemp, like the rest of the platform
     started = time.monotonic()

@@ -4,6 +4,7 @@ authentication on: subscribe, send over NATS, replay from the durable consumer."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import subprocess
@@ -11,10 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-import aiohttp
 import nats
 import pytest
-from e2e_parley_kit import Platform, create_sms_account
+from parley_devtools.platform import Platform
+from parley_devtools.waiting import eventually, eventually_sync
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "integrators.md"
 RUN_S = 60.0
@@ -33,20 +34,20 @@ def examples() -> dict[str, str]:
 
 async def _account(platform: Platform) -> tuple[str, str]:
     """A new account, once its NATS side is ready (its id and key connect)."""
-    async with aiohttp.ClientSession() as session:
-        acc, key = await create_sms_account(session, platform.account)
-    deadline = time.monotonic() + RUN_S
-    while True:
+    acc, key = await platform.admin.create_account(traffic_type="otp")
+
+    async def connects() -> bool:
         try:
             nc = await nats.connect(
                 platform.nats_url, user=acc, password=key, allow_reconnect=False
             )
         except nats.errors.Error:
-            assert time.monotonic() < deadline, "the new account never connected"
-            await asyncio.sleep(0.05)
-            continue
+            return False
         await nc.close()
-        return acc, key
+        return True
+
+    await eventually(connects, RUN_S, "the new account to connect", 0.05)
+    return acc, key
 
 
 def _start(code: str, env: dict[str, str]) -> subprocess.Popen[str]:
@@ -91,19 +92,24 @@ def test_the_nats_py_examples_work(platform: Platform) -> None:
     subscriber = _start(found["subscribe"], env)
     try:
         _line(subscriber, "subscribed")
-        deadline = time.monotonic() + RUN_S
-        while True:  # the first connect may come before Parley applied the new account
-            sent = subprocess.run(
-                [sys.executable, "-c", found["send"]],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=RUN_S,
-                check=False,
+        runs: list[subprocess.CompletedProcess[str]] = []
+
+        def sent_ok() -> bool:  # the first connect may come before Parley applied the account
+            runs.append(
+                subprocess.run(
+                    [sys.executable, "-c", found["send"]],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=RUN_S,
+                    check=False,
+                )
             )
-            if sent.returncode == 0 or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
+            return runs[-1].returncode == 0
+
+        with contextlib.suppress(AssertionError):
+            eventually_sync(sent_ok, RUN_S, "the send example", 0.2)
+        sent = runs[-1]
         assert sent.returncode == 0, sent.stdout + sent.stderr
         status, message_id = sent.stdout.split()
         assert status == "202", sent.stdout

@@ -16,17 +16,10 @@ from typing import Any
 import aiohttp
 import nats
 import pytest
-from e2e_parley_kit import (
-    ADMIN_PASSWORD,
-    Answer,
-    Delivery,
-    EnvelopeKey,
-    Platform,
-    Receiver,
-    call,
-    until,
-    verify_signature,
-)
+from e2e_parley_kit import ADMIN_PASSWORD, Answer, EnvelopeKey, call, verify_signature
+from parley_devtools.platform import Platform
+from parley_devtools.receiver import Received, Receiver
+from parley_devtools.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -240,10 +233,10 @@ def accepted_id(answer: Answer, key: EnvelopeKey) -> str:
 
 def status_events(
     receiver: Receiver, secret: str, hook_key: EnvelopeKey
-) -> list[tuple[Delivery, list[dict[str, Any]]]]:
+) -> list[tuple[Received, list[dict[str, Any]]]]:
     """Every status delivery (any answer), verified and decrypted: (delivery, events)."""
     out = []
-    for d in receiver.deliveries:
+    for d in receiver.requests:
         if d.path != "/status":
             continue
         verify_signature(secret, d.headers, d.body)
@@ -281,7 +274,9 @@ async def test_whole_journey_through_the_public_contract(platform: Platform) -> 
     """An aggregator admin's conversational RCS->SMS account sends, falls back, is read, gets a
     reply and a typing indicator, and STOP opts the user out, all seen exactly as the contract
     says by an independently verifying and decrypting webhook receiver."""
-    receiver = await Receiver(fail_first={"/status": 1}).start()
+    receiver = Receiver()
+    receiver.script("/status", [503])
+    await receiver.start()
     try:
         async with aiohttp.ClientSession() as session:
             await journey(platform, receiver, session)
@@ -294,7 +289,7 @@ async def test_whole_journey_through_the_public_contract(platform: Platform) -> 
 async def journey(platform: Platform, receiver: Receiver, session: aiohttp.ClientSession) -> None:
     """The steps of the journey (see the module docstring)."""
     routing = platform.routing
-    account, api_key, secret = await setup_account(session, platform.account, receiver.base)
+    account, api_key, secret = await setup_account(session, platform.account, receiver.url(""))
     acc_id = account["id"]
     api_key_v, hook_key = keys_of(account)
 
@@ -326,7 +321,7 @@ async def journey(platform: Platform, receiver: Receiver, session: aiohttp.Clien
         answer = await send_http(session, routing, api_key, api_key_v, msg1)
         return None if answer.status in (401, 503) else answer
 
-    sent1 = await until(first_send, "routing-svc to know the new account", 10)
+    sent1 = await eventually(first_send, what="routing-svc to know the new account")
     id1 = accepted_id(sent1, api_key_v)
     plain = await call(session, "POST", f"{routing}/v1/messages", msg1, api_key)
     assert plain.status == 400, plain.json
@@ -362,7 +357,7 @@ async def journey(platform: Platform, receiver: Receiver, session: aiohttp.Clien
     def events_now() -> list[dict[str, Any]]:
         seen: dict[str, dict[str, Any]] = {}
         for d, batch in status_events(receiver, secret, hook_key):
-            if d.answered < 300:
+            if d.status < 300:
                 for e in batch:
                     seen.setdefault(e["id"], e)
         return list(seen.values())
@@ -373,21 +368,21 @@ async def journey(platform: Platform, receiver: Receiver, session: aiohttp.Clien
         read = any(e["type"] == "parley.message.read" and e["subject"] == id2 for e in evs)
         return {id1, id2, id3} <= finals and read
 
-    await until(all_final, "final events of the three messages and the read of msg2", 30)
+    await eventually(all_final, what="final events of the three messages and the read of msg2")
 
     deliveries = status_events(receiver, secret, hook_key)
     # The receiver refused the first status delivery: the retry has the same webhook-id and
     # the same events, in a freshly sealed envelope.
     first, first_events = deliveries[0]
-    assert first.answered == 503
+    assert first.status == 503
     retried = [
         (d, b) for d, b in deliveries[1:] if d.headers["webhook-id"] == first.headers["webhook-id"]
     ]
     assert len(retried) == 1, [d.headers["webhook-id"] for d, _ in deliveries]
-    assert retried[0][0].answered < 300
+    assert retried[0][0].status < 300
     assert retried[0][1] == first_events
     assert retried[0][0].body != first.body, "each attempt must use a fresh IV"
-    ids_2xx = Counter(e["id"] for d, b in deliveries if d.answered < 300 for e in b)
+    ids_2xx = Counter(e["id"] for d, b in deliveries if d.status < 300 for e in b)
     assert not [i for i, n in ids_2xx.items() if n > 1], f"duplicates: {ids_2xx}"
 
     events = events_now()
@@ -492,7 +487,9 @@ async def journey(platform: Platform, receiver: Receiver, session: aiohttp.Clien
     async def got_inbound(text: str) -> dict[str, Any] | None:
         return next((e for e in inbound_events() if e["data"]["text"] == text), None)
 
-    ev = await until(lambda: got_inbound("thanks!"), "the inbound reply at user_initiated", 15)
+    ev = await eventually(
+        lambda: got_inbound("thanks!"), what="the inbound reply at user_initiated"
+    )
     check_event(ev, acc_id)
     assert ev["type"] == "parley.inbound.message", ev
     d = ev["data"]
@@ -520,7 +517,7 @@ async def journey(platform: Platform, receiver: Receiver, session: aiohttp.Clien
     async def got_typing() -> dict[str, Any] | None:
         return next((e for e in events_now() if e["type"] == "parley.message.typing"), None)
 
-    tev = await until(got_typing, "parley.message.typing at the status webhook", 15)
+    tev = await eventually(got_typing, what="parley.message.typing at the status webhook")
     check_event(tev, acc_id)
     td = tev["data"]
     assert td["channel"] == "sms", td
@@ -538,14 +535,14 @@ async def journey(platform: Platform, receiver: Receiver, session: aiohttp.Clien
         {"channel": "sms", "from": USER_FALLBACK, "to": SMS_SENDER, "text": " stop "},
     )
     assert stop.status == 202, stop.json
-    await until(lambda: got_inbound(" stop "), "the STOP text at user_initiated", 15)
+    await eventually(lambda: got_inbound(" stop "), what="the STOP text at user_initiated")
 
     async def refused() -> Answer | None:
         again = {**msg1, "client_ref": "e2e-after-stop"}
         answer = await send_http(session, routing, api_key, api_key_v, again)
         return answer if answer.status != 202 else None
 
-    after = await until(refused, "the send after STOP to be refused", 5, step=0.2)
+    after = await eventually(refused, what="the send after STOP to be refused", step_s=0.2)
     assert after.status == 422, (after.status, after.body)
     assert after.json["type"] == "opted_out", (after.status, after.body)
     assert after.headers["content-type"].startswith("application/problem+json"), after.headers
@@ -559,7 +556,7 @@ async def journey(platform: Platform, receiver: Receiver, session: aiohttp.Clien
     ok = await send_http(session, routing, api_key, api_key_v, {**msg2, "client_ref": "e2e-4"})
     accepted_id(ok, api_key_v)
     print(
-        f"journey: {len(receiver.deliveries)} deliveries, {len(events_now())} status events, "
+        f"journey: {len(receiver.requests)} deliveries, {len(events_now())} status events, "
         f"{len(inbound_events())} inbound events; types "
         f"{sorted(Counter(e['type'] for e in events_now()).items())}; "
         f"batch sizes {[len(b) for _, b in status_events(receiver, secret, hook_key)]}"

@@ -6,63 +6,59 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
+from typing import Any
 
-import aiohttp
 import nats
 import pytest
-from e2e_parley_kit import Platform, create_sms_account
 from parley_devtools.embedded import LOOPBACK, port_is_free
+from parley_devtools.platform import Platform
+from parley_devtools.waiting import eventually
 from parley_runtime.natsauth.permissions import JS_PREFIX
 
 NUMBER = "+919876543210"
-WAIT_S = 30.0
 
 
 async def _send_and_read(url: str, acc: str, key: str) -> str:
     """Connect as the integrator (retrying while the platform comes back), send over NATS, and
     read the message's final status from the account's durable consumer. The message id."""
-    deadline = time.monotonic() + WAIT_S
     body = json.dumps({"to": NUMBER, "channel": "sms", "content": {"text": "hi"}}).encode()
-    while True:
+
+    async def accepted() -> tuple[Any, str] | None:
         try:
             nc = await nats.connect(
-                url,
-                user=acc,
-                password=key,
-                inbox_prefix=f"_INBOX.{acc}",
-                allow_reconnect=False,
+                url, user=acc, password=key, inbox_prefix=f"_INBOX.{acc}", allow_reconnect=False
             )
-            reply = await nc.request(
-                "parley.api.v1.messages.send",
-                body,
-                timeout=5,
-                headers={"Authorization": f"Bearer {key}"},
-            )
+        except (nats.errors.Error, OSError):
+            return None
+        try:
+            headers = {"Authorization": f"Bearer {key}"}
+            reply = await nc.request("parley.api.v1.messages.send", body, 5, headers=headers)
             answer = json.loads(reply.data)
             if answer.get("status") == "accepted":
-                break
-            await nc.close()
+                return nc, str(answer["message_id"])
         except (nats.errors.Error, OSError):
             pass
-        assert time.monotonic() < deadline, "no accepted send over NATS"
-        await asyncio.sleep(0.2)
+        await nc.close()
+        return None
+
+    nc, message_id = await eventually(accepted, what="an accepted send over NATS", step_s=0.2)
     try:
         sub = await nc.jetstream(prefix=JS_PREFIX).pull_subscribe_bind(durable=acc, stream="STATUS")
-        while time.monotonic() < deadline:
+
+        async def final() -> bool:
             try:
                 msgs = await sub.fetch(10, timeout=1)
-            except nats.errors.TimeoutError:
-                continue
-            except nats.js.errors.ServiceUnavailableError:  # JetStream still recovering
-                await asyncio.sleep(0.2)
-                continue
+            except (TimeoutError, nats.js.errors.ServiceUnavailableError):
+                return False  # nothing yet, or JetStream still recovering
+            found = False
             for msg in msgs:
                 await msg.ack()
                 data = json.loads(msg.data)["data"]
-                if data["message_id"] == answer["message_id"] and data["final"]:
-                    return str(answer["message_id"])
-        raise AssertionError("no final status event in the durable consumer")
+                found |= data["message_id"] == message_id and data["final"]
+            return found
+
+        await eventually(final, what="the final status event in the durable consumer")
+        return message_id
     finally:
         await nc.close()
 
@@ -71,8 +67,7 @@ async def _send_and_read(url: str, acc: str, key: str) -> str:
 async def test_services_keep_working_after_a_nats_restart(platform: Platform) -> None:
     """Before and after a restart of the (authenticated) NATS server, an integrator sends over
     NATS and reads its events, and every service answers /readyz again."""
-    async with aiohttp.ClientSession() as session:
-        acc, key = await create_sms_account(session, platform.account)
+    acc, key = await platform.admin.create_account(traffic_type="otp")
     first = await _send_and_read(platform.nats_url, acc, key)
     assert platform.nats is not None
     platform.nats.stop()

@@ -4,7 +4,8 @@ simulator (`smsc`, `parley_devtools.smsc`) for SMPP tests.
 `NATS_URL` / `DATABASE_URL`, when set, name servers to use; otherwise the embedded servers are
 started on free loopback ports. Each test gets a fresh nats-server (they start in ~20 ms, and
 a fresh server isolates streams completely) and a fresh database on a session-wide PostgreSQL.
-`graph_api` and `rbm_api` start local fakes of the WhatsApp Cloud API and RBM networks.
+`graph_api` and `rbm_api` start local fakes of the WhatsApp Cloud API and RBM networks;
+`otlp_receiver` a local OTLP/HTTP trace receiver (`parley_devtools.fakes.otlp`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 
 from parley_devtools.embedded import NatsServer, Postgres
 from parley_devtools.fakes.graph_api import GraphApi
+from parley_devtools.fakes.otlp import OtlpReceiver
 from parley_devtools.fakes.rbm_api import RbmApi
 from parley_devtools.nats_auth import AuthNatsServer, prepare
 
@@ -174,3 +176,13 @@ async def rbm_api() -> AsyncIterator[RbmApi]:
         yield fake
     finally:
         await fake.stop()
+
+
+@pytest.fixture
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    """A local OTLP/HTTP trace receiver on a free loopback port, stopped after the test."""
+    receiver = OtlpReceiver().start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()

@@ -325,7 +325,7 @@ class Smsc:
         task.add_done_callback(self._tasks.discard)
 
     # ---------------------------------------------------------------- link control
-    async def send_enquire_link(self, within_s: float = 2.0) -> int:
+    async def send_enquire_link(self, within_s: float = 10.0) -> int:
         """Send an `enquire_link` to every open connection; how many answered in time."""
         loop = asyncio.get_running_loop()
         waits = []

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -56,18 +54,3 @@ async def attempt(
     body = {"username": username, "password": password}
     async with api.session.post(api.base + LOGIN, json=body, headers=headers) as resp:
         return resp.status, await resp.json(content_type=None), dict(resp.headers)
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool], within_s: float = 30.0
-) -> None:
-    """Poll `check` until it holds, failing after `within_s` seconds."""
-    deadline = time.monotonic() + within_s
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)

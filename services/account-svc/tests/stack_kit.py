@@ -19,10 +19,11 @@ import orjson
 import pytest
 from account_testkit import SEED, Api
 from aiohttp.test_utils import TestServer
+from parley_devtools.receiver import Receiver
+from parley_devtools.waiting import eventually
 from routing_svc.bootstrap import create_app as routing_app
 from routing_testkit import make_settings as routing_settings
-from webhook_testkit import Receiver, ServiceRunner
-from webhook_testkit import wait_until as until
+from webhook_testkit import ServiceRunner
 
 NUMBER = "+919876543210"
 SEEDS = ["delivery_failed", "dr_ttl_expired", "invalid_number", "validity_expired"]
@@ -77,7 +78,7 @@ class Stack:
             status, _ = await self.call_routing("GET", "/v1/messages/msg_none", key=api_key)
             return status != 401
 
-        await until(known, 10, "routing-svc knows the account")
+        await eventually(known, 10, "routing-svc knows the account")
         return str(created["account"]["id"]), api_key
 
     async def register_listed(self, body: dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
-"""Account config events for routing-svc tests, exactly as account-svc publishes them: the
-normalized config (every field present, defaults filled in), secrets hashed or sealed with the
-master key, a CloudEvent on `parley.account.v1.config.<id>` with `Nats-Msg-Id` = event id."""
+"""Accounts for routing-svc tests, published exactly as account-svc publishes them: the
+normalized config and its event come from `parley_devtools.account_events` (the one builder of
+account config events); here, the secrets (API key hash, payload keys sealed with the master
+key), key rotation, updates, tombstones and the enterprise's registered senders."""
 
 from __future__ import annotations
 
@@ -11,113 +12,44 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+from parley_devtools.account_events import (
+    ALL,
+    LISTS,
+    account_config,
+    account_view,
+    allow,
+    channel_defaults,
+    config_event,
+    fallback,
+)
 from parley_shared import subjects
 from parley_shared.envelope import KeyVersion, new_salt, open_envelope, seal_bytes
 from parley_shared.events import (
-    ACCOUNT_CONFIG_DELETED,
-    ACCOUNT_CONFIG_UPDATED,
     SENDER_CONFIG_DELETED,
     SENDER_CONFIG_UPDATED,
-    AccountConfigData,
     AccountSecrets,
     CloudEvent,
     SealedKeyVersion,
     SenderData,
     dumps,
     new_event_id,
-    source_for,
 )
 from parley_shared.ids import new_id
 from parley_shared.sealing import PAYLOAD_PASSPHRASE_FIELD, MasterKey, generate_api_key
 from parley_shared.timefmt import format_ts, now
 
+__all__ = [
+    "ALL",
+    "PASSPHRASE",
+    "Account",
+    "AccountPublisher",
+    "account_config",
+    "allow",
+    "channel_defaults",
+    "fallback",
+]
+
 PASSPHRASE = "correct horse battery staple"
-
-
-def fallback(channel: str | None = None, ttl: int | None = None, *events: str) -> dict[str, Any]:
-    """A normalized fallback block (disabled when `channel` is None)."""
-    if channel is None:
-        return {"enabled": False, "channel": None, "dr_ttl_seconds": None, "events": []}
-    return {"enabled": True, "channel": channel, "dr_ttl_seconds": ttl, "events": list(events)}
-
-
-ALL = {"mode": "all"}
-LISTS = {"sms": "sender_ids", "rcs": "agents", "whatsapp": "wabas", "truecaller": "numbers"}
-
-
-def allow(*items: str) -> dict[str, Any]:
-    """An access list in allowlist mode."""
-    return {"mode": "allowlist", "allowlist": list(items)}
-
-
-def channel_defaults(channel: str) -> dict[str, Any]:
-    """The normalized settings of a selected channel without an entry (CONTRACT section 8)."""
-    off = fallback()
-    return {
-        "rcs": {
-            "agent_providers": ["reliance-jio", "vodafone-idea", "airtel"],
-            "agents": ALL,
-            "verify_profile": "non_strict",
-            "fallback": off,
-        },
-        "whatsapp": {
-            "wabas": ALL,
-            "verify_profile": "non_strict",
-            "traffic_management": {"enabled": False},
-            "fallback": off,
-        },
-        "truecaller": {
-            "numbers": ALL,
-            "verify_profile": "non_strict",
-            "traffic_management": {"enabled": False},
-            "fallback": off,
-        },
-        "sms": {"sender_ids": ALL, "fallback": off},
-    }[channel]
-
-
-def account_config(
-    enterprise_id: str,
-    channels: list[str],
-    settings: dict[str, dict[str, Any]] | None = None,
-    **top: Any,
-) -> dict[str, Any]:
-    """A normalized account config: every field present, `settings` merged per channel."""
-    per_channel = {}
-    for channel in channels:
-        merged = channel_defaults(channel)
-        merged.update((settings or {}).get(channel, {}))
-        per_channel[channel] = merged
-    config: dict[str, Any] = {
-        "label": "test account",
-        "enterprise_id": enterprise_id,
-        "business_group_id": new_id("bg"),
-        "communication_type": "outgoing",
-        "traffic_type": "otp",
-        "channels": list(channels),
-        "security": {
-            "ip_restriction": ALL,
-            "data_protection": "store",
-            "payload_encryption": {"enabled": False},
-        },
-        "consent": {"lookup_opt_in": False, "lookup_opt_out": False},
-        "channel_settings": per_channel,
-        "webhooks": {"status": None, "user_initiated": None},
-        "apps": {
-            "template_lookup": False,
-            "url_shortener": False,
-            "campaign_manager": False,
-            "digital_asset_manager": False,
-        },
-    }
-    for key, value in top.items():
-        if key in ("ip_restriction", "data_protection"):
-            config["security"][key] = value
-        else:
-            config[key] = value
-    if config["communication_type"] == "conversational":
-        config["traffic_type"] = None
-    return config
 
 
 @dataclass
@@ -162,37 +94,23 @@ class AccountPublisher:
         )
 
     def _view(self, account: Account) -> dict[str, Any]:
-        view: dict[str, Any] = {"id": account.account_id, **copy.deepcopy(account.config)}
+        view = account_view(account.account_id, copy.deepcopy(account.config), account.version)
         block = view["security"]["payload_encryption"]
         if block.get("enabled") and account.payload_keys:
             block.update({"passphrase_set": True, "salt": account.payload_keys[0].salt})
-        stamp = format_ts(now())
-        view.update(version=account.version, status="active", created_at=stamp, updated_at=stamp)
         return view
 
     async def publish(self, account: Account, deleted: bool = False) -> None:
         """One config event (a tombstone when `deleted`), with `Nats-Msg-Id` = event id."""
-        data = AccountConfigData(
-            account_id=account.account_id,
+        event = config_event(
+            account.account_id,
+            account.enterprise_id,
+            self._view(account),
+            self._secrets(account),
             version=account.version,
-            status="deleted" if deleted else "active",
-            enterprise_id=account.enterprise_id,
-            account=None if deleted else self._view(account),
-            secrets=None if deleted else self._secrets(account),
+            deleted=deleted,
         )
-        event_id = new_event_id()
-        event = CloudEvent[AccountConfigData](
-            id=event_id,
-            type=ACCOUNT_CONFIG_DELETED if deleted else ACCOUNT_CONFIG_UPDATED,
-            source=source_for(account.account_id),
-            subject=account.account_id,
-            data=data,
-        )
-        await self._js.publish(
-            subjects.account_config(account.account_id),
-            dumps(event),
-            headers={subjects.HEADER_MSG_ID: event_id},
-        )
+        await event.publish(self._js)
 
     async def register(
         self, enterprise_id: str, channel: str, value: str, *, deleted: bool = False

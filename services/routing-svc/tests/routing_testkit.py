@@ -1,16 +1,11 @@
 """Helpers for routing-svc tests: account config events exactly as account-svc publishes them
 (from `routing_accounts`), an API client, a collector of status and inbound events, the service
-as a real process, settings and polling."""
+as a real process, and settings. Waiting is `parley_devtools.waiting.eventually`."""
 
 from __future__ import annotations
 
-import asyncio
 import io
-import os
-import subprocess
-import sys
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +13,8 @@ from typing import Any
 import aiohttp
 import orjson
 from multidict import CIMultiDict
+from parley_devtools.processes import Child, service_process
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from routing_accounts import (
     ALL,
@@ -40,31 +37,15 @@ __all__ = [
     "Api",
     "Events",
     "Routing",
-    "ServiceProcess",
     "account_config",
     "allow",
     "channel_defaults",
-    "eventually",
     "fallback",
     "make_settings",
+    "routing_process",
 ]
 
 NUMBER = "+919876543210"
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool], within_s: float = 10.0
-) -> None:
-    """Poll `check` until it holds, failing after `within_s` seconds."""
-    deadline = time.monotonic() + within_s
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 def make_settings(nats_url: str, master_key: str, **overrides: Any) -> Settings:
@@ -168,14 +149,20 @@ class Events:
         """`type` suffixes of one message's events, in order."""
         return [event["type"].rsplit(".", 1)[-1] for event in self.of(message_id)]
 
-    async def final(self, message_id: str, within_s: float = 10.0) -> dict[str, Any]:
+    async def final(self, message_id: str, within_s: float = 30.0) -> dict[str, Any]:
         """The message's `final: true` event, once it is there."""
-        await eventually(lambda: any(e["data"]["final"] for e in self.of(message_id)), within_s)
+        await eventually(
+            lambda: any(e["data"]["final"] for e in self.of(message_id)),
+            within_s,
+            f"the final event of {message_id}",
+        )
         return next(e for e in self.of(message_id) if e["data"]["final"])
 
-    async def wait(self, message_id: str, kind: str, within_s: float = 10.0) -> dict[str, Any]:
+    async def wait(self, message_id: str, kind: str, within_s: float = 30.0) -> dict[str, Any]:
         """The first event of `kind` of a message, once it is there."""
-        await eventually(lambda: kind in self.kinds(message_id), within_s)
+        await eventually(
+            lambda: kind in self.kinds(message_id), within_s, f"{kind} of {message_id}"
+        )
         return next(e for e in self.of(message_id) if e["type"].endswith("." + kind))
 
 
@@ -205,59 +192,17 @@ class Routing:
             status, _ = await self.api.call("GET", "/v1/messages/msg_none", key=account.api_key)
             return status != 401
 
-        await eventually(works, 5)
+        await eventually(works, what="routing-svc to know the account's key")
 
 
 # ---------------------------------------------------------------------- real processes
-class ServiceProcess:
-    """`routing-svc serve` as a child process on a free loopback port (killable)."""
-
-    def __init__(self, nats_url: str, master_key: str, log_dir: Any, **env: str) -> None:
-        from parley_devtools.embedded import free_port
-
-        self.port = free_port()
-        self.log_path = log_dir / f"routing-{self.port}.log"
-        self.env = {
-            **os.environ,
-            "NATS_URL": nats_url,
-            "PARLEY_MASTER_KEY": master_key,
-            "ROUTING_HTTP_HOST": "127.0.0.1",
-            "ROUTING_HTTP_PORT": str(self.port),
-            "ROUTING_LOG_LEVEL": "INFO",
-            **env,
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base(self) -> str:
-        """Base URL of its HTTP API."""
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> ServiceProcess:
-        """Start it and wait until /readyz answers 200."""
-        from parley_devtools.embedded import wait_ready
-
-        self.proc = self.launch()
-        await wait_ready(self.base, self.proc, 30)
-        return self
-
-    def launch(self) -> subprocess.Popen[bytes]:
-        """The child process, its output going to `log_path`."""
-        exe = str(Path(sys.executable).parent / "routing-svc")
-        with self.log_path.open("ab") as log:
-            return subprocess.Popen(
-                [exe, "serve"], env=self.env, stdout=log, stderr=log, start_new_session=True
-            )
-
-    def kill(self) -> None:
-        """SIGKILL: no cleanup, no acks, no goodbye."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it lingers."""
-        from parley_devtools.embedded import stop_process
-
-        if self.proc is not None:
-            stop_process(self.proc)
+def routing_process(nats_url: str, master_key: str, log_dir: Path, **env: str) -> Child:
+    """`routing-svc serve` as a child process on a free loopback port (killable); not started
+    (`await process.started()`)."""
+    settings = {
+        "NATS_URL": nats_url,
+        "PARLEY_MASTER_KEY": master_key,
+        "ROUTING_LOG_LEVEL": "INFO",
+        **env,
+    }
+    return service_process(["routing-svc", "serve"], log_dir, "ROUTING_HTTP_PORT", **settings)

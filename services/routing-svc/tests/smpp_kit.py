@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from parley_devtools.smsc import Smsc
+from parley_devtools.waiting import PATIENCE_S, eventually
 from routing_svc.adapters.providers.smpp import (
     BindConfig,
     Delivery,
@@ -18,14 +19,6 @@ from routing_svc.adapters.providers.smpp import (
     Timers,
     submit_parts,
 )
-
-
-async def eventually(check: Callable[[], bool], within_s: float = 10.0) -> None:
-    """Poll `check` until it holds, failing after `within_s` seconds."""
-    deadline = time.monotonic() + within_s
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 class Inbox:
@@ -91,7 +84,8 @@ async def bound(
     observer: Changes | None = None,
     **timers: Any,
 ) -> AsyncIterator[SmppBind]:
-    """A started SmppBind to the simulator (up, unless `wait_up` is False); closed after."""
+    """A started SmppBind to the simulator (up and registered by the simulator, unless
+    `wait_up` is False); closed after."""
     config = BindConfig(
         smsc.host,
         smsc.port,
@@ -111,7 +105,10 @@ async def bound(
     bind.start()
     try:
         if wait_up:
-            assert await bind.wait_up(5.0), bind.last_error
+            assert await bind.wait_up(PATIENCE_S), bind.last_error
+            # The ESME is up once it has the bind_resp; the simulator registers the session a
+            # moment later, and only then can it act on it (unbind it, deliver to it).
+            await eventually(lambda: smsc.bound >= 1, what="the simulator to register the bind")
         yield bind
     finally:
         await bind.close()

@@ -9,11 +9,12 @@ from typing import Any
 
 import nats
 import pytest
+from parley_devtools.receiver import Receiver
 from parley_shared.logging import configure_logging
 from parley_shared.sealing import MasterKey, generate_master_key
 from parley_shared.streams import ensure_streams
 from webhook_svc.bootstrap import Service
-from webhook_testkit import Receiver, ServiceRunner
+from webhook_testkit import ServiceRunner
 
 StartService = Callable[..., Awaitable[Service]]
 

@@ -1,6 +1,8 @@
 """Helpers for webhook-svc tests: account config events published the way account-svc
-publishes them, status and inbound events per CONTRACT 4, a scripted receiver, polling, and
-an independent check of signatures and envelopes (hashlib/hmac/AESGCM, not parley_shared)."""
+publishes them (`parley_devtools.account_events`), status and inbound events per CONTRACT 4,
+the service in-process or as worker processes, and an independent check of signatures and
+envelopes (hashlib/hmac/AESGCM, not parley_shared). The webhook receiver, the webhook blocks and
+waiting are devtools' own (`parley_devtools.receiver`, `.account_events`, `.waiting`)."""
 
 from __future__ import annotations
 
@@ -10,26 +12,23 @@ import copy
 import hashlib
 import hmac
 import os
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
-from aiohttp import web
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from parley_devtools.account_events import account_config, account_view, config_event
+from parley_devtools.processes import Child, service_process
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from parley_shared.events import (
-    ACCOUNT_CONFIG_DELETED,
-    ACCOUNT_CONFIG_UPDATED,
-    AccountConfigData,
     AccountSecrets,
     CloudEvent,
     InboundData,
     SealedKeyVersion,
     SealedSecret,
     StatusData,
-    dumps,
     new_event_id,
     source_for,
 )
@@ -74,35 +73,6 @@ def make_settings(nats_url: str, master_key: str, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-def status_hook(url: str, **overrides: Any) -> dict[str, Any]:
-    """A normalized status webhook block (as account-svc stores and shows it)."""
-    hook: dict[str, Any] = {
-        "url": url,
-        "events": ["delivery_status", "sent", "read"],
-        "payload_format": "native",
-        "intermediate_delivery_notification": False,
-        "metadata": {"enabled": False, "pairs": {}},
-        "retries": 3,
-        "batch": {"enabled": False, "max_events": 1},
-        "encryption": {"enabled": False},
-    }
-    hook.update(overrides)
-    return hook
-
-
-def inbound_hook(url: str, **overrides: Any) -> dict[str, Any]:
-    """A normalized user_initiated webhook block."""
-    hook: dict[str, Any] = {
-        "url": url,
-        "payload_format": "native",
-        "retries": 3,
-        "metadata": {"enabled": False, "pairs": {}},
-        "encryption": {"enabled": False},
-    }
-    hook.update(overrides)
-    return hook
-
-
 @dataclass
 class Account:
     """One account as a test configures it; `config_event` renders its ACCOUNTS event."""
@@ -134,21 +104,17 @@ class Account:
                     shown["encryption"]["passphrase_set"] = True
                     shown["encryption"]["salt"] = self.salts[kind]
                 webhooks[kind] = shown
-        return {
-            "id": self.account_id,
-            "label": "test",
-            "enterprise_id": "ent_test",
-            "business_group_id": "bg_test",
-            "communication_type": "conversational" if self.inbound_webhook else "outgoing",
-            "traffic_type": None if self.inbound_webhook else self.traffic_type,
-            "channels": ["rcs", "sms", "whatsapp", "truecaller"],
-            "security": {"data_protection": self.data_protection},
-            "webhooks": webhooks,
-            "version": self.version,
-            "status": "active",
-            "created_at": now_ts(),
-            "updated_at": now_ts(),
-        }
+        config = account_config(
+            "ent_test",
+            ["rcs", "sms", "whatsapp", "truecaller"],
+            label="test",
+            business_group_id="bg_test",
+            communication_type="conversational" if self.inbound_webhook else "outgoing",
+            traffic_type=self.traffic_type,
+            data_protection=self.data_protection,
+            webhooks=webhooks,
+        )
+        return account_view(self.account_id, config, self.version)
 
     def _secrets(self) -> AccountSecrets:
         aid = self.account_id
@@ -185,23 +151,16 @@ class Account:
     def config_event(self) -> tuple[str, bytes]:
         """(event id, JSON) of this account's config event at its current version."""
         secrets = None if self.deleted else self._secrets()
-        data = AccountConfigData(
-            account_id=self.account_id,
+        account = None if self.deleted else self._account()
+        event = config_event(
+            self.account_id,
+            "ent_test",
+            account,
+            secrets,
             version=self.version,
-            status="deleted" if self.deleted else "active",
-            enterprise_id="ent_test",
-            account=None if self.deleted else self._account(),
-            secrets=secrets,
+            deleted=self.deleted,
         )
-        event_id = new_event_id()
-        event = CloudEvent[AccountConfigData](
-            id=event_id,
-            type=ACCOUNT_CONFIG_DELETED if self.deleted else ACCOUNT_CONFIG_UPDATED,
-            source=source_for(self.account_id),
-            subject=self.account_id,
-            data=data,
-        )
-        return event_id, dumps(event)
+        return event.event_id, event.payload
 
     async def publish(self, js: Any) -> None:
         """Publish the config event on ACCOUNTS (with `Nats-Msg-Id`, as the outbox relay does)."""
@@ -286,114 +245,6 @@ async def publish_events(js: Any, events: list[dict[str, Any]], inbound: bool = 
     await asyncio.gather(*futures)
 
 
-async def wait_until(
-    check: Callable[[], bool | Awaitable[bool]], within: float = 10.0, what: str = "condition"
-) -> None:
-    """Poll `check` until it is true; fail the test after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
-@dataclass
-class Received:
-    """One request the receiver got."""
-
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    at: float
-
-    def json(self) -> Any:
-        """The body as JSON."""
-        return orjson.loads(self.body)
-
-    def events(self) -> list[dict[str, Any]]:
-        """The native events in the body (one, or a batch)."""
-        data = self.json()
-        return data if isinstance(data, list) else [data]
-
-
-class Receiver:
-    """A local aiohttp webhook receiver whose answers are scripted per path.
-
-    `script(path, [200, 500, (429, {"Retry-After": "1"}), "hang"])` answers the next requests
-    on `path` in that order, then 200; "hang" never answers (until the receiver stops).
-    `delays[path]` makes each answer on `path` take that long; a request is recorded when
-    it is answered, so a request cut off by a crash is not counted as received."""
-
-    def __init__(self) -> None:
-        """Not listening until `start`."""
-        self.requests: list[Received] = []
-        self.delays: dict[str, float] = {}
-        self.in_flight = 0
-        self._scripts: dict[str, list[Any]] = {}
-        self._runner: web.AppRunner | None = None
-        self._stop = asyncio.Event()
-        self.port = 0
-
-    def script(self, path: str, answers: list[Any]) -> None:
-        """The next answers on `path`."""
-        self._scripts.setdefault(path, []).extend(answers)
-
-    def url(self, path: str = "/hook") -> str:
-        """The URL of `path` on this receiver."""
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def on(self, path: str) -> list[Received]:
-        """Requests received on `path`."""
-        return [r for r in self.requests if r.path == path]
-
-    def event_ids(self, path: str) -> list[str]:
-        """Ids of the native events received on `path`, duplicates included."""
-        return [e["id"] for r in self.on(path) for e in r.events()]
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        self.in_flight += 1
-        try:
-            delay = self.delays.get(request.path)
-            if delay:
-                await asyncio.sleep(delay)  # the receiver's own processing time
-            return await self._answer(request.path, request.headers, body)
-        finally:
-            self.in_flight -= 1
-
-    async def _answer(self, path: str, headers: Any, body: bytes) -> web.StreamResponse:
-        script = self._scripts.get(path)
-        answer: Any = script.pop(0) if script else 200
-        self.requests.append(Received(path, dict(headers), body, time.time()))
-        if answer == "hang":
-            await self._stop.wait()
-            return web.Response(status=503)
-        status, headers = answer if isinstance(answer, tuple) else (answer, {})
-        return web.Response(status=status, headers=headers, text="ok")
-
-    async def start(self) -> Receiver:
-        """Listen on a free loopback port."""
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
-
-    async def stop(self) -> None:
-        """Release hanging requests and stop listening."""
-        self._stop.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-
 async def request(nc: Any, subject: str, body: dict[str, Any]) -> dict[str, Any]:
     """One request/reply call, answered as JSON."""
     msg = await nc.request(subject, orjson.dumps(body), timeout=5)
@@ -464,7 +315,7 @@ class ServiceRunner:
         await server.start_server()
         self._servers.append(server)
         service = app[SERVICE_KEY]
-        await wait_until(lambda: service.ready()[0], 10, "webhook-svc ready")
+        await eventually(lambda: service.ready()[0], what="webhook-svc ready")
         return service
 
     async def close(self) -> None:
@@ -499,71 +350,32 @@ def open_envelope(passphrase: str, envelope: dict[str, Any]) -> bytes:
     return AESGCM(key).decrypt(base64.b64decode(envelope["iv"]), ct, aad)
 
 
-class WorkerProcess:
-    """`webhook-svc <command>` as a real child process on its own HTTP port."""
+def worker_process(
+    nats_url: str, master_key: str, log_dir: Path, command: str = "worker", **env: str
+) -> Child:
+    """`webhook-svc <command>` as a real child process on its own HTTP port, with short test
+    timings (`env` overrides them); not started (`await worker.started()`)."""
+    settings = {
+        "NATS_URL": nats_url,
+        "PARLEY_MASTER_KEY": master_key,
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+        "WEBHOOK_RETRY_SCHEDULE": "0.2,0.4,0.6",
+        "WEBHOOK_ACK_WAIT_S": "2",
+        "WEBHOOK_BATCH_LINGER_MS": "20",
+        "WEBHOOK_LOG_LEVEL": "WARNING",
+        **env,
+    }
+    return service_process(["webhook-svc", command], log_dir, "WEBHOOK_HTTP_PORT", **settings)
 
-    def __init__(self, nats_url: str, master_key: str, log_dir: Any, **env: str) -> None:
-        """Describe the process; it starts with `start`."""
-        from parley_devtools.embedded import free_port
 
-        self.port = free_port()
-        self.env = {
-            **os.environ,
-            "NATS_URL": nats_url,
-            "PARLEY_MASTER_KEY": master_key,
-            "WEBHOOK_HTTP_HOST": "127.0.0.1",
-            "WEBHOOK_HTTP_PORT": str(self.port),
-            "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
-            "WEBHOOK_RETRY_SCHEDULE": "0.2,0.4,0.6",
-            "WEBHOOK_ACK_WAIT_S": "2",
-            "WEBHOOK_BATCH_LINGER_MS": "20",
-            "WEBHOOK_LOG_LEVEL": "WARNING",
-            **env,
-        }
-        self.log_path = log_dir / f"webhook-svc-{self.port}.log"
-        self.proc: Any = None
+async def metric(child: Child, name: str) -> float:
+    """The sum of one counter's samples on a process's /metrics."""
+    import aiohttp
 
-    @property
-    def base(self) -> str:
-        """The base URL of its health and metrics endpoints."""
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self, command: str = "worker") -> WorkerProcess:
-        """Start it and wait for /readyz."""
-        import subprocess
-        import sys
-        from pathlib import Path
-
-        from parley_devtools.embedded import wait_ready
-
-        exe = str(Path(sys.executable).parent / "webhook-svc")
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(  # noqa: ASYNC220 - starting a child returns at once
-            [exe, command], env=self.env, stdout=log, stderr=log
-        )
-        await wait_ready(self.base, self.proc, 30)
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL: no cleanup of any kind."""
-        self.proc.kill()
-        self.proc.wait()
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it lingers."""
-        from parley_devtools.embedded import stop_process
-
-        if self.proc is not None:
-            stop_process(self.proc)
-
-    async def metric(self, name: str) -> float:
-        """The sum of one counter's samples on its /metrics."""
-        import aiohttp
-
-        async with aiohttp.ClientSession() as http, http.get(self.base + "/metrics") as resp:
-            text = await resp.text()
-        return sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith((name + "{", name + " "))
-        )
+    async with aiohttp.ClientSession() as http, http.get(child.base + "/metrics") as resp:
+        text = await resp.text()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith((name + "{", name + " "))
+    )

@@ -4,6 +4,7 @@ credential and each service may do, and that everything else is refused and chan
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -203,8 +204,8 @@ async def test_integrator_allowed_operations_work(nats_auth: AuthNatsServer) -> 
         await js_routing.publish(subjects.status("acc_a"), b'{"s": 1}')
         await js_routing.publish(subjects.inbound("acc_a"), b'{"i": 1}')
         await js_routing.publish(subjects.status("acc_b"), b'{"s": "b"}')
-        assert (await status_sub.next_msg(timeout=2)).data == b'{"s": 1}'
-        assert (await inbound_sub.next_msg(timeout=2)).data == b'{"i": 1}'
+        assert (await status_sub.next_msg(timeout=10)).data == b'{"s": 1}'
+        assert (await inbound_sub.next_msg(timeout=10)).data == b'{"i": 1}'
         reply = await a.request(
             subjects.API_MESSAGES_SEND, b"{}", headers={"Authorization": "Bearer pk_a"}, timeout=2
         )
@@ -254,9 +255,15 @@ async def test_operator_credential_only_subscribes_to_message_events(
     """The operator sees every parley.msg subject and may do nothing else."""
     async with world(nats_auth) as w:
         errors: list[str] = []
+        two_violations = asyncio.Event()
+
+        def violations() -> int:
+            return sum("permissions violation" in e.lower() for e in errors)
 
         async def on_error(exc: Exception) -> None:
             errors.append(str(exc))
+            if violations() >= 2:
+                two_violations.set()
 
         op = await nats.connect(
             nats_auth.url,
@@ -268,9 +275,12 @@ async def test_operator_credential_only_subscribes_to_message_events(
         sub = await op.subscribe("parley.msg.>")
         await op.flush()
         await w.routing.jetstream().publish(subjects.status("acc_b"), b"{}")  # type: ignore[attr-defined]
-        assert (await sub.next_msg(timeout=2)).subject == subjects.status("acc_b")
+        assert (await sub.next_msg(timeout=10)).subject == subjects.status("acc_b")
         await op.subscribe(subjects.ACCOUNT_CONFIG_ALL)
         await op.publish(subjects.status("acc_a"), b"{}")
         await op.flush()
-        await asyncio.sleep(QUIET_S)
-        assert sum("permissions violation" in e.lower() for e in errors) == 2, errors
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                await two_violations.wait()
+        await asyncio.sleep(QUIET_S)  # and no third one follows
+        assert violations() == 2, errors

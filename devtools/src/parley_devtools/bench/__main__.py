@@ -19,6 +19,7 @@ from parley_devtools.bench import (
     ceilings,
     config_propagation,
     e2e,
+    faststream_cost,
     nats_auth,
     priority,
     routing_throughput,
@@ -54,6 +55,7 @@ def suites(patches: int) -> dict[str, Suite]:
         "smpp_session": smpp_session.run,
         "smpp_e2e": smpp_e2e.run,
         "nats_auth": nats_auth.run,
+        "faststream": faststream_cost.run,
     }
 
 

@@ -6,12 +6,11 @@ import asyncio
 import time
 from typing import Any
 
-import aiohttp
 import nats
 import orjson
 from parley_shared import subjects
 
-from parley_devtools.bench.stack import ADMIN_PASSWORD, Stack
+from parley_devtools.platform import Options, Platform
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -21,85 +20,39 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[rank]
 
 
-async def _json(session: aiohttp.ClientSession, method: str, url: str, **kw: Any) -> Any:
-    async with session.request(method, url, **kw) as resp:
-        data = await resp.json(content_type=None)
-        if resp.status >= 300:
-            raise RuntimeError(f"{method} {url}: {resp.status} {data}")
-        return data
-
-
-async def measure(stack: Stack, patches: int = 1000, budget_s: float = 120.0) -> dict[str, float]:
+async def measure(p: Platform, patches: int = 1000, budget_s: float = 120.0) -> dict[str, float]:
     """PATCH `patches` times in a row; per patch, time from the 200 to its event."""
-    base = stack.account_url
-    async with aiohttp.ClientSession() as session:
-        login = await _json(
-            session,
-            "POST",
-            base + "/v1/auth/login",
-            json={"username": "admin", "password": ADMIN_PASSWORD},
-        )
-        auth = {"Authorization": f"Bearer {login['token']}"}
-        ent = await _json(
-            session,
-            "POST",
-            base + "/v1/organizations",
-            headers=auth,
-            json={"name": "Bench", "kind": "enterprise"},
-        )
-        group = await _json(
-            session,
-            "POST",
-            base + "/v1/business-groups",
-            headers=auth,
-            json={"name": "G", "enterprise_id": ent["id"]},
-        )
-        created = await _json(
-            session,
-            "POST",
-            base + "/v1/accounts",
-            headers=auth,
-            json={
-                "label": "bench",
-                "enterprise_id": ent["id"],
-                "business_group_id": group["id"],
-                "communication_type": "outgoing",
-                "traffic_type": "otp",
-                "channels": ["sms"],
-            },
-        )
-        account_id = created["account"]["id"]
-        seen: dict[int, float] = {}
-        waiters: dict[int, asyncio.Future[float]] = {}
-        nc = await nats.connect(stack.nats.url, **stack.observer_options())
+    admin = p.admin
+    account_id, _key = await admin.create_account(traffic_type="otp")
+    seen: dict[int, float] = {}
+    waiters: dict[int, asyncio.Future[float]] = {}
+    nc = await nats.connect(p.nats_url, **p.observer_options("bench"))
 
-        async def on_event(msg: Any) -> None:
-            version = orjson.loads(msg.data)["data"]["version"]
-            at = time.perf_counter()
-            seen[version] = at
-            if version in waiters and not waiters[version].done():
-                waiters[version].set_result(at)
+    async def on_event(msg: Any) -> None:
+        version = orjson.loads(msg.data)["data"]["version"]
+        at = time.perf_counter()
+        seen[version] = at
+        if version in waiters and not waiters[version].done():
+            waiters[version].set_result(at)
 
-        await nc.subscribe(subjects.account_config(account_id), cb=on_event)
-        latencies: list[float] = []
-        deadline = time.monotonic() + budget_s
-        for i in range(patches):
-            if time.monotonic() > deadline:
-                break
-            version = i + 2
-            waiters[version] = asyncio.get_running_loop().create_future()
-            await _json(
-                session,
-                "PATCH",
-                f"{base}/v1/accounts/{account_id}",
-                headers=auth,
-                json={"label": f"bench {i}"},
-            )
-            answered = time.perf_counter()
-            early = seen.get(version)
-            arrived = early if early is not None else await asyncio.wait_for(waiters[version], 10)
-            latencies.append(max(0.0, arrived - answered) * 1000)
-        await nc.close()
+    await nc.subscribe(subjects.account_config(account_id), cb=on_event)
+    latencies: list[float] = []
+    deadline = time.monotonic() + budget_s
+    for i in range(patches):
+        if time.monotonic() > deadline:
+            break
+        version = i + 2
+        waiters[version] = asyncio.get_running_loop().create_future()
+        status, body = await admin.call(
+            "PATCH", f"/v1/accounts/{account_id}", {"label": f"bench {i}"}
+        )
+        if status != 200:
+            raise RuntimeError(f"PATCH: {status} {body}")
+        answered = time.perf_counter()
+        early = seen.get(version)
+        arrived = early if early is not None else await asyncio.wait_for(waiters[version], 10)
+        latencies.append(max(0.0, arrived - answered) * 1000)
+    await nc.close()
     return {
         "config_event_patches": float(len(latencies)),
         "config_event_p50_ms": round(percentile(latencies, 50), 2),
@@ -109,8 +62,10 @@ async def measure(stack: Stack, patches: int = 1000, budget_s: float = 120.0) ->
 
 
 async def run(patches: int = 1000) -> dict[str, float]:
-    """Start a stack with account-svc and measure."""
-    with Stack(auth=True) as stack:
-        stack.start_service("account-svc", "serve")
-        await stack.wait_ready(stack.account_url)
-        return await measure(stack, patches)
+    """Start NATS, PostgreSQL and account-svc, and measure."""
+    p = Platform(Options(services=("account-svc",)))
+    try:
+        await p.started()
+        return await measure(p, patches)
+    finally:
+        await asyncio.to_thread(p.stop)

@@ -20,6 +20,7 @@ own process, a routes file whose capacities do not bind). Figures:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from typing import Any
@@ -28,11 +29,13 @@ import aiohttp
 import psutil  # type: ignore[import-untyped]
 
 from parley_devtools.bench.config_propagation import percentile
-from parley_devtools.chaos.load import BODY, LoadResult, run_client
-from parley_devtools.chaos.platform import Options, Platform
-from parley_devtools.chaos.receiver import Receiver
-from parley_devtools.chaos.scenarios import first_send
-from parley_devtools.chaos.tally import row_for, settle
+from parley_devtools.chaos.options import options
+from parley_devtools.chaos.scenarios import first_send, running, settle_account, webhook_account
+from parley_devtools.chaos.tally import row_for
+from parley_devtools.load import BODY, LoadResult, run_client
+from parley_devtools.platform import Platform
+from parley_devtools.receiver import Receiver
+from parley_devtools.waiting import eventually
 
 LATENCY_SECONDS = {500: 8.0, 2000: 5.0}
 BURST = 20_000
@@ -70,12 +73,10 @@ class RssSampler:
 
 
 async def wait_finals(receiver: Receiver, load: LoadResult, budget_s: float) -> None:
-    """Wait until every accepted message's final event reached the receiver (or the budget)."""
-    deadline = time.monotonic() + budget_s
-    while time.monotonic() < deadline:
-        if all(m in receiver.finals for m in load.ids):
-            return
-        await asyncio.sleep(0.05)
+    """Wait until every accepted message's final event reached the receiver (or the budget:
+    what never arrives is counted as lost)."""
+    with contextlib.suppress(AssertionError):
+        await eventually(lambda: all(m in receiver.finals for m in load.ids), budget_s, step_s=0.05)
 
 
 async def latency(
@@ -84,7 +85,7 @@ async def latency(
     """(p50, p99) in ms of submit -> final webhook at `rate` msg/s offered for `seconds`, and
     the accepted ids."""
     load = await run_client(
-        p.routing_base, key, int(rate * seconds), rate=rate, connections=64, budget_s=seconds * 3
+        p.routing, key, int(rate * seconds), rate=rate, connections=64, budget_s=seconds * 3
     )
     await wait_finals(receiver, load, 20)
     values = [
@@ -97,7 +98,7 @@ async def latency(
 
 async def burst(p: Platform, receiver: Receiver, key: str) -> tuple[LoadResult, float]:
     """`BURST` messages as fast as they go; (the load, accepted messages end to end per second)."""
-    load = await run_client(p.routing_base, key, BURST, rate=0, connections=64, budget_s=40)
+    load = await run_client(p.routing, key, BURST, rate=0, connections=64, budget_s=40)
     await wait_finals(receiver, load, 30)
     done = [receiver.finals[m] for m in load.ids if m in receiver.finals]
     if not done:
@@ -108,16 +109,19 @@ async def burst(p: Platform, receiver: Receiver, key: str) -> tuple[LoadResult, 
 
 async def config_propagation(p: Platform, patches: int = PATCHES) -> list[float]:
     """Per PATCH of the sender allowlist: ms from its 200 to the first accepted send with it."""
-    account_id, key = await p.create_account(None, allowlist=["S0000"])
-    await p.register_senders(p.enterprise_of[account_id], [f"S{i:04d}" for i in range(patches + 1)])
+    admin = p.admin
+    account_id, key = await admin.create_account(allowlist=["S0000"])
+    await admin.register_senders(
+        admin.enterprise_of[account_id], [f"S{i:04d}" for i in range(patches + 1)]
+    )
     out: list[float] = []
     headers = {"Authorization": f"Bearer {key}"}
     async with aiohttp.ClientSession() as session:
-        url = p.routing_base + "/v1/messages"
+        url = p.routing + "/v1/messages"
         for i in range(1, patches + 1):
             sender = f"S{i:04d}"
             patch = {"channel_settings": {"sms": {"sender_ids": {"allowlist": [sender]}}}}
-            status, body = await p.call("PATCH", f"/v1/accounts/{account_id}", patch)
+            status, body = await admin.call("PATCH", f"/v1/accounts/{account_id}", patch)
             if status != 200:
                 raise RuntimeError(f"PATCH: {status} {body}")
             answered = time.perf_counter()
@@ -133,9 +137,9 @@ async def config_propagation(p: Platform, patches: int = PATCHES) -> list[float]
 
 async def measure(p: Platform, receiver: Receiver) -> dict[str, float]:
     """Every phase on a running platform."""
-    account_id, key = await p.create_account(receiver.url)
-    accepted = {await first_send(p.routing_base, key)}
-    warm = await run_client(p.routing_base, key, 1000, rate=1000, connections=32)
+    account_id, key = await webhook_account(p, receiver)
+    accepted = {await first_send(p.routing, key)}
+    warm = await run_client(p.routing, key, 1000, rate=1000, connections=32)
     accepted |= warm.ids
     await wait_finals(receiver, warm, 20)
     results: dict[str, float] = {}
@@ -152,9 +156,7 @@ async def measure(p: Platform, receiver: Receiver) -> dict[str, float]:
     results["config_propagation_p50_ms"] = round(percentile(propagation, 50), 2)
     results["config_propagation_p99_ms"] = round(percentile(propagation, 99), 2)
     # every phase of the webhook account, counted by id from STATUS and at the receiver
-    view = await settle(
-        p.nats_urls, account_id, accepted, receiver, budget_s=30, options=p.nats_options
-    )
+    view = await settle_account(p, account_id, accepted, receiver, budget_s=30)
     row = row_for("e2e", accepted, view, receiver, [])
     results["e2e_lost"] = float(row.lost)
     results["e2e_duplicates"] = float(row.duplicates)
@@ -163,18 +165,13 @@ async def measure(p: Platform, receiver: Receiver) -> dict[str, float]:
 
 async def run() -> dict[str, float]:
     """Start the platform, measure, stop everything; a flat dict of figures."""
-    p = Platform(Options(retry_schedule="1,2,4"))
-    receiver = Receiver()
-    await receiver.start()
-    sampler = RssSampler(p)
-    try:
-        await p.start()
+    async with running(options()) as (p, receiver):
+        sampler = RssSampler(p)
         sampler.start()
-        results = await asyncio.wait_for(measure(p, receiver), BUDGET_S)
-    finally:
-        sampler.stop()
-        await receiver.stop()
-        p.close()
+        try:
+            results = await asyncio.wait_for(measure(p, receiver), BUDGET_S)
+        finally:
+            sampler.stop()
     for name, peak in sampler.peak.items():
         results[f"rss_mb_{name.replace('-', '_')}"] = round(peak, 1)
     results["max_rss_mb"] = round(max(sampler.peak.values(), default=0.0), 1)

@@ -21,11 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import nats
 
-from parley_devtools.bench.stack import ADMIN_PASSWORD, Stack
 from parley_devtools.embedded import NatsServer
+from parley_devtools.platform import Options, Platform
 
 CONNECTS = 200
 ACCOUNTS = 20
@@ -72,73 +71,41 @@ async def _connect_ms(url: str, count: int, **options: Any) -> list[float]:
     return out
 
 
-async def _api(session: aiohttp.ClientSession, base: str) -> dict[str, str]:
-    async with session.post(
-        f"{base}/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
-    ) as resp:
-        token = (await resp.json())["token"]
-    headers = {"Authorization": f"Bearer {token}"}
-    ids: dict[str, str] = {}
-    for path, body in (
-        ("/v1/organizations", {"name": "Bench", "kind": "enterprise"}),
-        ("/v1/business-groups", {"name": "G"}),
-    ):
-        if "enterprise_id" in ids:
-            body["enterprise_id"] = ids["enterprise_id"]
-        async with session.post(base + path, json=body, headers=headers) as resp:
-            made = await resp.json()
-        ids["enterprise_id" if "organizations" in path else "business_group_id"] = made["id"]
-    return {"token": token, **ids}
-
-
-def _account(ids: dict[str, str]) -> dict[str, Any]:
-    return {
-        "label": "bench",
-        "communication_type": "outgoing",
-        "traffic_type": "otp",
-        "channels": ["sms"],
-        "enterprise_id": ids["enterprise_id"],
-        "business_group_id": ids["business_group_id"],
-    }
-
-
 async def operator_mode() -> dict[str, float]:
     """Callout connects, creation -> first connect, rotation -> old connection closed."""
-    with Stack(auth=True) as stack:
-        assert stack.auth is not None
-        stack.start_service("account-svc", "serve")
-        await stack.wait_ready(stack.account_url)
-        url = stack.nats.url
-        creds = await _connect_ms(url, CONNECTS, user_credentials=str(stack.auth.creds("admin")))
-        created, cut, callout = [], [], []
-        async with aiohttp.ClientSession() as session:
-            ids = await _api(session, stack.account_url)
-            headers = {"Authorization": f"Bearer {ids['token']}"}
-            for n in range(ACCOUNTS):
-                began = time.perf_counter()
-                async with session.post(
-                    f"{stack.account_url}/v1/accounts", json=_account(ids), headers=headers
-                ) as resp:
-                    made = await resp.json()
-                acc, key = made["account"]["id"], made["api_key"]
-                nc = await _until_connected(url, user=acc, password=key)
-                created.append((time.perf_counter() - began) * 1000)
-                if n == 0:
-                    await nc.close()
-                    callout = await _connect_ms(url, CONNECTS, user=acc, password=key)
-                    nc = await _until_connected(url, user=acc, password=key)
-                if n < ROTATIONS:
-                    began = time.perf_counter()
-                    async with session.post(
-                        f"{stack.account_url}/v1/accounts/{acc}/api-keys", headers=headers
-                    ) as resp:
-                        assert resp.status == 201
-                    closed = asyncio.Event()
-                    nc._closed_cb = _setter(closed)
-                    if nc.is_connected:
-                        await asyncio.wait_for(closed.wait(), DEADLINE_S)
-                    cut.append((time.perf_counter() - began) * 1000)
-                await nc.close()
+    p = Platform(Options(services=("account-svc",)))
+    try:
+        await p.started()
+        return await _operator_mode(p)
+    finally:
+        await asyncio.to_thread(p.stop)
+
+
+async def _operator_mode(p: Platform) -> dict[str, float]:
+    assert p.auth is not None
+    url = p.nats_url
+    creds = await _connect_ms(url, CONNECTS, user_credentials=str(p.auth.creds("admin")))
+    created, cut, callout = [], [], []
+    admin = p.admin
+    tenant = await admin.tenant("Bench")
+    for n in range(ACCOUNTS):
+        began = time.perf_counter()
+        acc, key = await admin.create_account(traffic_type="otp", tenant=tenant)
+        nc = await _until_connected(url, user=acc, password=key)
+        created.append((time.perf_counter() - began) * 1000)
+        if n == 0:
+            await nc.close()
+            callout = await _connect_ms(url, CONNECTS, user=acc, password=key)
+            nc = await _until_connected(url, user=acc, password=key)
+        if n < ROTATIONS:
+            began = time.perf_counter()
+            await admin.made(f"/v1/accounts/{acc}/api-keys", None)
+            closed = asyncio.Event()
+            nc._closed_cb = _setter(closed)
+            if nc.is_connected:
+                await asyncio.wait_for(closed.wait(), DEADLINE_S)
+            cut.append((time.perf_counter() - began) * 1000)
+        await nc.close()
     return {
         "nats_creds_connect_p50_ms": round(percentile(creds, 50), 2),
         "nats_callout_connect_p50_ms": round(percentile(callout, 50), 2),

@@ -19,31 +19,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import nats
 import orjson
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from parley_shared import subjects
-from parley_shared.events import (
-    ACCOUNT_CONFIG_UPDATED,
-    AccountConfigData,
-    AccountSecrets,
-    CloudEvent,
-    dumps,
-    new_event_id,
-    source_for,
-)
-from parley_shared.ids import new_id
-from parley_shared.sealing import MasterKey, generate_api_key, generate_master_key
-from parley_shared.timefmt import now_ts
 
-from parley_devtools.bench.routing_throughput import Load, StatusLog, _client, _serve, percentile
-from parley_devtools.embedded import NatsServer, free_port, stop_process, wait_ready
+from parley_devtools.bench.routing_throughput import (
+    Load,
+    StatusLog,
+    client,
+    percentile,
+    routing_alone,
+)
+from parley_devtools.platform import Platform
 
 ROUTE_CAPACITY = 1_000
 FLOOD = 25_000
@@ -52,47 +43,7 @@ OTP_RATE = 100
 OTP_SECONDS = 10
 OTP_START_S = 1.0
 BUDGET_S = 60.0
-
-
-def _account(master: MasterKey, api_key: str, traffic_type: str) -> tuple[str, bytes, str]:
-    """(subject, payload, event id) of an SMS account's config event."""
-    account_id = new_id("acc")
-    enterprise_id = new_id("ent")
-    off: dict[str, Any] = {"enabled": False, "channel": None, "dr_ttl_seconds": None, "events": []}
-    account = {
-        "id": account_id,
-        "label": f"bench {traffic_type}",
-        "enterprise_id": enterprise_id,
-        "business_group_id": new_id("bg"),
-        "communication_type": "outgoing",
-        "traffic_type": traffic_type,
-        "channels": ["sms"],
-        "security": {
-            "ip_restriction": {"mode": "all"},
-            "data_protection": "store",
-            "payload_encryption": {"enabled": False},
-        },
-        "consent": {"lookup_opt_in": False, "lookup_opt_out": False},
-        "channel_settings": {"sms": {"sender_ids": {"mode": "all"}, "fallback": off}},
-        "webhooks": {"status": None, "user_initiated": None},
-        "version": 1,
-        "status": "active",
-        "created_at": now_ts(),
-        "updated_at": now_ts(),
-    }
-    data = AccountConfigData(
-        account_id=account_id,
-        version=1,
-        status="active",
-        enterprise_id=enterprise_id,
-        account=account,
-        secrets=AccountSecrets(api_key_hash=master.hash_api_key(api_key)),
-    )
-    event_id = new_event_id()
-    event = CloudEvent[AccountConfigData](
-        id=event_id, type=ACCOUNT_CONFIG_UPDATED, source=source_for(account_id), data=data
-    )
-    return subjects.account_config(account_id), dumps(event), event_id
+ROUTES = {"routes": [{"name": "sms-1", "channel": "sms", "capacity_per_s": ROUTE_CAPACITY}]}
 
 
 async def _delivered(js: Any, after: int, wanted: set[str], budget_s: float) -> dict[str, float]:
@@ -127,18 +78,19 @@ async def _delivered(js: Any, after: int, wanted: set[str], budget_s: float) -> 
     return found
 
 
-async def measure(server: NatsServer, base: str, promo_key: str, otp_key: str) -> dict[str, float]:
+async def measure(p: Platform, promo_key: str, otp_key: str) -> dict[str, float]:
     """The flood and the OTP run at once; OTP latencies read back from STATUS afterwards."""
-    nc = await nats.connect(server.url)
+    nc = await nats.connect(p.nats_url)
     js = nc.jetstream()
     log = StatusLog(js)
-    await _client(Load("http", base, otp_key, 200, 16))  # warm up both paths
-    await _client(Load("http", base, promo_key, 200, 16))
+    base = p.routing
+    await client(Load(base, otp_key, 200, 16))  # warm up both paths
+    await client(Load(base, promo_key, 200, 16))
     after = await log.last_seq()
     started = time.monotonic()
-    flood = asyncio.create_task(_client(Load("http", base, promo_key, FLOOD, FLOOD_IN_FLIGHT)))
+    flood = asyncio.create_task(client(Load(base, promo_key, FLOOD, FLOOD_IN_FLIGHT)))
     await asyncio.sleep(OTP_START_S)
-    otp = await _client(Load("http", base, otp_key, OTP_RATE * OTP_SECONDS, 16, OTP_RATE))
+    otp = await client(Load(base, otp_key, OTP_RATE * OTP_SECONDS, 16, OTP_RATE))
     flooded = await flood
     flood_s = time.monotonic() - started
     found = await _delivered(js, after, {m for m, _, _ in otp}, BUDGET_S)
@@ -167,44 +119,9 @@ async def measure(server: NatsServer, base: str, promo_key: str, otp_key: str) -
 
 
 async def run() -> dict[str, float]:
-    """Start NATS and routing-svc, publish both accounts, measure, stop everything."""
-    tmp = Path(tempfile.mkdtemp(prefix="parley-bench-priority-"))
-    server = NatsServer(store_dir=tmp / "nats").start()
-    routes = tmp / "routes.json"
-    routes.write_text(
-        json.dumps(
-            {"routes": [{"name": "sms-1", "channel": "sms", "capacity_per_s": ROUTE_CAPACITY}]}
-        )
-    )
-    master_key = generate_master_key()
-    port = free_port()
-    env = {
-        **os.environ,
-        "NATS_URL": server.url,
-        "PARLEY_MASTER_KEY": master_key,
-        "ROUTING_HTTP_HOST": "127.0.0.1",
-        "ROUTING_HTTP_PORT": str(port),
-        "ROUTING_ROUTES_FILE": str(routes),
-        "ROUTING_LOG_LEVEL": "WARNING",
-    }
-    proc = _serve(env, tmp / "routing.log")
-    try:
-        base = f"http://127.0.0.1:{port}"
-        await wait_ready(base, proc, 60)
-        master = MasterKey.from_b64(master_key)
-        keys = {"promotional": generate_api_key(), "otp": generate_api_key()}
-        nc = await nats.connect(server.url)
-        for traffic_type, key in keys.items():
-            subject, payload, event_id = _account(master, key, traffic_type)
-            await nc.jetstream().publish(
-                subject, payload, headers={subjects.HEADER_MSG_ID: event_id}
-            )
-        await nc.close()
-        await asyncio.sleep(0.5)
-        return await measure(server, base, keys["promotional"], keys["otp"])
-    finally:
-        stop_process(proc)
-        server.stop(remove_store=True)
+    """Start NATS and routing-svc with both accounts, measure, stop everything."""
+    async with routing_alone(ROUTES, ["promotional", "otp"]) as (p, keys):
+        return await measure(p, keys["promotional"][1], keys["otp"][1])
 
 
 def main() -> None:

@@ -22,10 +22,10 @@ from typing import Any
 import psutil  # type: ignore[import-untyped]
 
 from parley_devtools.bench.e2e import wait_finals
-from parley_devtools.chaos.load import run_client
-from parley_devtools.chaos.platform import Options, Platform
-from parley_devtools.chaos.receiver import Receiver
-from parley_devtools.chaos.scenarios import first_send
+from parley_devtools.chaos.options import options
+from parley_devtools.chaos.scenarios import first_send, running, webhook_account
+from parley_devtools.load import run_client
+from parley_devtools.platform import Platform
 
 PY_SPY = Path(sys.executable).parent / "py-spy"
 
@@ -46,7 +46,7 @@ def _pids(p: Platform) -> dict[str, int]:
     for index, node in enumerate(p.nodes):
         if node.proc is not None:
             pids[f"nats-server-{index}"] = node.proc.pid
-    pg = p.pg.pid
+    pg = p.pg.pid if p.pg is not None else None
     if pg is not None:
         pids["postgres"] = pg
     return pids
@@ -64,52 +64,53 @@ def spy_on(pids: dict[str, int], seconds: float, out: Path, fmt: str) -> list[An
     return spies
 
 
-async def profile(rate: int, seconds: float, out: Path, fmt: str = "flamegraph") -> dict[str, Any]:
-    """Run the load with every service under py-spy; the CPU share per process."""
-    p = Platform(Options(retry_schedule="1,2,4"))
-    receiver = Receiver()
-    await receiver.start()
-    spies: list[subprocess.Popen[bytes]] = []
-    try:
-        await p.start()
-        _, key = await p.create_account(receiver.url)
-        await first_send(p.routing_base, key)
-        warm = await run_client(p.routing_base, key, 2000, rate=1000, connections=32)
-        await wait_finals(receiver, warm, 20)
-        spies = spy_on(p.pids(), seconds, out, fmt)
-        pids = _pids(p)
-        before, started = _cpu_of(pids), time.monotonic()
-        me = psutil.Process(os.getpid()).cpu_times()
-        load = await run_client(
-            p.routing_base,
-            key,
-            int(rate * seconds),
-            rate=rate,
-            connections=64,
-            budget_s=seconds * 3,
-        )
-        after, elapsed = _cpu_of(pids), time.monotonic() - started
-        mine = psutil.Process(os.getpid()).cpu_times()
-        await wait_finals(receiver, load, 30)
-        share = {name: round((after[name] - before.get(name, 0.0)) / elapsed, 3) for name in after}
-        share["load client + receiver"] = round(
-            (mine.user + mine.system - me.user - me.system) / elapsed, 3
-        )
-        done = sum(1 for m in load.ids if m in receiver.finals)
-        return {
-            "offered_per_s": rate,
-            "accepted": len(load.ids),
-            "final_at_receiver": done,
-            "cpu_cores_per_process": share,
-        }
-    finally:
-        for spy in spies:
-            try:
-                spy.wait(timeout=seconds + 30)
-            except subprocess.TimeoutExpired:
-                spy.kill()
-        await receiver.stop()
-        p.close()
+async def profile(
+    rate: int, seconds: float, out: Path, fmt: str = "flamegraph", spy: bool = True
+) -> dict[str, Any]:
+    """Run the load with every service under py-spy (unless not `spy`); the CPU share per
+    process while the load runs, and the CPU time each spent per message until every message's
+    final event reached the receiver (a figure a busy machine changes far less than a rate)."""
+    recorders: list[subprocess.Popen[bytes]] = []
+    async with running(options()) as (p, receiver):
+        try:
+            _, key = await webhook_account(p, receiver)
+            await first_send(p.routing, key)
+            warm = await run_client(p.routing, key, 2000, rate=1000, connections=32)
+            await wait_finals(receiver, warm, 20)
+            recorders = spy_on(p.pids(), seconds, out, fmt) if spy else []
+            pids = _pids(p)
+            before, started = _cpu_of(pids), time.monotonic()
+            me = psutil.Process(os.getpid()).cpu_times()
+            count = int(rate * seconds)
+            load = await run_client(
+                p.routing, key, count, rate=rate, connections=64, budget_s=seconds * 3
+            )
+            after, elapsed = _cpu_of(pids), time.monotonic() - started
+            mine = psutil.Process(os.getpid()).cpu_times()
+            await wait_finals(receiver, load, 60)
+            settled = _cpu_of(pids)
+        finally:
+            for recorder in recorders:
+                try:
+                    recorder.wait(timeout=seconds + 30)
+                except subprocess.TimeoutExpired:
+                    recorder.kill()
+    share = {name: round((after[name] - before.get(name, 0.0)) / elapsed, 3) for name in after}
+    share["load client + receiver"] = round(
+        (mine.user + mine.system - me.user - me.system) / elapsed, 3
+    )
+    done = sum(1 for m in load.ids if m in receiver.finals)
+    per_message = {
+        name: round((settled[name] - before.get(name, 0.0)) * 1e6 / max(done, 1))
+        for name in settled
+    }
+    return {
+        "offered_per_s": rate,
+        "accepted": len(load.ids),
+        "final_at_receiver": done,
+        "cpu_cores_per_process": share,
+        "cpu_us_per_message": per_message,
+    }
 
 
 def main() -> None:
@@ -119,8 +120,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--out", type=Path, default=Path("docs/perf"))
     parser.add_argument("--format", choices=["flamegraph", "raw"], default="flamegraph")
+    parser.add_argument("--no-spy", action="store_true", help="only the CPU figures")
     args = parser.parse_args()
-    result = asyncio.run(profile(args.rate, args.seconds, args.out, args.format))
+    result = asyncio.run(profile(args.rate, args.seconds, args.out, args.format, not args.no_spy))
     print(json.dumps(result, indent=2))
 
 

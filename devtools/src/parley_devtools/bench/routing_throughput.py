@@ -1,8 +1,9 @@
 """routing-svc throughput and latency, on real processes over an embedded nats-server.
 
 One `routing-svc serve` process (sandbox provider delivering at once, a routes file whose
-capacities are not the limit) and a load client in its own process; this process watches the
-STATUS stream afterwards for when each `delivered` event was stored. Figures:
+capacities are not the limit, NATS without authentication) and the load client
+(`parley_devtools.load`) in its own process; this process watches the STATUS stream afterwards
+for when each `delivered` event was stored. Figures:
 
 - `http_submit_per_s`: HTTP `POST /v1/messages` accepted per second (64 keep-alive
   connections);
@@ -11,47 +12,35 @@ STATUS stream afterwards for when each `delivered` event was stored. Figures:
 - `routing_p99_ms_at_500`: p99 of submit to `delivered` at a steady 500 msg/s.
 
 Bounded in count and time; loopback only. `python -m parley_devtools.bench.routing_throughput`
-prints the figures; `--client` is the load client's entry point.
+prints the figures.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import os
-import subprocess
-import sys
-import tempfile
 import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import nats
 import orjson
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from parley_shared import subjects
-from parley_shared.events import (
-    ACCOUNT_CONFIG_UPDATED,
-    AccountConfigData,
-    AccountSecrets,
-    CloudEvent,
-    dumps,
-    new_event_id,
-    source_for,
-)
+from parley_shared.events import AccountSecrets
 from parley_shared.ids import new_id
-from parley_shared.sealing import MasterKey, generate_api_key, generate_master_key
-from parley_shared.timefmt import now_ts
+from parley_shared.sealing import MasterKey, generate_api_key
 
-from parley_devtools.embedded import NatsServer, free_port, stop_process, wait_ready
+from parley_devtools.account_events import account_config, account_view, config_event
+from parley_devtools.load import run_client
+from parley_devtools.platform import Options, Platform
 
 BURST = 10_000
 STEADY_RATE = 500
 STEADY_SECONDS = 10
 BUDGET_S = 60.0
-BODY = {"to": "+919876543210", "channel": "sms", "content": {"text": "Your code is 4821"}}
 ROUTES = {"routes": [{"name": "sms-1", "channel": "sms", "capacity_per_s": 1_000_000}]}
 
 
@@ -62,154 +51,34 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[rank]
 
 
-# ---------------------------------------------------------------------- the load client
-class _Connection:
-    """One keep-alive HTTP/1.1 connection that sends a fixed request and reads the answer.
-
-    A load generator must cost far less than the server it measures: aiohttp's client takes
-    about as much CPU per request as the server, so this one is written on asyncio streams.
-    """
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    async def exchange(self, request: bytes) -> tuple[int, bytes]:
-        """Send `request`; (status, body) of the answer."""
-        self.writer.write(request)
-        status = int((await self.reader.readline()).split(b" ", 2)[1])
-        length = 0
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        return status, await self.reader.readexactly(length)
-
-
-def _request(url: str, key: str) -> tuple[str, int, bytes]:
-    """(host, port, the bytes of one POST /v1/messages)."""
-    host, port = url.removeprefix("http://").split(":")
-    body = orjson.dumps(BODY)
-    head = (
-        f"POST /v1/messages HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+@asynccontextmanager
+async def routing_alone(
+    routes: dict[str, Any], traffic_types: Sequence[str]
+) -> AsyncIterator[tuple[Platform, dict[str, tuple[str, str]]]]:
+    """routing-svc alone on an embedded nats-server (no authentication, no account-svc) with
+    one SMS account per traffic type published as account-svc would: (the platform, the
+    account id and API key of each traffic type)."""
+    settings = {"ROUTING_HTTP_HOST": "127.0.0.1", "ROUTING_LOG_LEVEL": "WARNING"}
+    options = Options(
+        services=("routing-svc",), auth=False, postgres=False, routes=routes, settings=settings
     )
-    return host, int(port), head.encode() + body
-
-
-async def _http(url: str, key: str, count: int, in_flight: int, rate: float) -> list[Any]:
-    host, port, request = _request(url, key)
-    pool: asyncio.Queue[_Connection] = asyncio.Queue()
-    for _ in range(in_flight):
-        pool.put_nowait(_Connection(*await asyncio.open_connection(host, port)))
-    sent: list[Any] = []
-
-    async def one() -> None:
-        connection = await pool.get()
-        at = time.time()
-        status, answer = await connection.exchange(request)
-        pool.put_nowait(connection)
-        if status == 202:
-            sent.append((orjson.loads(answer)["message_id"], at, time.time()))
-
-    await _drive(one, count, rate)
-    while not pool.empty():
-        pool.get_nowait().writer.close()
-    return sent
-
-
-async def _nats(url: str, key: str, count: int, in_flight: int, rate: float) -> list[Any]:
-    nc = await nats.connect(url)
-    headers = {"Authorization": f"Bearer {key}"}
-    body = orjson.dumps(BODY)
-    sent: list[Any] = []
-    limit = asyncio.Semaphore(in_flight)
-
-    async def one() -> None:
-        async with limit:
-            at = time.time()
-            reply = await nc.request(subjects.API_MESSAGES_SEND, body, timeout=10, headers=headers)
-            answer = orjson.loads(reply.data)
-            if answer.get("status") == "accepted":
-                sent.append((answer["message_id"], at, time.time()))
-
-    await _drive(one, count, rate)
-    await nc.close()
-    return sent
-
-
-async def _drive(one: Any, count: int, rate: float) -> None:
-    """Run `one` `count` times: as fast as allowed (rate 0), or paced at `rate` per second."""
-    tasks = []
-    started = time.monotonic()
-    for i in range(count):
-        if rate:
-            delay = started + i / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one()))
-        if time.monotonic() - started > BUDGET_S:
-            break
-        if not rate and len(tasks) % 256 == 0:
-            await asyncio.sleep(0)
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def client_main(args: argparse.Namespace) -> None:
-    """The load client: send, then print one JSON line per accepted message."""
+    p = Platform(options)
     try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    drive = _http if args.mode == "http" else _nats
-    target = args.url
-    sent = asyncio.run(drive(target, args.key, args.count, args.in_flight, args.rate))
-    out = sys.stdout
-    for message_id, at, answered in sent:
-        out.write(json.dumps([message_id, at, answered]) + "\n")
-    out.flush()
-
-
-# ---------------------------------------------------------------------- the orchestrator
-def _account_event(master: MasterKey, api_key: str) -> tuple[str, bytes, str]:
-    account_id = new_id("acc")
-    enterprise_id = new_id("ent")
-    off: dict[str, Any] = {"enabled": False, "channel": None, "dr_ttl_seconds": None, "events": []}
-    account = {
-        "id": account_id,
-        "label": "bench",
-        "enterprise_id": enterprise_id,
-        "business_group_id": new_id("bg"),
-        "communication_type": "outgoing",
-        "traffic_type": "otp",
-        "channels": ["sms"],
-        "security": {
-            "ip_restriction": {"mode": "all"},
-            "data_protection": "store",
-            "payload_encryption": {"enabled": False},
-        },
-        "consent": {"lookup_opt_in": False, "lookup_opt_out": False},
-        "channel_settings": {"sms": {"sender_ids": {"mode": "all"}, "fallback": off}},
-        "webhooks": {"status": None, "user_initiated": None},
-        "version": 1,
-        "status": "active",
-        "created_at": now_ts(),
-        "updated_at": now_ts(),
-    }
-    data = AccountConfigData(
-        account_id=account_id,
-        version=1,
-        status="active",
-        enterprise_id=enterprise_id,
-        account=account,
-        secrets=AccountSecrets(api_key_hash=master.hash_api_key(api_key)),
-    )
-    event_id = new_event_id()
-    event = CloudEvent[AccountConfigData](
-        id=event_id, type=ACCOUNT_CONFIG_UPDATED, source=source_for(account_id), data=data
-    )
-    return subjects.account_config(account_id), dumps(event), event_id
+        await p.started()
+        master = MasterKey.from_b64(p.master_key)
+        keys = {kind: (new_id("acc"), generate_api_key()) for kind in traffic_types}
+        nc = await nats.connect(p.nats_url)
+        for traffic_type, (account_id, key) in keys.items():
+            enterprise_id = new_id("ent")
+            config = account_config(enterprise_id, ["sms"], traffic_type=traffic_type)
+            secrets = AccountSecrets(api_key_hash=master.hash_api_key(key))
+            view = account_view(account_id, config)
+            await config_event(account_id, enterprise_id, view, secrets).publish(nc.jetstream())
+        await nc.close()
+        await asyncio.sleep(0.5)  # routing-svc's view follows ACCOUNTS
+        yield p, keys
+    finally:
+        await asyncio.to_thread(p.stop)
 
 
 class StatusLog:
@@ -265,42 +134,32 @@ class StatusLog:
 class Load:
     """One run of the load client."""
 
-    mode: str  # http | nats
     target: str  # base URL, or NATS URL
     key: str
     count: int
     in_flight: int
     rate: float = 0.0  # per second; 0: as fast as it goes
+    nats_account: str = ""  # over NATS as this account (`target` is then the NATS URL)
 
 
-async def _client(load: Load) -> list[Any]:
-    argv = [
-        sys.executable,
-        "-m",
-        "parley_devtools.bench.routing_throughput",
-        "--client",
-        "--mode",
-        load.mode,
-        "--url",
+async def client(load: Load) -> list[tuple[str, float, float]]:
+    """Run the load client; (message id, submitted at, answered at) of each accepted send."""
+    result = await run_client(
         load.target,
-        "--key",
         load.key,
-        "--count",
-        str(load.count),
-        "--in-flight",
-        str(load.in_flight),
-        "--rate",
-        str(load.rate),
-    ]
-    proc = await asyncio.create_subprocess_exec(*argv, stdout=subprocess.PIPE)
-    out, _ = await proc.communicate()
-    return [json.loads(line) for line in out.decode().splitlines() if line.strip()]
+        load.count,
+        rate=load.rate,
+        connections=load.in_flight,
+        budget_s=BUDGET_S,
+        nats_account=load.nats_account,
+    )
+    return result.accepted
 
 
 async def _round(log: StatusLog, load: Load) -> dict[str, float]:
     """One load-client run; rates and submit-to-delivered latencies."""
     after = await log.last_seq()
-    sent = await _client(load)
+    sent = await client(load)
     upto = await log.settle(after, 2 * len(sent))  # sent + delivered per message
     delivered = await log.delivered(after, upto)
     first = min(at for _, at, _ in sent)
@@ -317,16 +176,15 @@ async def _round(log: StatusLog, load: Load) -> dict[str, float]:
     }
 
 
-async def measure(server: NatsServer, base: str, key: str) -> dict[str, float]:
+async def measure(p: Platform, account_id: str, key: str) -> dict[str, float]:
     """Warm up, then the steady run, the HTTP burst and the NATS burst."""
-    nc = await nats.connect(server.url)
+    nc = await nats.connect(p.nats_url)
     log = StatusLog(nc.jetstream())
-    await _round(log, Load("http", base, key, 500, 32))
-    steady = await _round(
-        log, Load("http", base, key, STEADY_RATE * STEADY_SECONDS, 64, STEADY_RATE)
-    )
-    http = await _round(log, Load("http", base, key, BURST, 64))
-    over_nats = await _round(log, Load("nats", server.url, key, BURST, 256))
+    base = p.routing
+    await _round(log, Load(base, key, 500, 32))
+    steady = await _round(log, Load(base, key, STEADY_RATE * STEADY_SECONDS, 64, STEADY_RATE))
+    http = await _round(log, Load(base, key, BURST, 64))
+    over_nats = await _round(log, Load(p.nats_url, key, BURST, 256, nats_account=account_id))
     await nc.close()
     return {
         "http_submit_per_s": round(http["submit_per_s"], 1),
@@ -336,62 +194,15 @@ async def measure(server: NatsServer, base: str, key: str) -> dict[str, float]:
     }
 
 
-def _serve(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    """`routing-svc serve` from this venv, its output to `log_path`."""
-    exe = str(Path(sys.executable).parent / "routing-svc")
-    with log_path.open("ab") as log:
-        return subprocess.Popen([exe, "serve"], env=env, stdout=log, stderr=log)
-
-
 async def run() -> dict[str, float]:
-    """Start NATS and routing-svc, publish an account, measure, stop everything."""
-    tmp = Path(tempfile.mkdtemp(prefix="parley-bench-routing-"))
-    server = NatsServer(store_dir=tmp / "nats").start()
-    routes = tmp / "routes.json"
-    routes.write_text(json.dumps(ROUTES))
-    master_key = generate_master_key()
-    port = free_port()
-    env = {
-        **os.environ,
-        "NATS_URL": server.url,
-        "PARLEY_MASTER_KEY": master_key,
-        "ROUTING_HTTP_HOST": "127.0.0.1",
-        "ROUTING_HTTP_PORT": str(port),
-        "ROUTING_ROUTES_FILE": str(routes),
-        "ROUTING_LOG_LEVEL": "WARNING",
-    }
-    proc = _serve(env, tmp / "routing.log")
-    try:
-        base = f"http://127.0.0.1:{port}"
-        await wait_ready(base, proc, 60)
-        api_key = generate_api_key()
-        nc = await nats.connect(server.url)
-        subject, payload, event_id = _account_event(MasterKey.from_b64(master_key), api_key)
-        await nc.jetstream().publish(subject, payload, headers={subjects.HEADER_MSG_ID: event_id})
-        await nc.close()
-        await asyncio.sleep(0.5)
-        return await measure(server, base, api_key)
-    finally:
-        stop_process(proc)
-        server.stop(remove_store=True)
+    """Start NATS and routing-svc with an account, measure, stop everything."""
+    async with routing_alone(ROUTES, ["otp"]) as (p, keys):
+        return await measure(p, *keys["otp"])
 
 
 def main() -> None:
-    """Print the figures (or run the load client with `--client`)."""
-    parser = argparse.ArgumentParser(prog="python -m parley_devtools.bench.routing_throughput")
-    parser.add_argument("--client", action="store_true")
-    parser.add_argument("--mode", choices=["http", "nats"], default="http")
-    parser.add_argument("--url", default="")
-    parser.add_argument("--key", default="")
-    parser.add_argument("--count", type=int, default=BURST)
-    parser.add_argument("--in-flight", type=int, default=64)
-    parser.add_argument("--rate", type=float, default=0.0)
-    args = parser.parse_args()
-    if args.client:
-        client_main(args)
-        return
-    results = asyncio.run(run())
-    print(json.dumps(results, indent=2))
+    """Print the figures."""
+    print(json.dumps(asyncio.run(run()), indent=2))
 
 
 if __name__ == "__main__":

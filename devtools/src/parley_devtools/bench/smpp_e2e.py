@@ -26,12 +26,12 @@ import aiohttp
 
 from parley_devtools.bench.e2e import wait_finals
 from parley_devtools.bench.smpp_session import wait_listening
-from parley_devtools.chaos.load import run_client
-from parley_devtools.chaos.platform import Platform
-from parley_devtools.chaos.receiver import Receiver
-from parley_devtools.chaos.scenarios import first_send
-from parley_devtools.chaos.smpp import ROUTE, smpp_options
+from parley_devtools.chaos.options import ROUTE, smpp_options
+from parley_devtools.chaos.scenarios import first_send, running, webhook_account
 from parley_devtools.embedded import free_port, stop_process
+from parley_devtools.load import run_client
+from parley_devtools.platform import Platform
+from parley_devtools.receiver import Receiver
 from parley_devtools.smsc import Smsc
 
 BURST = 10_000
@@ -87,13 +87,13 @@ class SubmitClock:
 
 async def measure(p: Platform, receiver: Receiver) -> dict[str, float]:
     """Warm up, then the burst."""
-    _, key = await p.create_account(receiver.url)
-    await first_send(p.routing_base, key)
-    warm = await run_client(p.routing_base, key, 500, rate=500, connections=32)
+    _, key = await webhook_account(p, receiver)
+    await first_send(p.routing, key)
+    warm = await run_client(p.routing, key, 500, rate=500, connections=32)
     await wait_finals(receiver, warm, 30)
-    clock = SubmitClock(p.routing_base + "/metrics")
+    clock = SubmitClock(p.routing + "/metrics")
     await clock.start()
-    load = await run_client(p.routing_base, key, BURST, rate=0, connections=64, budget_s=60)
+    load = await run_client(p.routing, key, BURST, rate=0, connections=64, budget_s=60)
     await wait_finals(receiver, load, 60)
     submits = clock.stop()
     done = [receiver.finals[m] for m in load.ids if m in receiver.finals]
@@ -115,16 +115,11 @@ async def run() -> dict[str, float]:
     proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before the measurement
         [*command, "--direct"], stdout=subprocess.DEVNULL
     )
-    p = Platform(smpp_options(smsc))
-    receiver = Receiver()
-    await receiver.start()
     try:
         await asyncio.to_thread(wait_listening, port, proc)
-        await p.start()
-        return await asyncio.wait_for(measure(p, receiver), BUDGET_S)
+        async with running(smpp_options(smsc)) as (p, receiver):
+            return await asyncio.wait_for(measure(p, receiver), BUDGET_S)
     finally:
-        await receiver.stop()
-        p.close()
         stop_process(proc)
 
 

@@ -16,137 +16,74 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import nats
 import orjson
-import psutil  # type: ignore[import-untyped]
-from aiohttp import web
 from parley_shared import subjects
-from parley_shared.events import (
-    ACCOUNT_CONFIG_UPDATED,
-    AccountConfigData,
-    AccountSecrets,
-    CloudEvent,
-    SealedSecret,
-    dumps,
-    new_event_id,
-    source_for,
-)
+from parley_shared.events import AccountSecrets, SealedSecret, new_event_id, source_for
 from parley_shared.ids import new_id
-from parley_shared.sealing import MasterKey, generate_master_key, generate_webhook_secret
+from parley_shared.sealing import MasterKey, generate_webhook_secret
 from parley_shared.streams import ensure_streams
 from parley_shared.timefmt import now_ts
 
+from parley_devtools.account_events import account_config, account_view, config_event, status_hook
 from parley_devtools.bench import ceilings
 from parley_devtools.bench.config_propagation import percentile
-from parley_devtools.embedded import NatsServer, free_port, stop_process, wait_ready
+from parley_devtools.platform import Options, Platform
+from parley_devtools.processes import Child, wait_all_ready
+from parley_devtools.receiver import Receiver
+from parley_devtools.waiting import eventually
 
 BATCHED_EVENTS = 50_000
 UNBATCHED_EVENTS = 10_000
 LATENCY_RATE = 1000
 LATENCY_SECONDS = 5.0
 PHASE_BUDGET_S = 90.0
-
-
-class Receiver:
-    """A webhook receiver that notes when each event id arrived."""
-
-    def __init__(self) -> None:
-        """Not listening until `start`."""
-        self.arrived: dict[str, float] = {}
-        self.requests = 0
-        self.port = 0
-        self.expected = 0
-        self.complete = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        body = orjson.loads(await request.read())
-        at = time.perf_counter()
-        self.requests += 1
-        for event in body if isinstance(body, list) else [body]:
-            self.arrived.setdefault(event["id"], at)
-        if self.expected and len(self.arrived) >= self.expected:
-            self.complete.set()
-        return web.Response(text="ok")
-
-    async def start(self) -> None:
-        """Listen on a free loopback port."""
-        app = web.Application(client_max_size=8 * 1024 * 1024)
-        app.router.add_post("/hook", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        if self._runner is not None:
-            await self._runner.cleanup()
+WORKER_SETTINGS = {"WEBHOOK_HTTP_HOST": "127.0.0.1", "WEBHOOK_LOG_LEVEL": "WARNING"}
 
 
 class Phase:
     """One measurement: a fresh nats-server, one account, a receiver, worker processes."""
 
-    def __init__(self, tmp: Path, batched: bool) -> None:
+    def __init__(self, batched: bool) -> None:
         """Describe the phase; `open` starts it."""
-        self.tmp = tmp
         self.batched = batched
-        self.master_key = generate_master_key()
+        options = Options(services=(), auth=False, postgres=False, settings=WORKER_SETTINGS)
+        self.platform = Platform(options)
         self.account_id = new_id("acc")
-        self.server = NatsServer(store_dir=tmp / f"nats-{self.account_id}")
         self.receiver = Receiver()
-        self.workers: list[tuple[subprocess.Popen[bytes], int]] = []
+        self.workers: list[Child] = []
         self.nc: Any = None
         self.template = _template(self.account_id)
 
     async def open(self) -> None:
         """Start NATS and the receiver; publish the account's config."""
-        self.server.start()
+        await self.platform.started()
         await self.receiver.start()
-        self.nc = await nats.connect(self.server.url)
+        self.nc = await nats.connect(self.platform.nats_url)
         js = self.nc.jetstream()
         await ensure_streams(js)
-        await js.publish(subjects.account_config(self.account_id), self._config_event())
+        await self._config_event().publish(js)
 
-    def _config_event(self) -> bytes:
-        master = MasterKey.from_b64(self.master_key)
-        hook = {
-            "url": f"http://127.0.0.1:{self.receiver.port}/hook",
-            "events": ["delivery_status", "sent", "read"],
-            "payload_format": "native",
-            "intermediate_delivery_notification": False,
-            "metadata": {"enabled": False, "pairs": {}},
-            "retries": 3,
-            "batch": {"enabled": self.batched, "max_events": 50 if self.batched else 1},
-            "encryption": {"enabled": False},
-        }
+    def _config_event(self) -> Any:
+        master = MasterKey.from_b64(self.platform.master_key)
+        hook = status_hook(
+            self.receiver.url(),
+            events=["delivery_status", "sent", "read"],
+            batch={"enabled": self.batched, "max_events": 50 if self.batched else 1},
+        )
         secret = master.seal(generate_webhook_secret(), aad=self.account_id)
-        data = AccountConfigData(
-            account_id=self.account_id,
-            version=1,
-            status="active",
-            enterprise_id="ent_bench",
-            account={"id": self.account_id, "webhooks": {"status": hook, "user_initiated": None}},
-            secrets=AccountSecrets(webhook_signing_secrets=[SealedSecret(value=secret)]),
+        config = account_config(
+            "ent_bench", ["sms"], webhooks={"status": hook, "user_initiated": None}
         )
-        event = CloudEvent[AccountConfigData](
-            id=new_event_id(),
-            type=ACCOUNT_CONFIG_UPDATED,
-            source=source_for(self.account_id),
-            data=data,
-        )
-        return dumps(event)
+        secrets = AccountSecrets(webhook_signing_secrets=[SealedSecret(value=secret)])
+        view = account_view(self.account_id, config)
+        return config_event(self.account_id, "ent_bench", view, secrets)
 
     def event(self) -> tuple[str, bytes]:
         """A fresh `delivered` event: its id and JSON."""
@@ -170,39 +107,28 @@ class Phase:
 
     async def start_workers(self, count: int) -> None:
         """Start `count` `webhook-svc worker` processes and wait until each is ready."""
-        for _ in range(count):
-            self.workers.append(self._spawn_worker())
-        for proc, port in self.workers:
-            await wait_ready(f"http://127.0.0.1:{port}", proc, 30)
-
-    def _spawn_worker(self) -> tuple[subprocess.Popen[bytes], int]:
-        exe = str(Path(sys.executable).parent / "webhook-svc")
-        port = free_port()
-        env = {
-            **os.environ,
-            "NATS_URL": self.server.url,
-            "PARLEY_MASTER_KEY": self.master_key,
-            "WEBHOOK_HTTP_HOST": "127.0.0.1",
-            "WEBHOOK_HTTP_PORT": str(port),
-            "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
-            "WEBHOOK_LOG_LEVEL": "WARNING",
-        }
-        log = (self.tmp / f"webhook-svc-{port}.log").open("ab")
-        return subprocess.Popen([exe, "worker"], env=env, stdout=log, stderr=log), port
+        for n in range(count):
+            self.workers.append(
+                self.platform.spawn(
+                    "webhook-svc",
+                    ["webhook-svc", "worker"],
+                    port_env="WEBHOOK_HTTP_PORT",
+                    label=f"webhook-svc-{n}",
+                )
+            )
+        await wait_all_ready(self.workers)
 
     def rss_mb(self) -> float:
         """The largest worker's resident memory, MB."""
-        sizes = [psutil.Process(p.pid).memory_info().rss for p, _ in self.workers]
+        sizes = [worker.rss() for worker in self.workers]
         return max(sizes) / 1e6 if sizes else 0.0
 
     async def close(self) -> None:
-        """Stop workers, receiver, connection and server."""
-        for proc, _ in self.workers:
-            stop_process(proc)
+        """Stop connection, receiver, workers and server."""
         if self.nc is not None:
             await self.nc.close()
         await self.receiver.stop()
-        self.server.stop(remove_store=True)
+        await asyncio.to_thread(self.platform.stop)
 
 
 def _template(account_id: str) -> dict[str, Any]:
@@ -236,21 +162,18 @@ def _template(account_id: str) -> dict[str, Any]:
 @asynccontextmanager
 async def phase(batched: bool) -> AsyncIterator[Phase]:
     """A started phase, closed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="parley-webhook-bench-") as tmp:
-        current = Phase(Path(tmp), batched)
-        try:
-            await current.open()
-            yield current
-        finally:
-            await current.close()
+    current = Phase(batched)
+    try:
+        await current.open()
+        yield current
+    finally:
+        await current.close()
 
 
 async def _wait_for(receiver: Receiver, count: int, budget_s: float) -> None:
-    receiver.expected = count
-    if len(receiver.arrived) >= count:
-        return
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(receiver.complete.wait(), budget_s)
+    """Until `count` events arrived, or the budget is spent (the rest count as lost)."""
+    with contextlib.suppress(AssertionError):
+        await eventually(lambda: len(receiver.first_seen) >= count, budget_s, step_s=0.005)
 
 
 async def throughput(batched: bool, events: int, workers: int) -> tuple[float, float, int]:
@@ -260,7 +183,7 @@ async def throughput(batched: bool, events: int, workers: int) -> tuple[float, f
         stored = await p.prefill(events)
         await p.start_workers(workers)
         await _wait_for(p.receiver, stored, PHASE_BUDGET_S)
-        times = sorted(p.receiver.arrived.values())
+        times = sorted(p.receiver.first_seen.values())
         lost = stored - len(times)
         if len(times) < 2:
             return 0.0, p.rss_mb(), lost
@@ -275,22 +198,21 @@ async def latency(batched: bool, workers: int, rate: int = LATENCY_RATE) -> floa
         subject = subjects.status(p.account_id)
         sent: dict[str, float] = {}
         per_tick, tick = max(1, rate // 100), 0.01
-        started = time.perf_counter()
+        started = time.time()  # the receiver notes arrivals on the wall clock
         futures = []
-        while time.perf_counter() - started < LATENCY_SECONDS:
+        while time.time() - started < LATENCY_SECONDS:
             due = started + len(sent) / rate
-            if time.perf_counter() < due:
-                await asyncio.sleep(min(tick, due - time.perf_counter()))
+            if time.time() < due:
+                await asyncio.sleep(min(tick, due - time.time()))
                 continue
             for _ in range(per_tick):
                 event_id, body = p.event()
-                sent[event_id] = time.perf_counter()
+                sent[event_id] = time.time()
                 futures.append(await js.publish_async(subject, body))
         await asyncio.gather(*futures)
         await _wait_for(p.receiver, len(sent), 30.0)
-        delays = [
-            (p.receiver.arrived[i] - t) * 1000 for i, t in sent.items() if i in p.receiver.arrived
-        ]
+        arrived = p.receiver.first_seen
+        delays = [(arrived[i] - t) * 1000 for i, t in sent.items() if i in arrived]
         return percentile(delays, 99) if delays else float("nan")
 
 

@@ -11,19 +11,18 @@ import sys
 import time
 import traceback
 
-from parley_devtools.chaos.platform import Options, Platform
-from parley_devtools.chaos.receiver import Receiver
+from parley_devtools.chaos.options import options
 from parley_devtools.chaos.scenarios import (
     cluster_node,
     kills,
     overload,
     postgres_restart,
     receiver_outage,
+    running,
+    running_over_smpp,
     smsc_drops,
 )
-from parley_devtools.chaos.smpp import smpp_options
 from parley_devtools.chaos.tally import Row, table
-from parley_devtools.smsc import Smsc
 
 ALL = ("a", "b", "c", "d", "e", "f")
 
@@ -35,71 +34,43 @@ def retry_schedule(outage_s: float) -> str:
     return f"{step},{step},{step}"
 
 
+def report(rows: list[Row], row: Row) -> None:
+    """Keep a scenario's row and print it at once."""
+    rows.append(row)
+    print(table([row]), flush=True)
+
+
 async def single_node(args: argparse.Namespace, rows: list[Row]) -> None:
-    """Scenarios a, c and d on one platform with a single nats-server."""
+    """Scenarios a, c, d and f on one platform with a single nats-server."""
     chosen = [s for s in ("a", "c", "d", "f") if s in args.only]
     if not chosen:
         return
-    p = Platform(Options(retry_schedule=retry_schedule(args.outage_seconds)))
-    receiver = Receiver()
-    await receiver.start()
-    try:
-        await p.start()
+    async with running(options(retry_schedule(args.outage_seconds))) as (p, receiver):
         if "a" in chosen:
-            rows.append(await kills(p, receiver, args.messages, args.rate))
-            print(table(rows[-1:]), flush=True)
+            report(rows, await kills(p, receiver, args.messages, args.rate))
         if "c" in chosen:
-            rows.append(await postgres_restart(p, args.patch_seconds))
-            print(table(rows[-1:]), flush=True)
+            report(rows, await postgres_restart(p, args.patch_seconds))
         if "d" in chosen:
             count = int(min(args.outage_seconds, 10) * args.rate / 2)
-            rows.append(
-                await receiver_outage(p, receiver, count, args.rate / 2, args.outage_seconds)
-            )
-            print(table(rows[-1:]), flush=True)
+            outage = await receiver_outage(p, receiver, count, args.rate / 2, args.outage_seconds)
+            report(rows, outage)
         if "f" in chosen:
-            rows.append(
-                await overload(p, receiver, rate=args.flood_rate, seconds=args.flood_seconds)
-            )
-            print(table(rows[-1:]), flush=True)
-    finally:
-        await receiver.stop()
-        p.close()
+            flood = await overload(p, receiver, rate=args.flood_rate, seconds=args.flood_seconds)
+            report(rows, flood)
 
 
 async def on_cluster(args: argparse.Namespace, rows: list[Row]) -> None:
     """Scenario b on a 3-node cluster with R3 streams."""
-    if "b" not in args.only:
-        return
-    p = Platform(Options(cluster=True))
-    receiver = Receiver()
-    await receiver.start()
-    try:
-        await p.start()
-        rows.append(await cluster_node(p, receiver, args.cluster_messages, args.rate))
-        print(table(rows[-1:]), flush=True)
-    finally:
-        await receiver.stop()
-        p.close()
+    if "b" in args.only:
+        async with running(options(cluster=True)) as (p, receiver):
+            report(rows, await cluster_node(p, receiver, args.cluster_messages, args.rate))
 
 
 async def over_smpp(args: argparse.Namespace, rows: list[Row]) -> None:
     """Scenario e on a platform whose SMS goes over SMPP to the SMSC simulator."""
-    if "e" not in args.only:
-        return
-    smsc = Smsc(record=False, deliver_patience_s=120)
-    await smsc.start()
-    p = Platform(smpp_options(smsc))
-    receiver = Receiver()
-    await receiver.start()
-    try:
-        await p.start()
-        rows.append(await smsc_drops(p, receiver, smsc, args.smpp_messages, args.rate))
-        print(table(rows[-1:]), flush=True)
-    finally:
-        await receiver.stop()
-        p.close()
-        await smsc.close()
+    if "e" in args.only:
+        async with running_over_smpp() as (p, receiver, smsc):
+            report(rows, await smsc_drops(p, receiver, smsc, args.smpp_messages, args.rate))
 
 
 def main() -> None:

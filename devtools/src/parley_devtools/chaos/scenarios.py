@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -24,29 +25,72 @@ import nats
 import orjson
 from parley_shared import subjects
 
-from parley_devtools.chaos.load import BODY, run_client
-from parley_devtools.chaos.platform import SERVICES, Platform
-from parley_devtools.chaos.receiver import Receiver
+from parley_devtools.admin import status_webhook
+from parley_devtools.chaos.options import smpp_options
 from parley_devtools.chaos.tally import Row, row_for, settle
+from parley_devtools.load import BODY, run_client
+from parley_devtools.platform import Options, Platform
+from parley_devtools.receiver import Receiver
 from parley_devtools.smsc import Smsc
+from parley_devtools.waiting import eventually
 
 Fault = tuple[str, Callable[[], Awaitable[str]]]
 
 
+OBSERVER = "chaos"  # the NATS user chaos observes config events and STATUS as
+
+
+@asynccontextmanager
+async def running(options: Options) -> AsyncIterator[tuple[Platform, Receiver]]:
+    """A started platform and a listening webhook receiver, both stopped on exit."""
+    p = Platform(options)
+    receiver = await Receiver().start()
+    try:
+        await p.started()
+        yield p, receiver
+    finally:
+        await receiver.stop()
+        await asyncio.to_thread(p.stop)
+
+
+@asynccontextmanager
+async def running_over_smpp() -> AsyncIterator[tuple[Platform, Receiver, Smsc]]:
+    """`running`, with SMS over SMPP to an SMSC simulator in this process (which drops
+    connections on request and waits up to 2 minutes for a receipt to be taken)."""
+    smsc = Smsc(record=False, deliver_patience_s=120)
+    await smsc.start()
+    try:
+        async with running(smpp_options(smsc)) as (p, receiver):
+            yield p, receiver, smsc
+    finally:
+        await smsc.close()
+
+
 async def first_send(base: str, key: str, wait_s: float = 60.0) -> str:
     """Send one message, retrying until routing-svc's view knows the key; its id."""
-    deadline = time.monotonic() + wait_s
     async with aiohttp.ClientSession() as session:
-        while True:
-            async with session.post(
-                base + "/v1/messages", json=BODY, headers={"Authorization": f"Bearer {key}"}
-            ) as resp:
+
+        async def accepted() -> str:
+            headers = {"Authorization": f"Bearer {key}"}
+            async with session.post(base + "/v1/messages", json=BODY, headers=headers) as resp:
                 body = await resp.json(content_type=None)
-                if resp.status == 202:
-                    return str(body["message_id"])
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"routing-svc never accepted the key: {resp.status} {body}")
-            await asyncio.sleep(0.2)
+                return str(body["message_id"]) if resp.status == 202 else ""
+
+        return await eventually(accepted, wait_s, "routing-svc to accept the key", 0.2)
+
+
+async def webhook_account(p: Platform, receiver: Receiver) -> tuple[str, str]:
+    """An SMS account whose status webhook (delivery_status and sent, batched by 50, 3
+    retries) goes to the receiver: (account id, API key)."""
+    return await p.admin.create_account(status_webhook(receiver.url()))
+
+
+async def settle_account(
+    p: Platform, account_id: str, accepted: set[str], receiver: Receiver, **kw: Any
+) -> Any:
+    """`tally.settle` on this platform's STATUS, as the chaos observer."""
+    options = p.observer_options(OBSERVER)
+    return await settle(p.nats_urls, account_id, accepted, receiver, options=options, **kw)
 
 
 async def under_load(
@@ -60,9 +104,9 @@ async def under_load(
     settle_s: float,
 ) -> Row:
     """`messages` at `rate`/s with `faults` spread evenly over the run; the summary row."""
-    account_id, key = await p.create_account(receiver.url)
-    probe = await first_send(p.routing_base, key)
-    load = asyncio.create_task(run_client(p.routing_base, key, messages, rate=rate))
+    account_id, key = await webhook_account(p, receiver)
+    probe = await first_send(p.routing, key)
+    load = asyncio.create_task(run_client(p.routing, key, messages, rate=rate))
     duration = messages / rate
     started = time.monotonic()
     notes: list[str] = []
@@ -74,9 +118,7 @@ async def under_load(
     result = await load
     notes.append(f"load client errors (not accepted): {result.errors or 'none'}")
     accepted = result.ids | {probe}
-    view = await settle(
-        p.nats_urls, account_id, accepted, receiver, budget_s=settle_s, options=p.nats_options
-    )
+    view = await settle_account(p, account_id, accepted, receiver, budget_s=settle_s)
     return row_for(name, accepted, view, receiver, notes)
 
 
@@ -84,7 +126,7 @@ def kill_fault(p: Platform, service: str) -> Fault:
     """SIGKILL `service`, restart it, report how long it was out."""
 
     async def fault() -> str:
-        took = await p.kill_and_restart(service)
+        took = await asyncio.to_thread(p.kill_and_restart, service)
         return f"SIGKILLed, ready again after {took:.1f} s"
 
     return f"kill {service}", fault
@@ -92,7 +134,7 @@ def kill_fault(p: Platform, service: str) -> Fault:
 
 async def kills(p: Platform, receiver: Receiver, messages: int, rate: float) -> Row:
     """Scenario a: each service in turn SIGKILLed and restarted under steady load."""
-    faults = [kill_fault(p, s) for s in SERVICES]
+    faults = [kill_fault(p, s) for s in p.services]
     return await under_load(
         p,
         receiver,
@@ -131,11 +173,13 @@ async def cluster_node(
 
 async def postgres_restart(p: Platform, seconds: float = 10.0, down_s: float = 2.0) -> Row:
     """Scenario c: a loop of PATCHes while PostgreSQL is stopped and started again."""
-    account_id, _key = await p.create_account(None)
+    assert p.pg is not None, "scenario c restarts the embedded PostgreSQL"
+    pg = p.pg
+    account_id, _key = await p.admin.create_account()
     versions: list[int] = []
     seen: dict[int, int] = {}
     errors: dict[str, int] = {}
-    nc = await nats.connect(p.nats_urls, **p.nats_options)
+    nc = await nats.connect(p.nats_urls, **p.observer_options(OBSERVER))
 
     async def on_event(msg: Any) -> None:
         version = int(orjson.loads(msg.data)["data"]["version"])
@@ -149,7 +193,7 @@ async def postgres_restart(p: Platform, seconds: float = 10.0, down_s: float = 2
         while time.monotonic() < deadline:
             i += 1
             try:
-                status, body = await p.call(
+                status, body = await p.admin.call(
                     "PATCH", f"/v1/accounts/{account_id}", {"label": f"chaos {i}"}
                 )
             except (TimeoutError, aiohttp.ClientError) as exc:
@@ -163,9 +207,9 @@ async def postgres_restart(p: Platform, seconds: float = 10.0, down_s: float = 2
     loop = asyncio.create_task(patches())
     await asyncio.sleep(seconds / 3)
     began = time.monotonic()
-    await asyncio.to_thread(p.pg.stop, False)
+    await asyncio.to_thread(pg.stop, False)
     await asyncio.sleep(down_s)
-    await asyncio.to_thread(p.pg.start)
+    await asyncio.to_thread(pg.start)
     restart = time.monotonic() - began
     await loop
     deadline = time.monotonic() + 60
@@ -197,7 +241,7 @@ async def postgres_restart(p: Platform, seconds: float = 10.0, down_s: float = 2
 async def _outbox_pending(p: Platform) -> int:
     """Outbox rows not yet published (-1 when PostgreSQL does not answer)."""
     try:
-        conn = await asyncpg.connect(p.pg.url, timeout=5)
+        conn = await asyncpg.connect(p.database_url, timeout=5)
     except (OSError, asyncpg.PostgresError):
         return -1
     try:
@@ -214,51 +258,35 @@ async def receiver_outage(
 ) -> Row:
     """Scenario d: the receiver down for `outage_s` while messages flow, then up; dead letters
     replayed through account-svc until every subscribed event arrived."""
-    account_id, key = await p.create_account(receiver.url)
-    probe = await first_send(p.routing_base, key)
-    view = await settle(
-        p.nats_urls, account_id, {probe}, receiver, budget_s=30, options=p.nats_options
-    )
+    account_id, key = await webhook_account(p, receiver)
+    probe = await first_send(p.routing, key)
+    view = await settle_account(p, account_id, {probe}, receiver, budget_s=30)
     await receiver.stop()
     began = time.monotonic()
-    result = await run_client(p.routing_base, key, messages, rate=rate)
+    result = await run_client(p.routing, key, messages, rate=rate)
     await asyncio.sleep(max(0.0, began + outage_s - time.monotonic()))
     await receiver.start()
     accepted = result.ids | {probe}
     notes = [f"receiver down {time.monotonic() - began:.1f} s; load errors: {result.errors}"]
     # let the scheduled retries run out (the last attempt is due ~outage x 1.2 after the first)
-    view = await settle(
-        p.nats_urls,
-        account_id,
-        accepted,
-        receiver,
-        budget_s=outage_s * 0.5 + 15,
-        view=view,
-        options=p.nats_options,
+    view = await settle_account(
+        p, account_id, accepted, receiver, budget_s=outage_s * 0.5 + 15, view=view
     )
     replayed: set[str] = set()
     deadline = time.monotonic() + max(60.0, outage_s)
     while time.monotonic() < deadline:
-        status, body = await p.call("GET", f"/v1/accounts/{account_id}/dead-letters")
+        status, body = await p.admin.call("GET", f"/v1/accounts/{account_id}/dead-letters")
         items = body.get("items", []) if status == 200 and isinstance(body, dict) else []
         for item in items:
             if item["id"] not in replayed:
-                status, answer = await p.call(
+                status, answer = await p.admin.call(
                     "POST", f"/v1/accounts/{account_id}/dead-letters/{item['id']}/replay"
                 )
                 if status == 202:
                     replayed.add(item["id"])
                 else:
                     notes.append(f"replay {item['id']}: {status} {answer}")
-        view = await settle(
-            p.nats_urls,
-            account_id,
-            accepted,
-            receiver,
-            budget_s=0,
-            view=view,
-            options=p.nats_options,
-        )
+        view = await settle_account(p, account_id, accepted, receiver, budget_s=0, view=view)
         if not items and receiver.received(view.subscribed) == len(view.subscribed):
             break
         await asyncio.sleep(1.0)
@@ -313,16 +341,16 @@ async def overload(
     `seconds`: every answer is 202, 429 or 503 (never another 5xx, never unanswered), every
     accepted message reaches a final status, and the API's latency is back near its baseline
     within `recover_within_s` of the flood's end."""
-    account_id, key = await p.create_account(receiver.url)
-    probe = await first_send(p.routing_base, key)
+    account_id, key = await webhook_account(p, receiver)
+    probe = await first_send(p.routing, key)
     accepted: set[str] = {probe}
     notes: list[str] = []
     async with aiohttp.ClientSession() as session:
-        baseline = sorted([(await _probe(session, p.routing_base, key))[1] for _ in range(40)])
+        baseline = sorted([(await _probe(session, p.routing, key))[1] for _ in range(40)])
         calm = max(baseline[int(len(baseline) * 0.9)] * 3, 0.05)
         flood = asyncio.create_task(
             run_client(
-                p.routing_base,
+                p.routing,
                 key,
                 int(rate * seconds),
                 rate=rate,
@@ -335,7 +363,7 @@ async def overload(
         recovered_after: float | None = None
         streak = 0
         while time.monotonic() - ended < recover_within_s * 3:
-            status, took = await _probe(session, p.routing_base, key)
+            status, took = await _probe(session, p.routing, key)
             streak = streak + 1 if status == 202 and took <= calm else 0
             if streak >= 5:
                 recovered_after = time.monotonic() - ended
@@ -356,9 +384,7 @@ async def overload(
     )
     if unexpected:
         notes.append(f"UNEXPECTED answers: {unexpected}")
-    view = await settle(
-        p.nats_urls, account_id, accepted, receiver, budget_s=180, options=p.nats_options
-    )
+    view = await settle_account(p, account_id, accepted, receiver, budget_s=180)
     row = row_for("f. overload (3x)", accepted, view, receiver, notes)
     row.failed_checks = (
         bool(unexpected) or recovered_after is None or (recovered_after > recover_within_s)

@@ -14,7 +14,7 @@ import orjson
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from parley_shared import subjects
 
-from parley_devtools.chaos.receiver import Receiver
+from parley_devtools.receiver import Receiver
 
 # the status webhook subscribes delivery_status (delivered + failed) and sent
 SUBSCRIBED = {"parley.message.sent", "parley.message.delivered", "parley.message.failed"}

@@ -11,12 +11,14 @@ from parley_runtime.cli import load_settings, print_json, run_command
 
 def serve() -> int:
     """Serve the management API and the console until SIGINT/SIGTERM."""
+    from parley_runtime import tracing
     from parley_runtime.http import serve as serve_app
 
     from account_svc.bootstrap import create_app
     from account_svc.settings import Settings
 
     settings = load_settings(Settings, "account-svc")
+    tracing.configure("account-svc")
     serve_app(create_app(settings), settings.http_host, settings.http_port)
     return 0
 

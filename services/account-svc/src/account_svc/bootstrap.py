@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from parley_runtime import metrics_http, tracing
 from parley_runtime.nats import connect as nats_connect
 from parley_shared.sealing import MasterKey
 from parley_shared.streams import ensure_streams
@@ -114,6 +115,13 @@ def use_cases_of(
     return {type(use): use for use in found}
 
 
+def _observability(app: web.Application, settings: Settings) -> None:
+    """A server span per request when tracing is on; `/metrics` on its own port when set."""
+    if tracing.enabled():
+        app.middlewares.insert(0, tracing.http_middleware())
+    metrics_http.serve_apart(app, settings.http_host, settings.metrics_port, "account-svc")
+
+
 def create_app(settings: Settings) -> web.Application:
     """The account-svc application; connections open on startup, close on cleanup."""
     key = master_key(settings)
@@ -137,6 +145,7 @@ def create_app(settings: Settings) -> web.Application:
         return ok, checks | ({"nats_access": access_ok} if settings.nats_authority_file else {})
 
     app = build_app(use_cases, ready)
+    _observability(app, settings)
 
     async def startup(_: web.Application) -> None:
         pool = await create_pool(settings.database_url.get_secret_value(), settings.db_pool_max)

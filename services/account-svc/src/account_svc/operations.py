@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 import structlog
+from parley_runtime import tracing
 
 from account_svc.domain.ops_answers import merge_routes
 from account_svc.domain.scope import Principal
@@ -103,6 +104,8 @@ class Operations:
         for match in matches:
             match["account_label"] = labels.get(match["account_id"])
         if found is not None:
+            tracing.link(found.pop("traceparent", None))  # this lookup -> the message's trace
+            found.setdefault("trace_id", None)
             found["account_label"] = labels.get(found["account_id"])
             found["webhook_deliveries"] = await self._deliveries(found)
         return {"query": query, "matches": matches, "truncated": truncated, "trace": found}

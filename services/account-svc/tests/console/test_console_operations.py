@@ -14,9 +14,9 @@ import pytest
 from account_testkit import make_tenant
 from console.console_kit import PHONE, Console
 from parley_devtools.smsc import Smsc
+from parley_devtools.waiting import eventually
 from playwright.async_api import expect
 from stack_kit import NUMBER, Stack, account_settings, stack
-from webhook_testkit import wait_until as until
 
 __all__ = ["account_settings", "stack"]
 PASSWORD_ENV = "PARLEY_TEST_CONSOLE_SMSC_PASSWORD"
@@ -78,7 +78,7 @@ async def test_the_traffic_chart_is_drawn_and_moves_when_traffic_flows(
     async def first_counted() -> bool:
         return await total(console, "chart-status") >= 2  # sent + delivered
 
-    await until(first_counted, CHART_MS / 1000, "the message sent before the page opened")
+    await eventually(first_counted, CHART_MS / 1000, "the message sent before the page opened")
     before, drawn = await canvas(console, "chart-status"), await total(console, "chart-status")
     channels = await total(console, "chart-channels")
     for _ in range(4):
@@ -88,7 +88,7 @@ async def test_the_traffic_chart_is_drawn_and_moves_when_traffic_flows(
     async def moved() -> bool:
         return await total(console, "chart-status") >= drawn + 5 * 2 + 4 * 2
 
-    await until(moved, CHART_MS / 1000, "the chart to take the new messages")
+    await eventually(moved, CHART_MS / 1000, "the chart to take the new messages")
     assert await canvas(console, "chart-status") != before
     assert await total(console, "chart-channels") == channels + 4 * 2 + 1
     stats = page.locator(".stats")
@@ -109,7 +109,7 @@ async def test_the_traffic_chart_is_drawn_and_moves_when_traffic_flows(
         widths = await page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
         return bool(widths[0] <= widths[1])
 
-    await until(fits, 5, "the page to fit a phone's width")
+    await eventually(fits, 5, "the page to fit a phone's width")
 
 
 async def test_routes_show_each_routes_state_binds_and_last_error(
@@ -148,7 +148,7 @@ async def test_find_a_message_shows_its_fallback_chain_and_webhooks(
     async def delivered() -> bool:
         return len(set(stack.receiver.event_ids("/hook"))) == 4
 
-    await until(delivered, 15, "four events delivered to the receiver")
+    await eventually(delivered, 15, "four events delivered to the receiver")
     await console.login()
     page = console.page
     await page.get_by_role("link", name="Message trace").click()
@@ -162,6 +162,7 @@ async def test_find_a_message_shows_its_fallback_chain_and_webhooks(
     await expect(chain.get_by_role("listitem").nth(0)).to_contain_text("fell back to SMS")
     await expect(chain.get_by_role("listitem").nth(1)).to_contain_text("SMS via sms-1: delivered")
     await expect(page.get_by_text(message_id).first).to_be_visible()
+    await expect(page.get_by_text("not traced (tracing was off)")).to_be_visible()  # no OTLP
     attempts = page.get_by_role("table", name="Attempts, oldest first")
     await expect(attempts.get_by_role("row")).to_have_count(3)
     timeline = page.get_by_role("list", name="Timeline")
@@ -192,7 +193,7 @@ async def test_replaying_dead_letters_from_the_page_delivers_them(
         status, body = await stack.api.call("GET", f"/v1/accounts/{account_id}/dead-letters")
         return status == 200 and len(body["items"]) == 4
 
-    await until(dead, 15, "four dead letters")
+    await eventually(dead, 15, "four dead letters")
     await console.login()
     page = console.page
     await page.get_by_role("link", name="Dead letters").click()

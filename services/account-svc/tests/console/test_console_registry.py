@@ -22,6 +22,7 @@ async def test_register_and_deregister_senders_and_manage_apps(api: Api, console
     await page.get_by_role("link", name="Senders and apps").click()
     await expect(page.get_by_role("heading", name="Senders and apps", level=1)).to_be_visible()
     await page.get_by_label("Enterprise").select_option(ent)
+    await expect(page.locator(f'[data-enterprise="{ent}"][aria-busy="false"]')).to_be_visible()
     form = page.locator("form", has=page.get_by_role("heading", name="Register a sender"))
     await form.get_by_label("Sender", exact=True).fill("S!")
     await form.get_by_role("button", name="Register sender").click()

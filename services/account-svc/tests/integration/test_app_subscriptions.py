@@ -4,12 +4,13 @@ off in every account of the enterprise, announced like a PATCH."""
 
 from __future__ import annotations
 
-import asyncio
+from typing import Any
 
 import nats
 import orjson
 from account_svc.adapters.postgres import _migrations, apply_migrations, create_pool
 from account_testkit import Api, make_tenant, seed_for
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 
 PASSWORD = "app-subscriptions-pw-1"
@@ -68,12 +69,13 @@ async def test_withdrawal_switches_the_app_off_in_every_account(api: Api, nats_u
     nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
-        for _ in range(200):
+
+        async def version_2() -> Any:
             msg = await js.get_last_msg(subjects.STREAM_ACCOUNTS, subjects.account_config(ids[0]))
             data = orjson.loads(msg.data)["data"]
-            if data["version"] == 2:
-                break
-            await asyncio.sleep(0.05)
+            return data if data["version"] == 2 else None
+
+        data = await eventually(version_2, what="the account's version 2 event", step_s=0.05)
         assert data["account"]["apps"]["url_shortener"] is False
     finally:
         await nc.close()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from account_svc.bootstrap import HOLDER
 from account_testkit import ADMIN_PASSWORD, ADMIN_USER, Api
-from login_kit import eventually
+from parley_devtools.waiting import eventually
 
 
 async def test_login_answers_token_expiry_and_user(api: Api) -> None:

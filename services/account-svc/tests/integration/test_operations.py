@@ -10,10 +10,10 @@ from account_svc.adapters.http_binding import USE_CASES
 from account_svc.operations import Operations
 from account_testkit import Api, make_tenant
 from aiohttp.test_utils import TestServer
+from parley_devtools.waiting import eventually
 from routing_svc.bootstrap import create_app as routing_app
 from routing_testkit import make_settings as routing_settings
 from stack_kit import NUMBER, Stack, account_settings, routing_overrides, stack
-from webhook_testkit import wait_until as until
 
 __all__ = ["account_settings", "routing_overrides", "stack"]
 PASSWORD = "operator-password-1"
@@ -56,7 +56,7 @@ async def test_traffic_counts_statuses_channels_routes_fallbacks_and_webhooks(
         hooks = view["webhooks"]["totals"]["delivered"]["attempts"]
         return view["totals"]["finished"] == 2 and hooks == 6
 
-    await until(counted, 15, "two messages and six webhook attempts counted")
+    await eventually(counted, 15, "two messages and six webhook attempts counted")
     view = await traffic(api, f"?account_id={account_id}")
     totals = view["totals"]
     assert (totals["sent"], totals["delivered"], totals["fallback"], totals["failed"]) == (
@@ -83,7 +83,7 @@ async def test_traffic_counts_statuses_channels_routes_fallbacks_and_webhooks(
         streams = {r["stream"]: r for r in (await traffic(api))["queues"]["streams"]}
         return bool(streams["STATUS"]["messages"] == 6)
 
-    await until(stored, 10, "the six status events stored on STATUS")
+    await eventually(stored, 10, "the six status events stored on STATUS")
     streams = {row["stream"]: row for row in (await traffic(api))["queues"]["streams"]}
     assert {c["name"] for c in streams["SUBMIT"]["consumers"]} == {"routing-svc-submit"}
     assert streams["STATUS"]["consumers"][0]["name"] == "webhook-svc-status"
@@ -105,7 +105,7 @@ async def test_traffic_is_scoped_to_the_admins_accounts(stack: Stack) -> None:
     async def counted() -> bool:
         return (await traffic(api))["totals"]["finished"] == 4
 
-    await until(counted, 15, "four messages counted")
+    await eventually(counted, 15, "four messages counted")
     view = await traffic(admin)
     assert view["totals"]["finished"] == 1
     assert view["queues"]["streams"] is None
@@ -168,7 +168,7 @@ async def test_trace_by_id_and_client_ref_with_webhook_deliveries(stack: Stack) 
         hooks = trace["webhook_deliveries"] or []
         return len(events) == 4 and len(hooks) == 4
 
-    await until(delivered, 15, "four events delivered to the webhook")
+    await eventually(delivered, 15, "four events delivered to the webhook")
     status, body = await api.call("GET", "/v1/message-trace?q=order-77")
     assert status == 200
     assert body["matches"] == [

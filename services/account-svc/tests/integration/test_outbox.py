@@ -4,10 +4,6 @@ crash between commit and publish, with secrets sealed."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,29 +14,29 @@ import nats
 import orjson
 import pytest
 from account_testkit import ADMIN_PASSWORD, ADMIN_USER, Api, make_tenant, seed_for
-from parley_devtools.embedded import free_port, wait_ready
+from parley_devtools.processes import service_process
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from parley_shared.sealing import generate_master_key
 
 
-async def _last(nats_url: str, account_id: str, min_version: int, wait_s: float = 10.0) -> Any:
+async def _last(nats_url: str, account_id: str, min_version: int) -> Any:
     """The last ACCOUNTS message of an account once its version reaches `min_version`."""
     nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
-        deadline = time.monotonic() + wait_s
-        while True:
+
+        async def reached() -> Any:
             try:
                 msg = await js.get_last_msg(
                     subjects.STREAM_ACCOUNTS, subjects.account_config(account_id)
                 )
-                event = orjson.loads(msg.data)
-                if event["data"]["version"] >= min_version:
-                    return msg, event
             except nats.js.errors.NotFoundError:
-                pass
-            assert time.monotonic() < deadline, f"no event v{min_version} for {account_id}"
-            await asyncio.sleep(0.05)
+                return None
+            event = orjson.loads(msg.data)
+            return (msg, event) if event["data"]["version"] >= min_version else None
+
+        return await eventually(reached, what=f"event v{min_version} of {account_id}", step_s=0.05)
     finally:
         await nc.close()
 
@@ -90,12 +86,12 @@ async def test_republish_after_crash_before_mark_is_deduplicated(
         try:
             await conn.execute("UPDATE account_svc.outbox SET published_at = NULL")
             await conn.execute("SELECT pg_notify('account_svc_outbox', '')")
-            deadline = time.monotonic() + 10
-            while await conn.fetchval(
-                "SELECT count(*) FROM account_svc.outbox WHERE published_at IS NULL"
-            ):
-                assert time.monotonic() < deadline, "relay did not republish"
-                await asyncio.sleep(0.05)
+
+            async def republished() -> bool:
+                query = "SELECT count(*) FROM account_svc.outbox WHERE published_at IS NULL"
+                return not await conn.fetchval(query)
+
+            await eventually(republished, what="the relay to republish", step_s=0.05)
         finally:
             await conn.close()
         after = (await js.stream_info(subjects.STREAM_ACCOUNTS)).state.last_seq
@@ -104,38 +100,29 @@ async def test_republish_after_crash_before_mark_is_deduplicated(
         await nc.close()
 
 
-def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    exe = str(Path(sys.executable).parent / "account-svc")
-    out = log.open("ab")
-    return subprocess.Popen([exe, "serve"], env=env, stdout=out, stderr=out)
-
-
-async def _wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
-    await wait_ready(base, proc, 30.0)
-
-
 async def test_event_is_published_after_kill_between_commit_and_publish(
     nats_url: str, database_url: str, tmp_path: Path
 ) -> None:
     """A process killed after committing but before publishing: the next process publishes."""
-    port = free_port()
-    env = {
-        **os.environ,
+    settings = {
         "NATS_URL": nats_url,
         "DATABASE_URL": database_url,
         "PARLEY_MASTER_KEY": generate_master_key(),
-        "ACCOUNT_HTTP_HOST": "127.0.0.1",
-        "ACCOUNT_HTTP_PORT": str(port),
         "ACCOUNT_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        # The relay is off: the commit happens, the publish cannot (the crash window).
-        "ACCOUNT_OUTBOX_RELAY_ENABLED": "false",
     }
-    base = f"http://127.0.0.1:{port}"
-    proc = _start(env, tmp_path / "svc.log")
+    # The relay is off: the commit happens, the publish cannot (the crash window).
+    first = service_process(
+        ["account-svc", "serve"],
+        tmp_path,
+        "ACCOUNT_HTTP_PORT",
+        ACCOUNT_OUTBOX_RELAY_ENABLED="false",
+        **settings,
+    )
+    children = [first]
     try:
-        await _wait_ready(base, proc)
+        await first.started()
         async with aiohttp.ClientSession() as session:
-            client = Api(session, base)
+            client = Api(session, first.base)
             client.token = await client.login(ADMIN_USER, ADMIN_PASSWORD)
             tenant = await make_tenant(client)
             status, created = await client.call("POST", "/v1/accounts", seed_for(tenant))
@@ -148,21 +135,17 @@ async def test_event_is_published_after_kill_between_commit_and_publish(
             assert info.state.messages == 0, "nothing may be published while the relay is off"
         finally:
             await nc.close()
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-        env["ACCOUNT_OUTBOX_RELAY_ENABLED"] = "true"
-        proc = _start(env, tmp_path / "svc.log")
-        await _wait_ready(base, proc)
+        first.kill()
+        second = service_process(
+            ["account-svc", "serve"], tmp_path, "ACCOUNT_HTTP_PORT", **settings
+        )
+        children.append(second)
+        await second.started()
         _, event = await _last(nats_url, account_id, 1)
         assert event["data"]["account_id"] == account_id
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        for child in children:
+            child.stop()
 
 
 async def test_stopped_relay_returns_without_being_cancelled(

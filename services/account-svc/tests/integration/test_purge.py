@@ -12,7 +12,8 @@ from account_svc.adapters.login_store import LoginStore
 from account_svc.adapters.postgres import apply_migrations, create_pool
 from account_svc.adapters.purge import BACKLOG_PAUSE_S, Purger
 from account_svc.sessions import LOCKOUT_SECONDS
-from login_kit import eventually, serving
+from login_kit import serving
+from parley_devtools.waiting import eventually
 
 IDLE = LOCKOUT_SECONDS
 

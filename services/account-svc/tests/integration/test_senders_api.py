@@ -9,6 +9,7 @@ import nats
 import orjson
 from account_svc.adapters.postgres import _migrations, apply_migrations, create_pool
 from account_testkit import Api, make_tenant
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from parley_shared.events import SenderData
 
@@ -78,21 +79,21 @@ async def test_each_change_is_announced_on_senders(api: Api, nats_url: str) -> N
             msg = await js.get_last_msg(subjects.STREAM_SENDERS, subject)
             return SenderData.model_validate(orjson.loads(msg.data)["data"])
 
-        import asyncio
-
-        for _ in range(100):
+        async def announced() -> SenderData | None:
             try:
-                data = await last()
-                break
-            except Exception:
-                await asyncio.sleep(0.05)
+                return await last()
+            except nats.js.errors.NotFoundError:
+                return None
+
+        data = await eventually(announced, what="the sender's event", step_s=0.05)
         assert (data.status, data.value, data.enterprise_id) == ("active", "SHOPCO", ent)
         await api.call("DELETE", f"/v1/senders/{made['id']}")
-        for _ in range(100):
+
+        async def deleted() -> SenderData | None:
             data = await last()
-            if data.status == "deleted":
-                break
-            await asyncio.sleep(0.05)
+            return data if data.status == "deleted" else None
+
+        data = await eventually(deleted, what="the sender's tombstone", step_s=0.05)
         assert (data.status, data.version) == ("deleted", 2)
     finally:
         await nc.close()

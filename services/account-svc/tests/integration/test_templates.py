@@ -3,13 +3,12 @@ template events that reach the TEMPLATES stream through the outbox."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import nats
 import orjson
 from account_testkit import Api, make_tenant
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 
 PASSWORD = "tenant-password-1"
@@ -29,24 +28,23 @@ def template(tenant: dict[str, str], **changes: Any) -> dict[str, Any]:
     return body
 
 
-async def _event(nats_url: str, template_id: str, status: str, wait_s: float = 10.0) -> Any:
+async def _event(nats_url: str, template_id: str, status: str) -> Any:
     """The last TEMPLATES message of a template once it reports `status`."""
     nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
-        deadline = time.monotonic() + wait_s
-        while True:
+
+        async def reported() -> Any:
             try:
                 msg = await js.get_last_msg(
                     subjects.STREAM_TEMPLATES, subjects.template_config(template_id)
                 )
-                event = orjson.loads(msg.data)
-                if event["data"]["status"] == status:
-                    return event
             except nats.js.errors.NotFoundError:
-                pass
-            assert time.monotonic() < deadline, f"no {status} event for {template_id}"
-            await asyncio.sleep(0.05)
+                return None
+            event = orjson.loads(msg.data)
+            return event if event["data"]["status"] == status else None
+
+        return await eventually(reported, what=f"the {status} event of {template_id}", step_s=0.05)
     finally:
         await nc.close()
 

@@ -14,11 +14,11 @@ import orjson
 import pytest
 from account_svc.adapters.traffic_feed import StreamFollower, TrafficFeed
 from account_svc.domain.traffic import TrafficTally
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from parley_shared.ids import new_id
 from parley_shared.streams import ensure_streams
 from parley_shared.timefmt import now_ts
-from webhook_testkit import wait_until as until
 
 
 @pytest.fixture
@@ -50,13 +50,13 @@ async def test_the_past_hour_is_replayed_then_new_events_follow(js: Any) -> None
     feed = TrafficFeed(js, TrafficTally(clock=time.time), idle_s=60, replay_max=1000)
     await feed.ensure_following()
     try:
-        await until(lambda: feed.tally.view(None)["totals"]["sent"] == 3, 5, "replayed")
-        await until(lambda: not feed.status()["loading"], 5, "replay done")
+        await eventually(lambda: feed.tally.view(None)["totals"]["sent"] == 3, 5, "replayed")
+        await eventually(lambda: not feed.status()["loading"], 5, "replay done")
         await publish_sent(js, "acc_b", 2)
         entry = {"outcome": "dead", "at": now_ts(), "event_ids": ["evt_1", "evt_2"]}
         await js.publish(subjects.webhook_attempt_log("acc_b"), orjson.dumps(entry))
-        await until(lambda: feed.tally.view({"acc_b"})["totals"]["sent"] == 2, 5, "followed")
-        await until(lambda: _dead(feed) == 2, 5, "the dead attempt and its two events")
+        await eventually(lambda: feed.tally.view({"acc_b"})["totals"]["sent"] == 2, 5, "followed")
+        await eventually(lambda: _dead(feed) == 2, 5, "the dead attempt and its two events")
         assert feed.status()["complete_from"] is not None
     finally:
         await feed.stop()
@@ -74,7 +74,7 @@ async def test_a_long_stream_is_replayed_only_from_its_last_messages(js: Any) ->
     feed = TrafficFeed(js, TrafficTally(clock=time.time), idle_s=60, replay_max=10)
     await feed.ensure_following()
     try:
-        await until(lambda: not feed.status()["loading"], 5, "replay done")
+        await eventually(lambda: not feed.status()["loading"], 5, "replay done")
         assert feed.tally.view(None)["totals"]["sent"] == 10
         assert feed.status()["complete_from"] > now_ts()[:16]  # the replay began mid-minute
     finally:
@@ -88,11 +88,11 @@ async def test_following_stops_when_nobody_asks(js: Any) -> None:
     feed = TrafficFeed(js, TrafficTally(clock=time.time), idle_s=0.5, replay_max=1000)
     await feed.ensure_following()
     try:
-        await until(lambda: feed.tally.view(None)["totals"]["sent"] == 2, 5, "replayed")
-        await until(lambda: not feed.following, 5, "stopped when idle")
+        await eventually(lambda: feed.tally.view(None)["totals"]["sent"] == 2, 5, "replayed")
+        await eventually(lambda: not feed.following, 5, "stopped when idle")
         assert feed.tally.view(None)["totals"]["sent"] == 0
         await feed.ensure_following()
-        await until(lambda: feed.tally.view(None)["totals"]["sent"] == 2, 5, "replayed again")
+        await eventually(lambda: feed.tally.view(None)["totals"]["sent"] == 2, 5, "replayed again")
     finally:
         await feed.stop()
 
@@ -159,6 +159,6 @@ async def test_a_stream_with_nothing_since_the_start_is_not_loading(js: Any) -> 
     try:
         assert follower.loading is False
         await publish_sent(js, "acc_b", 1)
-        await until(lambda: folded == ["acc_b"], 5, "a new event followed")
+        await eventually(lambda: folded == ["acc_b"], 5, "a new event followed")
     finally:
         await follower.stop()

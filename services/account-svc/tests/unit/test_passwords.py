@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,17 +18,10 @@ from account_svc.adapters.passwords import (
 from account_svc.errors import Overloaded, TooManyAttempts
 from account_svc.settings import Settings
 from argon2 import PasswordHasher, Type, extract_parameters
+from parley_devtools.waiting import eventually
 from prometheus_client import REGISTRY
 
 CONTAINER_LIMIT_MIB = 256  # deploy/: the account-svc container's memory limit
-
-
-async def until(check: Callable[[], bool], within_s: float = 30.0) -> None:
-    """Poll `check` until it holds, failing after `within_s` seconds."""
-    deadline = time.monotonic() + within_s
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 def verifications() -> float:
@@ -144,13 +136,13 @@ async def test_a_cancelled_caller_does_not_free_memory_a_running_hash_holds() ->
     made.hasher = Held()  # type: ignore[assignment]
     try:
         task = asyncio.create_task(made.verify(None, "whatever password"))
-        await until(started.is_set)
+        await eventually(started.is_set)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         assert made.budget.in_use == PARAMETERS.memory_cost
         gate.set()
-        await until(lambda: made.budget.in_use == 0)
+        await eventually(lambda: made.budget.in_use == 0)
     finally:
         gate.set()
         made.close()

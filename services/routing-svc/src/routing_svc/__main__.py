@@ -17,6 +17,7 @@ def openapi() -> int:
 
 def serve() -> int:
     """Serve the messaging API and run the workers until SIGINT/SIGTERM."""
+    from parley_runtime import tracing
     from parley_runtime.http import serve as serve_app
 
     from routing_svc.adapters.providers.routes_file import RoutesFileError
@@ -24,6 +25,7 @@ def serve() -> int:
     from routing_svc.settings import RETIRED, Settings
 
     settings = load_settings(Settings, "routing-svc", RETIRED)
+    tracing.configure("routing-svc")
     try:
         app = create_app(settings)
     except RoutesFileError as err:

@@ -17,13 +17,17 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from faststream.nats import NatsBroker
+from parley_runtime import metrics_http, tracing
+from parley_runtime.broker import service_broker
+from parley_runtime.broker import start as start_broker
 from parley_runtime.nats import connect as nats_connect
 from parley_shared import subjects
 from parley_shared.sealing import MasterKey
 from parley_shared.streams import ensure_streams
 
 from routing_svc.access import Gate
-from routing_svc.adapters import kv
+from routing_svc.adapters import kv, traced
 from routing_svc.adapters.bus import Bus, JetStreamProviderSink
 from routing_svc.adapters.capacity import CapacityLeases
 from routing_svc.adapters.client_refs import ClientRefIndex
@@ -85,6 +89,7 @@ class Runtime:
     consumers: list[PullConsumer] = field(default_factory=list)
     nats_api: NatsApi | None = None
     ops_api: OpsApi | None = None
+    broker: NatsBroker | None = None
     publisher: JetStreamPublisher | None = None
     started: bool = False
     closing: asyncio.Event = field(default_factory=asyncio.Event)
@@ -223,7 +228,7 @@ async def start(
         spec.name: await kv.ensure_bucket(js, spec, settings.stream_replicas) for spec in specs
     }
     directory, templates, senders = await _views(rt, js, master)
-    rt.publisher = publisher = JetStreamPublisher(nc)
+    rt.publisher = publisher = traced.publisher(nc)
     await publisher.start()
     bus, vault = Bus(nc, publisher), Vault(master, settings.protected_event_ttl_seconds)
     store = MessageStore(buckets[kv.MESSAGES], kv.KvWriter(publisher, kv.MESSAGES))
@@ -239,7 +244,7 @@ async def start(
     router = Router(
         transitions=transitions,
         vault=vault,
-        providers=providers,
+        providers=traced.providers(providers),
         balancer=Balancer(),
         capacity=CapacityLeases(buckets[kv.CAPACITY]),
         handovers=handovers,
@@ -298,14 +303,18 @@ async def start(
             "user": inbound.heard,
             "purge": erasure.on_config,
         }
+        handlers = traced.handlers(handlers, handovers, store)
         rt.consumers = _consumers(settings, nc, js, handlers)
         for consumer in rt.consumers:
             await consumer.start()
     if settings.role in ("all", "api"):
         rt.nats_api = NatsApi(nc, gate, submissions, settings.max_nats_in_flight)
         await rt.nats_api.start()
-    rt.ops_api = OpsApi(nc, providers, store, client_refs, role=settings.role)
+    rt.ops_api = OpsApi(providers, store, client_refs, role=settings.role)
     await rt.ops_api.start()
+    rt.broker = service_broker(settings.nats_url, "routing-svc", closing=rt.closing)
+    rt.ops_api.register(rt.broker)
+    await start_broker(rt.broker)
     rt.started = True
     gc.freeze()  # what start-up made lives as long as the process: keep it out of collections
     log.info("routing_svc_started", port=settings.http_port, providers=providers.kinds())
@@ -316,6 +325,9 @@ async def stop(rt: Runtime) -> None:
     rt.closing.set()
     if rt.nats_api is not None:
         await rt.nats_api.stop()
+    if rt.broker is not None:
+        with contextlib.suppress(Exception):
+            await rt.broker.stop()
     if rt.ops_api is not None:
         await rt.ops_api.stop()
     for consumer in rt.consumers:
@@ -362,6 +374,9 @@ def create_app(settings: Settings) -> web.Application:
     sandboxed = any(config.route.provider == "sandbox" for config in configs)
     extra = SANDBOX_ROUTES if sandboxed else ()
     app = build_app(services, ready, extra, settings.max_body_bytes, settings.max_http_in_flight)
+    if tracing.enabled():
+        app.middlewares.insert(0, tracing.http_middleware())
+    metrics_http.serve_apart(app, settings.http_host, settings.metrics_port, "routing-svc")
     app[RUNTIME] = rt
 
     async def startup(_: web.Application) -> None:

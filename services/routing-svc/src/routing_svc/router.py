@@ -32,6 +32,7 @@ from routing_svc.domain.lifecycle import (
     LIVE,
     PENDING,
     Message,
+    Step,
     dispatched,
     failed_before_send,
     redelivered,
@@ -95,6 +96,13 @@ def _attempt_number(value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise Undecodable("attempt is not a positive integer")
     return value
+
+
+def _settles(step: Step | None) -> bool:
+    """Whether a report's step ended its attempt: a final event, or the next attempt queued."""
+    return step is not None and (
+        step.enqueue is not None or any(spec.final for spec in step.events)
+    )
 
 
 def _ms(clock: Callable[[], float]) -> int:
@@ -210,9 +218,13 @@ class Router:
         lazy = not handed.network
         await self._transitions.apply_locked(msg.id, move, lazy=lazy, defer_timer=True)
         await self._remember_sender(msg, hop.channel)
+        settled = False
         for report in handed.reports:  # the outcome came with the send: one write for both
-            await self._transitions.apply_locked(msg.id, report_move(report))
+            step = await self._transitions.apply_locked(msg.id, report_move(report))
             inc(REPORTS, "applied")
+            settled = settled or _settles(step)
+        if settled:
+            return None  # no timer to wait for (and a final record has left the cache)
         loaded = await self._transitions.store.load(msg.id)
         now = loaded[0].attempt(n) if loaded is not None else None
         if now is None or now.status != LIVE:

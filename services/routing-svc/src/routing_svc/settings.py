@@ -27,6 +27,8 @@ class Settings(BaseSettings):
 
     http_host: str = "0.0.0.0"  # noqa: S104 - a service listens on every interface by default
     http_port: int = Field(default=8081, ge=1, le=65535)
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """`/metrics` only on this port (and 404 on the HTTP port); unset: on the HTTP port."""
     http_reuse_port: bool = False
     nats_url: str = Field(
         default="nats://127.0.0.1:4222", validation_alias=AliasChoices("NATS_URL")

@@ -15,11 +15,12 @@ import nats
 import orjson
 import pytest
 from nats.js.errors import NoKeysError
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from parley_shared.timefmt import format_ts, now
 from routing_svc import access
 from routing_svc.adapters.kv import MESSAGES
-from routing_testkit import NUMBER, Routing, allow, eventually
+from routing_testkit import NUMBER, Routing, allow
 
 SMS = {"to": NUMBER, "channel": "sms", "content": {"text": "Your code is 4821"}}
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from parley_devtools.waiting import eventually
 from parley_shared.events import CloudEvent, StatusData
-from routing_testkit import Routing, eventually
+from routing_testkit import Routing
 
 TEXT = "Your code is 4821"
 MEDIA = "https://cdn.example.com/a/banner.png"

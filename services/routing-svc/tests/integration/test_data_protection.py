@@ -10,6 +10,7 @@ import nats
 import orjson
 import pytest
 from nats.js.errors import NotFoundError
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from parley_shared.sealing import MasterKey
 from routing_svc.adapters import kv
@@ -18,7 +19,7 @@ from routing_svc.adapters.jetstream import JetStreamPublisher
 from routing_svc.domain.channels import InboundMessage
 from routing_svc.domain.message_ids import account_tag, log_key
 from routing_svc.domain.vault import Vault
-from routing_testkit import NUMBER, Routing, allow, eventually
+from routing_testkit import NUMBER, Routing, allow
 
 APPS = {
     "template_lookup": False,

@@ -11,7 +11,8 @@ import pytest
 from connectors_testkit import WA_ROUTE, callback_url, routes_env
 from parley_devtools.fakes.graph_api import GraphApi
 from parley_devtools.smsc import Smsc
-from routing_testkit import NUMBER, Routing, eventually, fallback
+from parley_devtools.waiting import eventually
+from routing_testkit import NUMBER, Routing, fallback
 
 SEEDS = ("delivery_failed", "dr_ttl_expired", "invalid_number", "validity_expired")
 

@@ -7,9 +7,10 @@ import re
 from typing import Any
 
 import pytest
+from parley_devtools.waiting import eventually
 from parley_shared.events import CloudEvent, StatusData
 from routing_svc.adapters.kv import SHORT_LINKS
-from routing_testkit import Routing, eventually
+from routing_testkit import Routing
 
 ON = {
     "template_lookup": False,

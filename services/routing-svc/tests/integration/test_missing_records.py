@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from parley_shared.ids import new_id
 from parley_shared.timefmt import format_ts, now
@@ -18,7 +19,7 @@ from routing_svc.adapters.kv import MESSAGES
 from routing_svc.domain import records
 from routing_svc.domain.lifecycle import LIVE, Attempt, Message
 from routing_svc.domain.policy import Hop
-from routing_testkit import NUMBER, Routing, eventually
+from routing_testkit import NUMBER, Routing
 
 
 def _logged(log: io.StringIO, event: str) -> int:

@@ -14,10 +14,11 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestServer
 from parley_devtools.smsc import Smsc
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from routing_svc.adapters.kv import CLIENT_REFS
 from routing_svc.bootstrap import create_app
-from routing_testkit import NUMBER, Routing, eventually, fallback, make_settings
+from routing_testkit import NUMBER, Routing, fallback, make_settings
 
 SEEDS = ("delivery_failed", "dr_ttl_expired", "invalid_number", "validity_expired")
 PASSWORD_ENV = "PARLEY_TEST_OPS_SMSC_PASSWORD"

@@ -12,18 +12,12 @@ from typing import Any
 import aiohttp
 import nats
 import pytest
+from parley_devtools.processes import Child
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from parley_shared.sealing import MasterKey
 from parley_shared.timefmt import parse_ts
-from routing_testkit import (
-    NUMBER,
-    AccountPublisher,
-    Api,
-    Events,
-    ServiceProcess,
-    eventually,
-    fallback,
-)
+from routing_testkit import NUMBER, AccountPublisher, Api, Events, fallback, routing_process
 
 
 @pytest.fixture
@@ -40,12 +34,12 @@ async def spawn(
     nats_url: str, master_key: str, tmp_path: Path
 ) -> AsyncIterator[Callable[..., Any]]:
     """Starts routing-svc processes (`await spawn(**env)`); every one is stopped at the end."""
-    started: list[ServiceProcess] = []
+    started: list[Child] = []
 
-    async def start(**env: str) -> ServiceProcess:
-        process = ServiceProcess(nats_url, master_key, tmp_path, **env)
+    async def start(**env: str) -> Child:
+        process = routing_process(nats_url, master_key, tmp_path, **env)
         started.append(process)
-        return await process.start()
+        return await process.started()
 
     yield start
     for process in started:

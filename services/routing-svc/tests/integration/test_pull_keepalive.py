@@ -7,10 +7,10 @@ import asyncio
 from typing import Any
 
 import nats
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from parley_shared.streams import ensure_streams
 from routing_svc.adapters.pull import PullConsumer
-from routing_testkit import eventually
 
 
 async def test_a_message_held_past_the_ack_wait_is_delivered_once(nats_url: str) -> None:

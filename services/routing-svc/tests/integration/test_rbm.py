@@ -12,7 +12,8 @@ import orjson
 import pytest
 from connectors_testkit import RBM_ROUTE, apps, callback_url, metric, routes_env, routes_file
 from parley_devtools.fakes.rbm_api import RbmApi
-from routing_testkit import NUMBER, Routing, allow, eventually
+from parley_devtools.waiting import eventually
+from routing_testkit import NUMBER, Routing, allow
 
 TEXT = "Your code is 4821"
 

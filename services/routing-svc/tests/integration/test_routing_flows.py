@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
-from routing_testkit import NUMBER, Routing, eventually, fallback
+from routing_testkit import NUMBER, Routing, fallback
 
 SEEDS = ("delivery_failed", "dr_ttl_expired", "invalid_number", "validity_expired")
 

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from parley_devtools.waiting import eventually
 from parley_shared.events import CloudEvent, InboundData, StatusData
-from routing_testkit import NUMBER, Routing, allow, eventually
+from routing_testkit import NUMBER, Routing, allow
 
 CONVERSATIONAL = {"communication_type": "conversational"}
 

@@ -3,8 +3,6 @@ each recipient setting produces through the sink."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -13,6 +11,7 @@ import nats
 import orjson
 import pytest
 from nats.aio.client import Client
+from parley_devtools.waiting import eventually
 from parley_shared.timefmt import now
 from routing_svc.adapters.providers.sandbox import RecipientIn, SandboxProvider
 from routing_svc.adapters.providers.sandbox_recipients import RECIPIENTS_BUCKET
@@ -33,14 +32,6 @@ class RecordingSink:
 
     def outcomes(self) -> list[tuple[str, str | None]]:
         return [(report.outcome, report.reason) for report, _ in self.calls]
-
-
-async def eventually(check: Callable[[], bool], within_s: float = 5.0) -> None:
-    """Poll `check` until it holds, failing after `within_s` seconds."""
-    deadline = time.monotonic() + within_s
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 def outbound(channel: Any = "rcs", route: str = "rcs-airtel", to: str = NUMBER) -> Outbound:

@@ -3,7 +3,8 @@ sender the enterprise owns, an allowlist names some of them, a deregistered one 
 
 from __future__ import annotations
 
-from routing_testkit import Routing, allow, eventually
+from parley_devtools.waiting import eventually
+from routing_testkit import Routing, allow
 
 
 async def _status(routing: Routing, account: object, **body: object) -> tuple[int, object]:

@@ -9,6 +9,7 @@ import struct
 import pytest
 from parley_devtools.embedded import free_port
 from parley_devtools.smsc import Script, Smsc
+from parley_devtools.waiting import eventually
 from routing_svc.adapters.providers.smpp import (
     BindRefused,
     PartResult,
@@ -17,7 +18,7 @@ from routing_svc.adapters.providers.smpp import (
     Timers,
     backoff_delay,
 )
-from smpp_kit import Changes, Inbox, RecordingSleep, bound, eventually, one
+from smpp_kit import Changes, Inbox, RecordingSleep, bound, one
 
 
 async def test_bind_is_a_transceiver_bind_with_the_credentials(smsc: Smsc) -> None:

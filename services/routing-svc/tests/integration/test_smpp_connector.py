@@ -13,7 +13,8 @@ import aiohttp
 import pytest
 import smpp34
 from parley_devtools.smsc import Script, Smsc
-from routing_testkit import NUMBER, Routing, allow, eventually, fallback
+from parley_devtools.waiting import eventually
+from routing_testkit import NUMBER, Routing, allow, fallback
 
 PASSWORD_ENV = "PARLEY_TEST_SMSC_PASSWORD"
 OUT = {"lookup_opt_in": False, "lookup_opt_out": True}

@@ -17,6 +17,7 @@ import nats
 import pytest
 from aiohttp.test_utils import TestServer
 from parley_devtools.smsc import Script, Smsc
+from parley_devtools.waiting import eventually
 from parley_shared.sealing import MasterKey
 from routing_svc.bootstrap import create_app
 from routing_testkit import (
@@ -25,9 +26,8 @@ from routing_testkit import (
     Api,
     Events,
     Routing,
-    ServiceProcess,
-    eventually,
     make_settings,
+    routing_process,
 )
 
 PASSWORD_ENV = "PARLEY_TEST_SMSC_PASSWORD"
@@ -166,7 +166,7 @@ async def test_a_crash_between_submit_and_response_sends_at_most_once_more(
     events = await Events().start(nc)
     publisher = AccountPublisher(nc.jetstream(), MasterKey.from_b64(master_key))
     smsc.hold()
-    processes = [await ServiceProcess(nats_url, master_key, tmp_path, **env).start()]
+    processes = [await routing_process(nats_url, master_key, tmp_path, **env).started()]
     try:
         account = await publisher.create(["sms"])
         async with aiohttp.ClientSession() as session:
@@ -175,10 +175,10 @@ async def test_a_crash_between_submit_and_response_sends_at_most_once_more(
             message_id = await api.sent(account)
         await eventually(lambda: len(smsc.submits) >= 1, 30)
         processes[0].kill()
-        processes.append(await ServiceProcess(nats_url, master_key, tmp_path, **env).start())
+        processes.append(await routing_process(nats_url, master_key, tmp_path, **env).started())
         await eventually(lambda: len(smsc.submits) >= 2, 30)  # the one resend
         processes[1].kill()
-        processes.append(await ServiceProcess(nats_url, master_key, tmp_path, **env).start())
+        processes.append(await routing_process(nats_url, master_key, tmp_path, **env).started())
         await asyncio.sleep(5)  # two ack waits: time for a (wrong) third send
         assert len(smsc.submits) == 2
         assert events.kinds(message_id).count("sent") <= 1

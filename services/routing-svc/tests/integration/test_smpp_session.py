@@ -8,9 +8,10 @@ import struct
 
 import pytest
 from parley_devtools.smsc import Script, Smsc
+from parley_devtools.waiting import eventually
 from routing_svc.adapters.providers.smpp import PartResult, SmppUnavailable, submit_parts
 from routing_svc.domain.sms_text import decode_text, is_receipt, parse_receipt, parse_udh
-from smpp_kit import Inbox, bound, eventually, one
+from smpp_kit import Inbox, bound, one
 
 
 def c(value: str) -> bytes:

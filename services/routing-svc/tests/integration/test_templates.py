@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from parley_shared.events import (
     TEMPLATE_CONFIG_DELETED,
@@ -17,7 +18,7 @@ from parley_shared.events import (
 from parley_shared.ids import new_id
 from parley_shared.timefmt import now_ts
 from routing_accounts import Account
-from routing_testkit import Routing, eventually
+from routing_testkit import Routing
 
 OTP = "Your OTP is {#otp#}. Valid for {#minutes#} minutes."
 TEXT = "Your OTP is 4821. Valid for 5 minutes."

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
-from routing_testkit import Routing, eventually
+from routing_testkit import Routing
 
 FLOOD = 150
 CAPACITY = 10  # sends per second on the only SMS route: the flood takes 15 s to drain

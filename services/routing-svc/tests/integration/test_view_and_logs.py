@@ -12,20 +12,13 @@ import aiohttp
 import nats
 import pytest
 from aiohttp.test_utils import TestServer
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from parley_shared.sealing import MasterKey
 from parley_shared.streams import ensure_streams
 from parley_shared.timefmt import format_ts, now
 from routing_svc.bootstrap import create_app
-from routing_testkit import (
-    NUMBER,
-    AccountPublisher,
-    Api,
-    Routing,
-    eventually,
-    fallback,
-    make_settings,
-)
+from routing_testkit import NUMBER, AccountPublisher, Api, Routing, fallback, make_settings
 
 TEXT = "Your code is 4821"
 

@@ -10,7 +10,8 @@ import orjson
 import pytest
 from connectors_testkit import WA_ROUTE, apps, callback_url, metric, routes_env, routes_file
 from parley_devtools.fakes.graph_api import GraphApi
-from routing_testkit import NUMBER, Routing, allow, eventually, fallback
+from parley_devtools.waiting import eventually
+from routing_testkit import NUMBER, Routing, allow, fallback
 
 SEEDS = ("delivery_failed", "dr_ttl_expired", "invalid_number", "validity_expired")
 TEXT = "Your code is 4821"

@@ -27,7 +27,7 @@ async def test_payload_keys_are_derived_before_the_first_request() -> None:
     capture = _Capture()
     account = await AccountPublisher(capture, master).create(["sms"], encrypted=True)
     directory = Directory(master)
-    directory.handle(capture.payloads[-1])
+    assert await directory.apply(capture.payloads[-1])
     view = directory.get(account.account_id)
     assert view is not None
     (key,) = [entry.value for entry in view.secrets.payload_keys]

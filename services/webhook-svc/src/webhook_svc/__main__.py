@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from parley_runtime import tracing
 from parley_shared.logging import configure_logging
 
 COMMANDS = {"all": ("worker", "api"), "worker": ("worker",), "api": ("api",)}
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings()
     configure_logging("webhook-svc", settings.log_level, settings.log_json)
+    tracing.configure("webhook-svc")
 
     from aiohttp import web
 
@@ -34,14 +36,17 @@ def main(argv: list[str] | None = None) -> int:
         uvloop.install()
     except ImportError:
         pass
-    web.run_app(
-        create_app(settings, COMMANDS[args.command]),
-        host=settings.http_host,
-        port=settings.http_port,
-        access_log=None,
-        print=None,
-        handle_signals=True,
-    )
+    try:
+        web.run_app(
+            create_app(settings, COMMANDS[args.command]),
+            host=settings.http_host,
+            port=settings.http_port,
+            access_log=None,
+            print=None,
+            handle_signals=True,
+        )
+    finally:
+        tracing.shutdown()  # the spans still queued go out
     return 0
 
 

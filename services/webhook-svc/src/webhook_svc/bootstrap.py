@@ -1,7 +1,8 @@
 """Wires webhook-svc: settings -> NATS, streams, views, stores, senders, handlers, consumers.
 
 Roles: `worker` (the STATUS, INBOUND and WEBHOOK_RETRY consumers and the deliveries),
-`api` (the request/reply API). `create_app(settings, roles)` builds the aiohttp app serving
+`api` (the request/reply API: FastStream subscribers on a broker of their own,
+`parley_runtime.broker`). `create_app(settings, roles)` builds the aiohttp app serving
 /healthz, /readyz and /metrics; its startup hook connects, its cleanup hook stops pulling,
 gives back what was not delivered, and disconnects. Nothing connects at import time.
 """
@@ -15,6 +16,10 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from faststream.nats import NatsBroker
+from parley_runtime import metrics_http, tracing
+from parley_runtime.broker import service_broker
+from parley_runtime.broker import start as start_broker
 from parley_runtime.nats import connect as nats_connect
 from parley_shared import subjects
 from parley_shared.sealing import MasterKey
@@ -67,6 +72,7 @@ class Service:
         self.intake: Intake | None = None
         self.dispatcher: Dispatcher | None = None
         self.api: Api | None = None
+        self.broker: NatsBroker | None = None
         self.sender: TargetSender | None = None
         self.purge: AccountPurge | None = None
         self._seal: BodySeal | None = None
@@ -104,7 +110,11 @@ class Service:
         attempt_log = AttemptLog(self.nc)
         if "api" in self.roles:
             self.api = Api(self.nc, dead_letters, attempt_log, retries)
-            await self.api.start()
+            self.broker = service_broker(
+                self.settings.nats_url, "webhook-svc", closing=self._closing
+            )
+            self.api.register(self.broker)
+            await start_broker(self.broker)
             self._state["api"] = True
         if "worker" in self.roles:
             poison = PoisonStore(js, seal, self._protection_of)
@@ -218,11 +228,16 @@ class Service:
         async def handle(source: PullSource, msg: Any) -> None:
             if self.intake is None:
                 raise RuntimeError("worker not built")
+            trace = tracing.traceparent_of(msg.headers)  # None unless tracing is on
             if kind is None:
                 delivery = _delivery(msg.data, self._seal)
+                if delivery is not None and trace is not None:
+                    delivery.traces = (trace,)
                 await self.intake.on_retry(source, msg.subject, delivery, msg.reply)
             else:
-                await self.intake.on_event(kind, source, msg.subject, msg.data, msg.reply)
+                await self.intake.on_event(
+                    kind, source, msg.subject, msg.data, msg.reply, trace=trace
+                )
 
         return PullSource(
             self.nc,
@@ -271,8 +286,10 @@ class Service:
             await self.dispatcher.close(self.settings.shutdown_grace_s)
         for source in self.sources:
             await source.close()
-        if self.api is not None:
-            await self.api.stop()
+        if self.broker is not None:
+            self._closing.set()
+            with contextlib.suppress(Exception):
+                await self.broker.stop()
         await self.view.stop()
         await self.disabled.stop()
         if self.sender is not None:
@@ -307,6 +324,7 @@ def create_app(settings: Settings, roles: Collection[str] = ROLES) -> web.Applic
     """The webhook-svc application for these roles; connections open on startup."""
     service = Service(settings, roles)
     app = build_app(service.ready)
+    metrics_http.serve_apart(app, settings.http_host, settings.metrics_port, "webhook-svc")
 
     async def startup(_: web.Application) -> None:
         await service.start()

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from opentelemetry.trace import SpanKind
+from parley_runtime import tracing
 from parley_shared.timefmt import now
 
 from webhook_svc.domain.requests import build_request
@@ -148,7 +150,29 @@ class Dispatcher:
             await job.source.fail(job.replies)
 
     async def attempt(self, job: Job) -> None:
-        """One attempt of one batch with the webhook's current config, then settle it."""
+        """One attempt of one batch with the webhook's current config, then settle it; with
+        tracing on, in a client span whose parent is the first message behind the batch (the
+        others linked), so a retry scheduled meanwhile continues from it."""
+        if not tracing.enabled():
+            await self._attempt(job)
+            return
+        d = job.delivery
+        with tracing.span(
+            "deliver webhook",
+            kind=SpanKind.CLIENT,
+            parent=tracing.context_of(d.traces[0]) if d.traces else None,
+            links=d.traces[1:],
+            attributes={
+                "parley.account_id": d.account_id,
+                "parley.webhook_kind": d.kind,
+                "parley.webhook_id": d.batch_id,
+                "parley.attempt": d.attempt,
+                "parley.events": len(d.event_ids),
+            },
+        ):
+            await self._attempt(job)
+
+    async def _attempt(self, job: Job) -> None:
         d = job.delivery
         hook = self._hook(job)
         if hook is None:
@@ -164,7 +188,11 @@ class Dispatcher:
             outcome = Outcome(False, error=DISABLED_ERROR)
             await self._settler.settle(job, hook, outcome, disabled=True)
             return
-        await self._settler.settle(job, hook, await self._send(hook, job))
+        outcome = await self._send(hook, job)
+        if outcome.status_code is not None:
+            tracing.set_attributes({"http.response.status_code": outcome.status_code})
+        tracing.set_attributes({"parley.delivered": outcome.ok})
+        await self._settler.settle(job, hook, outcome)
 
     async def _send(self, hook: Webhook, job: Job) -> Outcome:
         if hook.target is None:

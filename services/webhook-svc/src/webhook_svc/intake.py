@@ -69,6 +69,7 @@ class _Event:
     data: bytes
     event: dict[str, Any]
     reply: str
+    trace: str | None = None  # its traceparent header (tracing on)
 
 
 class Intake:
@@ -104,6 +105,7 @@ class Intake:
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._unsent: dict[tuple[str, str], int] = {}  # (account, reason) -> dead-lettered
+        self._traces: dict[str, str] = {}  # reply -> traceparent of an event being batched
         self._received = {kind: metrics.EVENTS_RECEIVED.labels(kind) for kind in self._sources}
         if eager:
             dispatcher.when_free(self._free)
@@ -123,9 +125,17 @@ class Intake:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_loop())
 
     async def on_event(
-        self, kind: str, source: Source, subject: str, data: bytes, reply: str
+        self,
+        kind: str,
+        source: Source,
+        subject: str,
+        data: bytes,
+        reply: str,
+        *,
+        trace: str | None = None,
     ) -> None:
-        """Handle one STATUS (`kind` status) or INBOUND (`kind` user_initiated) message."""
+        """Handle one STATUS (`kind` status) or INBOUND (`kind` user_initiated) message
+        (`trace`: its traceparent, when tracing is on)."""
         self._received[kind].inc()
         account_id = account_id_of(subject)
         try:
@@ -137,7 +147,7 @@ class Intake:
         if problem is not None:
             await source.term(reply, problem, account_id)
             return
-        await self._route(_Event(kind, source, account_id, data, event, reply))
+        await self._route(_Event(kind, source, account_id, data, event, reply, trace))
 
     async def _route(self, e: _Event) -> None:
         entry = self._accounts.get(e.account_id)
@@ -186,6 +196,8 @@ class Intake:
         Without it every batch waits for `max_events` or the linger."""
         key = BatchKey(e.account_id, e.kind, hook.version, item.group)
         event_id = str(e.event["id"])
+        if e.trace is not None:
+            self._traces[e.reply] = e.trace
         opened, full = self._batcher.add(key, hook.max_events, item.body, event_id, e.reply)
         if full is not None:
             self._cut(full, hook)
@@ -319,6 +331,7 @@ class Intake:
             headers=hook.meta_headers,
             protection=hook.protection,
             traffic_class=hook.traffic_class,
+            traces=self._take_traces(batch.tokens) if self._traces else (),
         )
         metrics.BATCH_EVENTS.observe(len(batch.event_ids))
         source = self._sources[key.kind]
@@ -328,6 +341,11 @@ class Intake:
             self._spawn(self._settler.defer(job, 0.0))  # to its lane: the backlog goes first
             return
         self._dispatcher.submit(job)
+
+    def _take_traces(self, replies: list[str]) -> tuple[str, ...]:
+        """The traceparents of a batch's events, each once, in the batch's order."""
+        found = (self._traces.pop(reply, None) for reply in replies)
+        return tuple(dict.fromkeys(trace for trace in found if trace is not None))
 
     def _behind(self, source: Source, replies: list[str]) -> bool:
         """Whether more than `backlog` messages wait in the stream behind this batch."""
@@ -379,6 +397,7 @@ class Intake:
     def open_batches(self) -> list[Batch[str]]:
         """Close and answer every open batch (at shutdown, so its messages can be nacked)."""
         self._hooks.clear()
+        self._traces.clear()
         return self._batcher.drain()
 
     def parked(self) -> list[tuple[Source, str]]:

@@ -7,17 +7,12 @@ from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestServer
+from parley_devtools.account_events import status_hook
+from parley_devtools.receiver import Receiver
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from webhook_svc.bootstrap import SERVICE_KEY, create_app
-from webhook_testkit import (
-    Account,
-    Receiver,
-    make_settings,
-    publish_events,
-    status_event,
-    status_hook,
-    wait_until,
-)
+from webhook_testkit import Account, make_settings, publish_events, status_event
 
 
 async def _ack_pending(js: Any) -> int:
@@ -33,13 +28,13 @@ async def test_event_for_unknown_account_waits_for_its_config(
     account = Account(master, status_webhook=status_hook(receiver.url("/w")))
     event = status_event(account.account_id)
     await publish_events(js, [event])
-    await wait_until(lambda: service.intake.waiting == 1, 5, "event waiting")
+    await eventually(lambda: service.intake.waiting == 1, 5, "event waiting")
     await asyncio.sleep(0.5)  # observation window: nothing may be sent meanwhile
     assert receiver.on("/w") == []
     assert await _ack_pending(js) == 1
     await account.publish(js)
-    await wait_until(lambda: receiver.event_ids("/w") == [event["id"]], 5, "delivered")
-    await wait_until(lambda: _acked(js), 5, "acknowledged")
+    await eventually(lambda: receiver.event_ids("/w") == [event["id"]], 5, "delivered")
+    await eventually(lambda: _acked(js), 5, "acknowledged")
 
 
 async def _acked(js: Any) -> bool:
@@ -54,12 +49,12 @@ async def test_waiting_event_survives_ack_wait(
     account = Account(master, status_webhook=status_hook(receiver.url("/k")))
     event = status_event(account.account_id)
     await publish_events(js, [event])
-    await wait_until(lambda: service.intake.waiting == 1, 5, "event waiting")
+    await eventually(lambda: service.intake.waiting == 1, 5, "event waiting")
     await asyncio.sleep(2.5)  # observation window: longer than ack_wait
     info = await js.consumer_info(subjects.STREAM_STATUS, subjects.DURABLE_WEBHOOK_STATUS)
     assert info.num_redelivered == 0
     await account.publish(js)
-    await wait_until(lambda: receiver.event_ids("/k") == [event["id"]], 5, "delivered")
+    await eventually(lambda: receiver.event_ids("/k") == [event["id"]], 5, "delivered")
 
 
 async def test_older_versions_are_ignored_and_tombstones_skip(
@@ -77,13 +72,13 @@ async def test_older_versions_are_ignored_and_tombstones_skip(
     )
     await stale.publish(js)
     await publish_events(js, [status_event(account.account_id)])
-    await wait_until(lambda: len(receiver.on("/v2")) == 1, 5, "delivery to version 2")
+    await eventually(lambda: len(receiver.on("/v2")) == 1, 5, "delivery to version 2")
     assert receiver.on("/v1") == []
     account.version, account.deleted = 3, True
     await account.publish(js)
-    await wait_until(lambda: service.view.is_deleted(account.account_id), 5, "tombstone")
+    await eventually(lambda: service.view.is_deleted(account.account_id), 5, "tombstone")
     await publish_events(js, [status_event(account.account_id)])
-    await wait_until(lambda: _acked(js), 5, "skipped and acknowledged")
+    await eventually(lambda: _acked(js), 5, "skipped and acknowledged")
     assert service.intake.waiting == 0
     assert len(receiver.on("/v2")) == 1
 
@@ -115,7 +110,7 @@ async def test_ready_only_once_every_account_is_loaded(
                     assert resp.status == 503
                     return False
 
-            await wait_until(ready, 10, "ready")
+            await eventually(ready, 10, "ready")
             async with http.get(base + "/metrics") as resp:
                 assert "parley_webhook_accounts" in await resp.text()
     finally:

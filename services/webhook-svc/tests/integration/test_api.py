@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from parley_devtools.account_events import status_hook
+from parley_devtools.receiver import Receiver
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from parley_shared.ids import new_id
 from webhook_svc.adapters.codec import encode_dead_letter
 from webhook_svc.domain.records import DeadLetter, Delivery
-from webhook_testkit import Account, Receiver, publish_events, request, status_event, status_hook
-from webhook_testkit import wait_until as until
+from webhook_testkit import Account, publish_events, request, status_event
 
 
 async def _dead_letters(nc: Any, account_id: str) -> list[dict[str, Any]]:
@@ -28,7 +30,7 @@ async def _one_dead_letter(
     receiver.script(path, [500])
     event = status_event(account.account_id)
     await publish_events(js, [event])
-    await until(lambda: _dead_letters(nc, account.account_id), 5, "dead letter")
+    await eventually(lambda: _dead_letters(nc, account.account_id), 5, "dead letter")
     [letter] = await _dead_letters(nc, account.account_id)
     return account, event, letter
 
@@ -41,11 +43,11 @@ async def test_replay_delivers_again_and_removes_the_dead_letter(
     account, event, letter = await _one_dead_letter(nc, js, master, receiver, "/rp")
     body = {"account_id": account.account_id, "dead_letter_id": letter["id"]}
     assert await request(nc, subjects.WEBHOOK_DEAD_LETTERS_REPLAY, body) == {"status": 202}
-    await until(lambda: len(receiver.on("/rp")) == 2, 5, "replayed delivery")
+    await eventually(lambda: len(receiver.on("/rp")) == 2, 5, "replayed delivery")
     first, replayed = receiver.on("/rp")
     assert replayed.body == first.body
     assert replayed.headers["webhook-id"] == first.headers["webhook-id"] == event["id"]
-    await until(lambda: _empty(nc, account.account_id), 5, "dead letter removed")
+    await eventually(lambda: _empty(nc, account.account_id), 5, "dead letter removed")
     log = await request(nc, subjects.WEBHOOK_DELIVERIES_QUERY, {"account_id": account.account_id})
     assert [(e["attempt"], e["outcome"]) for e in log["items"]][:2] == [
         (1, "delivered"),
@@ -66,7 +68,7 @@ async def test_failed_replay_becomes_a_new_dead_letter(
     receiver.script("/rf", [503])
     body = {"account_id": account.account_id, "dead_letter_id": letter["id"]}
     assert await request(nc, subjects.WEBHOOK_DEAD_LETTERS_REPLAY, body) == {"status": 202}
-    await until(lambda: _replaced(nc, account.account_id, letter["id"]), 5, "new dead letter")
+    await eventually(lambda: _replaced(nc, account.account_id, letter["id"]), 5, "new dead letter")
     [new] = await _dead_letters(nc, account.account_id)
     assert new["event_ids"] == [event["id"]]
     assert new["last_error"] == "HTTP 503"
@@ -119,7 +121,7 @@ async def test_delivery_log_is_newest_first_and_limited(
     events = [status_event(account.account_id) for _ in range(5)]
     for event in events:
         await publish_events(js, [event])
-        await until(lambda e=event: e["id"] in receiver.event_ids("/l"), 5, "delivery")
+        await eventually(lambda e=event: e["id"] in receiver.event_ids("/l"), 5, "delivery")
 
     async def logged() -> bool:
         reply = await request(
@@ -127,7 +129,7 @@ async def test_delivery_log_is_newest_first_and_limited(
         )
         return len(reply["items"]) == 5
 
-    await until(logged, 5, "five entries")
+    await eventually(logged, 5, "five entries")
     reply = await request(
         nc, subjects.WEBHOOK_DELIVERIES_QUERY, {"account_id": account.account_id, "limit": 3}
     )
@@ -148,7 +150,7 @@ async def test_delivery_log_filtered_by_event_ids(
     for event in events:  # the first fails once, then its retry is delivered
         await publish_events(js, [event])
         tries = 2 if event is events[0] else 1
-        await until(
+        await eventually(
             lambda e=event, n=tries: receiver.event_ids("/f").count(e["id"]) == n, 5, "tries"
         )
     body = {"account_id": account.account_id, "event_ids": [events[0]["id"], events[2]["id"]]}
@@ -157,7 +159,7 @@ async def test_delivery_log_filtered_by_event_ids(
         reply = await request(nc, subjects.WEBHOOK_DELIVERIES_QUERY, body)
         return len(reply["items"]) == 3
 
-    await until(logged, 5, "three attempts of the two events")
+    await eventually(logged, 5, "three attempts of the two events")
     reply = await request(nc, subjects.WEBHOOK_DELIVERIES_QUERY, body)
     assert [(e["event_ids"], e["outcome"]) for e in reply["items"]] == [
         ([events[2]["id"]], "delivered"),

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from webhook_testkit import Account, Receiver, publish_events, status_event, status_hook, wait_until
+from parley_devtools.account_events import status_hook
+from parley_devtools.receiver import Receiver
+from parley_devtools.waiting import eventually
+from webhook_testkit import Account, publish_events, status_event
 
 URL = "https://shop.example.com/o/77"
 SHORT = "https://sho.rt/s/Ab3dE6gH9jK2"
@@ -27,8 +30,8 @@ async def test_clicked_reaches_a_delivery_status_webhook(
     event, ignored = _clicked(subscribed.account_id), _clicked(other.account_id)
     marker = status_event(other.account_id, "sent")
     await publish_events(js, [event, ignored, marker])
-    await wait_until(lambda: receiver.event_ids("/ds") == [event["id"]], 5, "clicked delivered")
-    await wait_until(lambda: receiver.event_ids("/sent") == [marker["id"]], 5, "marker delivered")
+    await eventually(lambda: receiver.event_ids("/ds") == [event["id"]], 5, "clicked delivered")
+    await eventually(lambda: receiver.event_ids("/sent") == [marker["id"]], 5, "marker delivered")
     (received,) = receiver.on("/ds")[0].events()
     assert (received["data"]["url"], received["data"]["shorturl"]) == (URL, SHORT)
 
@@ -42,7 +45,7 @@ async def test_clicked_in_clevertap_sms_carries_url_and_shorturl(
     await account.publish(js)
     await start_service()
     await publish_events(js, [_clicked(account.account_id)])
-    await wait_until(lambda: len(receiver.on("/ct")) == 1, 5, "clevertap click delivered")
+    await eventually(lambda: len(receiver.on("/ct")) == 1, 5, "clevertap click delivered")
     (item,) = receiver.on("/ct")[0].json()
     assert item["event"] == "clicked"
     (entry,) = item["data"]

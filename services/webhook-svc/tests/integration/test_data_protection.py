@@ -9,18 +9,17 @@ from typing import Any
 import orjson
 import pytest
 from nats.js.errors import NotFoundError
+from parley_devtools.account_events import inbound_hook, status_hook
+from parley_devtools.receiver import Receiver
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from webhook_testkit import (
     Account,
-    Receiver,
     dead_letters,
     inbound_event,
-    inbound_hook,
     publish_events,
     request,
     status_event,
-    status_hook,
-    wait_until,
 )
 
 SECRET_TEXT = "my passport number is Z1234567"
@@ -52,12 +51,12 @@ async def test_a_waiting_retry_is_sealed_unless_store(
     receiver.script("/in", [500])
     await start_service(retry_schedule="600")
     await publish_events(js, [inbound_event(account.account_id, text=SECRET_TEXT)], inbound=True)
-    await wait_until(lambda: len(receiver.on("/in")) == 1, 5, "first attempt")
+    await eventually(lambda: len(receiver.on("/in")) == 1, 5, "first attempt")
 
     async def waiting() -> list[bytes]:
         return [d for _, d in await stored(js, subjects.STREAM_WEBHOOK_RETRY)]
 
-    await wait_until(lambda: _any(waiting), 5, "the retry stored")
+    await eventually(lambda: _any(waiting), 5, "the retry stored")
     (record,) = await waiting()
     meta = orjson.loads(record.split(b"\n", 1)[0])
     clear = SECRET_TEXT.encode() in record and NUMBER_DIGITS in record
@@ -84,7 +83,7 @@ async def test_dead_letters_of_protected_accounts(
     event = inbound_event(account.account_id, text=SECRET_TEXT)
     await publish_events(js, [event], inbound=True)
     aid = account.account_id
-    await wait_until(lambda: _letters(nc, aid, 1), 5, "dead-lettered")
+    await eventually(lambda: _letters(nc, aid, 1), 5, "dead-lettered")
     ((_, letter),) = await stored(js, subjects.STREAM_WEBHOOK_DEAD_LETTERS)
     assert SECRET_TEXT.encode() not in letter
     assert NUMBER_DIGITS not in letter
@@ -95,7 +94,7 @@ async def test_dead_letters_of_protected_accounts(
         {"account_id": aid, "dead_letter_id": listed["id"]},
     )
     assert reply == {"status": 202}
-    await wait_until(lambda: len(receiver.on("/dl")) == 2, 5, "replayed")
+    await eventually(lambda: len(receiver.on("/dl")) == 2, 5, "replayed")
     replayed = receiver.on("/dl")[1].json()
     assert replayed["id"] == event["id"]
     expected = SECRET_TEXT if protection == "encrypt_and_store" else None
@@ -125,13 +124,13 @@ async def test_a_do_not_store_text_leaves_inbound_once_delivered(
         ],
         inbound=True,
     )
-    await wait_until(lambda: bool(receiver.on("/p") and receiver.on("/s")), 5, "delivered")
+    await eventually(lambda: bool(receiver.on("/p") and receiver.on("/s")), 5, "delivered")
     assert receiver.on("/p")[0].json()["data"]["text"] == "private words"
 
     async def kept() -> list[bytes]:
         return [d for _, d in await stored(js, subjects.STREAM_INBOUND)]
 
-    await wait_until(lambda: _without(kept, b"private words"), 5, "erased")
+    await eventually(lambda: _without(kept, b"private words"), 5, "erased")
     assert any(b"public words" in data for data in await kept())
 
 
@@ -152,8 +151,8 @@ async def test_a_deleted_accounts_webhook_data_is_purged(
         await account.publish(js)
     await start_service()
     await publish_events(js, [status_event(doomed.account_id), status_event(other.account_id)])
-    await wait_until(lambda: _letters(nc, doomed.account_id, 1), 5, "dead letter")
-    await wait_until(lambda: _letters(nc, other.account_id, 1), 5, "other dead letter")
+    await eventually(lambda: _letters(nc, doomed.account_id, 1), 5, "dead letter")
+    await eventually(lambda: _letters(nc, other.account_id, 1), 5, "other dead letter")
     doomed.deleted, doomed.version = True, doomed.version + 1
     await doomed.publish(js)
 
@@ -162,5 +161,5 @@ async def test_a_deleted_accounts_webhook_data_is_purged(
         held += [s for s, _ in await stored(js, subjects.STREAM_WEBHOOK_DELIVERIES)]
         return not any(s.endswith(doomed.account_id) or f".{doomed.account_id}." in s for s in held)
 
-    await wait_until(gone, 10, "purged")
+    await eventually(gone, 10, "purged")
     assert len(await dead_letters(nc, other.account_id)) == 1

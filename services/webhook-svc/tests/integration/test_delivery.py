@@ -8,21 +8,20 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+from parley_devtools.account_events import inbound_hook, status_hook
+from parley_devtools.receiver import Receiver
+from parley_devtools.waiting import eventually
 from parley_shared.sealing import generate_webhook_secret
 from parley_shared.timefmt import format_ts, now
 from prometheus_client import REGISTRY
 from webhook_testkit import (
     PASSPHRASE,
     Account,
-    Receiver,
     inbound_event,
-    inbound_hook,
     open_envelope,
     publish_events,
     status_event,
-    status_hook,
     verify_standard_webhook,
-    wait_until,
 )
 
 
@@ -54,8 +53,8 @@ async def test_filters_select_subscribed_events_only(
     ]
     await publish_events(js, events)
     wanted = {events[1]["id"], events[3]["id"], events[6]["id"]}
-    await wait_until(lambda: set(receiver.event_ids("/f")) == wanted, 5, "subscribed events")
-    await wait_until(lambda: _skipped("not_subscribed") - before == 4, 5, "skips counted")
+    await eventually(lambda: set(receiver.event_ids("/f")) == wanted, 5, "subscribed events")
+    await eventually(lambda: _skipped("not_subscribed") - before == 4, 5, "skips counted")
     assert sorted(receiver.event_ids("/f")) == sorted(wanted)
 
 
@@ -71,7 +70,7 @@ async def test_intermediate_notifications_add_fallback_events(
     await start_service()
     fallback = status_event(account.account_id, "fallback", channel="rcs")
     await publish_events(js, [status_event(account.account_id, "sent"), fallback])
-    await wait_until(lambda: receiver.event_ids("/i") == [fallback["id"]], 5, "fallback event")
+    await eventually(lambda: receiver.event_ids("/i") == [fallback["id"]], 5, "fallback event")
 
 
 async def test_inbound_goes_only_to_the_user_initiated_webhook(
@@ -89,8 +88,8 @@ async def test_inbound_goes_only_to_the_user_initiated_webhook(
     typing = status_event(account.account_id, "typing", channel="whatsapp")
     await publish_events(js, [inbound], inbound=True)
     await publish_events(js, [typing])
-    await wait_until(lambda: receiver.event_ids("/inbound") == [inbound["id"]], 5, "inbound")
-    await wait_until(lambda: receiver.event_ids("/status") == [typing["id"]], 5, "typing")
+    await eventually(lambda: receiver.event_ids("/inbound") == [inbound["id"]], 5, "inbound")
+    await eventually(lambda: receiver.event_ids("/status") == [typing["id"]], 5, "typing")
     assert receiver.on("/inbound")[0].events()[0]["data"]["from"] == "+919876543210"
 
 
@@ -105,7 +104,7 @@ async def test_metadata_pairs_in_data_and_headers(
     await account.publish(js)
     await start_service()
     await publish_events(js, [status_event(account.account_id, metadata={"campaign": "c1"})])
-    await wait_until(lambda: len(receiver.on("/m")) == 1, 5, "delivery")
+    await eventually(lambda: len(receiver.on("/m")) == 1, 5, "delivery")
     got = receiver.on("/m")[0]
     assert got.events()[0]["data"]["metadata"] == {"campaign": "c1", "team": "otp", "region": "in"}
     assert got.headers["x-parley-meta-team"] == "otp"
@@ -122,7 +121,7 @@ async def test_batches_fill_to_max_events_and_linger_cuts_the_rest(
     await start_service(batch_linger_ms=200, batch_eager=False)
     events = [status_event(account.account_id, "sent") for _ in range(23)]
     await publish_events(js, events)
-    await wait_until(lambda: len(receiver.event_ids("/b")) == 23, 5, "23 events")
+    await eventually(lambda: len(receiver.event_ids("/b")) == 23, 5, "23 events")
     sizes = sorted(len(r.json()) for r in receiver.on("/b"))
     assert sizes == [3, 10, 10]
     ids = {r.headers["webhook-id"] for r in receiver.on("/b")}
@@ -141,7 +140,7 @@ async def test_batch_keeps_its_id_and_body_across_retries(
     receiver.script("/r", [500, 502])
     await start_service(batch_eager=False)
     await publish_events(js, [status_event(account.account_id, "sent") for _ in range(5)])
-    await wait_until(lambda: len(receiver.on("/r")) == 3, 10, "two retries")
+    await eventually(lambda: len(receiver.on("/r")) == 3, 10, "two retries")
     tries = receiver.on("/r")
     assert len({t.headers["webhook-id"] for t in tries}) == 1
     assert len({t.body for t in tries}) == 1
@@ -157,7 +156,7 @@ async def test_unbatched_webhook_id_is_the_event_id(
     await start_service()
     event = status_event(account.account_id)
     await publish_events(js, [event])
-    await wait_until(lambda: len(receiver.on("/u")) == 1, 5, "delivery")
+    await eventually(lambda: len(receiver.on("/u")) == 1, 5, "delivery")
     got = receiver.on("/u")[0]
     assert got.headers["webhook-id"] == event["id"]
     assert got.json()["id"] == event["id"]
@@ -178,7 +177,7 @@ async def test_encrypted_body_and_both_signatures_verify_independently(
     await start_service(batch_eager=False)
     events = [status_event(account.account_id) for _ in range(3)]
     await publish_events(js, events)
-    await wait_until(lambda: len(receiver.on("/e")) == 1, 10, "delivery")
+    await eventually(lambda: len(receiver.on("/e")) == 1, 10, "delivery")
     got = receiver.on("/e")[0]
     envelope = got.json()
     assert set(envelope) == {"v", "alg", "kid", "salt", "iv", "ct"}
@@ -218,7 +217,7 @@ async def test_expired_previous_secret_no_longer_signs(
     await account.publish(js)
     await start_service()
     await publish_events(js, [status_event(account.account_id)])
-    await wait_until(lambda: len(receiver.on("/x")) == 1, 5, "delivery")
+    await eventually(lambda: len(receiver.on("/x")) == 1, 5, "delivery")
     got = receiver.on("/x")[0]
     assert verify_standard_webhook(current, got.headers, got.body)
     assert not verify_standard_webhook(old, got.headers, got.body)
@@ -235,8 +234,8 @@ async def test_formats_skip_what_they_cannot_express(
     before = _skipped("not_expressible")
     delivered = status_event(account.account_id, "delivered", client_ref="ref-9")
     await publish_events(js, [status_event(account.account_id, "sent"), delivered])
-    await wait_until(lambda: len(receiver.on("/ct")) == 1, 5, "delivery")
-    await wait_until(lambda: _skipped("not_expressible") - before == 1, 5, "skip counted")
+    await eventually(lambda: len(receiver.on("/ct")) == 1, 5, "delivery")
+    await eventually(lambda: _skipped("not_expressible") - before == 1, 5, "skip counted")
     body = receiver.on("/ct")[0].json()
     assert body[0]["event"] == "delivered"
     assert body[0]["data"][0]["meta"] == "ref-9"
@@ -256,11 +255,11 @@ async def test_an_idle_endpoint_gets_an_event_at_once_and_a_busy_one_gets_batche
     first = status_event(account.account_id, "sent")
     started = asyncio.get_running_loop().time()
     await publish_events(js, [first])
-    await wait_until(lambda: receiver.in_flight >= 1, 5, "the first event sent")
+    await eventually(lambda: receiver.in_flight >= 1, 5, "the first event sent")
     assert asyncio.get_running_loop().time() - started < 0.8  # not held for the 1 s linger
     rest = [status_event(account.account_id, "sent") for _ in range(10)]
     await publish_events(js, rest)
-    await wait_until(lambda: len(receiver.event_ids("/eager")) == 11, 15, "all events")
+    await eventually(lambda: len(receiver.event_ids("/eager")) == 11, 15, "all events")
     sizes = [len(r.json()) for r in receiver.on("/eager")]
     assert sizes[0] == 1
     assert sorted(sizes[1:]) == [5, 5]

@@ -7,18 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from parley_devtools.account_events import inbound_hook
+from parley_devtools.receiver import Receiver
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
-from webhook_testkit import (
-    Account,
-    Receiver,
-    dead_letters,
-    inbound_event,
-    inbound_hook,
-    publish_events,
-    request,
-    sample,
-    wait_until,
-)
+from webhook_testkit import Account, dead_letters, inbound_event, publish_events, request, sample
 
 NO_SHAPE = (
     "the moengage payload format has no shape for inbound messages: set "
@@ -42,7 +35,7 @@ async def test_clevertap_user_initiated_webhook_gets_its_inbound_shapes(
         aid, channel="sms", text="YES", in_reply_to="msg_1", received_at="2026-11-26T10:00:05.000Z"
     )
     await publish_events(js, [chat, reply], inbound=True)
-    await wait_until(lambda: len(receiver.on("/ct-in")) == 2, 5, "both delivered")
+    await eventually(lambda: len(receiver.on("/ct-in")) == 2, 5, "both delivered")
     by_id = {r.headers["webhook-id"]: r for r in receiver.on("/ct-in")}
     assert by_id[chat["id"]].json() == {
         "payloadVersion": "0.1",
@@ -87,7 +80,7 @@ async def test_a_format_without_inbound_shape_dead_letters_then_replays_after_th
     async def one_letter() -> bool:
         return len(await dead_letters(nc, aid)) == 1
 
-    await wait_until(one_letter, 5, "dead-lettered")
+    await eventually(one_letter, 5, "dead-lettered")
     [letter] = await dead_letters(nc, aid)
     assert (letter["kind"], letter["event_ids"], letter["attempts"], letter["last_error"]) == (
         "user_initiated",
@@ -101,16 +94,16 @@ async def test_a_format_without_inbound_shape_dead_letters_then_replays_after_th
     account.inbound_webhook = inbound_hook(receiver.url("/mo-in"))
     account.version = 2
     await account.publish(js)
-    await wait_until(lambda: getattr(service.view.get(aid), "version", 0) == 2, 5, "config v2")
+    await eventually(lambda: getattr(service.view.get(aid), "version", 0) == 2, 5, "config v2")
     answer = await request(
         nc,
         subjects.WEBHOOK_DEAD_LETTERS_REPLAY,
         {"account_id": aid, "dead_letter_id": letter["id"]},
     )
     assert answer == {"status": 202}
-    await wait_until(lambda: receiver.event_ids("/mo-in") == [event["id"]], 5, "replayed")
+    await eventually(lambda: receiver.event_ids("/mo-in") == [event["id"]], 5, "replayed")
 
     async def no_letter() -> bool:
         return await dead_letters(nc, aid) == []
 
-    await wait_until(no_letter, 5, "letter removed after delivery")
+    await eventually(no_letter, 5, "letter removed after delivery")

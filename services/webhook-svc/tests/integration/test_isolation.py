@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from parley_devtools.account_events import status_hook
+from parley_devtools.receiver import Receiver
+from parley_devtools.waiting import eventually
 from prometheus_client import REGISTRY
-from webhook_testkit import Account, Receiver, publish_events, status_event, status_hook, wait_until
+from webhook_testkit import Account, publish_events, status_event
 
 
 def _deferred() -> float:
@@ -28,14 +31,14 @@ async def test_hanging_receiver_does_not_slow_other_accounts(
         endpoint_concurrency=4, endpoint_max_pending=20, endpoint_slow_s=0.2, defer_s=30.0
     )
     await publish_events(js, [status_event(stuck.account_id) for _ in range(4)])
-    await wait_until(lambda: len(receiver.on("/hang")) == 4, 5, "stuck endpoint saturated")
-    await wait_until(lambda: time.time() - receiver.on("/hang")[-1].at > 0.3, 5, "slow")
+    await eventually(lambda: len(receiver.on("/hang")) == 4, 5, "stuck endpoint saturated")
+    await eventually(lambda: time.time() - receiver.on("/hang")[-1].at > 0.3, 5, "slow")
     await publish_events(js, [status_event(stuck.account_id) for _ in range(200)])
-    await wait_until(lambda: _deferred() - deferred_before >= 184, 5, "overflow deferred")
+    await eventually(lambda: _deferred() - deferred_before >= 184, 5, "overflow deferred")
     started = time.monotonic()
     events = [status_event(healthy.account_id) for _ in range(100)]
     await publish_events(js, events)
-    await wait_until(lambda: len(receiver.on("/ok")) == 100, 5, "healthy deliveries")
+    await eventually(lambda: len(receiver.on("/ok")) == 100, 5, "healthy deliveries")
     assert time.monotonic() - started < 2.0
     assert sorted(receiver.event_ids("/ok")) == sorted(e["id"] for e in events)
     assert len(receiver.on("/hang")) == 4

@@ -5,16 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp.test_utils import TestServer
+from parley_devtools.account_events import status_hook
+from parley_devtools.receiver import Receiver
+from parley_devtools.waiting import eventually
 from webhook_svc.bootstrap import SERVICE_KEY, create_app
-from webhook_testkit import (
-    Account,
-    Receiver,
-    make_settings,
-    publish_events,
-    status_event,
-    status_hook,
-    wait_until,
-)
+from webhook_testkit import Account, make_settings, publish_events, status_event
 
 
 async def test_stop_gives_back_lingering_batches_for_another_worker(
@@ -31,10 +26,10 @@ async def test_stop_gives_back_lingering_batches_for_another_worker(
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     service = app[SERVICE_KEY]
-    await wait_until(lambda: service.ready()[0], 10, "ready")
+    await eventually(lambda: service.ready()[0], 10, "ready")
     events = [status_event(account.account_id) for _ in range(7)]
     await publish_events(js, events)
-    await wait_until(lambda: service.sources[0].held == 7, 5, "events held in a lingering batch")
+    await eventually(lambda: service.sources[0].held == 7, 5, "events held in a lingering batch")
     await server.close()
     assert receiver.on("/l") == []
     settings = make_settings(nats_url, master_key_b64, batch_linger_ms=20, ack_wait_s=60.0)
@@ -44,6 +39,6 @@ async def test_stop_gives_back_lingering_batches_for_another_worker(
     try:
         expected = sorted(e["id"] for e in events)
         # within 15 s although ack_wait is 60 s: they were nacked, not abandoned
-        await wait_until(lambda: sorted(receiver.event_ids("/l")) == expected, 15, "redelivered")
+        await eventually(lambda: sorted(receiver.event_ids("/l")) == expected, 15, "redelivered")
     finally:
         await server.close()

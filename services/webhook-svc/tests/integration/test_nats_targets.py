@@ -10,9 +10,11 @@ import nats
 import orjson
 import pytest
 from nats.js.api import StreamConfig
+from parley_devtools.account_events import status_hook
 from parley_devtools.embedded import NatsServer
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
-from webhook_testkit import Account, publish_events, request, status_event, status_hook, wait_until
+from webhook_testkit import Account, publish_events, request, status_event
 
 
 @pytest.fixture
@@ -57,7 +59,7 @@ async def test_core_publish_carries_body_and_headers(
     await start_service()
     event = status_event(account.account_id)
     await publish_events(js, [event])
-    await wait_until(lambda: len(got) == 1, 5, "core delivery")
+    await eventually(lambda: len(got) == 1, 5, "core delivery")
     msg = got[0]
     assert orjson.loads(msg.data)["id"] == event["id"]
     assert msg.headers["webhook-id"] == event["id"]
@@ -88,10 +90,10 @@ async def test_jetstream_target_stores_with_an_ack(
         info = await target_js.stream_info("HOOKS")
         return bool(info.state.messages == 1)
 
-    await wait_until(stored, 5, "stored on the target stream")
+    await eventually(stored, 5, "stored on the target stream")
     msg = await target_js.get_last_msg("HOOKS", "hooks.js")
     assert orjson.loads(msg.data)["id"] == event["id"]
-    await wait_until(lambda: _logged(nc, account.account_id), 5, "log entry")
+    await eventually(lambda: _logged(nc, account.account_id), 5, "log entry")
     reply = await request(nc, subjects.WEBHOOK_DELIVERIES_QUERY, {"account_id": account.account_id})
     entry = reply["items"][0]
     assert entry["outcome"] == "delivered"
@@ -121,7 +123,7 @@ async def test_jetstream_target_without_stream_is_retried_then_dead_lettered(
         )
         return bool(reply["items"])
 
-    await wait_until(dead, 15, "dead letter")
+    await eventually(dead, 15, "dead letter")
     reply = await request(
         nc, subjects.WEBHOOK_DEAD_LETTERS_QUERY, {"account_id": account.account_id}
     )
@@ -146,7 +148,7 @@ async def test_wrong_credentials_fail_the_attempt(
         )
         return bool(reply["items"])
 
-    await wait_until(dead, 15, "dead letter")
+    await eventually(dead, 15, "dead letter")
     reply = await request(
         nc, subjects.WEBHOOK_DEAD_LETTERS_QUERY, {"account_id": account.account_id}
     )
@@ -243,8 +245,8 @@ async def test_idle_nats_target_connections_are_closed(
     await account.publish(js)
     await start_service(nats_idle_s=0.6)
     await publish_events(js, [status_event(account.account_id)])
-    await wait_until(lambda: _connected(monitor, 1), 5, "one pooled connection")
-    await wait_until(lambda: _connected(monitor, 0), 5, "the idle connection closed")
+    await eventually(lambda: _connected(monitor, 1), 5, "one pooled connection")
+    await eventually(lambda: _connected(monitor, 0), 5, "the idle connection closed")
 
 
 async def _connected(monitor: int, count: int) -> bool:
@@ -261,17 +263,17 @@ async def test_a_config_change_or_deletion_closes_the_accounts_connection(
     await account.publish(js)
     await start_service()
     await publish_events(js, [status_event(account.account_id)])
-    await wait_until(lambda: _connected(monitor, 1), 5, "one pooled connection")
+    await eventually(lambda: _connected(monitor, 1), 5, "one pooled connection")
     [first] = await _ours(monitor)
     account.version = 2
     await account.publish(js)
-    await wait_until(lambda: _connected(monitor, 0), 5, "closed on the config change")
+    await eventually(lambda: _connected(monitor, 0), 5, "closed on the config change")
     await publish_events(js, [status_event(account.account_id)])
-    await wait_until(lambda: _connected(monitor, 1), 5, "a new connection")
+    await eventually(lambda: _connected(monitor, 1), 5, "a new connection")
     assert await _ours(monitor) != [first]
     account.version, account.deleted = 3, True
     await account.publish(js)
-    await wait_until(lambda: _connected(monitor, 0), 5, "closed on deletion")
+    await eventually(lambda: _connected(monitor, 0), 5, "closed on deletion")
 
 
 async def test_the_nats_target_pool_is_bounded(
@@ -292,8 +294,8 @@ async def test_the_nats_target_pool_is_bounded(
             owned = dataclasses.replace(target, account_id=account_id, version=1)
             outcome = await sender.send(owned, b"{}", {})
             assert outcome.ok, outcome.error
-        await wait_until(lambda: _connected(monitor, 2), 5, "two connections left")
+        await eventually(lambda: _connected(monitor, 2), 5, "two connections left")
         assert sender.size == 2
     finally:
         await sender.close()
-    await wait_until(lambda: _connected(monitor, 0), 5, "all closed")
+    await eventually(lambda: _connected(monitor, 0), 5, "all closed")

@@ -9,19 +9,18 @@ from typing import Any
 import orjson
 import pytest
 from nats.js.api import StreamConfig
+from parley_devtools.account_events import inbound_hook, status_hook
+from parley_devtools.receiver import Receiver
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from webhook_testkit import (
     Account,
-    Receiver,
     Terminations,
     inbound_event,
-    inbound_hook,
     log_lines,
     publish_events,
     sample,
     status_event,
-    status_hook,
-    wait_until,
 )
 
 MARKER = "SECRET-MARKER-9f2c"
@@ -92,9 +91,9 @@ async def test_invalid_messages_are_terminated_counted_and_logged_once(
     good_status, good_inbound = status_event(account.account_id), inbound_event(account.account_id)
     await publish_events(js, [good_status])
     await publish_events(js, [good_inbound], inbound=True)
-    await wait_until(lambda: receiver.event_ids("/s") == [good_status["id"]], 5, "status flows")
-    await wait_until(lambda: receiver.event_ids("/i") == [good_inbound["id"]], 5, "inbound flows")
-    await wait_until(lambda: bool(terminations.of(stream, ack.seq)), 5, "MSG_TERMINATED advisory")
+    await eventually(lambda: receiver.event_ids("/s") == [good_status["id"]], 5, "status flows")
+    await eventually(lambda: receiver.event_ids("/i") == [good_inbound["id"]], 5, "inbound flows")
+    await eventually(lambda: bool(terminations.of(stream, ack.seq)), 5, "MSG_TERMINATED advisory")
     assert sample("parley_webhook_invalid_messages_total", consumer=durable) == before + 1
     info = await consumer_info(js, consumer)
     assert (info.num_ack_pending, info.num_redelivered) == (0, 0)
@@ -146,7 +145,7 @@ async def test_a_message_failing_every_delivery_lands_in_the_poison_stream(
         info = await js.stream_info(subjects.STREAM_WEBHOOK_POISON)
         return bool(info.state.messages == 1)
 
-    await wait_until(poisoned, 15, "the event in WEBHOOK_POISON")
+    await eventually(poisoned, 15, "the event in WEBHOOK_POISON")
     subject = subjects.webhook_poison(durable, failing.account_id)
     copy = await js.get_last_msg(subjects.STREAM_WEBHOOK_POISON, subject)
     assert orjson.loads(copy.data) == event
@@ -155,7 +154,7 @@ async def test_a_message_failing_every_delivery_lands_in_the_poison_stream(
     assert headers["Parley-Poison-Subject"] == subjects.status(failing.account_id)
     assert headers["Parley-Poison-Consumer"] == durable
     assert headers["Parley-Poison-Deliveries"] == "4"
-    await wait_until(
+    await eventually(
         lambda: (
             sample("parley_webhook_poison_messages_total", consumer=durable) == poisoned_before + 1
         ),
@@ -192,7 +191,7 @@ async def test_a_full_retry_stream_refuses_writes_and_loses_no_waiting_retry(
     before = sample("parley_webhook_store_errors_total", store="retry")
     event = status_event(account.account_id)
     await publish_events(js, [event])
-    await wait_until(
+    await eventually(
         lambda: sample("parley_webhook_store_errors_total", store="retry") >= before + 2,
         10,
         "two refused retry writes",
@@ -207,9 +206,9 @@ async def test_a_full_retry_stream_refuses_writes_and_loses_no_waiting_retry(
     for subject in waiting:
         await js.purge_stream(subjects.STREAM_WEBHOOK_RETRY, subject=subject)
     delivered = len(receiver.on("/r"))
-    await wait_until(lambda: len(receiver.on("/r")) > max(delivered, 3), 15, "a 200 after room")
+    await eventually(lambda: len(receiver.on("/r")) > max(delivered, 3), 15, "a 200 after room")
 
     async def acked() -> bool:
         return bool((await consumer_info(js, "status")).num_ack_pending == 0)
 
-    await wait_until(acked, 10, "acknowledged once stored or delivered")
+    await eventually(acked, 10, "acknowledged once stored or delivered")

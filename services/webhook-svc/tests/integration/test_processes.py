@@ -10,18 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from parley_devtools.account_events import status_hook
+from parley_devtools.processes import Child
+from parley_devtools.receiver import Receiver
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
-from webhook_testkit import (
-    Account,
-    Receiver,
-    WorkerProcess,
-    publish_events,
-    status_event,
-    status_hook,
-    wait_until,
-)
+from webhook_testkit import Account, metric, publish_events, status_event, worker_process
 
-MakeWorker = Callable[..., WorkerProcess]
+MakeWorker = Callable[..., Child]
 
 
 @pytest.fixture
@@ -29,10 +25,10 @@ async def make_worker(
     nats_url: str, master_key_b64: str, tmp_path: Path
 ) -> AsyncIterator[MakeWorker]:
     """Worker processes for this test, all stopped at the end."""
-    workers: list[WorkerProcess] = []
+    workers: list[Child] = []
 
-    def make(**env: str) -> WorkerProcess:
-        worker = WorkerProcess(nats_url, master_key_b64, tmp_path, **env)
+    def make(**env: str) -> Child:
+        worker = worker_process(nats_url, master_key_b64, tmp_path, **env)
         workers.append(worker)
         return worker
 
@@ -60,15 +56,15 @@ async def test_sigkill_mid_batch_then_restart_delivers_every_event(
     receiver.delays["/k"] = 0.1
     events = [status_event(account.account_id) for _ in range(3000)]
     await publish_events(js, events)
-    first = await make_worker(WEBHOOK_ENDPOINT_CONCURRENCY="2").start()
-    await wait_until(lambda: len(receiver.event_ids("/k")) >= 500, 20, "500 delivered")
-    await wait_until(lambda: receiver.in_flight > 0, 5, "a batch in flight")
+    first = await make_worker(WEBHOOK_ENDPOINT_CONCURRENCY="2").started()
+    await eventually(lambda: len(receiver.event_ids("/k")) >= 500, 20, "500 delivered")
+    await eventually(lambda: receiver.in_flight > 0, 5, "a batch in flight")
     first.kill()
     in_flight_at_kill = receiver.in_flight
     assert in_flight_at_kill > 0
-    await make_worker().start()
+    await make_worker().started()
     expected = {e["id"] for e in events}
-    await wait_until(lambda: set(receiver.event_ids("/k")) == expected, 40, "every event")
+    await eventually(lambda: set(receiver.event_ids("/k")) == expected, 40, "every event")
     duplicates = _report_duplicates(receiver.event_ids("/k"))
     assert duplicates <= len(events) - 500  # only what the dead worker had not acknowledged
 
@@ -80,7 +76,7 @@ async def test_waiting_retry_survives_sigkill(
     account = Account(master, status_webhook=status_hook(receiver.url("/s")))
     await account.publish(js)
     receiver.script("/s", [500])
-    worker = await make_worker(WEBHOOK_RETRY_SCHEDULE="1.5").start()
+    worker = await make_worker(WEBHOOK_RETRY_SCHEDULE="1.5").started()
     event = status_event(account.account_id)
     await publish_events(js, [event])
 
@@ -89,11 +85,11 @@ async def test_waiting_retry_survives_sigkill(
         status = await js.consumer_info(subjects.STREAM_STATUS, subjects.DURABLE_WEBHOOK_STATUS)
         return bool(retry.state.messages == 1 and status.num_ack_pending == 0)
 
-    await wait_until(lambda: len(receiver.on("/s")) == 1, 10, "first try")
-    await wait_until(scheduled_and_acked, 5, "retry scheduled, event acknowledged")
+    await eventually(lambda: len(receiver.on("/s")) == 1, 10, "first try")
+    await eventually(scheduled_and_acked, 5, "retry scheduled, event acknowledged")
     worker.kill()
-    await make_worker(WEBHOOK_RETRY_SCHEDULE="1.5").start()
-    await wait_until(lambda: len(receiver.on("/s")) == 2, 10, "retry after the crash")
+    await make_worker(WEBHOOK_RETRY_SCHEDULE="1.5").started()
+    await eventually(lambda: len(receiver.on("/s")) == 2, 10, "retry after the crash")
     first, retried = receiver.on("/s")
     assert retried.headers["webhook-id"] == first.headers["webhook-id"] == event["id"]
     assert retried.body == first.body
@@ -115,14 +111,14 @@ async def test_two_workers_share_the_load(
     for account in accounts:
         await account.publish(js)
         receiver.delays[f"/w{accounts.index(account)}"] = 0.01
-    workers = [await make_worker(WEBHOOK_FETCH_BATCH="50").start() for _ in range(2)]
+    workers = [await make_worker(WEBHOOK_FETCH_BATCH="50").started() for _ in range(2)]
     events = [status_event(a.account_id) for _ in range(500) for a in accounts]
     await publish_events(js, events)
     paths = [f"/w{i}" for i in range(4)]
-    await wait_until(
+    await eventually(
         lambda: sum(len(receiver.event_ids(p)) for p in paths) >= len(events), 30, "every event"
     )
-    delivered = [await w.metric("parley_webhook_events_delivered_total") for w in workers]
+    delivered = [await metric(w, "parley_webhook_events_delivered_total") for w in workers]
     print(f"events delivered per worker: {delivered}", file=sys.stderr)
     assert all(count > 0 for count in delivered)
     assert sum(delivered) >= len(events)

@@ -7,17 +7,12 @@ from email.utils import format_datetime
 from typing import Any
 
 import orjson
+from parley_devtools.account_events import status_hook
+from parley_devtools.receiver import Receiver
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from prometheus_client import REGISTRY
-from webhook_testkit import (
-    Account,
-    Receiver,
-    publish_events,
-    request,
-    status_event,
-    status_hook,
-    wait_until,
-)
+from webhook_testkit import Account, publish_events, request, status_event
 
 
 async def _log(nc: Any, account_id: str, limit: int = 50) -> list[dict[str, Any]]:
@@ -45,15 +40,15 @@ async def test_failures_retry_then_dead_letter_with_every_try_logged(
     event = status_event(account.account_id)
     await publish_events(js, [event])
     aid = account.account_id
-    await wait_until(lambda: len(receiver.on("/d")) == 4, 10, "four tries")
-    await wait_until(lambda: _dead_letters(nc, aid), 5, "dead letter")
+    await eventually(lambda: len(receiver.on("/d")) == 4, 10, "four tries")
+    await eventually(lambda: _dead_letters(nc, aid), 5, "dead letter")
     [letter] = await _dead_letters(nc, aid)
     assert set(letter) == {"id", "kind", "event_ids", "attempts", "last_error", "failed_at"}
     assert letter["id"].startswith("dl_")
     assert (letter["kind"], letter["event_ids"], letter["attempts"]) == ("status", [event["id"]], 4)
     assert letter["last_error"] == "HTTP 502"
     assert letter["failed_at"].endswith("Z")
-    await wait_until(lambda: _has_entries(nc, aid, 4), 5, "four log entries")
+    await eventually(lambda: _has_entries(nc, aid, 4), 5, "four log entries")
     log = await _log(nc, aid)
     assert [(e["attempt"], e["outcome"], e["status_code"]) for e in log] == [
         (4, "dead", 502),
@@ -94,7 +89,7 @@ async def test_zero_retries_dead_letters_after_one_try(
     receiver.script("/z", [500])
     await start_service()
     await publish_events(js, [status_event(account.account_id)])
-    await wait_until(lambda: _dead_letters(nc, account.account_id), 5, "dead letter")
+    await eventually(lambda: _dead_letters(nc, account.account_id), 5, "dead letter")
     [letter] = await _dead_letters(nc, account.account_id)
     assert letter["attempts"] == 1
     assert len(receiver.on("/z")) == 1
@@ -109,7 +104,7 @@ async def test_retry_after_seconds_is_honoured_within_the_clamp(
     receiver.script("/ra", [(429, {"Retry-After": "1"})])
     await start_service(retry_schedule="0.6")
     await publish_events(js, [status_event(account.account_id)])
-    await wait_until(lambda: len(receiver.on("/ra")) == 2, 10, "retry")
+    await eventually(lambda: len(receiver.on("/ra")) == 2, 10, "retry")
     first, second = receiver.on("/ra")
     assert 0.9 <= second.at - first.at <= 1.6
 
@@ -124,7 +119,7 @@ async def test_retry_after_is_clamped_to_twice_the_schedule(
     receiver.script("/rd", [(429, {"Retry-After": later})])
     await start_service(retry_schedule="0.3")
     await publish_events(js, [status_event(account.account_id)])
-    await wait_until(lambda: len(receiver.on("/rd")) == 2, 10, "retry")
+    await eventually(lambda: len(receiver.on("/rd")) == 2, 10, "retry")
     first, second = receiver.on("/rd")
     assert 0.5 <= second.at - first.at <= 1.2
 
@@ -143,7 +138,7 @@ async def test_gone_disables_the_webhook_until_the_config_changes(
     )
     aid = account.account_id
     await publish_events(js, [status_event(aid)])
-    await wait_until(lambda: _dead_letters(nc, aid), 5, "dead letter after 410")
+    await eventually(lambda: _dead_letters(nc, aid), 5, "dead letter after 410")
     [letter] = await _dead_letters(nc, aid)
     assert "410" in letter["last_error"]
     assert "disabled" in letter["last_error"]
@@ -156,7 +151,7 @@ async def test_gone_disables_the_webhook_until_the_config_changes(
     assert line["account_id"] == aid
     assert "until the account's config changes" in line["detail"]
     await publish_events(js, [status_event(aid)])
-    await wait_until(lambda: _dl_count(nc, aid, 2), 5, "second event dead-lettered unsent")
+    await eventually(lambda: _dl_count(nc, aid, 2), 5, "second event dead-lettered unsent")
     assert len(receiver.on("/g")) == 1
     log = await _log(nc, aid)
     assert log[0]["outcome"] == "dead"
@@ -165,7 +160,7 @@ async def test_gone_disables_the_webhook_until_the_config_changes(
     await account.publish(js)
     fresh = status_event(aid)
     await publish_events(js, [fresh])
-    await wait_until(lambda: receiver.event_ids("/g")[-1:] == [fresh["id"]], 5, "re-enabled")
+    await eventually(lambda: receiver.event_ids("/g")[-1:] == [fresh["id"]], 5, "re-enabled")
 
 
 async def _dl_count(nc: Any, account_id: str, count: int) -> bool:

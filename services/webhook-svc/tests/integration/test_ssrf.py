@@ -5,17 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from parley_devtools.account_events import status_hook
+from parley_devtools.receiver import Receiver
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from prometheus_client import REGISTRY
-from webhook_testkit import (
-    Account,
-    Receiver,
-    publish_events,
-    request,
-    status_event,
-    status_hook,
-    wait_until,
-)
+from webhook_testkit import Account, publish_events, request, status_event
 
 
 def _refused() -> float:
@@ -41,7 +36,7 @@ async def test_loopback_targets_are_refused_and_dead_lettered(
         )
         return bool(reply["items"])
 
-    await wait_until(dead, 5, "dead letter")
+    await eventually(dead, 5, "dead letter")
     reply = await request(
         nc, subjects.WEBHOOK_DEAD_LETTERS_QUERY, {"account_id": account.account_id}
     )
@@ -65,5 +60,5 @@ async def test_plain_http_is_refused_without_private_targets(
         )
         return bool(reply["items"])
 
-    await wait_until(dead, 5, "dead letter")
+    await eventually(dead, 5, "dead letter")
     assert receiver.requests == []

@@ -6,14 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from webhook_testkit import (
-    Account,
-    Receiver,
-    publish_events,
-    status_event,
-    status_hook,
-    wait_until,
-)
+from parley_devtools.account_events import status_hook
+from parley_devtools.receiver import Receiver
+from parley_devtools.waiting import eventually
+from webhook_testkit import Account, publish_events, status_event
 
 BACKLOG = 1000
 
@@ -36,10 +32,10 @@ async def test_an_otp_event_is_not_delivered_behind_a_promotional_backlog(
     await start_service(
         max_inflight=100, promotional_max_inflight=100, priority_backlog=50, fetch_batch=50
     )
-    await wait_until(lambda: bool(receiver.on("/otp")), 20, "the OTP event delivered")
+    await eventually(lambda: bool(receiver.on("/otp")), 20, "the OTP event delivered")
     order = [r.path for r in receiver.requests]
     before = order[: order.index("/otp")].count("/promo")
     assert before < BACKLOG // 2, f"{before} promotional deliveries came first"
-    await wait_until(
+    await eventually(
         lambda: len(set(receiver.event_ids("/promo"))) == BACKLOG, 30, "every promotional event"
     )

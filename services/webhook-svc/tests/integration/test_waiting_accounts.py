@@ -6,19 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from parley_devtools.account_events import status_hook
+from parley_devtools.receiver import Receiver
+from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from parley_shared.sealing import MasterKey, generate_master_key
 from webhook_testkit import (
     Account,
-    Receiver,
     dead_letters,
     log_lines,
     publish_events,
     request,
     sample,
     status_event,
-    status_hook,
-    wait_until,
 )
 
 FULL = "more than 3 events waiting for the account's config"
@@ -53,28 +53,28 @@ async def test_waiting_events_are_capped_then_dead_lettered_while_others_flow(
     flowing = [status_event(known.account_id) for _ in range(3)]
     await publish_events(js, flowing)
     aid = missing.account_id
-    await wait_until(lambda: _letters(nc, aid, 2), 5, "two dead letters past the cap")
+    await eventually(lambda: _letters(nc, aid, 2), 5, "two dead letters past the cap")
     assert service.intake.waiting == 3
     early = await dead_letters(nc, aid)
     assert {letter["last_error"] for letter in early} == {FULL}
     assert sorted(e for letter in early for e in letter["event_ids"]) == sorted(
         e["id"] for e in waiting[3:]
     )
-    await wait_until(lambda: _letters(nc, aid, 5), 5, "the waiting three dead-lettered")
+    await eventually(lambda: _letters(nc, aid, 5), 5, "the waiting three dead-lettered")
     letters = await dead_letters(nc, aid)
     assert sorted(letter["last_error"] for letter in letters) == sorted([FULL] * 2 + [LATE] * 3)
     assert {(letter["kind"], letter["attempts"]) for letter in letters} == {("status", 0)}
     assert sorted(receiver.event_ids("/k")) == sorted(e["id"] for e in flowing)
     assert receiver.on("/m") == []
     assert service.intake.waiting == 0
-    await wait_until(lambda: _no_ack_pending(js), 5, "everything acknowledged")
+    await eventually(lambda: _no_ack_pending(js), 5, "everything acknowledged")
     assert sample("parley_webhook_parked_dead_lettered_total", reason="account_full") == (
         full_before + 2
     )
     assert sample("parley_webhook_parked_dead_lettered_total", reason="expired") == late_before + 3
 
     await missing.publish(js)
-    await wait_until(lambda: service.view.get(aid) is not None, 5, "config applied")
+    await eventually(lambda: service.view.get(aid) is not None, 5, "config applied")
     [letter] = [x for x in letters if x["event_ids"] == [waiting[0]["id"]]]
     reply = await request(
         nc,
@@ -82,11 +82,11 @@ async def test_waiting_events_are_capped_then_dead_lettered_while_others_flow(
         {"account_id": aid, "dead_letter_id": letter["id"]},
     )
     assert reply == {"status": 202}
-    await wait_until(lambda: receiver.event_ids("/m") == [waiting[0]["id"]], 5, "replayed")
+    await eventually(lambda: receiver.event_ids("/m") == [waiting[0]["id"]], 5, "replayed")
     [received] = receiver.on("/m")
     assert received.json() == waiting[0]
     assert received.headers["webhook-id"] == waiting[0]["id"]
-    await wait_until(lambda: _letters(nc, aid, 4), 5, "the replayed letter removed")
+    await eventually(lambda: _letters(nc, aid, 4), 5, "the replayed letter removed")
 
 
 async def _no_ack_pending(js: Any) -> bool:
@@ -104,12 +104,12 @@ async def test_an_account_whose_secrets_do_not_open_is_reported_not_waited_for(
     service = await start_service()
     await account.publish(js)
     aid = account.account_id
-    await wait_until(lambda: sample("parley_webhook_accounts_unusable") == 1, 5, "counted")
+    await eventually(lambda: sample("parley_webhook_accounts_unusable") == 1, 5, "counted")
     [line] = log_lines(log_stream, "account_config_unusable")
     assert (line["account_id"], line["version"]) == (aid, 1)
     event = status_event(aid)
     await publish_events(js, [event])
-    await wait_until(lambda: _letters(nc, aid, 1), 5, "dead-lettered at once")
+    await eventually(lambda: _letters(nc, aid, 1), 5, "dead-lettered at once")
     assert service.intake.waiting == 0
     [letter] = await dead_letters(nc, aid)
     assert (letter["last_error"], letter["event_ids"], letter["attempts"]) == (
@@ -121,15 +121,15 @@ async def test_an_account_whose_secrets_do_not_open_is_reported_not_waited_for(
 
     account.master, account.version = master, 2
     await account.publish(js)
-    await wait_until(lambda: sample("parley_webhook_accounts_unusable") == 0, 5, "usable again")
+    await eventually(lambda: sample("parley_webhook_accounts_unusable") == 0, 5, "usable again")
     fresh = status_event(aid)
     await publish_events(js, [fresh])
-    await wait_until(lambda: receiver.event_ids("/x") == [fresh["id"]], 5, "delivered")
+    await eventually(lambda: receiver.event_ids("/x") == [fresh["id"]], 5, "delivered")
     reply = await request(
         nc,
         subjects.WEBHOOK_DEAD_LETTERS_REPLAY,
         {"account_id": aid, "dead_letter_id": letter["id"]},
     )
     assert reply == {"status": 202}
-    await wait_until(lambda: receiver.event_ids("/x") == [fresh["id"], event["id"]], 5, "replay")
-    await wait_until(lambda: _letters(nc, aid, 0), 5, "letter removed after delivery")
+    await eventually(lambda: receiver.event_ids("/x") == [fresh["id"], event["id"]], 5, "replay")
+    await eventually(lambda: _letters(nc, aid, 0), 5, "letter removed after delivery")

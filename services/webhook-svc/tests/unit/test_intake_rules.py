@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
+from parley_devtools.waiting import eventually
 from webhook_svc import metrics
 from webhook_svc.domain.records import DeadLetter, Delivery
 from webhook_svc.domain.webhooks import AccountHooks, Webhook
@@ -430,7 +431,7 @@ async def test_a_promotional_batch_yields_to_a_backlog_and_otp_does_not() -> Non
     intake = _intake(fakes, backlog=1000)
     await intake.on_event("status", fakes, STATUS_SUBJECT + "acc_p", _event("acc_p", "e1"), "rp")
     await intake.on_event("status", fakes, STATUS_SUBJECT + "acc_o", _event("acc_o", "e2"), "ro")
-    await _until(lambda: {"submit", "schedule", "ack"} <= set(fakes.names()))
+    await eventually(lambda: {"submit", "schedule", "ack"} <= set(fakes.names()))
     await intake.close()
     [(delivery, delay)] = fakes.scheduled
     assert (delivery.account_id, delivery.traffic_class, delay) == ("acc_p", "promotional", 0.0)
@@ -446,17 +447,8 @@ async def test_a_promotional_batch_without_a_backlog_is_attempted() -> None:
     fakes.pending = {"rp": 10}
     intake = _intake(fakes, backlog=1000)
     await intake.on_event("status", fakes, STATUS_SUBJECT + "acc_p", _event("acc_p"), "rp")
-    await _until(lambda: bool(fakes.names()))
+    await eventually(lambda: bool(fakes.names()))
     assert fakes.names() == ["submit"]
-
-
-async def _until(check: Any, within_s: float = 5.0) -> None:
-    """Poll `check` (the batch is cut after the linger) until it holds, or fail."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within_s
-    while not check():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.005)
 
 
 async def test_do_not_store_content_events_are_marked_for_erasure() -> None:

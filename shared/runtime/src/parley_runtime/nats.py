@@ -43,18 +43,17 @@ def credentials(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {}
 
 
-async def connect(
-    url: str,
+def settings(
     name: str,
     *,
     on_reconnect: Callback | None = None,
     closing: asyncio.Event | None = None,
     **options: Any,
-) -> Any:
-    """A NATS connection that reconnects forever (`url` may list servers, comma-separated).
+) -> dict[str, Any]:
+    """The `nats.connect` options of a service connection (see `connect`), without servers.
 
-    `on_reconnect` runs after each reconnect; once `closing` is set a disconnect is expected
-    and logged at info level. `options` go to `nats.connect` as they are.
+    `parley_runtime.broker` gives the same options to FastStream's broker, so that both kinds
+    of connection authenticate, reconnect and log alike.
     """
     closing = closing if closing is not None else asyncio.Event()
 
@@ -76,7 +75,7 @@ async def connect(
         if on_reconnect is not None:
             await on_reconnect()
 
-    settings: dict[str, Any] = {
+    out: dict[str, Any] = {
         "name": name,
         "max_reconnect_attempts": -1,
         "reconnect_time_wait": 0.5,
@@ -86,8 +85,25 @@ async def connect(
         "reconnected_cb": reconnected,
     }
     if _TOKEN.fullmatch(name):
-        settings["inbox_prefix"] = f"_INBOX.{name}"
+        out["inbox_prefix"] = f"_INBOX.{name}"
     if not {"user_credentials", "user", "token", "nkeys_seed"} & set(options):
-        settings.update(credentials())  # a connection given its own identity keeps it
-    settings.update(options)
-    return await nats.connect(nats_servers(url), **settings)
+        out.update(credentials())  # a connection given its own identity keeps it
+    out.update(options)
+    return out
+
+
+async def connect(
+    url: str,
+    name: str,
+    *,
+    on_reconnect: Callback | None = None,
+    closing: asyncio.Event | None = None,
+    **options: Any,
+) -> Any:
+    """A NATS connection that reconnects forever (`url` may list servers, comma-separated).
+
+    `on_reconnect` runs after each reconnect; once `closing` is set a disconnect is expected
+    and logged at info level. `options` go to `nats.connect` as they are.
+    """
+    options = settings(name, on_reconnect=on_reconnect, closing=closing, **options)
+    return await nats.connect(nats_servers(url), **options)

@@ -2,7 +2,8 @@
 
 A service answers a JSON object; one with a `status` of 404 is `NotFound` here, any other
 `status` of 400 or more `TransientError` (a 503 to the caller: what it asked cannot be had now);
-no reply within the timeout, or NATS's "no responders", is `TransientError` too.
+no reply within the timeout, or NATS's "no responders", is `TransientError` too. A request
+carries the current trace context in its headers (when tracing is on).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import orjson
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
+from parley_runtime import tracing
 
 from account_svc.errors import AccountSvcError, NotFound, TransientError
 
@@ -44,7 +46,9 @@ async def ask(
 ) -> dict[str, Any]:
     """Request `subject` with a JSON body; the answer of the one replica that takes it."""
     try:
-        msg = await nc.request(subject, orjson.dumps(body), timeout=timeout_s)
+        msg = await nc.request(
+            subject, orjson.dumps(body), timeout=timeout_s, headers=tracing.inject(None)
+        )
     except (NoRespondersError, NatsTimeout) as exc:
         raise not_answering(service) from exc
     return answer_of(msg.data, service)

@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from nats.errors import TimeoutError as NatsTimeout
+from parley_runtime import tracing
 from parley_shared import subjects
 
 from account_svc.adapters.nats_asks import REQUEST_TIMEOUT_S, answer_of, ask, not_answering
@@ -51,7 +52,9 @@ class RoutingAsks:
         sub = await self._nc.subscribe(inbox)
         replies: list[dict[str, Any]] = []
         enough = asyncio.Event()
-        await self._nc.publish(subjects.ROUTING_ROUTES_QUERY, b"{}", reply=inbox)
+        await self._nc.publish(
+            subjects.ROUTING_ROUTES_QUERY, b"{}", reply=inbox, headers=tracing.inject(None)
+        )
         gathering = asyncio.create_task(self._gather(sub, replies, enough))
         self._gathers.add(gathering)
         gathering.add_done_callback(self._gathers.discard)

@@ -33,6 +33,7 @@ from typing import Any
 import orjson
 import structlog
 from nats.js.api import ConsumerConfig, DeliverPolicy
+from parley_runtime.follow import Follower
 from parley_shared import subjects
 from parley_shared.streams import load_definitions
 
@@ -55,22 +56,24 @@ QUEUES_CACHE_S = 2.0  # viewers refreshing at once share one round of stream inf
 
 
 class StreamFollower:
-    """Folds every message of one stream's subjects from an hour back, then as they come."""
+    """Folds every message of one stream's subjects from an hour back, then as they come
+    (on the services' one follower, `parley_runtime.follow`)."""
 
     def __init__(self, js: Any, stream: str, subject: str, fold: Fold, replay_max: int) -> None:
         self._js, self.stream, self._subject = js, stream, subject
         self._fold, self._replay_max = fold, replay_max
-        self._sub: Any = None
-        self._end_at_start = 0
-        self.loading = False
+        self._follower: Follower | None = None
         self.complete_from: str | None = None
         self.failures = 0
+
+    @property
+    def loading(self) -> bool:
+        """Whether the replay of what was stored at start still runs."""
+        return self._follower is not None and not self._follower.caught_up.is_set()
 
     async def start(self, since: datetime) -> None:
         """Subscribe from `since` (or `replay_max` messages before the end, if later)."""
         state = (await self._js.stream_info(self.stream)).state
-        self._end_at_start = int(state.last_seq)
-        self.loading = bool(state.messages)
         self.complete_from = _next_minute(since.strftime("%Y-%m-%dT%H:%M"))
         config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=since)
         if state.messages > self._replay_max:
@@ -79,25 +82,23 @@ class StreamFollower:
                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=first
             )
             self.complete_from = None  # known once the first message shows how far back it is
-        self._sub = await self._js.subscribe(
+        self._follower = Follower(
+            self._js,
+            self.stream,
             self._subject,
-            stream=self.stream,
-            ordered_consumer=True,
+            self._on_msg,
             config=config,
-            cb=self._on_msg,
             pending_msgs_limit=100_000,
+            on_caught_up=lambda: log.info("traffic_replay_done", stream=self.stream),
         )
-        if self.loading and not (await self._sub.consumer_info()).num_pending:
-            self.loading = False  # nothing stored since `since` (or all handed over already)
+        await self._follower.start()
 
     async def stop(self) -> None:
         """Stop following."""
-        if self._sub is not None:
-            with contextlib.suppress(Exception):
-                await self._sub.unsubscribe()
-            self._sub = None
+        if self._follower is not None:
+            await self._follower.stop()
 
-    async def _on_msg(self, msg: Any) -> None:
+    def _on_msg(self, msg: Any) -> None:
         account_id = subjects.account_id_of(msg.subject)
         value: Any = None
         with contextlib.suppress(orjson.JSONDecodeError):
@@ -109,11 +110,6 @@ class StreamFollower:
         if self.complete_from is None and isinstance(value, dict):
             first = minute_of(value.get("time") or value.get("at") or "")
             self.complete_from = _next_minute(first) if first else None
-        if self.loading and (
-            msg.metadata.sequence.stream >= self._end_at_start or msg.metadata.num_pending == 0
-        ):
-            self.loading = False
-            log.info("traffic_replay_done", stream=self.stream)
 
 
 def _next_minute(minute: str) -> str:

@@ -159,6 +159,10 @@ class Trace(BaseModel):
     webhook_deliveries: list[DeliveryAttempt] | None = Field(
         description="null when webhook-svc is not answering"
     )
+    trace_id: str | None = Field(
+        description="the W3C trace id the message was accepted under (its spans in every "
+        "service, and its log lines, carry it); null when tracing was off"
+    )
 
 
 class TraceMatch(BaseModel):

@@ -1,128 +1,114 @@
 """The account view: every active account's config, rebuilt from ACCOUNTS and kept current.
 
-At start an ordered push consumer delivers the last config event of every account, then
-follows new ones; the view is ready once it has seen the stream's last message as of the
-start. An event replaces what the view holds only when its `version` is newer; a tombstone
-removes the account (its API key stops working at once). API keys are indexed by their
-peppered hash, under the current and any previous master key.
+The rules (newer versions only, tombstones, unusable configs) are the services' shared ones
+(`parley_runtime.account_configs`); this keeps each active account's policy view, and indexes
+it by API key (its peppered hash, under the current and any previous master key: a tombstone
+stops the key at once) and by the senders conversational accounts own.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-import structlog
-from parley_shared import subjects
-from parley_shared.accounts import is_newer, open_secrets, parse_event
+from parley_runtime.account_configs import AccountConfigs, Unusable
+from parley_shared.accounts import OpenedSecrets
 from parley_shared.envelope import KeyVersion
 from parley_shared.events import AccountConfigData
 from parley_shared.sealing import MasterKey, SealError
 
-from routing_svc.adapters.stream_view import StreamView
 from routing_svc.domain.accounts import AccountView, account_view
 
-log = structlog.get_logger("routing_svc.directory")
+CONFIG_UNREADABLE = "account config unusable: its policy cannot be read"
 
 
-class Directory(StreamView):
+class Directory:
     """Active accounts by id, by API key hash and by the senders they own."""
 
-    stream = subjects.STREAM_ACCOUNTS
-    filter_subject = subjects.ACCOUNT_CONFIG_ALL
-
     def __init__(self, master: MasterKey) -> None:
-        super().__init__()
         self._master = master
-        self._accounts: dict[str, AccountView] = {}
-        self._versions: dict[str, int] = {}
+        self._configs = AccountConfigs(master, _active_view, self._changed)
         self._by_hash: dict[str, str] = {}
-        self._hash_of: dict[str, str] = {}
         self._owners: dict[tuple[str, str], set[str]] = {}
+        self.ready = self._configs.ready  # set once the configs present at start are applied
 
     # ------------------------------------------------------------------ lookups
     def get(self, account_id: str) -> AccountView | None:
         """An active account."""
-        return self._accounts.get(account_id)
+        return self._configs.get(account_id)
 
     def by_api_key(self, api_key: str) -> AccountView | None:
         """The active account holding `api_key` (hashed under each master key)."""
         for digest in self._master.api_key_hashes(api_key):
             account_id = self._by_hash.get(digest)
             if account_id is not None:
-                return self._accounts.get(account_id)
+                return self._configs.get(account_id)
         return None
 
     def owners(self, channel: str, sender: str) -> list[AccountView]:
         """Conversational accounts whose access list for `channel` names `sender`."""
         ids = sorted(self._owners.get((channel, sender), ()))
-        return [self._accounts[i] for i in ids if i in self._accounts]
+        found = (self._configs.get(i) for i in ids)
+        return [view for view in found if view is not None]
 
     def account_ids(self) -> list[str]:
         """The ids of every active account."""
-        return list(self._accounts)
+        return self._configs.account_ids()
 
     def __len__(self) -> int:
         """How many active accounts the view holds."""
-        return len(self._accounts)
+        return len(self._configs)
 
-    # ------------------------------------------------------------------ changes
-    def apply(self, data: AccountConfigData) -> bool:
-        """Take one config event; whether it changed the view (older versions do not)."""
-        if not is_newer(data, self._versions.get(data.account_id)):
-            return False
-        self._versions[data.account_id] = data.version
-        self._drop(data.account_id)
-        if data.status != "active" or data.account is None:
-            return True
-        try:
-            view = account_view(data, open_secrets(data, self._master))
-        except (SealError, ValueError, KeyError, TypeError) as exc:
-            log.warning("account_config_unusable", account_id=data.account_id, error=str(exc))
-            return True
-        self._add(view)
-        _derive_in_background(view)
-        return True
+    # ------------------------------------------------------------------ following
+    async def start(self, js: object) -> None:
+        """Follow ACCOUNTS; `ready` once the configs present at start are applied."""
+        await self._configs.start(js)
 
-    def _add(self, view: AccountView) -> None:
-        self._accounts[view.account_id] = view
+    async def stop(self) -> None:
+        """Stop following."""
+        await self._configs.stop()
+
+    async def apply(self, payload: bytes) -> bool:
+        """Apply one config event (its JSON as published); whether it changed the view."""
+        return await self._configs.apply(payload)
+
+    def _changed(self, account_id: str, old: AccountView | None, new: AccountView | None) -> None:
+        if old is not None:
+            self._unindex(old)
+        if new is not None:
+            self._index(new)
+
+    def _index(self, view: AccountView) -> None:
         digest = view.secrets.api_key_hash
         if digest:
             self._by_hash[digest] = view.account_id
-            self._hash_of[view.account_id] = digest
         if view.conversational:
             for channel, policy in view.policies.items():
                 for sender in policy.senders or ():
                     self._owners.setdefault((channel, sender), set()).add(view.account_id)
 
-    def _drop(self, account_id: str) -> None:
-        old = self._accounts.pop(account_id, None)
-        digest = self._hash_of.pop(account_id, None)
-        if digest is not None and self._by_hash.get(digest) == account_id:
+    def _unindex(self, view: AccountView) -> None:
+        digest = view.secrets.api_key_hash
+        if digest and self._by_hash.get(digest) == view.account_id:
             del self._by_hash[digest]
-        if old is None:
-            return
-        for channel, policy in old.policies.items():
+        for channel, policy in view.policies.items():
             for sender in policy.senders or ():
                 owners = self._owners.get((channel, sender))
                 if owners is not None:
-                    owners.discard(account_id)
+                    owners.discard(view.account_id)
                     if not owners:
                         del self._owners[(channel, sender)]
 
-    # ------------------------------------------------------------------ following
-    def handle(self, payload: bytes) -> None:
-        """Apply one event."""
-        try:
-            data = parse_event(payload)
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("account_event_unreadable", error=type(exc).__name__)
-        else:
-            if self.apply(data):
-                log.debug("account_view_changed", account_id=data.account_id, version=data.version)
 
-    def on_ready(self) -> None:
-        """Say the view is loaded."""
-        log.info("account_view_ready", accounts=len(self._accounts))
+async def _active_view(data: AccountConfigData, secrets: OpenedSecrets) -> AccountView | None:
+    """The policy view of an active account (None for one that is not active)."""
+    if data.status != "active":
+        return None
+    try:
+        view = account_view(data, secrets)
+    except (SealError, ValueError, KeyError, TypeError) as exc:
+        raise Unusable(CONFIG_UNREADABLE) from exc
+    _derive_in_background(view)
+    return view
 
 
 def _derive_in_background(view: AccountView) -> None:

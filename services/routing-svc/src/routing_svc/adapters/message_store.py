@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 from nats.js.errors import KeyNotFoundError
+from parley_runtime import tracing
 
 from routing_svc.adapters.kv import KvWriter, is_wrong_last
 from routing_svc.domain import records
@@ -101,7 +102,10 @@ class MessageStore:
         return _Held(self._locks, message_id)
 
     async def create(self, msg: Message) -> None:
-        """Store a new message (refusing to overwrite one)."""
+        """Store a new message (refusing to overwrite one), with the trace context it is
+        accepted under when tracing is on."""
+        if msg.trace is None:
+            msg.trace = tracing.traceparent()
         ack = await self._writer.write(log_key(msg.id), records.dumps(msg), last=0)
         try:
             revision = (await ack).seq

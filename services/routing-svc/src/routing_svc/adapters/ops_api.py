@@ -3,7 +3,8 @@
 - `parley.routing.v1.routes.query` `{}`, answered by every replica (no queue group)
   -> `{"replica", "role", "at", "routes": [...]}`: this replica's view of each route;
 - `parley.routing.v1.messages.trace` `{"message_id"}`, queue group `routing-svc-ops`
-  -> `{"message": {...}}`: the record, its attempts and every status event it caused, or the
+  -> `{"message": {...}}`: the record, its attempts, every status event it caused and the
+  trace it was accepted under (`trace_id`, `traceparent`; null when tracing was off), or the
   problem 404 when the message log does not hold it;
 - `parley.routing.v1.messages.find` `{"client_ref", "account_ids"?, "limit"?: 1..100}`, queue
   group `routing-svc-ops` -> `{"items": [{"account_id", "message_id"}], "truncated"}`, newest
@@ -19,12 +20,17 @@ input the message took, and `domain.events` makes each event from its spec deter
 (same id, type, time and data as when it was published). The recipient is only ever the
 masked number; content is never read. Errors are problem documents with `status` (400
 `malformed_request`, 422 `validation_error`, 404 `not_found`, 503 `service_unavailable`).
+
+The handlers are FastStream subscribers (`OpsApi.register` puts them on the service's broker,
+`parley_runtime.broker`), each answering up to `MAX_WORKERS` requests at once: off the hot
+path, so FastStream's cost per message does not matter here, and its test broker and AsyncAPI
+description come with it. Requests are read as raw bytes and answered with the same JSON as
+before FastStream.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import secrets
@@ -36,6 +42,9 @@ from typing import Any
 
 import orjson
 import structlog
+from faststream.nats.broker.registrator import NatsRegistrator
+from parley_runtime import tracing
+from parley_runtime.broker import raw_body
 from parley_shared import subjects
 from parley_shared.timefmt import now_ts, ts_of_ms
 
@@ -60,6 +69,7 @@ Operation = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 RATE_WINDOW_S = 10  # a route's current rate: its sends over the last ten one-second samples
 MAX_ACCOUNT_IDS = 10_000
+MAX_WORKERS = 16  # requests one subscriber answers at once (a trace reads the message log)
 KIND_ORDER = {"sent": 0, "fallback": 1, "failed": 1, "delivered": 1, "read": 2}
 
 
@@ -197,6 +207,8 @@ def trace(msg: Message) -> dict[str, Any]:
             for attempt in msg.attempts
         ],
         "events": status_events(msg),
+        "trace_id": tracing.trace_id_of(msg.trace),
+        "traceparent": msg.trace,
     }
 
 
@@ -216,11 +228,10 @@ def _invalid(loc: str, msg: str) -> RoutingError:
 
 
 class OpsApi:
-    """Answers the operator's requests; each request in its own task."""
+    """Answers the operator's requests (up to `MAX_WORKERS` at once per subject)."""
 
     def __init__(
         self,
-        nc: Any,
         providers: ProviderSet,
         store: Messages,
         client_refs: ClientRefIndex,
@@ -228,55 +239,64 @@ class OpsApi:
         role: str,
         replica: str | None = None,
     ) -> None:
-        self._nc, self._providers, self._store, self._refs = nc, providers, store, client_refs
+        self._providers, self._store, self._refs = providers, store, client_refs
         self._role = role
         self.replica = replica or replica_name()
         self.rates = RouteRates()
-        self._subs: list[Any] = []
-        self._tasks: set[asyncio.Task[None]] = set()
         self._sampler: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        """Subscribe (routes: alone; trace and find: in the `routing-svc-ops` queue group)."""
-        self._sampler = asyncio.create_task(self.rates.run(), name="route-rates")
-        wiring: tuple[tuple[str, str | None, str, Operation], ...] = (
-            (subjects.ROUTING_ROUTES_QUERY, None, "routes", self.routes),
-            (subjects.ROUTING_MESSAGES_TRACE, subjects.QUEUE_ROUTING_OPS, "trace", self.trace),
-            (subjects.ROUTING_MESSAGES_FIND, subjects.QUEUE_ROUTING_OPS, "find", self.find),
+    def register(self, broker: NatsRegistrator) -> None:
+        """Subscribe on `broker` (routes: alone; trace and find: in the `routing-svc-ops`
+        queue group)."""
+        wiring: tuple[tuple[str, str, str, Operation, str], ...] = (
+            (
+                subjects.ROUTING_ROUTES_QUERY,
+                "",
+                "routes",
+                self.routes,
+                "This replica's view of each route; every replica answers.",
+            ),
+            (
+                subjects.ROUTING_MESSAGES_TRACE,
+                subjects.QUEUE_ROUTING_OPS,
+                "trace",
+                self.trace,
+                "One message's record, attempts and status events.",
+            ),
+            (
+                subjects.ROUTING_MESSAGES_FIND,
+                subjects.QUEUE_ROUTING_OPS,
+                "find",
+                self.find,
+                "The newest messages sent with a client_ref.",
+            ),
         )
-        for subject, queue, name, operation in wiring:
-            self._subs.append(
-                await self._nc.subscribe(
-                    subject, queue=queue or "", cb=self._handler(name, operation)
-                )
-            )
-        await self._nc.flush()
+        for subject, queue, name, operation, description in wiring:
+            broker.subscriber(
+                subject,
+                queue=queue,
+                decoder=raw_body,
+                max_workers=MAX_WORKERS,
+                title=f"routing-svc {name}",
+                description=description,
+            )(self._handler(name, operation))
+
+    async def start(self) -> None:
+        """Sample the routes' rates each second (the subscriptions are the broker's)."""
+        self._sampler = asyncio.create_task(self.rates.run(), name="route-rates")
 
     async def stop(self) -> None:
-        """Unsubscribe, stop sampling, let the requests in hand finish (briefly)."""
-        for sub in self._subs:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
-        self._subs = []
+        """Stop sampling."""
         if self._sampler is not None:
             self._sampler.cancel()
             await asyncio.gather(self._sampler, return_exceptions=True)
             self._sampler = None
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=5)
 
-    def _handler(self, name: str, operation: Operation) -> Callable[[Any], Awaitable[None]]:
-        async def respond(msg: Any) -> None:
-            reply = await self.answer(name, operation, msg.data)
-            if msg.reply:
-                with contextlib.suppress(Exception):
-                    await self._nc.publish(msg.reply, orjson.dumps(reply))
+    def _handler(self, name: str, operation: Operation) -> Callable[[bytes], Awaitable[bytes]]:
+        async def handle(body: bytes) -> bytes:
+            return orjson.dumps(await self.answer(name, operation, body))
 
-        async def handle(msg: Any) -> None:
-            task = asyncio.create_task(respond(msg))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
+        handle.__name__ = name
         return handle
 
     async def answer(self, name: str, operation: Operation, data: bytes) -> dict[str, Any]:

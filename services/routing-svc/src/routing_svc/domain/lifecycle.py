@@ -135,6 +135,8 @@ class Message:
     final: list[Any] | None = None  # [attempt, status] of the one final event
     applied: dict[str, list[list[Any]]] = field(default_factory=dict)
     traffic_class: str = "transactional"  # its SUBMIT lane and turn (`domain.traffic`)
+    trace: str | None = None  # W3C traceparent it was accepted under (tracing on), for the
+    # reports that come without one (a provider's receipt) and the operator's trace
 
     @property
     def status(self) -> str:

@@ -45,6 +45,7 @@ def from_json(raw: dict[str, Any]) -> Message:
         final=raw.get("final"),
         applied=raw.get("applied") or {},
         traffic_class=str(raw.get("traffic_class") or "transactional"),
+        trace=raw.get("trace"),
     )
 
 

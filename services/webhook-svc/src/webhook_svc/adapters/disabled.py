@@ -12,10 +12,10 @@ from typing import Any
 
 import orjson
 import structlog
+from parley_runtime.follow import Follower
 from parley_shared import subjects
 from parley_shared.timefmt import now_ts
 
-from webhook_svc.adapters.follow import Follower
 from webhook_svc.errors import StoreUnavailable
 
 log = structlog.get_logger("webhook_svc.disabled")

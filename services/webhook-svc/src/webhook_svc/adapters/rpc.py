@@ -14,6 +14,12 @@ Errors are problem documents with `status` (400 `malformed_request`, 422 `valida
 404 `not_found`, 503 `service_unavailable`). A replay puts the dead letter's batch (same body
 and `webhook-id`) on WEBHOOK_RETRY as attempt 1; the dead letter stays listed until that
 replay is delivered, and a replay that fails again replaces it with a new dead letter.
+
+The handlers are FastStream subscribers (`Api.register` puts them on the service's broker,
+`parley_runtime.broker`): off the hot path, so FastStream's cost per message does not matter
+here, and its test broker and AsyncAPI description come with it. A request is read as raw
+bytes (so that a body that is not JSON gets our 400, not FastStream's decoding) and answered
+with the JSON bytes below, exactly as before FastStream.
 """
 
 from __future__ import annotations
@@ -25,10 +31,11 @@ from typing import Any
 
 import orjson
 import structlog
+from faststream.nats.broker.registrator import NatsRegistrator
+from parley_runtime.broker import raw_body
 from parley_shared import subjects
 
 from webhook_svc import metrics
-from webhook_svc.adapters.stores import AttemptLog, DeadLetterStore, RetryQueue
 from webhook_svc.errors import (
     MalformedRequest,
     NotFound,
@@ -36,6 +43,7 @@ from webhook_svc.errors import (
     ValidationFailed,
     WebhookSvcError,
 )
+from webhook_svc.ports import AttemptLog, DeadLetters, RetryQueue
 
 log = structlog.get_logger("webhook_svc.rpc")
 
@@ -108,45 +116,47 @@ class Api:
     """Answers delivery-log, dead-letter and replay requests."""
 
     def __init__(
-        self, nc: Any, dead_letters: DeadLetterStore, attempt_log: AttemptLog, retries: RetryQueue
+        self, nc: Any, dead_letters: DeadLetters, attempt_log: AttemptLog, retries: RetryQueue
     ) -> None:
-        """Use these stores; nothing is subscribed until `start`."""
+        """Use these stores (`nc`: the service's connection, for its `max_payload`)."""
         self._nc = nc
         self._dead_letters = dead_letters
         self._log = attempt_log
         self._retries = retries
-        self._subs: list[Any] = []
 
-    async def start(self) -> None:
-        """Subscribe the three subjects in the `webhook-svc` queue group."""
-        operations: dict[str, tuple[str, Operation]] = {
-            subjects.WEBHOOK_DELIVERIES_QUERY: ("deliveries", self.deliveries),
-            subjects.WEBHOOK_DEAD_LETTERS_QUERY: ("dead_letters", self.dead_letters),
-            subjects.WEBHOOK_DEAD_LETTERS_REPLAY: ("replay", self.replay),
+    def register(self, broker: NatsRegistrator) -> None:
+        """Subscribe the three subjects on `broker`, in the `webhook-svc` queue group."""
+        operations: dict[str, tuple[str, Operation, str]] = {
+            subjects.WEBHOOK_DELIVERIES_QUERY: (
+                "deliveries",
+                self.deliveries,
+                "An account's recent delivery attempts, newest first.",
+            ),
+            subjects.WEBHOOK_DEAD_LETTERS_QUERY: (
+                "dead_letters",
+                self.dead_letters,
+                "An account's dead letters, newest first.",
+            ),
+            subjects.WEBHOOK_DEAD_LETTERS_REPLAY: (
+                "replay",
+                self.replay,
+                "Deliver a dead letter again from attempt 1.",
+            ),
         }
-        for subject, (name, operation) in operations.items():
-            self._subs.append(
-                await self._nc.subscribe(
-                    subject, queue=subjects.QUEUE_WEBHOOK_API, cb=self._handler(name, operation)
-                )
-            )
-        await self._nc.flush()
+        for subject, (name, operation, description) in operations.items():
+            broker.subscriber(
+                subject,
+                queue=subjects.QUEUE_WEBHOOK_API,
+                decoder=raw_body,
+                title=f"webhook-svc {name}",
+                description=description,
+            )(self._handler(name, operation))
 
-    async def stop(self) -> None:
-        """Unsubscribe."""
-        for sub in self._subs:
-            try:
-                await sub.unsubscribe()
-            except Exception as exc:  # noqa: BLE001 - closing anyway
-                log.debug("unsubscribe_failed", error=type(exc).__name__)
-        self._subs = []
+    def _handler(self, name: str, operation: Operation) -> Callable[[bytes], Awaitable[bytes]]:
+        async def handle(body: bytes) -> bytes:
+            return fitted(await self.answer(name, operation, body), self._nc.max_payload)
 
-    def _handler(self, name: str, operation: Operation) -> Callable[[Any], Awaitable[None]]:
-        async def handle(msg: Any) -> None:
-            reply = await self.answer(name, operation, msg.data)
-            if msg.reply:
-                await msg.respond(fitted(reply, self._nc.max_payload))
-
+        handle.__name__ = name
         return handle
 
     async def answer(self, name: str, operation: Operation, data: bytes) -> dict[str, Any]:

@@ -30,6 +30,7 @@ import orjson
 import structlog
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
+from parley_runtime import tracing
 from parley_shared import subjects
 from parley_shared.timefmt import format_ts, now
 
@@ -132,6 +133,9 @@ class RetryQueue:
             token = schedule_token(delivery.batch_id)
             subject = subjects.webhook_retry_at(delivery.account_id, token)
             headers = {SCHEDULE: f"@at {format_ts(at)}", SCHEDULE_TARGET: due}
+        # the next attempt's span: a child of this one's (or, deferred before any attempt,
+        # of the first message behind the batch)
+        headers = tracing.inject(headers, delivery.traces[0] if delivery.traces else None)
         data = encode_delivery(delivery, self._seal)
         try:
             await self._reserve(len(data) + len(subject) + _OVERHEAD_BYTES)

@@ -33,6 +33,10 @@ class Delivery:
     and a `do_not_store` dead letter keeps no text or URL (`domain.redaction`)."""
     traffic_class: str = "transactional"
     """The account's traffic class: the WEBHOOK_RETRY lane the batch waits in."""
+    traces: tuple[str, ...] = ()
+    """W3C traceparents of the messages behind it (tracing on): the first is the parent of its
+    attempt's span, the others are linked. Never stored: a retry's travels in the headers of
+    its WEBHOOK_RETRY message."""
 
 
 @dataclass(slots=True)

@@ -11,8 +11,8 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from parley_runtime import metrics_http, tracing
 from parley_runtime.http.answers import json_response
 from parley_runtime.http.openapi import Operation
 from parley_runtime.http.problems import Handler
@@ -33,11 +33,6 @@ async def readyz(request: web.Request) -> web.Response:
     return json_response(
         {"status": "ready" if ready else "not_ready", **detail}, 200 if ready else 503
     )
-
-
-async def metrics(_: web.Request) -> web.Response:
-    """Prometheus text of every metric of the process."""
-    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def _document(body: Any) -> Handler:
@@ -65,25 +60,29 @@ def build_app(
         app.router.add_get(path, _document(body))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
+    app.router.add_get(metrics_http.PATH, metrics_http.metrics)
     return app
 
 
 def serve(app: web.Application, host: str, port: int, *, reuse_port: bool = False) -> None:
     """Run `app` until SIGINT or SIGTERM: on uvloop when installed, without an access log
-    (requests are counted in `/metrics`, and a URL may carry a phone number) or a banner."""
+    (requests are counted in `/metrics`, and a URL may carry a phone number) or a banner;
+    then flush the spans still queued (the service configured `tracing` before building `app`)."""
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:
         pass
-    web.run_app(
-        app,
-        host=host,
-        port=port,
-        access_log=None,
-        reuse_port=reuse_port or None,
-        print=None,
-        handle_signals=True,
-    )
+    try:
+        web.run_app(
+            app,
+            host=host,
+            port=port,
+            access_log=None,
+            reuse_port=reuse_port or None,
+            print=None,
+            handle_signals=True,
+        )
+    finally:
+        tracing.shutdown()  # the spans still queued go out

@@ -97,21 +97,31 @@ export async function renderEnterprise(main, ctx) {
   const select = picker.querySelector('select');
   select.removeAttribute('data-kind');
   const status = h('div', {role: 'status', 'aria-label': 'Last change'});
-  const body = h('div');
+  const body = h('div', {'aria-live': 'polite'});
+  let latest = 0; // a slower answer for an enterprise picked before must not replace this one
   const load = async () => {
-    ctx.setupEnterprise = select.value;
+    const turn = ++latest;
+    const chosenId = select.value;
+    ctx.setupEnterprise = chosenId;
     replace(status);
-    if (!select.value) {
+    body.setAttribute('aria-busy', 'true');
+    body.removeAttribute('data-enterprise');
+    if (!chosenId) {
       replace(body, h('p', {class: 'muted'}, 'There is no enterprise in your scope yet.'));
+      body.setAttribute('aria-busy', 'false');
       return;
     }
+    let parts;
     try {
-      const parts = await Promise.all(SECTIONS.map((section) => section(select.value, status,
+      parts = await Promise.all(SECTIONS.map((section) => section(chosenId, status,
         {...ctx, reload: load})));
-      replace(body, ...parts);
     } catch (error) {
-      replace(body, notice('error', describe(error)));
+      parts = [notice('error', describe(error))];
     }
+    if (turn !== latest) return;
+    replace(body, ...parts);
+    body.setAttribute('data-enterprise', chosenId);
+    body.setAttribute('aria-busy', 'false');
   };
   select.addEventListener('change', load);
   replace(main, h('h1', {}, 'Senders and apps'),

@@ -25,6 +25,9 @@ function facts(t) {
     ['Status', h('span', {class: `tag tag-${t.status}`}, t.status)],
     ['Accepted', when(t.created_at)],
     ['Plan', t.channels.map(channelName).join(' → ')],
+    ['Trace id', t.trace_id ? h('code', {class: 'trace-id', title: 'Search your tracing backend, '
+      + 'or grep the services\' logs (trace_id), for this id'}, t.trace_id)
+      : h('span', {class: 'muted'}, 'not traced (tracing was off)')],
   ];
   return h('dl', {class: 'facts'}, rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
 }

@@ -1,13 +1,15 @@
-"""The load client: paced `POST /v1/messages` in its own process, surviving server restarts.
+"""The one load client: `POST /v1/messages` (or the NATS send API) from a process of its own.
 
-Written on asyncio streams (as `bench.routing_throughput`'s client) so that it costs far less
-CPU than the service it loads. A request that fails (connection refused or reset while the
-service is down, a timeout, any status but 202) is counted as not accepted and its connection
-is made again; only 202 answers are accepted messages. Prints one JSON line per accepted
-message, `[message_id, submitted_at, answered_at]` (wall clock), then a last line
-`{"errors": {...}}`.
+A load generator must cost far less than the service it loads: aiohttp's client takes about as
+much CPU per request as the server, so HTTP is written on asyncio streams, one keep-alive
+connection per slot, and the client runs in its own process. A request that fails (connection
+refused or reset while the service is down, a timeout, any status but 202) is counted as not
+accepted and its connection is made again; only 202 answers (or `accepted` replies over NATS)
+are accepted messages. The process prints one JSON line per accepted message,
+`[message_id, submitted_at, answered_at]` (wall clock), then a last line `{"errors": {...}}`.
 
-`python -m parley_devtools.chaos.load --url URL --key KEY --count N --rate R`.
+Every run is bounded in count and time. Used by `make chaos` and `make bench`:
+`python -m parley_devtools.load --url URL --key KEY --count N --rate R [--nats-account ID]`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +29,7 @@ import orjson
 
 BODY = {"to": "+919876543210", "channel": "sms", "content": {"text": "Your code is 4821"}}
 TIMEOUT_S = 10.0
+Accepted = list[tuple[str, float, float]]
 
 
 class Connection:
@@ -73,15 +77,35 @@ def request_bytes(url: str, key: str, body: dict[str, Any]) -> tuple[str, int, b
     return host, int(port), head.encode() + payload
 
 
-async def drive(
+async def pace(
+    one: Callable[[], Coroutine[Any, Any, None]], count: int, rate: float, budget_s: float
+) -> None:
+    """Run `one` `count` times: paced at `rate` per second, or as fast as it goes (rate 0);
+    no new one starts after `budget_s`."""
+    tasks: list[asyncio.Task[None]] = []
+    started = time.monotonic()
+    for i in range(count):
+        if rate:
+            delay = started + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        elif len(tasks) % 256 == 0:
+            await asyncio.sleep(0)
+        tasks.append(asyncio.create_task(one()))
+        if time.monotonic() - started > budget_s:
+            break
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def over_http(
     url: str, key: str, count: int, *, rate: float, connections: int, budget_s: float
-) -> tuple[list[tuple[str, float, float]], Counter[str]]:
-    """Send `count` messages at `rate` per second (0: as fast as `connections` allow)."""
+) -> tuple[Accepted, Counter[str]]:
+    """`count` sends over `connections` keep-alive connections to the messaging API."""
     host, port, request = request_bytes(url, key, BODY)
     pool: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(connections):
         pool.put_nowait(Connection(host, port))
-    accepted: list[tuple[str, float, float]] = []
+    accepted: Accepted = []
     errors: Counter[str] = Counter()
 
     async def one() -> None:
@@ -100,21 +124,47 @@ async def drive(
         else:
             errors[str(status)] += 1
 
-    tasks = []
-    started = time.monotonic()
-    for i in range(count):
-        if rate:
-            delay = started + i / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-        elif pool.empty():
-            await asyncio.sleep(0)
-        tasks.append(asyncio.create_task(one()))
-        if time.monotonic() - started > budget_s:
-            break
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await pace(one, count, rate, budget_s)
     while not pool.empty():
         pool.get_nowait().close()
+    return accepted, errors
+
+
+async def over_nats(
+    url: str, key: str, count: int, *, rate: float, connections: int, budget_s: float, account: str
+) -> tuple[Accepted, Counter[str]]:
+    """`count` sends over NATS request/reply, `connections` of them in flight at most; answers
+    come to the account's own inbox (`_INBOX.<account id>.`), the only one routing-svc answers
+    a send of that account's key to."""
+    import nats
+
+    nc = await nats.connect(url, inbox_prefix=f"_INBOX.{account}")
+    headers = {"Authorization": f"Bearer {key}"}
+    body = orjson.dumps(BODY)
+    accepted: Accepted = []
+    errors: Counter[str] = Counter()
+    limit = asyncio.Semaphore(connections)
+
+    async def one() -> None:
+        from parley_shared import subjects
+
+        async with limit:
+            at = time.time()
+            try:
+                reply = await nc.request(
+                    subjects.API_MESSAGES_SEND, body, timeout=TIMEOUT_S, headers=headers
+                )
+            except (TimeoutError, nats.errors.Error) as exc:
+                errors[type(exc).__name__] += 1
+                return
+            answer = orjson.loads(reply.data)
+            if answer.get("status") == "accepted":
+                accepted.append((answer["message_id"], at, time.time()))
+            else:
+                errors[str(answer.get("status"))] += 1
+
+    await pace(one, count, rate, budget_s)
+    await nc.close()
     return accepted, errors
 
 
@@ -122,7 +172,7 @@ async def drive(
 class LoadResult:
     """What one load-client run reported."""
 
-    accepted: list[tuple[str, float, float]] = field(default_factory=list)
+    accepted: Accepted = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -139,11 +189,13 @@ async def run_client(
     rate: float,
     connections: int = 32,
     budget_s: float = 300.0,
+    nats_account: str = "",
 ) -> LoadResult:
-    """Run the load client as a separate process and collect what it printed."""
-    argv = [sys.executable, "-m", "parley_devtools.chaos.load", "--url", url, "--key", key]
+    """Run the load client as a separate process and collect what it printed; with
+    `nats_account` (the key's account id), `url` is a NATS URL and the sends go over NATS."""
+    argv = [sys.executable, "-m", "parley_devtools.load", "--url", url, "--key", key]
     argv += ["--count", str(count), "--rate", str(rate), "--connections", str(connections)]
-    argv += ["--budget", str(budget_s)]
+    argv += ["--budget", str(budget_s), "--nats-account", nats_account]
     proc = await asyncio.create_subprocess_exec(*argv, stdout=subprocess.PIPE)
     out, _ = await proc.communicate()
     result = LoadResult()
@@ -158,13 +210,14 @@ async def run_client(
 
 def main() -> None:
     """Entry point of the client process."""
-    parser = argparse.ArgumentParser(prog="python -m parley_devtools.chaos.load")
-    parser.add_argument("--url", required=True)
+    parser = argparse.ArgumentParser(prog="python -m parley_devtools.load")
+    parser.add_argument("--url", required=True, help="routing-svc's base URL, or a NATS URL")
     parser.add_argument("--key", required=True)
     parser.add_argument("--count", type=int, required=True)
-    parser.add_argument("--rate", type=float, default=0.0)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--budget", type=float, default=300.0)
+    parser.add_argument("--rate", type=float, default=0.0, help="per second; 0: flat out")
+    parser.add_argument("--connections", type=int, default=32, help="or requests in flight")
+    parser.add_argument("--budget", type=float, default=300.0, help="seconds")
+    parser.add_argument("--nats-account", default="", help="send over NATS as this account")
     args = parser.parse_args()
     try:
         import uvloop
@@ -172,16 +225,12 @@ def main() -> None:
         uvloop.install()
     except ImportError:
         pass
-    accepted, errors = asyncio.run(
-        drive(
-            args.url,
-            args.key,
-            args.count,
-            rate=args.rate,
-            connections=args.connections,
-            budget_s=args.budget,
-        )
-    )
+    pacing = {"rate": args.rate, "connections": args.connections, "budget_s": args.budget}
+    if args.nats_account:
+        drive = over_nats(args.url, args.key, args.count, account=args.nats_account, **pacing)
+    else:
+        drive = over_http(args.url, args.key, args.count, **pacing)
+    accepted, errors = asyncio.run(drive)
     out = sys.stdout
     for row in accepted:
         out.write(json.dumps(row) + "\n")
