@@ -16,7 +16,7 @@ from typing import Any
 
 from account_svc.domain.records import OutboxEvent
 from account_svc.domain.scope import Org, Principal
-from account_svc.errors import Conflict, NotFound, TransientError
+from account_svc.errors import Conflict, NotFound, Overloaded, TransientError
 from account_svc.ports import Admit, SwitchOff
 
 Row = dict[str, Any]
@@ -275,10 +275,12 @@ class Attempts:
 
 class Hasher:
     """`Passwords` without argon2: "new:<password>" hashes today; "old:" ones need a rehash.
-    `checked` counts the passwords actually compared."""
+    `checked` counts the passwords actually compared; `overloaded` refuses every check as an
+    exhausted memory budget does."""
 
     def __init__(self) -> None:
         self.checked = 0
+        self.overloaded = False  # True: no hashing memory to be had, as the budget spent
 
     async def hash(self, password: str) -> str:
         return "new:" + password
@@ -286,6 +288,8 @@ class Hasher:
     async def verify(
         self, password_hash: str | None, password: str, admit: Admit | None = None
     ) -> bool:
+        if self.overloaded:  # refused before `admit`, as the real budget refuses
+            raise Overloaded("too many password checks at once; retry shortly")
         if admit is not None:
             await admit()
         self.checked += 1

@@ -91,7 +91,7 @@ def _split_secrets(
         raise ValidationFailed("the account config is invalid", exc.errors) from exc
 
 
-class Accounts:
+class AccountAdmin:
     """Access accounts."""
 
     def __init__(

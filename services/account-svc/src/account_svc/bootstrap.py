@@ -19,7 +19,7 @@ from parley_runtime.nats import connect as nats_connect
 from parley_shared.sealing import MasterKey
 from parley_shared.streams import ensure_streams
 
-from account_svc.accounts import Accounts
+from account_svc.accounts import AccountAdmin
 from account_svc.adapters.account_ids import AccountIds
 from account_svc.adapters.http_api import build_app
 from account_svc.adapters.login_store import LoginStore
@@ -39,11 +39,11 @@ from account_svc.domain.rate_limit import RateLimiter
 from account_svc.domain.tokens import generate_password
 from account_svc.domain.traffic import TrafficTally
 from account_svc.operations import Operations
-from account_svc.senders import Senders
+from account_svc.senders import SenderAdmin
 from account_svc.sessions import LOCKOUT_SECONDS, LoginGuard, Sessions
 from account_svc.settings import Settings
 from account_svc.subscriptions import Subscriptions
-from account_svc.templates import Templates
+from account_svc.templates import TemplateAdmin
 from account_svc.tenancy import Tenancy
 
 log = structlog.get_logger("account_svc.bootstrap")
@@ -103,13 +103,15 @@ def use_cases_of(
     """The use cases over PostgreSQL (those needing NATS are added once it is connected)."""
     repo, registry = Repository(pool), RegistryStore(pool)
     tenancy = Tenancy(repo, repo, passwords)
-    accounts = Accounts(repo, tenancy, key, allow_private_targets=settings.allow_private_targets)
+    accounts = AccountAdmin(
+        repo, tenancy, key, allow_private_targets=settings.allow_private_targets
+    )
     found: list[Any] = [
         tenancy,
         accounts,
         sessions_of(settings, repo, passwords),
-        Templates(repo, tenancy),
-        Senders(registry, tenancy),
+        TemplateAdmin(repo, tenancy),
+        SenderAdmin(registry, tenancy),
         Subscriptions(registry, tenancy, accounts),
     ]
     return {type(use): use for use in found}
@@ -173,7 +175,7 @@ def create_app(settings: Settings) -> web.Application:
             holder["nats_access"] = access
             await access.start(js, key)
         asks = WebhookAsks(nc)
-        found[Deliveries] = Deliveries(found[Accounts], asks)
+        found[Deliveries] = Deliveries(found[AccountAdmin], asks)
         found[Operations] = operations(
             settings, holder, js=js, nc=nc, pool=pool, tenancy=found[Tenancy], asks=asks
         )

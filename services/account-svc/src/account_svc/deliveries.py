@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from account_svc.accounts import Accounts
+from account_svc.accounts import AccountAdmin
 from account_svc.domain.scope import Principal
 from account_svc.ports import WebhookLog
 
@@ -16,7 +16,7 @@ from account_svc.ports import WebhookLog
 class Deliveries:
     """Delivery log, dead letters and replay of the accounts in the caller's scope."""
 
-    def __init__(self, accounts: Accounts, log: WebhookLog) -> None:
+    def __init__(self, accounts: AccountAdmin, log: WebhookLog) -> None:
         self.accounts = accounts
         self.log = log
 

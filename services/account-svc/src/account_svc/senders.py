@@ -69,7 +69,7 @@ def sender_event(row: dict[str, Any], deleted: bool = False) -> OutboxEvent:
     return OutboxEvent(event_id, subjects.sender_config(row["id"]), dumps(event))
 
 
-class Senders:
+class SenderAdmin:
     """Registered senders of enterprises."""
 
     def __init__(self, store: SenderStore, tenancy: Tenancy) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import structlog
 from parley_shared.timefmt import format_ts, now
 
-from account_svc.accounts import Accounts
+from account_svc.accounts import AccountAdmin
 from account_svc.domain.scope import Principal
 from account_svc.errors import Forbidden, NotFound, ValidationFailed
 from account_svc.ports import SubscriptionStore
@@ -41,7 +41,7 @@ def _checked(app: str) -> str:
 class Subscriptions:
     """App subscriptions of enterprises."""
 
-    def __init__(self, store: SubscriptionStore, tenancy: Tenancy, accounts: Accounts) -> None:
+    def __init__(self, store: SubscriptionStore, tenancy: Tenancy, accounts: AccountAdmin) -> None:
         self.store = store
         self.tenancy = tenancy
         self.accounts = accounts

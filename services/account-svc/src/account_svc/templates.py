@@ -56,7 +56,7 @@ def template_event(row: dict[str, Any], deleted: bool = False) -> OutboxEvent:
     return OutboxEvent(event_id, subjects.template_config(row["id"]), dumps(event))
 
 
-class Templates:
+class TemplateAdmin:
     """Message templates of enterprises."""
 
     def __init__(self, store: TemplateStore, tenancy: Tenancy) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 from account_fakes import AGGREGATOR, ENTERPRISE, OTHER, PLATFORM, Hasher, Memory, user
-from account_svc.accounts import Accounts
+from account_svc.accounts import AccountAdmin
 from account_svc.errors import Conflict, NotFound, ValidationFailed
 from account_svc.tenancy import Tenancy
 from account_testkit import SEED
@@ -19,10 +19,10 @@ from parley_shared.sealing import MasterKey, generate_master_key
 PASSPHRASE = SEED["security"]["payload_encryption"]["passphrase"]
 
 
-def accounts(memory: Memory) -> Accounts:
-    """The use case over one in-memory store and a fresh master key."""
-    key = MasterKey.from_b64(generate_master_key())
-    return Accounts(memory, Tenancy(memory, memory, Hasher()), key, allow_private_targets=False)
+def accounts(memory: Memory, key: MasterKey | None = None) -> AccountAdmin:
+    """The use case over one in-memory store and a master key (a fresh one by default)."""
+    key = key or MasterKey.from_b64(generate_master_key())
+    return AccountAdmin(memory, Tenancy(memory, memory, Hasher()), key, allow_private_targets=False)
 
 
 def config(enterprise: str = ENTERPRISE.id, group: str = "bg_1") -> dict[str, Any]:
@@ -109,3 +109,37 @@ async def test_a_deleted_account_forgets_its_secrets_and_is_gone() -> None:
     assert row["secrets"]["api_key_hash"] is None
     with pytest.raises(NotFound):
         await use.get(PLATFORM, account_id)
+
+
+async def test_a_rotated_api_key_replaces_the_stored_hash_and_is_shown_once() -> None:
+    """Rotation writes version + 1 with its event; only the new key's hash is stored, the key
+    itself is in the answer alone, and the account's other secrets stay as they were."""
+    memory, key = Memory(), MasterKey.from_b64(generate_master_key())
+    use = accounts(memory, key)
+    created = await use.create(PLATFORM, config())
+    account_id = created["account"]["id"]
+    before = copy.deepcopy(memory.accounts[account_id]["secrets"])
+    rotated = await use.rotate_api_key(PLATFORM, account_id)
+    row = memory.accounts[account_id]
+    assert rotated["api_key"] != created["api_key"]
+    assert row["secrets"]["api_key_hash"] == key.hash_api_key(rotated["api_key"])
+    assert row["secrets"]["api_key_hash"] != before["api_key_hash"]
+    assert rotated["api_key"].encode() not in orjson.dumps(row)
+    others = {k: v for k, v in row["secrets"].items() if k != "api_key_hash"}
+    assert others == {k: v for k, v in before.items() if k != "api_key_hash"}
+    assert row["version"] == 2
+    assert memory.journal[-1] == ("update_account", account_id, subjects.account_config(account_id))
+
+
+async def test_a_rotated_signing_secret_is_added_and_the_old_one_still_signs() -> None:
+    """A new signing secret is shown once and stored sealed in front of the previous one,
+    which keeps signing during the overlap."""
+    memory = Memory()
+    use = accounts(memory)
+    created = await use.create(PLATFORM, config())
+    account_id = created["account"]["id"]
+    rotated = await use.rotate_signing_secret(PLATFORM, account_id)
+    stored = memory.accounts[account_id]["secrets"]["webhook_signing_secrets"]
+    assert rotated["webhook_signing_secret"] != created["webhook_signing_secret"]
+    assert len(stored) == 2
+    assert rotated["webhook_signing_secret"].encode() not in orjson.dumps(stored)

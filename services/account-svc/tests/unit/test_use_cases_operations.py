@@ -7,7 +7,7 @@ import copy
 
 import pytest
 from account_fakes import AGGREGATOR, ENTERPRISE, OTHER, PLATFORM, Asked, Hasher, Memory, user
-from account_svc.accounts import Accounts
+from account_svc.accounts import AccountAdmin
 from account_svc.deliveries import Deliveries
 from account_svc.errors import NotFound, ValidationFailed
 from account_svc.operations import Operations
@@ -16,15 +16,15 @@ from account_testkit import SEED
 from parley_shared.sealing import MasterKey, generate_master_key
 
 
-async def _account(memory: Memory, accounts: Accounts, enterprise: str, group: str) -> str:
+async def _account(memory: Memory, accounts: AccountAdmin, enterprise: str, group: str) -> str:
     body = copy.deepcopy(SEED)
     body.update(enterprise_id=enterprise, business_group_id=group)
     return str((await accounts.create(PLATFORM, body))["account"]["id"])
 
 
-def _accounts(memory: Memory) -> Accounts:
+def _accounts(memory: Memory) -> AccountAdmin:
     key = MasterKey.from_b64(generate_master_key())
-    return Accounts(memory, Tenancy(memory, memory, Hasher()), key, allow_private_targets=False)
+    return AccountAdmin(memory, Tenancy(memory, memory, Hasher()), key, allow_private_targets=False)
 
 
 async def test_webhook_svc_is_never_asked_about_an_account_out_of_scope() -> None:

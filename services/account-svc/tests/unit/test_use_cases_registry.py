@@ -7,12 +7,12 @@ import copy
 
 import pytest
 from account_fakes import AGGREGATOR, ENTERPRISE, OTHER, PLATFORM, Hasher, Memory, user
-from account_svc.accounts import Accounts
+from account_svc.accounts import AccountAdmin
 from account_svc.domain.requests import SenderIn, TemplateIn
 from account_svc.errors import Forbidden, NotFound, ValidationFailed
-from account_svc.senders import Senders
+from account_svc.senders import SenderAdmin
 from account_svc.subscriptions import Subscriptions
-from account_svc.templates import Templates
+from account_svc.templates import TemplateAdmin
 from account_svc.tenancy import Tenancy
 from account_testkit import SEED
 from parley_shared import subjects
@@ -32,7 +32,7 @@ def template(enterprise: str = ENTERPRISE.id) -> TemplateIn:
 async def test_a_template_decision_is_written_once_with_its_event() -> None:
     """Approving writes version + 1 and its event; approving again writes nothing."""
     memory = Memory()
-    use = Templates(memory, tenancy(memory))
+    use = TemplateAdmin(memory, tenancy(memory))
     made = await use.create(user(ENTERPRISE), template())
     assert made["status"] == "pending"
     approved = await use.decide(user(AGGREGATOR), made["id"], "approved")
@@ -45,7 +45,7 @@ async def test_a_template_decision_is_written_once_with_its_event() -> None:
 async def test_a_template_of_another_tenant_is_not_found() -> None:
     """Reading, deciding or deleting another tenant's template answers 404; nothing written."""
     memory = Memory()
-    use = Templates(memory, tenancy(memory))
+    use = TemplateAdmin(memory, tenancy(memory))
     made = await use.create(PLATFORM, template(OTHER.id))
     for attempt in (
         use.get(user(ENTERPRISE), made["id"]),
@@ -61,7 +61,7 @@ async def test_a_sender_in_a_bad_format_is_refused_before_any_write() -> None:
     """An SMS sender id outside 3..15 letters or digits names `value`; a header registration
     on another channel names `header_registration`."""
     memory = Memory()
-    use = Senders(memory, tenancy(memory))
+    use = SenderAdmin(memory, tenancy(memory))
     bad = SenderIn(enterprise_id=ENTERPRISE.id, channel="sms", value="S!")
     with pytest.raises(ValidationFailed) as refused:
         await use.create(PLATFORM, bad)
@@ -78,7 +78,7 @@ async def test_a_sender_in_a_bad_format_is_refused_before_any_write() -> None:
 async def test_a_deregistered_sender_leaves_a_tombstone_event() -> None:
     """Delete writes the sender's tombstone on its config subject."""
     memory = Memory()
-    use = Senders(memory, tenancy(memory))
+    use = SenderAdmin(memory, tenancy(memory))
     made = await use.create(
         PLATFORM, SenderIn(enterprise_id=ENTERPRISE.id, channel="sms", value="SHOP")
     )
@@ -87,10 +87,10 @@ async def test_a_deregistered_sender_leaves_a_tombstone_event() -> None:
     assert await use.list(PLATFORM, None, None) == []
 
 
-def subscriptions(memory: Memory) -> tuple[Subscriptions, Accounts]:
+def subscriptions(memory: Memory) -> tuple[Subscriptions, AccountAdmin]:
     """App subscriptions and the accounts they switch apps off in."""
     key = MasterKey.from_b64(generate_master_key())
-    accounts = Accounts(memory, tenancy(memory), key, allow_private_targets=False)
+    accounts = AccountAdmin(memory, tenancy(memory), key, allow_private_targets=False)
     return Subscriptions(memory, tenancy(memory), accounts), accounts
 
 

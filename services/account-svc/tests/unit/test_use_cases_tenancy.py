@@ -15,6 +15,7 @@ from account_svc.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    Overloaded,
     RateLimited,
     TooManyAttempts,
     Unauthorized,
@@ -147,3 +148,19 @@ async def test_a_hash_with_old_parameters_is_replaced_at_login() -> None:
         LoginIn(username="ana", password="right password"), None
     )
     assert attempts.replaced == [("usr_1", "new:right password")]
+
+
+async def test_a_login_refused_for_lack_of_hashing_memory_is_not_counted() -> None:
+    """With the hashing budget spent the answer is 503 `overloaded` and the lockout counts
+    nothing: the attempt is reserved only once its memory is held."""
+    memory, attempts, hasher = Memory(), Attempts(), Hasher()
+    await _with_user(memory)
+    hasher.overloaded = True
+    use = sessions(memory, attempts, hasher)
+    for _ in range(LOCKOUT_FAILURES + 1):
+        with pytest.raises(Overloaded):
+            await use.login(LoginIn(username="ana", password="right password"), "203.0.113.9")
+    assert attempts.counts == {}
+    hasher.overloaded = False
+    answer = await use.login(LoginIn(username="ana", password="right password"), "203.0.113.9")
+    assert answer["user"]["id"] == "usr_1"

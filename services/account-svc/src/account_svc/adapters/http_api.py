@@ -12,7 +12,7 @@ from aiohttp import web
 from parley_runtime.http import Operation, Ready, json_response, openapi_document
 from parley_runtime.http import build_app as build_service_app
 
-from account_svc.accounts import Accounts
+from account_svc.accounts import AccountAdmin
 from account_svc.adapters.console.routes import add_console_routes
 from account_svc.adapters.console.session import session_token
 from account_svc.adapters.http_base import MIDDLEWARES
@@ -55,10 +55,10 @@ from account_svc.domain.requests import (
 from account_svc.domain.scope import Principal
 from account_svc.errors import Unauthorized
 from account_svc.operations import Operations
-from account_svc.senders import Senders
+from account_svc.senders import SenderAdmin
 from account_svc.sessions import Sessions
 from account_svc.subscriptions import Subscriptions
-from account_svc.templates import Templates
+from account_svc.templates import TemplateAdmin
 from account_svc.tenancy import Tenancy
 
 
@@ -182,21 +182,21 @@ CONFIG = {"request": AccountConfigIn}  # documents a config body (the use case v
 
 
 @accounts.post("/v1/accounts", 201, AccountCreated, errors=(400, 401, 404, 422), **CONFIG)
-async def create_account(use: Accounts, who: Principal, body: Json) -> Any:
+async def create_account(use: AccountAdmin, who: Principal, body: Json) -> Any:
     """Create an access account"""
     return await use.create(who, body)
 
 
 @accounts.get("/v1/accounts", 200, AccountList, errors=(401, 404, 422))
 async def list_accounts(
-    use: Accounts, who: Principal, enterprise_id: Id, limit: Limit, cursor: Id
+    use: AccountAdmin, who: Principal, enterprise_id: Id, limit: Limit, cursor: Id
 ) -> Any:
     """Access accounts in scope (paginated)"""
     return await use.list(who, enterprise_id, limit, cursor)
 
 
 @accounts.get(ACC, 200, AccountOut, errors=(401, 404))
-async def get_account(use: Accounts, who: Principal, account_id: str) -> Any:
+async def get_account(use: AccountAdmin, who: Principal, account_id: str) -> Any:
     """One access account"""
     return await use.get(who, account_id)
 
@@ -204,25 +204,25 @@ async def get_account(use: Accounts, who: Principal, account_id: str) -> Any:
 @accounts.patch(
     ACC, 200, AccountOut, errors=(400, 401, 404, 409, 422), content_types=MERGE_PATCH, **CONFIG
 )
-async def patch_account(use: Accounts, who: Principal, account_id: str, body: Json) -> Any:
+async def patch_account(use: AccountAdmin, who: Principal, account_id: str, body: Json) -> Any:
     """Merge-patch an access account (RFC 7386)"""
     return await use.patch(who, account_id, body)
 
 
 @accounts.delete(ACC, 204, errors=(401, 404, 409))
-async def delete_account(use: Accounts, who: Principal, account_id: str) -> None:
+async def delete_account(use: AccountAdmin, who: Principal, account_id: str) -> None:
     """Delete an access account"""
     await use.delete(who, account_id)
 
 
 @accounts.post(ACC + "/api-keys", 201, ApiKeyOut, errors=(401, 404, 409))
-async def rotate_key(use: Accounts, who: Principal, account_id: str) -> Any:
+async def rotate_key(use: AccountAdmin, who: Principal, account_id: str) -> Any:
     """Issue a new API key"""
     return await use.rotate_api_key(who, account_id)
 
 
 @accounts.post(ACC + "/webhook-signing-secret", 201, SigningSecretOut, errors=(401, 404, 409))
-async def rotate_secret(use: Accounts, who: Principal, account_id: str) -> Any:
+async def rotate_secret(use: AccountAdmin, who: Principal, account_id: str) -> Any:
     """Issue a new webhook signing secret"""
     return await use.rotate_signing_secret(who, account_id)
 
@@ -258,39 +258,39 @@ TemplateStatus = Annotated[str | None, _choice("pending", "approved", "rejected"
 
 
 @templates.post("/v1/templates", 201, TemplateOut, errors=(400, 401, 404, 409, 422))
-async def create_template(use: Templates, who: Principal, body: TemplateIn) -> Any:
+async def create_template(use: TemplateAdmin, who: Principal, body: TemplateIn) -> Any:
     """Create a message template (pending until approved)"""
     return await use.create(who, body)
 
 
 @templates.get("/v1/templates", 200, TemplateList, errors=(401, 404, 422))
 async def list_templates(
-    use: Templates, who: Principal, enterprise_id: Id, status: TemplateStatus
+    use: TemplateAdmin, who: Principal, enterprise_id: Id, status: TemplateStatus
 ) -> Any:
     """Message templates in scope"""
     return {"items": await use.list(who, enterprise_id, status)}
 
 
 @templates.get(TPL, 200, TemplateOut, errors=(401, 404))
-async def get_template(use: Templates, who: Principal, template_id: str) -> Any:
+async def get_template(use: TemplateAdmin, who: Principal, template_id: str) -> Any:
     """One message template"""
     return await use.get(who, template_id)
 
 
 @templates.post(TPL + "/approve", 200, TemplateOut, errors=(401, 404, 409))
-async def approve_template(use: Templates, who: Principal, template_id: str) -> Any:
+async def approve_template(use: TemplateAdmin, who: Principal, template_id: str) -> Any:
     """Approve a message template"""
     return await use.decide(who, template_id, "approved")
 
 
 @templates.post(TPL + "/reject", 200, TemplateOut, errors=(401, 404, 409))
-async def reject_template(use: Templates, who: Principal, template_id: str) -> Any:
+async def reject_template(use: TemplateAdmin, who: Principal, template_id: str) -> Any:
     """Reject a message template"""
     return await use.decide(who, template_id, "rejected")
 
 
 @templates.delete(TPL, 204, errors=(401, 404, 409))
-async def delete_template(use: Templates, who: Principal, template_id: str) -> None:
+async def delete_template(use: TemplateAdmin, who: Principal, template_id: str) -> None:
     """Delete a message template"""
     await use.delete(who, template_id)
 
@@ -326,25 +326,27 @@ Channel = Annotated[str | None, _choice("rcs", "sms", "truecaller", "whatsapp")]
 
 
 @senders.post("/v1/senders", 201, SenderOut, errors=(400, 401, 404, 409, 422))
-async def create_sender(use: Senders, who: Principal, body: SenderIn) -> Any:
+async def create_sender(use: SenderAdmin, who: Principal, body: SenderIn) -> Any:
     """Register a sender the enterprise owns"""
     return await use.create(who, body)
 
 
 @senders.get("/v1/senders", 200, SenderList, errors=(401, 404, 422))
-async def list_senders(use: Senders, who: Principal, enterprise_id: Id, channel: Channel) -> Any:
+async def list_senders(
+    use: SenderAdmin, who: Principal, enterprise_id: Id, channel: Channel
+) -> Any:
     """Registered senders in scope"""
     return {"items": await use.list(who, enterprise_id, channel)}
 
 
 @senders.get(SND, 200, SenderOut, errors=(401, 404))
-async def get_sender(use: Senders, who: Principal, sender_id: str) -> Any:
+async def get_sender(use: SenderAdmin, who: Principal, sender_id: str) -> Any:
     """One registered sender"""
     return await use.get(who, sender_id)
 
 
 @senders.delete(SND, 204, errors=(401, 404, 409))
-async def delete_sender(use: Senders, who: Principal, sender_id: str) -> None:
+async def delete_sender(use: SenderAdmin, who: Principal, sender_id: str) -> None:
     """Deregister a sender (sends from it are refused at once)"""
     await use.delete(who, sender_id)
 

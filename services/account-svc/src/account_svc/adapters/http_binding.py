@@ -4,7 +4,7 @@ entry (request body, query parameters, security) is read from the same signature
 
 | annotation | value |
 | --- | --- |
-| a use case class (`Accounts`, ...) | the running one (503 `service_unavailable` before start) |
+| a use case class (`AccountAdmin`, ...) | the running one (503 `service_unavailable` at start) |
 | a registered type (`Principal`, ...) | the resolver given for it (`Routes(resolvers)`) |
 | a pydantic model | the JSON body validated by it (400 / 422 naming each field) |
 | `Json` | the JSON body as parsed (the use case validates it itself) |
