@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-from account_svc.auth import Passwords
+from account_svc.adapters.passwords import Passwords
 from account_svc.bootstrap import HOLDER, create_app
 from account_testkit import Api, make_settings
 from aiohttp.test_utils import TestServer

@@ -33,7 +33,6 @@ from parley_shared.sealing import (
 )
 from parley_shared.timefmt import format_ts, now
 
-from account_svc.adapters.repository import OutboxEvent, Repository
 from account_svc.domain.account_config import (
     ConfigValidationError,
     merge_patch,
@@ -45,9 +44,11 @@ from account_svc.domain.account_secrets import (
     public_view,
     rotate_signing_secret,
 )
+from account_svc.domain.records import OutboxEvent
 from account_svc.domain.scope import Principal
 from account_svc.errors import Conflict, NotFound, ValidationFailed
-from account_svc.handlers import Directory, org_of
+from account_svc.ports import AccountStore, SwitchOff
+from account_svc.tenancy import Tenancy
 
 log = structlog.get_logger("account_svc.accounts")
 
@@ -90,19 +91,19 @@ def _split_secrets(
         raise ValidationFailed("the account config is invalid", exc.errors) from exc
 
 
-class Accounts:
+class AccountAdmin:
     """Access accounts."""
 
     def __init__(
         self,
-        repo: Repository,
-        directory: Directory,
+        store: AccountStore,
+        tenancy: Tenancy,
         master_key: MasterKey,
         *,
         allow_private_targets: bool,
     ) -> None:
-        self.repo = repo
-        self.directory = directory
+        self.store = store
+        self.tenancy = tenancy
         self.master_key = master_key
         self.allow_private_targets = allow_private_targets
 
@@ -118,12 +119,9 @@ class Accounts:
             raise ValidationFailed("the account config is invalid", exc.errors) from exc
 
     async def _check_refs(self, who: Principal, config: dict[str, Any]) -> None:
-        await self.directory.visible_enterprise(who, config["enterprise_id"])
-        group = await self.repo.get_business_group(config["business_group_id"])
-        if group is None:
-            raise NotFound("business group not found")
-        enterprise = org_of(await self.repo.get_org(group["enterprise_id"]))
-        if enterprise is None or not who.sees_org(enterprise):
+        await self.tenancy.visible_enterprise(who, config["enterprise_id"])
+        group = await self.tenancy.orgs.get_business_group(config["business_group_id"])
+        if group is None or not await self.tenancy.sees(who, group["enterprise_id"]):
             raise NotFound("business group not found")
         if group["enterprise_id"] != config["enterprise_id"]:
             raise ValidationFailed.at(
@@ -131,11 +129,10 @@ class Accounts:
             )
 
     async def _visible(self, who: Principal, account_id: str) -> dict[str, Any]:
-        row = await self.repo.get_account(account_id)
+        row = await self.store.get_account(account_id)
         if not row or row["status"] != "active":
             raise NotFound("account not found")
-        org = org_of(await self.repo.get_org(row["enterprise_id"]))
-        if org is None or not who.sees_org(org):
+        if not await self.tenancy.sees(who, row["enterprise_id"]):
             raise NotFound("account not found")
         return row
 
@@ -198,10 +195,10 @@ class Accounts:
         apps: list[str] | None = None,
     ) -> None:
         event = self._event(row, deleted)
-        if not await self.repo.update_account(row, expected, event, apps):
+        if not await self.store.update_account(row, expected, event, apps):
             raise Conflict("the account changed meanwhile; read it again and retry")
 
-    def switch_off(self, app: str, at: datetime) -> Any:
+    def switch_off(self, app: str, at: datetime) -> SwitchOff:
         """How a withdrawn subscription changes an account row: `app` off, version + 1, and
         its config event (for `RegistryStore.withdraw`)."""
 
@@ -243,7 +240,7 @@ class Accounts:
             "created_at": at,
             "updated_at": at,
         }
-        await self.repo.insert_account(row, self._event(row), apps_on(stored))
+        await self.store.insert_account(row, self._event(row), apps_on(stored))
         log.info("account_created", account_id=account_id)
         return {
             "account": self.view(row),
@@ -256,9 +253,9 @@ class Accounts:
     ) -> dict[str, Any]:
         """A page of active accounts in scope."""
         if enterprise_id is not None:
-            await self.directory.visible_org(who, enterprise_id)
+            await self.tenancy.visible_org(who, enterprise_id)
         after = _cursor_decode(cursor) if cursor else None
-        rows = await self.repo.list_accounts(who.org, enterprise_id, after, limit + 1)
+        rows = await self.store.list_accounts(who.org, enterprise_id, after, limit + 1)
         page = rows[:limit]
         next_cursor = _cursor_encode(page[-1]["id"]) if len(rows) > limit and page else None
         return {"items": [self.view(r) for r in page], "next_cursor": next_cursor}

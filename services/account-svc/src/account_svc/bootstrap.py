@@ -1,4 +1,4 @@
-"""Wires account-svc: settings -> PostgreSQL, NATS, handlers, outbox relay, purge, HTTP app.
+"""Wires account-svc: settings -> PostgreSQL, NATS, use cases, outbox relay, purge, HTTP app.
 
 Nothing connects at import time; `create_app(settings)` builds the service and its
 aiohttp lifecycle hooks connect and disconnect.
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -17,30 +19,32 @@ from parley_runtime.nats import connect as nats_connect
 from parley_shared.sealing import MasterKey
 from parley_shared.streams import ensure_streams
 
-from account_svc.accounts import Accounts
+from account_svc.accounts import AccountAdmin
 from account_svc.adapters.account_ids import AccountIds
-from account_svc.adapters.http_api import Services, build_app
+from account_svc.adapters.http_api import build_app
 from account_svc.adapters.login_store import LoginStore
+from account_svc.adapters.memory_budget import MemoryBudget
 from account_svc.adapters.nats_access import NatsAccess
 from account_svc.adapters.outbox import OutboxRelay
+from account_svc.adapters.passwords import Passwords
 from account_svc.adapters.postgres import apply_migrations, create_pool
 from account_svc.adapters.purge import Purger
 from account_svc.adapters.registry_store import RegistryStore
 from account_svc.adapters.repository import Repository
 from account_svc.adapters.routing_asks import RoutingAsks
 from account_svc.adapters.traffic_feed import TrafficFeed
-from account_svc.auth import Passwords, generate_password
-from account_svc.domain.memory_budget import MemoryBudget
+from account_svc.adapters.webhook_asks import WebhookAsks
+from account_svc.deliveries import Deliveries
 from account_svc.domain.rate_limit import RateLimiter
+from account_svc.domain.tokens import generate_password
 from account_svc.domain.traffic import TrafficTally
-from account_svc.handlers import Directory
-from account_svc.login import LOCKOUT_SECONDS, LoginGuard
 from account_svc.operations import Operations
-from account_svc.senders import Senders
+from account_svc.senders import SenderAdmin
+from account_svc.sessions import LOCKOUT_SECONDS, LoginGuard, Sessions
 from account_svc.settings import Settings
 from account_svc.subscriptions import Subscriptions
-from account_svc.templates import Templates
-from account_svc.webhooks import WebhookQueries
+from account_svc.templates import TemplateAdmin
+from account_svc.tenancy import Tenancy
 
 log = structlog.get_logger("account_svc.bootstrap")
 
@@ -56,11 +60,11 @@ def master_key(settings: Settings) -> MasterKey:
     return MasterKey.from_b64(settings.master_key.get_secret_value(), previous=previous)
 
 
-async def bootstrap_admin(settings: Settings, directory: Directory) -> dict[str, Any]:
+async def bootstrap_admin(settings: Settings, tenancy: Tenancy) -> dict[str, Any]:
     """Create the platform super admin when no user exists; report what happened."""
     given = settings.bootstrap_admin_password
     password = given.get_secret_value() if given else generate_password()
-    created = await directory.ensure_bootstrap_admin(settings.bootstrap_admin_username, password)
+    created = await tenancy.ensure_bootstrap_admin(settings.bootstrap_admin_username, password)
     report: dict[str, Any] = {
         "created": created,
         "username": settings.bootstrap_admin_username,
@@ -81,22 +85,36 @@ def passwords_of(settings: Settings) -> Passwords:
     return Passwords(budget)
 
 
-def directory_of(settings: Settings, repo: Repository, passwords: Passwords) -> Directory:
-    """The directory use cases with the login limits of the settings."""
+def sessions_of(settings: Settings, repo: Repository, passwords: Passwords) -> Sessions:
+    """Login, authentication and logout with the login limits of the settings."""
     guard = LoginGuard(
-        RateLimiter(settings.login_rate_per_minute, settings.login_rate_burst),
+        RateLimiter(
+            settings.login_rate_per_minute, settings.login_rate_burst, clock=time.monotonic
+        ),
         settings.trusted_networks,
     )
-    return Directory(repo, settings.token_ttl_seconds, passwords, guard)
+    ttl = timedelta(seconds=settings.token_ttl_seconds)
+    return Sessions(repo, LoginStore(repo.pool), passwords, guard, ttl)
 
 
-def wire_registry(services: Services, pool: Any, directory: Directory) -> None:
-    """Give the registry routes (senders, app subscriptions) their use cases."""
-    if services.registry is None or services.accounts is None:
-        return
-    store = RegistryStore(pool)
-    services.registry.senders = Senders(store, directory)
-    services.registry.subscriptions = Subscriptions(store, directory, services.accounts)
+def use_cases_of(
+    settings: Settings, key: MasterKey, pool: Any, passwords: Passwords
+) -> dict[type[Any], Any]:
+    """The use cases over PostgreSQL (those needing NATS are added once it is connected)."""
+    repo, registry = Repository(pool), RegistryStore(pool)
+    tenancy = Tenancy(repo, repo, passwords)
+    accounts = AccountAdmin(
+        repo, tenancy, key, allow_private_targets=settings.allow_private_targets
+    )
+    found: list[Any] = [
+        tenancy,
+        accounts,
+        sessions_of(settings, repo, passwords),
+        TemplateAdmin(repo, tenancy),
+        SenderAdmin(registry, tenancy),
+        Subscriptions(registry, tenancy, accounts),
+    ]
+    return {type(use): use for use in found}
 
 
 def _observability(app: web.Application, settings: Settings) -> None:
@@ -111,6 +129,7 @@ def create_app(settings: Settings) -> web.Application:
     key = master_key(settings)
     state: dict[str, Any] = {"streams": False}
     holder: dict[str, Any] = {}
+    use_cases: dict[type[Any], Any] = {}
 
     async def ready() -> tuple[bool, dict[str, Any]]:
         repo: Repository | None = holder.get("repo")
@@ -127,30 +146,21 @@ def create_app(settings: Settings) -> web.Application:
         checks = {"database": db_ok, "nats": nats_ok, "streams": state["streams"]}
         return ok, checks | ({"nats_access": access_ok} if settings.nats_authority_file else {})
 
-    services = Services()
-    app = build_app(services, ready)
+    app = build_app(use_cases, ready)
     _observability(app, settings)
 
     async def startup(_: web.Application) -> None:
         pool = await create_pool(settings.database_url.get_secret_value(), settings.db_pool_max)
         await apply_migrations(pool)
-        repo = Repository(pool)
-        holder["pool"], holder["repo"] = pool, repo
+        holder["pool"], holder["repo"] = pool, Repository(pool)
         holder["passwords"] = passwords = passwords_of(settings)
-        directory = directory_of(settings, repo, passwords)
-        services.accounts = Accounts(
-            repo, directory, key, allow_private_targets=settings.allow_private_targets
-        )
-        services.directory = directory
-        services.templates = Templates(repo, directory)
-        wire_registry(services, pool, directory)
-        report = await bootstrap_admin(settings, directory)
+        found = use_cases_of(settings, key, pool, passwords)
+        report = await bootstrap_admin(settings, found[Tenancy])
         if report.get("password_generated"):
             # CONTRACT: a generated bootstrap password is printed once (never logged).
             print(f"bootstrap admin created: {report['username']} / {report['password']}")
         nc = await nats_connect(settings.nats_url, "account-svc")
         holder["nc"] = nc
-        services.webhooks = WebhookQueries(services.accounts, nc)
         js = nc.jetstream()
         await ensure_streams(
             js, settings.stream_replicas, settings.stream_retention, owner="account-svc"
@@ -164,9 +174,12 @@ def create_app(settings: Settings) -> web.Application:
             )
             holder["nats_access"] = access
             await access.start(js, key)
-        services.operations = operations(
-            settings, holder, js=js, nc=nc, pool=pool, services=services
+        asks = WebhookAsks(nc)
+        found[Deliveries] = Deliveries(found[AccountAdmin], asks)
+        found[Operations] = operations(
+            settings, holder, js=js, nc=nc, pool=pool, tenancy=found[Tenancy], asks=asks
         )
+        use_cases.update(found)
         start_background(settings, holder, js)
         log.info("account_svc_started", port=settings.http_port)
 
@@ -186,20 +199,19 @@ def operations(
     js: Any,
     nc: Any,
     pool: Any,
-    services: Services,
+    tenancy: Tenancy,
+    asks: WebhookAsks,
 ) -> Operations:
     """The operator console's read side: the traffic feed (kept in `holder` to stop it) and
     the asks of routing-svc and webhook-svc."""
     holder["traffic"] = feed = TrafficFeed(
         js,
-        TrafficTally(max_keys=settings.traffic_max_keys),
+        TrafficTally(max_keys=settings.traffic_max_keys, clock=time.time),
         idle_s=settings.traffic_idle_seconds,
         replay_max=settings.traffic_replay_max,
     )
     routing = RoutingAsks(nc, settings.routes_gather_seconds)
-    assert services.directory is not None
-    assert services.webhooks is not None
-    return Operations(services.directory, AccountIds(pool), feed, routing, services.webhooks)
+    return Operations(tenancy, AccountIds(pool), feed, routing, asks)
 
 
 def start_background(settings: Settings, holder: dict[str, Any], js: Any) -> None:
@@ -281,8 +293,8 @@ async def run_bootstrap(settings: Settings) -> dict[str, Any]:
     passwords = passwords_of(settings)
     try:
         applied = await apply_migrations(pool)
-        directory = directory_of(settings, Repository(pool), passwords)
-        report = await bootstrap_admin(settings, directory)
+        repo = Repository(pool)
+        report = await bootstrap_admin(settings, Tenancy(repo, repo, passwords))
     finally:
         await pool.close()
         passwords.close()

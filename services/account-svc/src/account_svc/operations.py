@@ -14,13 +14,11 @@ from typing import Any
 import structlog
 from parley_runtime import tracing
 
-from account_svc.adapters.account_ids import AccountIds
-from account_svc.adapters.routing_asks import RoutingAsks
-from account_svc.adapters.traffic_feed import TrafficFeed
+from account_svc.domain.ops_answers import merge_routes
 from account_svc.domain.scope import Principal
 from account_svc.errors import NotFound, TransientError, ValidationFailed
-from account_svc.handlers import Directory
-from account_svc.webhooks import WebhookQueries
+from account_svc.ports import AccountIndex, RoutingViews, Traffic, WebhookLog
+from account_svc.tenancy import Tenancy
 
 log = structlog.get_logger("account_svc.operations")
 
@@ -28,62 +26,18 @@ MESSAGE_ID = re.compile(r"^msg_[A-Za-z0-9_-]{1,124}$")
 MATCHES = 20  # messages listed for one client_ref
 
 
-def merge_routes(replies: list[dict[str, Any]], platform: bool) -> list[dict[str, Any]]:
-    """One row per route from every replica's answer: up on how many, binds and window
-    summed, rate summed (platform users only), each replica's bind failures listed."""
-    rows: dict[str, dict[str, Any]] = {}
-    for reply in sorted(replies, key=lambda r: str(r.get("replica"))):
-        replica = str(reply.get("replica"))
-        for route in reply.get("routes") or []:
-            row = rows.setdefault(
-                route["name"],
-                {
-                    **{k: route.get(k) for k in ("name", "channel", "provider", "agent_provider")},
-                    "capacity_per_s": route.get("capacity_per_s"),
-                    "replicas": 0,
-                    "replicas_up": 0,
-                    "rate_per_s": 0.0 if platform else None,
-                    "binds": None,
-                    "window_in_use": None,
-                    "errors": [],
-                },
-            )
-            row["replicas"] += 1
-            row["replicas_up"] += 1 if route.get("up") else 0
-            if platform:
-                rate = row["rate_per_s"] + float(route.get("rate_per_s") or 0)
-                row["rate_per_s"] = round(rate, 2)
-                if route.get("window_in_use") is not None:
-                    row["window_in_use"] = (row["window_in_use"] or 0) + route["window_in_use"]
-            binds = route.get("binds")
-            if binds is not None:
-                counts = row["binds"] or {"up": 0, "total": 0}
-                counts["up"] += sum(1 for b in binds if b.get("state") == "up")
-                counts["total"] += len(binds)
-                row["binds"] = counts
-                row["errors"] += [
-                    {"replica": replica, "error": b["last_error"], "at": b.get("last_error_at")}
-                    for b in binds
-                    if b.get("last_error")
-                ]
-    for row in rows.values():
-        row["errors"].sort(key=lambda e: str(e.get("at")), reverse=True)
-        row["up"] = row["replicas_up"] == row["replicas"]
-    return list(rows.values())
-
-
 class Operations:
     """Traffic, routes and message traces for the console."""
 
     def __init__(
         self,
-        directory: Directory,
-        ids: AccountIds,
-        feed: TrafficFeed,
-        routing: RoutingAsks,
-        webhooks: WebhookQueries,
+        tenancy: Tenancy,
+        ids: AccountIndex,
+        feed: Traffic,
+        routing: RoutingViews,
+        webhooks: WebhookLog,
     ) -> None:
-        self.directory, self.ids, self.feed = directory, ids, feed
+        self.tenancy, self.ids, self.feed = tenancy, ids, feed
         self.routing, self.webhooks = routing, webhooks
 
     async def scope(
@@ -91,7 +45,7 @@ class Operations:
     ) -> set[str] | None:
         """The account ids a view covers (None: every account, for a platform user)."""
         if enterprise_id is not None:
-            await self.directory.visible_enterprise(who, enterprise_id)
+            await self.tenancy.visible_enterprise(who, enterprise_id)
         if account_id is not None:
             allowed = await self.ids.in_scope(who.org, enterprise_id)
             if account_id not in allowed:
@@ -107,7 +61,7 @@ class Operations:
         """The last hour per minute, and the queues, for the accounts chosen."""
         accounts = await self.scope(who, enterprise_id, account_id)
         await self.feed.ensure_following()
-        view = self.feed.tally.view(accounts)
+        view = self.feed.counts(accounts)
         if accounts is not None:
             view["truncated"] = False  # counters past the bound are in no account's view
         view.update(self.feed.status())

@@ -27,12 +27,13 @@ from parley_shared.events import (
 from parley_shared.ids import new_id
 from parley_shared.timefmt import format_ts, now
 
-from account_svc.adapters.registry_store import RegistryStore
-from account_svc.adapters.repository import OutboxEvent
+from account_svc.domain.answers import sender_out
+from account_svc.domain.records import OutboxEvent
+from account_svc.domain.requests import SenderIn
 from account_svc.domain.scope import Principal
 from account_svc.errors import NotFound, ValidationFailed
-from account_svc.handlers import Directory, org_of
-from account_svc.models import SenderIn
+from account_svc.ports import SenderStore
+from account_svc.tenancy import Tenancy
 
 log = structlog.get_logger("account_svc.senders")
 
@@ -47,20 +48,6 @@ FORMATS = {
     ),
 }
 """The same formats as the account's access lists (CONTRACT 2)."""
-
-
-def sender_out(row: dict[str, Any]) -> dict[str, Any]:
-    """A sender as answered."""
-    return {
-        "id": row["id"],
-        "enterprise_id": row["enterprise_id"],
-        "channel": row["channel"],
-        "value": row["value"],
-        "label": row["label"],
-        "header_registration": row["header_registration"],
-        "created_at": format_ts(row["created_at"]),
-        "updated_at": format_ts(row["updated_at"]),
-    }
 
 
 def sender_event(row: dict[str, Any], deleted: bool = False) -> OutboxEvent:
@@ -82,23 +69,22 @@ def sender_event(row: dict[str, Any], deleted: bool = False) -> OutboxEvent:
     return OutboxEvent(event_id, subjects.sender_config(row["id"]), dumps(event))
 
 
-class Senders:
+class SenderAdmin:
     """Registered senders of enterprises."""
 
-    def __init__(self, store: RegistryStore, directory: Directory) -> None:
+    def __init__(self, store: SenderStore, tenancy: Tenancy) -> None:
         self.store = store
-        self.directory = directory
+        self.tenancy = tenancy
 
     async def _visible(self, who: Principal, sender_id: str) -> dict[str, Any]:
-        row: dict[str, Any] | None = await self.store.get_sender(sender_id)
-        org = org_of(await self.directory.repo.get_org(row["enterprise_id"])) if row else None
-        if row is None or org is None or not who.sees_org(org):
+        row = await self.store.get_sender(sender_id)
+        if row is None or not await self.tenancy.sees(who, row["enterprise_id"]):
             raise NotFound("sender not found")
         return row
 
     async def create(self, who: Principal, body: SenderIn) -> dict[str, Any]:
         """Register a sender of an enterprise (409 when it is registered already)."""
-        await self.directory.visible_enterprise(who, body.enterprise_id)
+        await self.tenancy.visible_enterprise(who, body.enterprise_id)
         pattern, rule = FORMATS[body.channel]
         if pattern.fullmatch(body.value) is None:
             raise ValidationFailed.at(["value"], rule)
@@ -127,7 +113,7 @@ class Senders:
         if channel is not None and channel not in CHANNELS:
             raise ValidationFailed.at(["channel"], "must be rcs, sms, truecaller or whatsapp")
         if enterprise_id is not None:
-            await self.directory.visible_org(who, enterprise_id)
+            await self.tenancy.visible_org(who, enterprise_id)
         rows = await self.store.list_senders(who.org, enterprise_id, channel)
         return [sender_out(row) for row in rows]
 

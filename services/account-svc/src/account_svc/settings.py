@@ -12,7 +12,7 @@ from account_svc.domain.client_address import Network, parse_networks
 
 
 class Settings(BaseSettings):
-    """Every setting of account-svc (see the service README for each)."""
+    """Every setting of account-svc (each is described in docs/operations.md, 2.2)."""
 
     model_config = SettingsConfigDict(env_prefix="ACCOUNT_", extra="ignore")
 

@@ -21,11 +21,11 @@ from typing import Any
 import structlog
 from parley_shared.timefmt import format_ts, now
 
-from account_svc.accounts import Accounts
-from account_svc.adapters.registry_store import RegistryStore
+from account_svc.accounts import AccountAdmin
 from account_svc.domain.scope import Principal
 from account_svc.errors import Forbidden, NotFound, ValidationFailed
-from account_svc.handlers import Directory
+from account_svc.ports import SubscriptionStore
+from account_svc.tenancy import Tenancy
 
 log = structlog.get_logger("account_svc.subscriptions")
 
@@ -41,13 +41,13 @@ def _checked(app: str) -> str:
 class Subscriptions:
     """App subscriptions of enterprises."""
 
-    def __init__(self, store: RegistryStore, directory: Directory, accounts: Accounts) -> None:
+    def __init__(self, store: SubscriptionStore, tenancy: Tenancy, accounts: AccountAdmin) -> None:
         self.store = store
-        self.directory = directory
+        self.tenancy = tenancy
         self.accounts = accounts
 
     async def _enterprise(self, who: Principal, enterprise_id: str, change: bool) -> None:
-        await self.directory.visible_enterprise(who, enterprise_id)
+        await self.tenancy.visible_enterprise(who, enterprise_id)
         if change and who.org is not None and who.org.kind == "enterprise":
             raise Forbidden("app subscriptions are managed by the enterprise's provider")
 

@@ -24,30 +24,17 @@ from parley_shared.events import (
 from parley_shared.ids import new_id
 from parley_shared.timefmt import format_ts, now
 
-from account_svc.adapters.repository import OutboxEvent, Repository
+from account_svc.domain.answers import template_out
+from account_svc.domain.records import OutboxEvent
+from account_svc.domain.requests import TemplateIn
 from account_svc.domain.scope import Principal
 from account_svc.errors import NotFound, ValidationFailed
-from account_svc.handlers import Directory, org_of
-from account_svc.models import TemplateIn
+from account_svc.ports import TemplateStore
+from account_svc.tenancy import Tenancy
 
 log = structlog.get_logger("account_svc.templates")
 
 STATUSES = ("pending", "approved", "rejected")
-
-
-def template_out(row: dict[str, Any]) -> dict[str, Any]:
-    """A template as answered."""
-    return {
-        "id": row["id"],
-        "enterprise_id": row["enterprise_id"],
-        "channel": row["channel"],
-        "name": row["name"],
-        "text": row["text"],
-        "regulatory_template_id": row["regulatory_template_id"],
-        "status": row["status"],
-        "created_at": format_ts(row["created_at"]),
-        "updated_at": format_ts(row["updated_at"]),
-    }
 
 
 def template_event(row: dict[str, Any], deleted: bool = False) -> OutboxEvent:
@@ -69,23 +56,22 @@ def template_event(row: dict[str, Any], deleted: bool = False) -> OutboxEvent:
     return OutboxEvent(event_id, subjects.template_config(row["id"]), dumps(event))
 
 
-class Templates:
+class TemplateAdmin:
     """Message templates of enterprises."""
 
-    def __init__(self, repo: Repository, directory: Directory) -> None:
-        self.repo = repo
-        self.directory = directory
+    def __init__(self, store: TemplateStore, tenancy: Tenancy) -> None:
+        self.store = store
+        self.tenancy = tenancy
 
     async def _visible(self, who: Principal, template_id: str) -> dict[str, Any]:
-        row = await self.repo.get_template(template_id)
-        org = org_of(await self.repo.get_org(row["enterprise_id"])) if row else None
-        if row is None or org is None or not who.sees_org(org):
+        row = await self.store.get_template(template_id)
+        if row is None or not await self.tenancy.sees(who, row["enterprise_id"]):
             raise NotFound("template not found")
         return row
 
     async def create(self, who: Principal, body: TemplateIn) -> dict[str, Any]:
         """A new template, `pending` until approved."""
-        await self.directory.visible_enterprise(who, body.enterprise_id)
+        await self.tenancy.visible_enterprise(who, body.enterprise_id)
         if body.regulatory_template_id is not None and body.channel != "sms":
             raise ValidationFailed.at(["regulatory_template_id"], "is only for the sms channel")
         at = now()
@@ -101,7 +87,7 @@ class Templates:
             "created_at": at,
             "updated_at": at,
         }
-        await self.repo.insert_template(row, template_event(row))
+        await self.store.insert_template(row, template_event(row))
         log.info("template_created", template_id=row["id"], enterprise_id=body.enterprise_id)
         return template_out(row)
 
@@ -112,8 +98,8 @@ class Templates:
         if status is not None and status not in STATUSES:
             raise ValidationFailed.at(["status"], "must be pending, approved or rejected")
         if enterprise_id is not None:
-            await self.directory.visible_org(who, enterprise_id)
-        rows = await self.repo.list_templates(who.org, enterprise_id, status)
+            await self.tenancy.visible_org(who, enterprise_id)
+        rows = await self.store.list_templates(who.org, enterprise_id, status)
         return [template_out(row) for row in rows]
 
     async def get(self, who: Principal, template_id: str) -> dict[str, Any]:
@@ -126,12 +112,12 @@ class Templates:
         if row["status"] == status:
             return template_out(row)
         changed = {**row, "status": status, "version": row["version"] + 1, "updated_at": now()}
-        await self.repo.update_template(changed, row["version"], template_event(changed))
+        await self.store.update_template(changed, row["version"], template_event(changed))
         log.info("template_" + status, template_id=template_id)
         return template_out(changed)
 
     async def delete(self, who: Principal, template_id: str) -> None:
         """Remove a template; its tombstone takes it out of every routing view."""
         row = await self._visible(who, template_id)
-        await self.repo.delete_template(row, template_event(row, deleted=True))
+        await self.store.delete_template(row, template_event(row, deleted=True))
         log.info("template_deleted", template_id=template_id)

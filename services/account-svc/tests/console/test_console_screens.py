@@ -5,14 +5,15 @@ log and dead letters, and the layout on a phone-width screen."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import nats
 import orjson
-from account_svc.adapters.http_api import SERVICES
+from account_svc.adapters.http_binding import USE_CASES
 from account_svc.domain.rate_limit import RateLimiter
-from account_svc.login import LoginGuard
+from account_svc.sessions import LoginGuard, Sessions
 from account_testkit import ADMIN_USER, Api, make_tenant, seed_for
 from console.console_kit import PHONE, Console, open_console
 from parley_shared import subjects
@@ -112,9 +113,9 @@ async def test_login_says_when_the_address_is_limited_or_the_server_is_busy(
     `overloaded`) each get their own plain message, not the lockout's."""
     page = console.page
     await console.open()
-    logins = api.app[SERVICES].directory.logins  # type: ignore[attr-defined]
+    logins = api.app[USE_CASES][Sessions]  # type: ignore[attr-defined]
     generous = logins.guard
-    logins.guard = LoginGuard(RateLimiter(per_minute=1, burst=1))
+    logins.guard = LoginGuard(RateLimiter(per_minute=1, burst=1, clock=time.monotonic))
     for expected in ("Wrong username or password.", "Too many logins from your address"):
         await page.get_by_label("Username").fill("ghost")
         await page.get_by_label("Password").fill("whatever-it-is")

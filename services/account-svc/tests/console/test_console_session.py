@@ -175,7 +175,9 @@ async def test_the_console_is_served_with_no_outside_resources(
     assert "default-src 'none'" in csp
     assert "script-src 'self'" in csp
     assert "connect-src 'self'" in csp
-    names = [item.name for item in (resources.files("account_svc.console") / "static").iterdir()]
+    names = [
+        item.name for item in (resources.files("account_svc.adapters.console") / "static").iterdir()
+    ]
     assert "app.js" in names
     assert "console.css" in names
     outside = re.compile(

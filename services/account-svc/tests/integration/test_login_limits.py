@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
-from account_svc.auth import PARAMETERS
+from account_svc.adapters.passwords import PARAMETERS
 from account_testkit import ADMIN_PASSWORD, ADMIN_USER
 from argon2 import PasswordHasher, extract_parameters
 from login_kit import attempt, passwords_of, serving, verifications

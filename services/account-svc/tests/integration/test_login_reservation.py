@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from account_svc.adapters.login_store import LoginStore
 from account_svc.adapters.postgres import apply_migrations, create_pool
-from account_svc.login import LOCKOUT_FAILURES, LOCKOUT_SECONDS
+from account_svc.sessions import LOCKOUT_FAILURES, LOCKOUT_SECONDS
 
 
 @pytest.fixture

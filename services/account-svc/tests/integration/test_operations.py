@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from account_svc.adapters.http_api import SERVICES
+from account_svc.adapters.http_binding import USE_CASES
+from account_svc.operations import Operations
 from account_testkit import Api, make_tenant
 from aiohttp.test_utils import TestServer
 from parley_devtools.waiting import eventually
@@ -43,7 +44,7 @@ async def test_traffic_counts_statuses_channels_routes_fallbacks_and_webhooks(
     tenant = await make_tenant(api)
     account_id, key = await stack.account(tenant)
     await stack.recipient(NUMBER, outcomes={"rcs": "delivery_failed"})
-    feed = api.app[SERVICES].operations.feed  # type: ignore[attr-defined, union-attr]
+    feed = api.app[USE_CASES][Operations].feed  # type: ignore[attr-defined]
     assert not feed.following  # nobody looked yet: nothing is followed
     await traffic(api)
     assert feed.following

@@ -11,7 +11,7 @@ import pytest
 from account_svc.adapters.login_store import LoginStore
 from account_svc.adapters.postgres import apply_migrations, create_pool
 from account_svc.adapters.purge import BACKLOG_PAUSE_S, Purger
-from account_svc.login import LOCKOUT_SECONDS
+from account_svc.sessions import LOCKOUT_SECONDS
 from login_kit import serving
 from parley_devtools.waiting import eventually
 

@@ -4,6 +4,7 @@ asks, queue depths) and the routes gather over routing-svc's replicas."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,7 +47,7 @@ async def test_the_past_hour_is_replayed_then_new_events_follow(js: Any) -> None
     """Events stored before following started are counted, then new ones as they come, and
     the delivery log's attempts beside them."""
     await publish_sent(js, "acc_a", 3)
-    feed = TrafficFeed(js, TrafficTally(), idle_s=60, replay_max=1000)
+    feed = TrafficFeed(js, TrafficTally(clock=time.time), idle_s=60, replay_max=1000)
     await feed.ensure_following()
     try:
         await eventually(lambda: feed.tally.view(None)["totals"]["sent"] == 3, 5, "replayed")
@@ -70,7 +71,7 @@ async def test_a_long_stream_is_replayed_only_from_its_last_messages(js: Any) ->
     """With more messages stored than `replay_max`, only the last `replay_max` are replayed,
     and the view's complete minute is the one after the first replayed event's."""
     await publish_sent(js, "acc_a", 30)
-    feed = TrafficFeed(js, TrafficTally(), idle_s=60, replay_max=10)
+    feed = TrafficFeed(js, TrafficTally(clock=time.time), idle_s=60, replay_max=10)
     await feed.ensure_following()
     try:
         await eventually(lambda: not feed.status()["loading"], 5, "replay done")
@@ -84,7 +85,7 @@ async def test_following_stops_when_nobody_asks(js: Any) -> None:
     """After `idle_s` without a request the streams are no longer followed and the counts are
     forgotten; the next request follows again from an hour back."""
     await publish_sent(js, "acc_a", 2)
-    feed = TrafficFeed(js, TrafficTally(), idle_s=0.5, replay_max=1000)
+    feed = TrafficFeed(js, TrafficTally(clock=time.time), idle_s=0.5, replay_max=1000)
     await feed.ensure_following()
     try:
         await eventually(lambda: feed.tally.view(None)["totals"]["sent"] == 2, 5, "replayed")
@@ -101,7 +102,7 @@ async def test_queues_show_streams_to_the_platform_and_submit_per_account(js: An
     await js.publish(subjects.submit("acc_a"), b"{}")
     await js.publish(subjects.submit("acc_a"), b"{}")
     await js.publish(subjects.submit("acc_b"), b"{}")
-    feed = TrafficFeed(js, TrafficTally(), idle_s=60, replay_max=1000)
+    feed = TrafficFeed(js, TrafficTally(clock=time.time), idle_s=60, replay_max=1000)
     mine = await feed.queues({"acc_a"}, platform=False)
     assert mine == {"streams": None, "submit_waiting": 2}
     every = await feed.queues(None, platform=True)

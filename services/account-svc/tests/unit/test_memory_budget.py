@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from account_svc.domain.memory_budget import BudgetExhausted, MemoryBudget
+from account_svc.adapters.memory_budget import BudgetExhausted, MemoryBudget
 
 
 async def test_reservations_within_the_budget_run_together() -> None:

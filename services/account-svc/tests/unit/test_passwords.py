@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from account_svc.auth import (
+from account_svc.adapters.memory_budget import MemoryBudget
+from account_svc.adapters.passwords import (
     OWASP_MIN_MEMORY_KIB,
     OWASP_MIN_TIME_COST,
     PARAMETERS,
     Passwords,
 )
-from account_svc.domain.memory_budget import MemoryBudget
 from account_svc.errors import Overloaded, TooManyAttempts
 from account_svc.settings import Settings
 from argon2 import PasswordHasher, Type, extract_parameters

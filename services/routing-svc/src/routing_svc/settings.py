@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-import structlog
 from parley_shared.streams import retention_overrides
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-log = structlog.get_logger("routing_svc.settings")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -116,13 +111,4 @@ RETIRED = {
     "ROUTING_REPLICAS_HINT": "route capacity is now held across replicas by leases in NATS KV",
 }
 """Settings of the previous release that no longer do anything (accepted with a warning for
-one release, then refused)."""
-
-
-def warn_retired(environ: Mapping[str, str] | None = None) -> list[str]:
-    """Log a warning for each retired setting still set; the names found."""
-    env = os.environ if environ is None else environ
-    found = [name for name in RETIRED if name in env]
-    for name in found:
-        log.warning("setting_retired", setting=name, instead=RETIRED[name])
-    return found
+one release, then refused): `parley_runtime.cli.load_settings` warns about each still set."""

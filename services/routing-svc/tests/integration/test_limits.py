@@ -12,7 +12,7 @@ import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from routing_svc.adapters.http_base import in_flight_cap, problem_middleware
+from routing_svc.adapters.http_api import middlewares
 from routing_testkit import Routing
 
 
@@ -57,7 +57,7 @@ async def test_requests_past_the_in_flight_cap_get_503_overloaded() -> None:
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
-    app = web.Application(middlewares=[problem_middleware, in_flight_cap(1)])
+    app = web.Application(middlewares=middlewares(1))
     app.router.add_get("/slow", slow)
     app.router.add_get("/healthz", healthz)
     server = TestServer(app, host="127.0.0.1")

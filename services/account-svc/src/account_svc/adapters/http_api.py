@@ -1,654 +1,399 @@
-"""The management API of CONTRACT section 2, on aiohttp, and its OpenAPI document."""
+"""The management API of CONTRACT section 2 (and the registry and operator views beyond it), on
+aiohttp: each route is a function that calls its use case, declared with what the OpenAPI
+document says of it (`http_binding` reads the rest from its signature)."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from parley_runtime.http import Operation, Ready, json_response, openapi_document
+from parley_runtime.http import build_app as build_service_app
 
-from account_svc.accounts import Accounts
-from account_svc.adapters.http_base import (
-    Route,
-    json_response,
-    problem_middleware,
-    query_int,
-    read_json,
-    read_model,
-)
-from account_svc.adapters.http_registry import REGISTRY_ROUTES, Registry, add_registry
-from account_svc.adapters.ops_http import ops_routes
-from account_svc.console.routes import add_console_routes
-from account_svc.console.session import session_token
+from account_svc.accounts import AccountAdmin
+from account_svc.adapters.console.routes import add_console_routes
+from account_svc.adapters.console.session import session_token
+from account_svc.adapters.http_base import MIDDLEWARES
+from account_svc.adapters.http_binding import USE_CASES, Json, Query, Routes, use_case
+from account_svc.deliveries import Deliveries
 from account_svc.domain.account_config import AccountConfigIn
-from account_svc.domain.scope import Principal
-from account_svc.errors import TransientError, Unauthorized
-from account_svc.handlers import Directory
-from account_svc.models import (
+from account_svc.domain.answers import (
     AccountCreated,
     AccountList,
     AccountOut,
     ApiKeyOut,
-    BusinessGroupIn,
     BusinessGroupList,
     BusinessGroupOut,
     DeadLetterList,
     DeliveryLog,
-    LoginIn,
     LoginOut,
-    OrganizationIn,
     OrganizationList,
     OrganizationOut,
     Problem,
+    SenderList,
+    SenderOut,
     SigningSecretOut,
-    TemplateIn,
+    Subscription,
+    SubscriptionList,
     TemplateList,
     TemplateOut,
-    UserIn,
     UserList,
     UserOut,
+    Withdrawal,
 )
+from account_svc.domain.ops_answers import RoutesOut, TraceOut, TrafficOut
+from account_svc.domain.requests import (
+    BusinessGroupIn,
+    LoginIn,
+    OrganizationIn,
+    SenderIn,
+    TemplateIn,
+    UserIn,
+)
+from account_svc.domain.scope import Principal
+from account_svc.errors import Unauthorized
 from account_svc.operations import Operations
-from account_svc.templates import Templates
-from account_svc.webhooks import WebhookQueries
+from account_svc.senders import SenderAdmin
+from account_svc.sessions import Sessions
+from account_svc.subscriptions import Subscriptions
+from account_svc.templates import TemplateAdmin
+from account_svc.tenancy import Tenancy
 
 
-@dataclass
-class Services:
-    """The use cases, filled in when the app starts (before that, requests answer 503)."""
+@dataclass(frozen=True)
+class Client:
+    """Where a request came from: the peer and every `X-Forwarded-For` line, in order."""
 
-    directory: Directory | None = None
-    accounts: Accounts | None = None
-    webhooks: WebhookQueries | None = None
-    templates: Templates | None = None
-    operations: Operations | None = None
-    registry: Registry | None = None
-
-
-SERVICES = web.AppKey("services", Services)
-READY = web.AppKey("ready", object)
-
-
-def _directory(request: web.Request) -> Directory:
-    found = request.app[SERVICES].directory
-    if found is None:
-        raise TransientError("starting")
-    return found
-
-
-def _webhooks(request: web.Request) -> WebhookQueries:
-    found = request.app[SERVICES].webhooks
-    if found is None:
-        raise TransientError("starting")
-    return found
-
-
-def _accounts(request: web.Request) -> Accounts:
-    found = request.app[SERVICES].accounts
-    if found is None:
-        raise TransientError("starting")
-    return found
-
-
-def _templates(request: web.Request) -> Templates:
-    found = request.app[SERVICES].templates
-    if found is None:
-        raise TransientError("starting")
-    return found
-
-
-def _operations(request: web.Request) -> Operations:
-    found = request.app[SERVICES].operations
-    if found is None:
-        raise TransientError("starting")
-    return found
+    peer: str | None
+    forwarded: list[str]
 
 
 def _bearer(request: web.Request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
 
 
-def _token(request: web.Request) -> str | None:
+async def token_of(request: web.Request) -> str:
     """The bearer token, else the console session cookie's (403 without its CSRF header)."""
-    return _bearer(request) or session_token(request)
+    token = _bearer(request) or session_token(request)
+    if token is None:
+        raise Unauthorized("missing bearer token")
+    return token
 
 
 async def principal(request: web.Request) -> Principal:
     """The authenticated caller, or 401."""
-    token = _token(request)
-    if token is None:
-        raise Unauthorized("missing bearer token")
-    return await _directory(request).authenticate(token)
+    token = await token_of(request)
+    sessions: Sessions = use_case(request, Sessions)
+    return await sessions.authenticate(token)
 
 
-# ---------------------------------------------------------------------- handlers
-async def login(request: web.Request) -> web.Response:
-    body = await read_model(request, LoginIn)
-    forwarded = request.headers.getall("X-Forwarded-For", [])
-    return json_response(await _directory(request).login(body, request.remote, forwarded))
+async def client_of(request: web.Request) -> Client:
+    """The request's peer and forwarding headers."""
+    return Client(request.remote, request.headers.getall("X-Forwarded-For", []))
 
 
-async def logout(request: web.Request) -> web.Response:
-    await principal(request)
-    token = _token(request)
-    assert token is not None
-    await _directory(request).logout(token)
-    return web.Response(status=204)
+class Token(str):
+    """The caller's own token (to close its session)."""
 
 
-async def create_org(request: web.Request) -> web.Response:
-    who = await principal(request)
-    body = await read_model(request, OrganizationIn)
-    return json_response(await _directory(request).create_org(who, body), 201)
+async def _token(request: web.Request) -> Token:
+    return Token(await token_of(request))
 
 
-async def list_orgs(request: web.Request) -> web.Response:
-    who = await principal(request)
-    return json_response({"items": await _directory(request).list_orgs(who)})
+API = Routes({Principal: principal, Client: client_of, Token: _token}, authenticated=Principal)
+ACC, TPL, SND = "/v1/accounts/{id}", "/v1/templates/{id}", "/v1/senders/{id}"
+SUBS = "/v1/organizations/{id}/app-subscriptions"
+Limit = Annotated[int, Query(50, bounds=(1, 200))]
+Id = Annotated[str | None, Query()]
 
 
-async def create_user(request: web.Request) -> web.Response:
-    who = await principal(request)
-    body = await read_model(request, UserIn)
-    return json_response(await _directory(request).create_user(who, body), 201)
+def _choice(*values: str) -> Query:
+    return Query(schema={"type": "string", "enum": list(values)})
 
 
-async def list_users(request: web.Request) -> web.Response:
-    who = await principal(request)
-    return json_response({"items": await _directory(request).list_users(who)})
+# ---------------------------------------------------------------------- auth
+auth = API.tagged("auth")
 
 
-async def create_group(request: web.Request) -> web.Response:
-    who = await principal(request)
-    body = await read_model(request, BusinessGroupIn)
-    return json_response(await _directory(request).create_group(who, body), 201)
+@auth.post("/v1/auth/login", 200, LoginOut, errors=(400, 401, 422, 429, 503))
+async def login(use: Sessions, body: LoginIn, client: Client) -> Any:
+    """Log in"""
+    return await use.login(body, client.peer, client.forwarded)
 
 
-async def list_groups(request: web.Request) -> web.Response:
-    who = await principal(request)
-    enterprise_id = request.query.get("enterprise_id") or None
-    return json_response({"items": await _directory(request).list_groups(who, enterprise_id)})
+@auth.post("/v1/auth/logout", 204, errors=(401,))
+async def logout(use: Sessions, _: Principal, token: Token) -> None:
+    """Log out"""
+    await use.logout(token)
 
 
-async def create_account(request: web.Request) -> web.Response:
-    who = await principal(request)
-    body = await read_json(request)
-    return json_response(await _accounts(request).create(who, body), 201)
+# ---------------------------------------------------------------------- tenancy
+orgs, users = API.tagged("organizations"), API.tagged("users")
+groups = API.tagged("business-groups")
 
 
-async def list_accounts(request: web.Request) -> web.Response:
-    who = await principal(request)
-    limit = query_int(request, "limit", 50, 1, 200)
-    page = await _accounts(request).list(
-        who, request.query.get("enterprise_id") or None, limit, request.query.get("cursor") or None
-    )
-    return json_response(page)
+@orgs.post("/v1/organizations", 201, OrganizationOut, errors=(400, 401, 403, 404, 422))
+async def create_org(use: Tenancy, who: Principal, body: OrganizationIn) -> Any:
+    """Create an organization"""
+    return await use.create_org(who, body)
 
 
-async def get_account(request: web.Request) -> web.Response:
-    who = await principal(request)
-    return json_response(await _accounts(request).get(who, request.match_info["id"]))
+@orgs.get("/v1/organizations", 200, OrganizationList, errors=(401,))
+async def list_orgs(use: Tenancy, who: Principal) -> Any:
+    """Organizations in scope"""
+    return {"items": await use.list_orgs(who)}
 
 
-async def patch_account(request: web.Request) -> web.Response:
-    who = await principal(request)
-    body = await read_json(request)
-    return json_response(await _accounts(request).patch(who, request.match_info["id"], body))
+@users.post("/v1/users", 201, UserOut, errors=(400, 401, 403, 404, 409, 422, 503))
+async def create_user(use: Tenancy, who: Principal, body: UserIn) -> Any:
+    """Create a user"""
+    return await use.create_user(who, body)
 
 
-async def delete_account(request: web.Request) -> web.Response:
-    who = await principal(request)
-    await _accounts(request).delete(who, request.match_info["id"])
-    return web.Response(status=204)
+@users.get("/v1/users", 200, UserList, errors=(401, 403))
+async def list_users(use: Tenancy, who: Principal) -> Any:
+    """Users in scope"""
+    return {"items": await use.list_users(who)}
 
 
-async def rotate_key(request: web.Request) -> web.Response:
-    who = await principal(request)
-    return json_response(
-        await _accounts(request).rotate_api_key(who, request.match_info["id"]), 201
-    )
+@groups.post("/v1/business-groups", 201, BusinessGroupOut, errors=(400, 401, 404, 409, 422))
+async def create_group(use: Tenancy, who: Principal, body: BusinessGroupIn) -> Any:
+    """Create a business group"""
+    return await use.create_group(who, body)
 
 
-async def rotate_secret(request: web.Request) -> web.Response:
-    who = await principal(request)
-    accounts = _accounts(request)
-    return json_response(await accounts.rotate_signing_secret(who, request.match_info["id"]), 201)
+@groups.get("/v1/business-groups", 200, BusinessGroupList, errors=(401, 404))
+async def list_groups(use: Tenancy, who: Principal, enterprise_id: Id) -> Any:
+    """Business groups in scope"""
+    return {"items": await use.list_groups(who, enterprise_id)}
 
 
-async def webhook_deliveries(request: web.Request) -> web.Response:
-    who = await principal(request)
-    limit = query_int(request, "limit", 50, 1, 200)
-    return json_response(await _webhooks(request).deliveries(who, request.match_info["id"], limit))
+# ---------------------------------------------------------------------- accounts
+accounts = API.tagged("accounts")
+MERGE_PATCH = ("application/merge-patch+json", "application/json")
 
 
-async def dead_letters(request: web.Request) -> web.Response:
-    who = await principal(request)
-    return json_response(await _webhooks(request).dead_letters(who, request.match_info["id"]))
+CONFIG = {"request": AccountConfigIn}  # documents a config body (the use case validates it)
 
 
-async def replay_dead_letter(request: web.Request) -> web.Response:
-    who = await principal(request)
-    info = request.match_info
-    await _webhooks(request).replay(who, info["id"], info["dl_id"])
-    return json_response({"status": "accepted"}, 202)
+@accounts.post("/v1/accounts", 201, AccountCreated, errors=(400, 401, 404, 422), **CONFIG)
+async def create_account(use: AccountAdmin, who: Principal, body: Json) -> Any:
+    """Create an access account"""
+    return await use.create(who, body)
 
 
-async def create_template(request: web.Request) -> web.Response:
-    who = await principal(request)
-    body = await read_model(request, TemplateIn)
-    return json_response(await _templates(request).create(who, body), 201)
+@accounts.get("/v1/accounts", 200, AccountList, errors=(401, 404, 422))
+async def list_accounts(
+    use: AccountAdmin, who: Principal, enterprise_id: Id, limit: Limit, cursor: Id
+) -> Any:
+    """Access accounts in scope (paginated)"""
+    return await use.list(who, enterprise_id, limit, cursor)
 
 
-async def list_templates(request: web.Request) -> web.Response:
-    who = await principal(request)
-    query = request.query
-    items = await _templates(request).list(
-        who, query.get("enterprise_id") or None, query.get("status") or None
-    )
-    return json_response({"items": items})
+@accounts.get(ACC, 200, AccountOut, errors=(401, 404))
+async def get_account(use: AccountAdmin, who: Principal, account_id: str) -> Any:
+    """One access account"""
+    return await use.get(who, account_id)
 
 
-async def get_template(request: web.Request) -> web.Response:
-    who = await principal(request)
-    return json_response(await _templates(request).get(who, request.match_info["id"]))
-
-
-async def approve_template(request: web.Request) -> web.Response:
-    who = await principal(request)
-    templates = _templates(request)
-    return json_response(await templates.decide(who, request.match_info["id"], "approved"))
-
-
-async def reject_template(request: web.Request) -> web.Response:
-    who = await principal(request)
-    templates = _templates(request)
-    return json_response(await templates.decide(who, request.match_info["id"], "rejected"))
-
-
-async def delete_template(request: web.Request) -> web.Response:
-    who = await principal(request)
-    await _templates(request).delete(who, request.match_info["id"])
-    return web.Response(status=204)
-
-
-ACC = "/v1/accounts/{id}"
-TPL = "/v1/templates/{id}"
-ROUTES: tuple[Route, ...] = (
-    Route(
-        "POST",
-        "/v1/auth/login",
-        login,
-        "Log in",
-        "auth",
-        200,
-        LoginIn,
-        LoginOut,
-        auth=False,
-        errors=(400, 401, 422, 429, 503),
-    ),
-    Route("POST", "/v1/auth/logout", logout, "Log out", "auth", 204, errors=(401,)),
-    Route(
-        "POST",
-        "/v1/organizations",
-        create_org,
-        "Create an organization",
-        "organizations",
-        201,
-        OrganizationIn,
-        OrganizationOut,
-        errors=(400, 401, 403, 404, 422),
-    ),
-    Route(
-        "GET",
-        "/v1/organizations",
-        list_orgs,
-        "Organizations in scope",
-        "organizations",
-        200,
-        None,
-        OrganizationList,
-        errors=(401,),
-    ),
-    Route(
-        "POST",
-        "/v1/users",
-        create_user,
-        "Create a user",
-        "users",
-        201,
-        UserIn,
-        UserOut,
-        errors=(400, 401, 403, 404, 409, 422, 503),
-    ),
-    Route(
-        "GET",
-        "/v1/users",
-        list_users,
-        "Users in scope",
-        "users",
-        200,
-        None,
-        UserList,
-        errors=(401, 403),
-    ),
-    Route(
-        "POST",
-        "/v1/business-groups",
-        create_group,
-        "Create a business group",
-        "business-groups",
-        201,
-        BusinessGroupIn,
-        BusinessGroupOut,
-        errors=(400, 401, 404, 409, 422),
-    ),
-    Route(
-        "GET",
-        "/v1/business-groups",
-        list_groups,
-        "Business groups in scope",
-        "business-groups",
-        200,
-        None,
-        BusinessGroupList,
-        query={"enterprise_id": {"type": "string"}},
-        errors=(401, 404),
-    ),
-    Route(
-        "POST",
-        "/v1/accounts",
-        create_account,
-        "Create an access account",
-        "accounts",
-        201,
-        AccountConfigIn,
-        AccountCreated,
-        errors=(400, 401, 404, 422),
-    ),
-    Route(
-        "GET",
-        "/v1/accounts",
-        list_accounts,
-        "Access accounts in scope (paginated)",
-        "accounts",
-        200,
-        None,
-        AccountList,
-        query={
-            "enterprise_id": {"type": "string"},
-            "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-            "cursor": {"type": "string"},
-        },
-        errors=(401, 404, 422),
-    ),
-    Route(
-        "GET",
-        ACC,
-        get_account,
-        "One access account",
-        "accounts",
-        200,
-        None,
-        AccountOut,
-        errors=(401, 404),
-    ),
-    Route(
-        "PATCH",
-        ACC,
-        patch_account,
-        "Merge-patch an access account (RFC 7386)",
-        "accounts",
-        200,
-        AccountConfigIn,
-        AccountOut,
-        errors=(400, 401, 404, 409, 422),
-        content_types=("application/merge-patch+json", "application/json"),
-    ),
-    Route(
-        "DELETE",
-        ACC,
-        delete_account,
-        "Delete an access account",
-        "accounts",
-        204,
-        errors=(401, 404, 409),
-    ),
-    Route(
-        "POST",
-        ACC + "/api-keys",
-        rotate_key,
-        "Issue a new API key",
-        "accounts",
-        201,
-        None,
-        ApiKeyOut,
-        errors=(401, 404, 409),
-    ),
-    Route(
-        "POST",
-        ACC + "/webhook-signing-secret",
-        rotate_secret,
-        "Issue a new webhook signing secret",
-        "accounts",
-        201,
-        None,
-        SigningSecretOut,
-        errors=(401, 404, 409),
-    ),
-    Route(
-        "GET",
-        ACC + "/webhook-deliveries",
-        webhook_deliveries,
-        "Recent webhook delivery attempts, newest first",
-        "webhooks",
-        200,
-        None,
-        DeliveryLog,
-        query={"limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
-        errors=(401, 404, 422, 503),
-    ),
-    Route(
-        "GET",
-        ACC + "/dead-letters",
-        dead_letters,
-        "Dead letters of the account's webhooks",
-        "webhooks",
-        200,
-        None,
-        DeadLetterList,
-        errors=(401, 404, 503),
-    ),
-    Route(
-        "POST",
-        ACC + "/dead-letters/{dl_id}/replay",
-        replay_dead_letter,
-        "Deliver a dead letter again from attempt 1",
-        "webhooks",
-        202,
-        errors=(401, 404, 503),
-    ),
-    Route(
-        "POST",
-        "/v1/templates",
-        create_template,
-        "Create a message template (pending until approved)",
-        "templates",
-        201,
-        TemplateIn,
-        TemplateOut,
-        errors=(400, 401, 404, 409, 422),
-    ),
-    Route(
-        "GET",
-        "/v1/templates",
-        list_templates,
-        "Message templates in scope",
-        "templates",
-        200,
-        None,
-        TemplateList,
-        query={
-            "enterprise_id": {"type": "string"},
-            "status": {"type": "string", "enum": ["pending", "approved", "rejected"]},
-        },
-        errors=(401, 404, 422),
-    ),
-    Route(
-        "GET",
-        TPL,
-        get_template,
-        "One message template",
-        "templates",
-        200,
-        None,
-        TemplateOut,
-        errors=(401, 404),
-    ),
-    Route(
-        "POST",
-        TPL + "/approve",
-        approve_template,
-        "Approve a message template",
-        "templates",
-        200,
-        None,
-        TemplateOut,
-        errors=(401, 404, 409),
-    ),
-    Route(
-        "POST",
-        TPL + "/reject",
-        reject_template,
-        "Reject a message template",
-        "templates",
-        200,
-        None,
-        TemplateOut,
-        errors=(401, 404, 409),
-    ),
-    Route(
-        "DELETE",
-        TPL,
-        delete_template,
-        "Delete a message template",
-        "templates",
-        204,
-        errors=(401, 404, 409),
-    ),
-    *ops_routes(principal, _operations),
+@accounts.patch(
+    ACC, 200, AccountOut, errors=(400, 401, 404, 409, 422), content_types=MERGE_PATCH, **CONFIG
 )
+async def patch_account(use: AccountAdmin, who: Principal, account_id: str, body: Json) -> Any:
+    """Merge-patch an access account (RFC 7386)"""
+    return await use.patch(who, account_id, body)
 
 
-# ---------------------------------------------------------------------- OpenAPI
-def openapi_document(routes: tuple[Route, ...] = ROUTES + REGISTRY_ROUTES) -> dict[str, Any]:
+@accounts.delete(ACC, 204, errors=(401, 404, 409))
+async def delete_account(use: AccountAdmin, who: Principal, account_id: str) -> None:
+    """Delete an access account"""
+    await use.delete(who, account_id)
+
+
+@accounts.post(ACC + "/api-keys", 201, ApiKeyOut, errors=(401, 404, 409))
+async def rotate_key(use: AccountAdmin, who: Principal, account_id: str) -> Any:
+    """Issue a new API key"""
+    return await use.rotate_api_key(who, account_id)
+
+
+@accounts.post(ACC + "/webhook-signing-secret", 201, SigningSecretOut, errors=(401, 404, 409))
+async def rotate_secret(use: AccountAdmin, who: Principal, account_id: str) -> Any:
+    """Issue a new webhook signing secret"""
+    return await use.rotate_signing_secret(who, account_id)
+
+
+# ---------------------------------------------------------------------- webhooks
+hooks = API.tagged("webhooks")
+
+
+@hooks.get(ACC + "/webhook-deliveries", 200, DeliveryLog, errors=(401, 404, 422, 503))
+async def webhook_deliveries(use: Deliveries, who: Principal, account_id: str, limit: Limit) -> Any:
+    """Recent webhook delivery attempts, newest first"""
+    return {"items": await use.deliveries(who, account_id, limit)}
+
+
+@hooks.get(ACC + "/dead-letters", 200, DeadLetterList, errors=(401, 404, 503))
+async def dead_letters(use: Deliveries, who: Principal, account_id: str) -> Any:
+    """Dead letters of the account's webhooks"""
+    return {"items": await use.dead_letters(who, account_id)}
+
+
+@hooks.post(ACC + "/dead-letters/{dl_id}/replay", 202, errors=(401, 404, 503))
+async def replay_dead_letter(
+    use: Deliveries, who: Principal, account_id: str, dead_letter_id: str
+) -> Any:
+    """Deliver a dead letter again from attempt 1"""
+    await use.replay(who, account_id, dead_letter_id)
+    return {"status": "accepted"}
+
+
+# ---------------------------------------------------------------------- templates
+templates = API.tagged("templates")
+TemplateStatus = Annotated[str | None, _choice("pending", "approved", "rejected")]
+
+
+@templates.post("/v1/templates", 201, TemplateOut, errors=(400, 401, 404, 409, 422))
+async def create_template(use: TemplateAdmin, who: Principal, body: TemplateIn) -> Any:
+    """Create a message template (pending until approved)"""
+    return await use.create(who, body)
+
+
+@templates.get("/v1/templates", 200, TemplateList, errors=(401, 404, 422))
+async def list_templates(
+    use: TemplateAdmin, who: Principal, enterprise_id: Id, status: TemplateStatus
+) -> Any:
+    """Message templates in scope"""
+    return {"items": await use.list(who, enterprise_id, status)}
+
+
+@templates.get(TPL, 200, TemplateOut, errors=(401, 404))
+async def get_template(use: TemplateAdmin, who: Principal, template_id: str) -> Any:
+    """One message template"""
+    return await use.get(who, template_id)
+
+
+@templates.post(TPL + "/approve", 200, TemplateOut, errors=(401, 404, 409))
+async def approve_template(use: TemplateAdmin, who: Principal, template_id: str) -> Any:
+    """Approve a message template"""
+    return await use.decide(who, template_id, "approved")
+
+
+@templates.post(TPL + "/reject", 200, TemplateOut, errors=(401, 404, 409))
+async def reject_template(use: TemplateAdmin, who: Principal, template_id: str) -> Any:
+    """Reject a message template"""
+    return await use.decide(who, template_id, "rejected")
+
+
+@templates.delete(TPL, 204, errors=(401, 404, 409))
+async def delete_template(use: TemplateAdmin, who: Principal, template_id: str) -> None:
+    """Delete a message template"""
+    await use.delete(who, template_id)
+
+
+# ---------------------------------------------------------------------- operator views
+ops = API.tagged("operations")
+Search = Annotated[str, Query("", schema={"type": "string", "minLength": 1, "maxLength": 256})]
+
+
+@ops.get("/v1/traffic", 200, TrafficOut, errors=(401, 404, 422, 503))
+async def traffic(use: Operations, who: Principal, enterprise_id: Id, account_id: Id) -> Any:
+    """Messages per minute by status and channel over the last hour, rates, webhook outcomes
+    and queue depths (scoped)"""
+    return await use.traffic(who, enterprise_id, account_id)
+
+
+@ops.get("/v1/routes", 200, RoutesOut, errors=(401, 503))
+async def routes(use: Operations, who: Principal) -> Any:
+    """Every route with its provider, capacity, current rate and connection state"""
+    return await use.routes(who)
+
+
+@ops.get("/v1/message-trace", 200, TraceOut, errors=(401, 404, 422, 503))
+async def message_trace(use: Operations, who: Principal, q: Search, account_id: Id) -> Any:
+    """Find a message by id or client_ref; its attempts, status events and webhook
+    deliveries"""
+    return await use.trace(who, q, account_id)
+
+
+# ---------------------------------------------------------------------- registry
+senders, apps = API.tagged("senders"), API.tagged("apps")
+Channel = Annotated[str | None, _choice("rcs", "sms", "truecaller", "whatsapp")]
+
+
+@senders.post("/v1/senders", 201, SenderOut, errors=(400, 401, 404, 409, 422))
+async def create_sender(use: SenderAdmin, who: Principal, body: SenderIn) -> Any:
+    """Register a sender the enterprise owns"""
+    return await use.create(who, body)
+
+
+@senders.get("/v1/senders", 200, SenderList, errors=(401, 404, 422))
+async def list_senders(
+    use: SenderAdmin, who: Principal, enterprise_id: Id, channel: Channel
+) -> Any:
+    """Registered senders in scope"""
+    return {"items": await use.list(who, enterprise_id, channel)}
+
+
+@senders.get(SND, 200, SenderOut, errors=(401, 404))
+async def get_sender(use: SenderAdmin, who: Principal, sender_id: str) -> Any:
+    """One registered sender"""
+    return await use.get(who, sender_id)
+
+
+@senders.delete(SND, 204, errors=(401, 404, 409))
+async def delete_sender(use: SenderAdmin, who: Principal, sender_id: str) -> None:
+    """Deregister a sender (sends from it are refused at once)"""
+    await use.delete(who, sender_id)
+
+
+@apps.get(SUBS, 200, SubscriptionList, errors=(401, 404, 422))
+async def list_subscriptions(use: Subscriptions, who: Principal, enterprise_id: str) -> Any:
+    """The apps an enterprise subscribes to"""
+    return {"items": await use.listed(who, enterprise_id)}
+
+
+@apps.put(SUBS + "/{app}", 201, Subscription, errors=(401, 403, 404, 422))
+async def subscribe(use: Subscriptions, who: Principal, enterprise_id: str, app: str) -> Any:
+    """Subscribe an enterprise to an app (its provider: platform or aggregator users)"""
+    created = await use.subscribe(who, enterprise_id, app)
+    items = {item["app"]: item for item in await use.listed(who, enterprise_id)}
+    return json_response(items[app], 201 if created else 200)
+
+
+@apps.delete(SUBS + "/{app}", 200, Withdrawal, errors=(401, 403, 404, 409, 422))
+async def withdraw(use: Subscriptions, who: Principal, enterprise_id: str, app: str) -> Any:
+    """Withdraw an app subscription; the app is switched off in the enterprise's accounts"""
+    return {"app": app, "accounts_changed": await use.withdraw(who, enterprise_id, app)}
+
+
+# ---------------------------------------------------------------------- app
+ROUTES: tuple[Operation, ...] = tuple(API.operations)
+
+
+def openapi(operations: Sequence[Operation] = ROUTES) -> dict[str, Any]:
     """The OpenAPI 3.1 document, generated from the models that validate requests."""
-    models: set[type[BaseModel]] = {Problem}
-    for route in routes:
-        models.update(m for m in (route.request, route.response) if m is not None)
-    ordered = sorted(models, key=lambda m: m.__name__)
-    modes: tuple[Literal["validation", "serialization"], ...] = ("validation", "serialization")
-    keyed = [(m, mode) for mode in modes for m in ordered]
-    refs, top = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
-    schemas: dict[str, Any] = top.get("$defs", {})
-
-    def ref(model: type[BaseModel], mode: str) -> dict[str, Any]:
-        return refs[(model, mode)]  # type: ignore[index]
-
-    problem = {"application/problem+json": {"schema": ref(Problem, "serialization")}}
-    paths: dict[str, Any] = {}
-    for route in routes:
-        op: dict[str, Any] = {
-            "summary": route.summary,
-            "tags": [route.tag],
-            "operationId": route.handler.__name__,
-            "responses": {},
-        }
-        params = [
-            {"name": n, "in": "query", "required": False, "schema": s}
-            for n, s in route.query.items()
-        ]
-        path_params = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in re.findall(r"\{([a-z_]+)\}", route.path)
-        ]
-        params = path_params + params
-        if params:
-            op["parameters"] = params
-        if route.request is not None:
-            schema = ref(route.request, "validation")
-            op["requestBody"] = {
-                "required": True,
-                "content": {ct: {"schema": schema} for ct in route.content_types},
-            }
-        ok: dict[str, Any] = {"description": "Success"}
-        if route.response is not None:
-            ok["content"] = {"application/json": {"schema": ref(route.response, "serialization")}}
-        op["responses"][str(route.status)] = ok
-        for code in route.errors:
-            op["responses"][str(code)] = {"description": "Problem", "content": problem}
-        if route.auth:
-            op["security"] = [{"bearer": []}]
-        paths.setdefault(route.path.replace("{id}", "{id}"), {})[route.method.lower()] = op
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "Parley management API (account-svc)", "version": "1.0.0"},
-        "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
-    }
+    security = {"bearer": {"type": "http", "scheme": "bearer"}}
+    title = "Parley management API (account-svc)"
+    return openapi_document(operations, title, Problem, security)
 
 
-# ---------------------------------------------------------------------- ops
-async def healthz(_: web.Request) -> web.Response:
-    return json_response({"status": "ok"})
-
-
-async def readyz(request: web.Request) -> web.Response:
-    check = request.app[READY]
-    ready, detail = await check()  # type: ignore[operator]
-    return json_response(
-        {"status": "ready" if ready else "not_ready", **detail}, 200 if ready else 503
-    )
-
-
-async def metrics(_: web.Request) -> web.Response:
-    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-def build_app(services: Services, ready: Any) -> web.Application:
-    """The aiohttp application with every route."""
-    app = web.Application(middlewares=[problem_middleware], client_max_size=1024 * 1024)
-    app[SERVICES] = services
-    app[READY] = ready
-    for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
-    document = openapi_document()
-
-    async def openapi(_: web.Request) -> web.Response:
-        return json_response(document)
-
+def build_app(use_cases: dict[type[Any], Any], ready: Ready) -> web.Application:
+    """The aiohttp application with every route; `use_cases` (by class) is filled in when the
+    service starts, and until then a route answers 503."""
     from account_svc.asyncapi import asyncapi_document
 
-    events_document = asyncapi_document()
-
-    async def asyncapi(_: web.Request) -> web.Response:
-        return json_response(events_document)
-
-    app.router.add_get("/openapi.json", openapi)
-    app.router.add_get("/asyncapi.json", asyncapi)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
-    add_console_routes(app, _directory, principal)
-    services.registry = add_registry(app, principal)
+    app = build_service_app(
+        ROUTES,
+        ready,
+        middlewares=MIDDLEWARES,
+        client_max_size=1024 * 1024,
+        documents={"/openapi.json": openapi(), "/asyncapi.json": asyncapi_document()},
+    )
+    app[USE_CASES] = use_cases
+    add_console_routes(app, principal)
     return app

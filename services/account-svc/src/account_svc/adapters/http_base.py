@@ -1,20 +1,20 @@
-"""aiohttp plumbing: a route table that both serves and documents itself, problem answers,
-JSON bodies parsed with orjson and validated with pydantic, and request metrics."""
+"""account-svc's side of the HTTP plumbing (the rest is `parley_runtime.http`): its error
+kinds and request metrics, JSON bodies parsed with orjson and validated with pydantic, and the
+refusal of text PostgreSQL cannot store (U+0000) before it reaches a query."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import asyncpg
 import orjson
-import structlog
 from aiohttp import web
+from parley_runtime.http import ErrorKinds, Handler, problem_middleware
+from parley_shared.problems import ProblemError
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ValidationError
 
+from account_svc.domain.requests import pydantic_errors
 from account_svc.errors import (
     AccountSvcError,
     MalformedRequest,
@@ -24,12 +24,8 @@ from account_svc.errors import (
     TransientError,
     ValidationFailed,
 )
-from account_svc.models import pydantic_errors
-
-log = structlog.get_logger("account_svc.http")
 
 M = TypeVar("M", bound=BaseModel)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 REQUESTS = Counter(
     "parley_account_http_requests_total", "HTTP requests", ["method", "route", "status"]
@@ -42,39 +38,6 @@ NUL = "\x00"
 NUL_MESSAGE = "must not contain the NUL character (U+0000)"
 MAX_JSON_DEPTH = 32  # nested arrays/objects in a body; the deepest account config needs 5
 TOO_DEEP: list[str | int] = ["<too deep>"]  # json_fault's answer for a body nested too deep
-
-
-@dataclass(frozen=True)
-class Route:
-    """One operation: how it is served and how it is documented."""
-
-    method: str
-    path: str
-    handler: Handler
-    summary: str
-    tag: str
-    status: int = 200
-    request: type[BaseModel] | None = None
-    response: type[BaseModel] | None = None
-    auth: bool = True
-    query: dict[str, dict[str, Any]] = field(default_factory=dict)
-    errors: tuple[int, ...] = ()
-    content_types: tuple[str, ...] = ("application/json",)
-
-
-def problem_response(error: AccountSvcError) -> web.Response:
-    """An RFC 9457 answer for an error."""
-    return web.Response(
-        status=error.status,
-        body=orjson.dumps(error.problem()),
-        content_type="application/problem+json",
-        headers=error.headers,
-    )
-
-
-def json_response(data: Any, status: int = 200) -> web.Response:
-    """A JSON answer."""
-    return web.Response(status=status, body=orjson.dumps(data), content_type="application/json")
 
 
 async def read_json(request: web.Request) -> Any:
@@ -171,57 +134,37 @@ def query_int(request: web.Request, name: str, default: int, low: int, high: int
 
 
 UNSTORABLE_TEXT = (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError)
-UNAVAILABLE = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
-)
 
 
-def error_for(request: web.Request, exc: Exception) -> AccountSvcError:
-    """The problem an exception is answered with."""
-    if isinstance(exc, AccountSvcError):
-        return exc
-    if isinstance(exc, web.HTTPException):
-        return http_error(request, exc)
+def _translate(exc: Exception) -> ProblemError | None:
     if isinstance(exc, UNSTORABLE_TEXT):
         # A safety net behind json_fault: text PostgreSQL cannot store is bad input, not a fault.
         return ValidationFailed("a value holds a character that cannot be stored")
-    if isinstance(exc, UNAVAILABLE):
-        log.warning("dependency_unavailable", error=type(exc).__name__)
-        return TransientError("a dependency is unavailable; retry later")
-    log.error("unhandled_error", error=type(exc).__name__, exc_info=exc)
-    return AccountSvcError("an unexpected error occurred")
+    return None
 
 
-def http_error(request: web.Request, exc: web.HTTPException) -> AccountSvcError:
-    """The problem for one of aiohttp's own HTTP errors (no route, wrong method, ...)."""
-    if isinstance(exc, web.HTTPMethodNotAllowed):
-        return MethodNotAllowed(f"{request.method} is not allowed here")
-    if isinstance(exc, web.HTTPNotFound):
-        return NotFound("no such resource")
-    error = PermanentError(exc.reason)
-    error.status, error.type, error.title = exc.status, "http_error", exc.reason
-    return error
+ERRORS = ErrorKinds(
+    base=AccountSvcError,
+    permanent=PermanentError,
+    not_found=NotFound,
+    method_not_allowed=MethodNotAllowed,
+    transient=TransientError,
+    unavailable=(
+        OSError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+    ),
+    translate=_translate,
+)
 
 
 @web.middleware
-async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every error as problem JSON; never a bare 500 for bad input."""
-    resource = request.match_info.route.resource
-    route = resource.canonical if resource else "unmatched"
-    started = time.perf_counter()
-    try:
-        refuse_nul_parameters(request)
-        response = await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            REQUESTS.labels(request.method, route, str(exc.status)).inc()
-            raise
-        response = problem_response(error_for(request, exc))
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a problem answer
-        response = problem_response(error_for(request, exc))
-    REQUESTS.labels(request.method, route, str(response.status)).inc()
-    LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
-    return response
+async def nul_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a NUL in a query parameter or path segment before any handler runs."""
+    refuse_nul_parameters(request)
+    return await handler(request)
+
+
+MIDDLEWARES = [problem_middleware(ERRORS, REQUESTS, LATENCY), nul_guard]
+"""Problems and metrics outermost, so a refused NUL is answered and counted like any error."""

@@ -10,7 +10,8 @@ from typing import Any
 import asyncpg
 
 from account_svc.adapters.postgres import row_dict
-from account_svc.adapters.repository import OutboxEvent, _err, _in_scope, _outbox
+from account_svc.adapters.repository import _err, _in_scope, _outbox
+from account_svc.domain.records import OutboxEvent
 from account_svc.domain.scope import Org
 from account_svc.errors import Conflict
 

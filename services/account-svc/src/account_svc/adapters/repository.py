@@ -11,19 +11,9 @@ from typing import Any
 import asyncpg
 
 from account_svc.adapters.postgres import row_dict
+from account_svc.domain.records import OutboxEvent
 from account_svc.domain.scope import Org
 from account_svc.errors import Conflict, TransientError, ValidationFailed
-
-
-class OutboxEvent:
-    """An event to publish after commit: subject, id and JSON payload."""
-
-    __slots__ = ("event_id", "payload", "subject")
-
-    def __init__(self, event_id: str, subject: str, payload: bytes) -> None:
-        self.event_id = event_id
-        self.subject = subject
-        self.payload = payload
 
 
 async def _outbox(conn: Any, event: OutboxEvent) -> None:

@@ -18,31 +18,14 @@ import contextlib
 import time
 from typing import Any
 
-import orjson
-from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from parley_runtime import tracing
 from parley_shared import subjects
 
-from account_svc.errors import AccountSvcError, NotFound, TransientError
+from account_svc.adapters.nats_asks import REQUEST_TIMEOUT_S, answer_of, ask, not_answering
+from account_svc.errors import AccountSvcError, NotFound
 
-REQUEST_TIMEOUT_S = 5.0
-NOT_ANSWERING = "routing-svc is not answering; retry later"
-
-
-def _answer(data: bytes) -> dict[str, Any]:
-    try:
-        answer = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise AccountSvcError("routing-svc answered something that is not JSON") from exc
-    if not isinstance(answer, dict):
-        raise AccountSvcError("routing-svc answered something that is not an object")
-    status = answer.get("status")
-    if isinstance(status, int) and status == 404:
-        raise NotFound(str(answer.get("detail") or "not found"))
-    if isinstance(status, int) and status >= 400:
-        raise TransientError(str(answer.get("detail") or "routing-svc refused the request"))
-    return answer
+SERVICE = "routing-svc"
 
 
 def _no_responders(msg: Any) -> bool:
@@ -61,13 +44,7 @@ class RoutingAsks:
         self._gathers: set[asyncio.Task[None]] = set()
 
     async def _ask(self, subject: str, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            msg = await self._nc.request(
-                subject, orjson.dumps(body), timeout=self._timeout_s, headers=tracing.inject(None)
-            )
-        except (NoRespondersError, NatsTimeout) as exc:
-            raise TransientError(NOT_ANSWERING) from exc
-        return _answer(msg.data)
+        return await ask(self._nc, subject, body, SERVICE, self._timeout_s)
 
     async def routes(self) -> list[dict[str, Any]]:
         """Every replica's answer to the routes query (at least one, else 503)."""
@@ -85,7 +62,7 @@ class RoutingAsks:
         await asyncio.wait({gathering, waiting}, return_when=asyncio.FIRST_COMPLETED)
         waiting.cancel()
         if not replies:
-            raise TransientError(NOT_ANSWERING)
+            raise not_answering(SERVICE)
         return list(replies)
 
     async def _gather(self, sub: Any, replies: list[dict[str, Any]], enough: asyncio.Event) -> None:
@@ -101,7 +78,7 @@ class RoutingAsks:
                 if _no_responders(msg):
                     break
                 try:
-                    replies.append(_answer(msg.data))
+                    replies.append(answer_of(msg.data, SERVICE))
                 except AccountSvcError:
                     continue  # one replica's bad answer must not hide the others
                 if len(replies) == 1:
@@ -123,11 +100,9 @@ class RoutingAsks:
         message = answer.get("message")
         return message if isinstance(message, dict) else None
 
-    async def find(
-        self, client_ref: str, account_ids: list[str] | None, limit: int
-    ) -> dict[str, Any]:
-        """The newest messages sent with `client_ref` by `account_ids` (None: any account)."""
-        body: dict[str, Any] = {"client_ref": client_ref, "limit": limit}
-        if account_ids is not None:
-            body["account_ids"] = account_ids
+    async def find(self, query: str, accounts: list[str] | None, limit: int) -> dict[str, Any]:
+        """The newest messages sent with the `client_ref` `query` by `accounts` (None: any)."""
+        body: dict[str, Any] = {"client_ref": query, "limit": limit}
+        if accounts is not None:
+            body["account_ids"] = accounts
         return await self._ask(subjects.ROUTING_MESSAGES_FIND, body)

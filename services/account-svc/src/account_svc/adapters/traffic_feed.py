@@ -199,6 +199,10 @@ class TrafficFeed:
             self._watch = None
         await self._stop_following()
 
+    def counts(self, accounts: Collection[str] | None) -> dict[str, Any]:
+        """The tally's per-minute counts of `accounts` (None: every account)."""
+        return self.tally.view(accounts)
+
     def status(self) -> dict[str, Any]:
         """Whether the replay runs, and from which minute the counts are complete."""
         known = [f.complete_from for f in self.followers]

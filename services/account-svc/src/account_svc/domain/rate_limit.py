@@ -9,7 +9,6 @@ forgotten; its bucket had refilled the most, so forgetting it gives away the lea
 from __future__ import annotations
 
 import ipaddress
-import time
 from collections.abc import Callable
 
 from account_svc.domain.client_address import Address
@@ -34,8 +33,10 @@ class RateLimiter:
         per_minute: float,
         burst: int,
         max_keys: int = MAX_KEYS,
-        clock: Callable[[], float] = time.monotonic,
+        *,
+        clock: Callable[[], float],
     ) -> None:
+        """`clock` is monotonic seconds (`time.monotonic` in the service)."""
         if per_minute <= 0 or burst < 1 or max_keys < 1:
             raise ValueError("a rate limit needs per_minute > 0, burst >= 1 and max_keys >= 1")
         self.rate = per_minute / 60.0

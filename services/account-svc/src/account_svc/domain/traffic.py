@@ -21,7 +21,6 @@ Bounds: only the last `minutes` minutes are kept, and each minute holds at most 
 from __future__ import annotations
 
 import re
-import time
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -68,8 +67,10 @@ class TrafficTally:
         self,
         minutes: int = 60,
         max_keys: int = 2000,
-        clock: Callable[[], float] = time.time,
+        *,
+        clock: Callable[[], float],
     ) -> None:
+        """`clock` is seconds since the epoch (`time.time` in the service): minutes are UTC."""
         self.minutes = minutes
         self.max_keys = max_keys
         self._clock = clock

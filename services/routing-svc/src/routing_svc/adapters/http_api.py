@@ -3,22 +3,29 @@ the operational endpoints (`/healthz`, `/readyz`, `/metrics`, `/openapi.json`)."
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-from routing_svc.access import Gate, refused, validated
-from routing_svc.adapters.http_base import (
-    Route,
+from nats.errors import Error as NatsError
+from nats.js.errors import InvalidKeyError
+from parley_runtime.http import (
+    ErrorKinds,
+    Middleware,
+    Operation,
+    Ready,
     body_response,
     in_flight_cap,
-    json_response,
     openapi_document,
     problem_middleware,
 )
+from parley_runtime.http import (
+    build_app as build_service_app,
+)
+from parley_shared.problems import ProblemError
+
+from routing_svc.access import Gate, refused, validated
 from routing_svc.clicks import ShortLinks
 from routing_svc.domain.accounts import AccountView
 from routing_svc.domain.channels import CallbackRequest
@@ -30,14 +37,46 @@ from routing_svc.domain.requests import (
     MessageAccepted,
     MessageIn,
     MessageOut,
+    Problem,
 )
-from routing_svc.errors import NotFound, TransientError, ValidationFailed
+from routing_svc.errors import (
+    MethodNotAllowed,
+    NotFound,
+    Overloaded,
+    PayloadTooLarge,
+    PermanentError,
+    RoutingError,
+    TransientError,
+    ValidationFailed,
+)
 from routing_svc.inbound import Inbound
-from routing_svc.metrics import ACCEPTED, REFUSED, inc
+from routing_svc.metrics import ACCEPTED, LATENCY, OVERLOADED, REFUSED, REQUESTS, inc
 from routing_svc.ports import CallbackProvider
 from routing_svc.submissions import Submissions
 
-Ready = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
+TITLE = "Parley messaging API (routing-svc)"
+SECURITY = {
+    "bearer": {"type": "http", "scheme": "bearer"},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+}
+
+
+def _translate(exc: Exception) -> ProblemError | None:
+    if isinstance(exc, InvalidKeyError):
+        return NotFound("no such resource")  # a path id that cannot be a KV key names nothing
+    return None
+
+
+ERRORS = ErrorKinds(
+    base=RoutingError,
+    permanent=PermanentError,
+    not_found=NotFound,
+    method_not_allowed=MethodNotAllowed,
+    transient=TransientError,
+    unavailable=(OSError, TimeoutError, NatsError),
+    too_large=PayloadTooLarge,
+    translate=_translate,
+)
 
 
 @dataclass
@@ -53,7 +92,6 @@ class Services:
 
 
 SERVICES = web.AppKey("services", Services)
-READY = web.AppKey("ready", object)
 
 
 def _services(request: web.Request) -> tuple[Gate, Submissions]:
@@ -131,8 +169,8 @@ async def follow_link(request: web.Request) -> web.Response:
     return web.Response(status=302, headers={"Location": url, "Cache-Control": "no-store"})
 
 
-ROUTES: tuple[Route, ...] = (
-    Route(
+ROUTES: tuple[Operation, ...] = (
+    Operation(
         "POST",
         "/v1/messages",
         send_message,
@@ -143,7 +181,7 @@ ROUTES: tuple[Route, ...] = (
         MessageAccepted,
         errors=(400, 401, 403, 422, 503),
     ),
-    Route(
+    Operation(
         "GET",
         "/v1/messages/{id}",
         get_message,
@@ -154,7 +192,7 @@ ROUTES: tuple[Route, ...] = (
         MessageOut,
         errors=(401, 403, 404),
     ),
-    Route(
+    Operation(
         "PUT",
         "/v1/consent/{msisdn}",
         put_consent,
@@ -165,7 +203,7 @@ ROUTES: tuple[Route, ...] = (
         ConsentOut,
         errors=(400, 401, 403, 422),
     ),
-    Route(
+    Operation(
         "GET",
         "/v1/consent/{msisdn}",
         get_consent,
@@ -176,7 +214,7 @@ ROUTES: tuple[Route, ...] = (
         ConsentOut,
         errors=(401, 403, 422),
     ),
-    Route(
+    Operation(
         "GET",
         "/s/{code}",
         follow_link,
@@ -215,48 +253,41 @@ async def provider_callback(request: web.Request) -> web.StreamResponse:
     return web.Response(status=answer.status, body=answer.body, content_type=answer.content_type)
 
 
-# ---------------------------------------------------------------------- ops
-async def healthz(_: web.Request) -> web.Response:
-    return json_response({"status": "ok"})
+# ---------------------------------------------------------------------- app
+def openapi(operations: Sequence[Operation] = ROUTES) -> dict[str, Any]:
+    """The OpenAPI document of `operations` (the messaging API, and the sandbox's if served)."""
+    return openapi_document(operations, TITLE, Problem, SECURITY)
 
 
-async def readyz(request: web.Request) -> web.Response:
-    check: Ready = request.app[READY]  # type: ignore[assignment]
-    ready, detail = await check()
-    return json_response(
-        {"status": "ready" if ready else "not_ready", **detail}, 200 if ready else 503
-    )
-
-
-async def metrics(_: web.Request) -> web.Response:
-    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+def middlewares(max_in_flight: int) -> list[Middleware]:
+    """Problems and metrics outermost, then the cap on requests in hand."""
+    return [
+        problem_middleware(ERRORS, REQUESTS, LATENCY),
+        in_flight_cap(
+            max_in_flight,
+            lambda: Overloaded("too many requests in hand; retry shortly"),
+            lambda: inc(OVERLOADED, "http_in_flight"),
+        ),
+    ]
 
 
 def build_app(
     services: Services,
     ready: Ready,
-    extra: tuple[Route, ...] = (),
+    extra: tuple[Operation, ...] = (),
     max_body: int = 256 * 1024,
     max_in_flight: int = 4096,
 ) -> web.Application:
     """The aiohttp application with the messaging routes and `extra` ones (the sandbox's)."""
-    app = web.Application(
-        middlewares=[problem_middleware, in_flight_cap(max_in_flight)], client_max_size=max_body
+    routes = ROUTES + extra
+    app = build_service_app(
+        routes,
+        ready,
+        middlewares=middlewares(max_in_flight),
+        client_max_size=max_body,
+        documents={"/openapi.json": openapi(routes)},
     )
     app[SERVICES] = services
-    app[READY] = ready
-    routes = ROUTES + extra
-    for route in routes:
-        app.router.add_route(route.method, route.path, route.handler)
-    document = openapi_document(routes, "Parley messaging API (routing-svc)")
-
-    async def openapi(_: web.Request) -> web.Response:
-        return json_response(document)
-
     app.router.add_route("GET", "/v1/callbacks/{route}", provider_callback)
     app.router.add_route("POST", "/v1/callbacks/{route}", provider_callback)
-    app.router.add_get("/openapi.json", openapi)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
     return app

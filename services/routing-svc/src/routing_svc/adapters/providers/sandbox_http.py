@@ -6,10 +6,10 @@ They need no API key and exist only when `ROUTING_PROVIDER=sandbox`.
 from __future__ import annotations
 
 from aiohttp import web
+from parley_runtime.http import Operation, json_response
 
 from routing_svc.access import parse_json, validated
 from routing_svc.adapters.http_api import SERVICES
-from routing_svc.adapters.http_base import Route, json_response
 from routing_svc.adapters.providers.sandbox import RecipientIn, SandboxProvider
 from routing_svc.domain.requests import InboundAccepted, InboundIn
 from routing_svc.errors import TransientError, ValidationFailed
@@ -59,8 +59,8 @@ async def get_routes(request: web.Request) -> web.Response:
     return json_response(_sandbox(request).route_stats())
 
 
-SANDBOX_ROUTES: tuple[Route, ...] = (
-    Route(
+SANDBOX_ROUTES: tuple[Operation, ...] = (
+    Operation(
         "PUT",
         "/v1/sandbox/recipients/{msisdn}",
         put_recipient,
@@ -72,7 +72,7 @@ SANDBOX_ROUTES: tuple[Route, ...] = (
         auth=False,
         errors=(400, 422),
     ),
-    Route(
+    Operation(
         "DELETE",
         "/v1/sandbox/recipients/{msisdn}",
         delete_recipient,
@@ -82,7 +82,7 @@ SANDBOX_ROUTES: tuple[Route, ...] = (
         auth=False,
         errors=(422,),
     ),
-    Route(
+    Operation(
         "POST",
         "/v1/sandbox/inbound",
         post_inbound,
@@ -94,7 +94,7 @@ SANDBOX_ROUTES: tuple[Route, ...] = (
         auth=False,
         errors=(400, 404, 422),
     ),
-    Route(
+    Operation(
         "GET",
         "/v1/sandbox/routes",
         get_routes,

@@ -1,34 +1,15 @@
-"""Request and answer models of the management API (besides the account config itself).
-
-The same models validate requests and generate `/openapi.json`.
-"""
+"""What the management API answers: the models `/openapi.json` documents, and the functions
+that make those answers from stored rows (use cases answer plain JSON-ready dicts in these
+shapes; the HTTP adapter only encodes them)."""
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from parley_shared.timefmt import format_ts
+from pydantic import BaseModel, ConfigDict, Field
 
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value.strip()
-
-
-Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_not_blank)]
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
-
-
-class LoginIn(_In):
-    """Credentials."""
-
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=256)
+from account_svc.domain.requests import SenderChannel, TemplateChannel, TemplateStatus
 
 
 class UserOut(BaseModel):
@@ -58,14 +39,6 @@ class LoginOut(BaseModel):
     user: LoginUser
 
 
-class OrganizationIn(_In):
-    """A new aggregator or enterprise."""
-
-    name: Name
-    kind: Literal["aggregator", "enterprise"]
-    aggregator_id: str | None = None
-
-
 class OrganizationOut(BaseModel):
     """An organization."""
 
@@ -76,22 +49,6 @@ class OrganizationOut(BaseModel):
     created_at: str
 
 
-class UserIn(_In):
-    """A new console user."""
-
-    username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
-    password: str = Field(min_length=10, max_length=256)
-    role: Literal["super_admin", "admin"]
-    organization_id: str | None = None
-
-
-class BusinessGroupIn(_In):
-    """A new business group of an enterprise."""
-
-    name: Name
-    enterprise_id: str
-
-
 class BusinessGroupOut(BaseModel):
     """A business group."""
 
@@ -99,49 +56,6 @@ class BusinessGroupOut(BaseModel):
     name: str
     enterprise_id: str
     created_at: str
-
-
-TemplateChannel = Literal["rcs", "sms", "truecaller", "whatsapp"]
-TemplateStatus = Literal["pending", "approved", "rejected"]
-
-
-def _has_text(value: str) -> str:
-    from parley_shared.events import PLACEHOLDER_PATTERN
-
-    if not re.sub(PLACEHOLDER_PATTERN, "", value).strip() and not re.search(
-        PLACEHOLDER_PATTERN, value
-    ):
-        raise ValueError("must not be blank")
-    if len(re.findall(PLACEHOLDER_PATTERN, value)) > MAX_PLACEHOLDERS:
-        raise ValueError(f"at most {MAX_PLACEHOLDERS} placeholders")
-    return value
-
-
-MAX_PLACEHOLDERS = 50
-
-
-class TemplateIn(_In):
-    """A new message template of an enterprise (Template Lookup app); it starts `pending`."""
-
-    enterprise_id: str
-    channel: TemplateChannel
-    name: Name
-    text: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=4096,
-            description="the approved wording; `{#name#}` marks a placeholder "
-            "(letters, digits, `_`), e.g. `Your OTP is {#otp#}` or DLT-style `{#var#}`",
-        ),
-        AfterValidator(_has_text),
-    ]
-    regulatory_template_id: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=64,
-        description="SMS only: the regulator's template id (e.g. India DLT)",
-    )
 
 
 class TemplateOut(BaseModel):
@@ -162,31 +76,6 @@ class TemplateList(BaseModel):
     """Templates in scope."""
 
     items: list[TemplateOut]
-
-
-SenderChannel = Literal["rcs", "sms", "truecaller", "whatsapp"]
-
-
-class SenderIn(_In):
-    """A sender an enterprise owns: an SMS sender id (with its regulatory header
-    registration), an RCS agent id, a WABA number or a Truecaller number."""
-
-    enterprise_id: str
-    channel: SenderChannel
-    value: str = Field(
-        min_length=1,
-        max_length=128,
-        description="SMS: 3..15 letters or digits; RCS: the agent id (1..128 characters); "
-        "WhatsApp and Truecaller: an E.164 number",
-    )
-    label: str | None = Field(default=None, min_length=1, max_length=100)
-    header_registration: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=64,
-        description="SMS only: the regulator's registration of the header (e.g. India DLT "
-        "header id)",
-    )
 
 
 class SenderOut(BaseModel):
@@ -353,13 +242,62 @@ class Problem(BaseModel):
     errors: list[ProblemError] | None = None
 
 
-def pydantic_errors(errors: list[Any]) -> list[dict[str, Any]]:
-    """pydantic's errors as contract errors: `loc` from the top of the body, no body prefix."""
-    out = []
-    for err in errors:
-        loc = [part for part in err.get("loc", ()) if isinstance(part, str | int)]
-        msg = err.get("msg", "invalid")
-        if err.get("type") == "extra_forbidden":
-            msg = "unknown field"
-        out.append({"loc": loc, "msg": msg, "type": err.get("type", "value_error")})
-    return out
+def org_out(row: dict[str, Any]) -> dict[str, Any]:
+    """An organization as answered."""
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "kind": row["kind"],
+        "aggregator_id": row["aggregator_id"],
+        "created_at": format_ts(row["created_at"]),
+    }
+
+
+def user_out(row: dict[str, Any]) -> dict[str, Any]:
+    """A user as answered (no password hash)."""
+    return {
+        "id": row["id"],
+        "username": row["username"],
+        "role": row["role"],
+        "organization_id": row["organization_id"],
+        "created_at": format_ts(row["created_at"]),
+    }
+
+
+def group_out(row: dict[str, Any]) -> dict[str, Any]:
+    """A business group as answered."""
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "enterprise_id": row["enterprise_id"],
+        "created_at": format_ts(row["created_at"]),
+    }
+
+
+def template_out(row: dict[str, Any]) -> dict[str, Any]:
+    """A template as answered."""
+    return {
+        "id": row["id"],
+        "enterprise_id": row["enterprise_id"],
+        "channel": row["channel"],
+        "name": row["name"],
+        "text": row["text"],
+        "regulatory_template_id": row["regulatory_template_id"],
+        "status": row["status"],
+        "created_at": format_ts(row["created_at"]),
+        "updated_at": format_ts(row["updated_at"]),
+    }
+
+
+def sender_out(row: dict[str, Any]) -> dict[str, Any]:
+    """A sender as answered."""
+    return {
+        "id": row["id"],
+        "enterprise_id": row["enterprise_id"],
+        "channel": row["channel"],
+        "value": row["value"],
+        "label": row["label"],
+        "header_registration": row["header_registration"],
+        "created_at": format_ts(row["created_at"]),
+        "updated_at": format_ts(row["updated_at"]),
+    }

@@ -13,21 +13,22 @@ from importlib import resources
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from parley_runtime.http import json_response
 
-from account_svc.adapters.http_base import json_response, read_model
-from account_svc.console.session import (
+from account_svc.adapters.console.session import (
     CSRF_COOKIE,
     SESSION_COOKIE,
     came_over_https,
     csrf_token,
     session_token,
 )
+from account_svc.adapters.http_base import read_model
+from account_svc.adapters.http_binding import use_case
+from account_svc.domain.requests import LoginIn
 from account_svc.domain.scope import Principal
 from account_svc.errors import Forbidden, NotFound, UnsupportedMediaType
-from account_svc.handlers import Directory
-from account_svc.models import LoginIn
+from account_svc.sessions import Sessions
 
-DirectoryOf = Callable[[web.Request], Directory]
 PrincipalOf = Callable[[web.Request], Awaitable[Principal]]
 
 CONTENT_TYPES = {
@@ -55,7 +56,7 @@ VIEWS = ("traffic", "routes", "trace", "dead-letters")
 def load_assets() -> dict[str, tuple[bytes, str]]:
     """Every file of the `static` folder by name, with its content type."""
     assets: dict[str, tuple[bytes, str]] = {}
-    for item in (resources.files("account_svc.console") / "static").iterdir():
+    for item in (resources.files("account_svc.adapters.console") / "static").iterdir():
         suffix = "." + item.name.rsplit(".", 1)[-1]
         if item.is_file() and suffix in CONTENT_TYPES and _ASSET_NAME.fullmatch(item.name):
             assets[item.name] = (item.read_bytes(), CONTENT_TYPES[suffix] + "; charset=utf-8")
@@ -89,9 +90,7 @@ def _user_of(who: Principal) -> dict[str, object]:
     }
 
 
-def add_console_routes(
-    app: web.Application, directory_of: DirectoryOf, principal: PrincipalOf
-) -> None:
+def add_console_routes(app: web.Application, principal: PrincipalOf) -> None:
     """Register `/console`, its static files and `/console/session` on the app."""
     assets = load_assets()
 
@@ -106,15 +105,15 @@ def add_console_routes(
 
     async def open_session(request: web.Request) -> web.Response:
         _check_login_request(request)
-        directory = directory_of(request)
+        sessions: Sessions = use_case(request, Sessions)
         body = await read_model(request, LoginIn)
         forwarded = request.headers.getall("X-Forwarded-For", [])
-        answer = await directory.login(body, request.remote, forwarded)
+        answer = await sessions.login(body, request.remote, forwarded)
         token = str(answer["token"])
         response = json_response({"user": answer["user"], "expires_at": answer["expires_at"]})
         response.headers["Cache-Control"] = "no-store"
         secure = came_over_https(request)
-        max_age = int(directory.token_ttl.total_seconds())
+        max_age = int(sessions.token_ttl.total_seconds())
         for name, value, httponly in (
             (SESSION_COOKIE, token, True),
             (CSRF_COOKIE, csrf_token(token), False),
@@ -138,7 +137,7 @@ def add_console_routes(
     async def close_session(request: web.Request) -> web.Response:
         token = session_token(request)
         if token is not None:
-            await directory_of(request).logout(token)
+            await use_case(request, Sessions).logout(token)
         response = web.Response(status=204)
         secure = came_over_https(request)
         for name, httponly in ((SESSION_COOKIE, True), (CSRF_COOKIE, False)):

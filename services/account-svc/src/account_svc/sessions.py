@@ -1,4 +1,5 @@
-"""Login (CONTRACT 2 and 8), `POST /v1/auth/login` and `POST /console/session` alike.
+"""Console sessions: login (CONTRACT 2 and 8, `POST /v1/auth/login` and `POST /console/session`
+alike), the caller behind a bearer token, logout.
 
 The checks run cheapest first, and nothing costly happens for an attempt that cannot succeed:
 
@@ -23,11 +24,11 @@ import structlog
 from parley_shared.timefmt import format_ts, now
 from prometheus_client import Counter
 
-from account_svc import auth
-from account_svc.adapters.login_store import LoginStore
-from account_svc.adapters.repository import Repository
+from account_svc.domain import tokens
 from account_svc.domain.client_address import Network, client_address
 from account_svc.domain.rate_limit import RateLimiter, rate_key
+from account_svc.domain.requests import LoginIn
+from account_svc.domain.scope import Org, Principal
 from account_svc.errors import (
     Overloaded,
     RateLimited,
@@ -35,9 +36,9 @@ from account_svc.errors import (
     Unauthorized,
     retry_after,
 )
-from account_svc.models import LoginIn
+from account_svc.ports import LoginAttempts, Passwords, Users
 
-log = structlog.get_logger("account_svc.login")
+log = structlog.get_logger("account_svc.sessions")
 
 LOCKOUT_FAILURES = 5
 LOCKOUT_SECONDS = 15 * 60
@@ -58,19 +59,19 @@ class LoginGuard:
     trusted_proxies: tuple[Network, ...] = ()
 
 
-class Logins:
-    """The login use case."""
+class Sessions:
+    """Login, the principal of a token, logout."""
 
     def __init__(
         self,
-        repo: Repository,
-        store: LoginStore,
-        passwords: auth.Passwords,
+        users: Users,
+        attempts: LoginAttempts,
+        passwords: Passwords,
         guard: LoginGuard,
         token_ttl: timedelta,
     ) -> None:
-        self.repo = repo
-        self.store = store
+        self.users = users
+        self.attempts = attempts
         self.passwords = passwords
         self.guard = guard
         self.token_ttl = token_ttl
@@ -85,12 +86,12 @@ class Logins:
             ATTEMPTS.labels("rate_limited").inc()
             log.info("login_rate_limited")
             raise retry_after(RateLimited("too many logins from this address; retry later"), wait)
-        user = await self.repo.user_by_username(body.username)
+        user = await self.users.user_by_username(body.username)
         stored = str(user["password_hash"]) if user else None
 
         async def admit() -> None:
             # Runs once the hash's memory is held, right before the hash: the lockout's turn.
-            seat = await self.store.reserve_attempt(
+            seat = await self.attempts.reserve_attempt(
                 body.username, LOCKOUT_FAILURES, LOCKOUT_SECONDS
             )
             if not seat.granted:
@@ -111,11 +112,11 @@ class Logins:
             ATTEMPTS.labels("failed").inc()
             log.info("login_failed")
             raise Unauthorized("invalid username or password")
-        await self.store.clear_failures(body.username)
+        await self.attempts.clear_failures(body.username)
         await self._rehash(user["id"], stored, body.password)
-        token = auth.new_token()
+        token = tokens.new_token()
         expires = now() + self.token_ttl
-        await self.repo.insert_session(auth.token_hash(token), user["id"], expires)
+        await self.users.insert_session(tokens.token_hash(token), user["id"], expires)
         ATTEMPTS.labels("succeeded").inc()
         log.info("login_succeeded", user_id=user["id"])
         return {
@@ -139,5 +140,21 @@ class Logins:
         except Overloaded:
             log.info("password_rehash_deferred", user_id=user_id)
             return
-        if await self.store.replace_password_hash(user_id, stored, fresh):
+        if await self.attempts.replace_password_hash(user_id, stored, fresh):
             log.info("password_rehashed", user_id=user_id)
+
+    async def authenticate(self, token: str | None) -> Principal:
+        """The principal of a bearer token, or Unauthorized."""
+        if not token:
+            raise Unauthorized("missing bearer token")
+        row = await self.users.session_user(tokens.token_hash(token))
+        if row is None:
+            raise Unauthorized("invalid or expired token")
+        org = None
+        if row["organization_id"] is not None:
+            org = Org(row["organization_id"], row["org_kind"], row["org_aggregator_id"])
+        return Principal(row["id"], row["username"], row["role"], org)
+
+    async def logout(self, token: str) -> None:
+        """Forget the token."""
+        await self.users.delete_session(tokens.token_hash(token))

@@ -11,8 +11,7 @@ the caller waits briefly, then gets 503 `overloaded`. A hash carries its own par
 hashes made with older ones keep verifying (charged their own memory cost) and are replaced at
 the next successful login (`needs_rehash`).
 
-Tokens are 32 random bytes shown once; only their SHA-256 is stored, so a database dump yields
-no usable token.
+Bearer tokens are in `domain.tokens`.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hashlib
 import secrets
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +28,7 @@ from argon2 import Parameters, PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from prometheus_client import Counter
 
-from account_svc.domain.memory_budget import BudgetExhausted, MemoryBudget
+from account_svc.adapters.memory_budget import BudgetExhausted, MemoryBudget
 from account_svc.errors import Overloaded, retry_after
 
 T = TypeVar("T")
@@ -141,18 +139,3 @@ class Passwords:
     def close(self) -> None:
         """Stop the hashing threads (queued work is dropped; running hashes finish)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-def new_token() -> str:
-    """A fresh opaque bearer token."""
-    return "pat_" + secrets.token_urlsafe(32)
-
-
-def token_hash(token: str) -> str:
-    """What is stored for a token."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def generate_password() -> str:
-    """A password for the bootstrap admin when none is given."""
-    return secrets.token_urlsafe(18)

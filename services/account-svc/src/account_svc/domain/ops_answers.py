@@ -1,11 +1,13 @@
-"""Answer models of the operator views (`/v1/traffic`, `/v1/routes`, `/v1/message-trace`),
-for `/openapi.json`; the answers themselves are built in `operations.py`."""
+"""What the operator views answer (`/v1/traffic`, `/v1/routes`, `/v1/message-trace`): the
+models `/openapi.json` documents, and the merge of routing-svc's replicas' route states."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
-from account_svc.models import DeliveryAttempt
+from account_svc.domain.answers import DeliveryAttempt
 
 PerMinute = list[int]
 
@@ -30,7 +32,7 @@ class HookOutcome(BaseModel):
     events: int
 
 
-class Webhooks(BaseModel):
+class WebhookTraffic(BaseModel):
     """Webhook delivery attempts by outcome (`delivered`, `failed`, `dead`)."""
 
     per_minute: dict[str, PerMinute]
@@ -71,7 +73,7 @@ class TrafficOut(BaseModel):
     delivery_rate: float | None = Field(description="delivered / finished messages")
     fallback_rate: float | None = Field(description="finished messages that fell back / finished")
     routes: list[RouteTraffic]
-    webhooks: Webhooks
+    webhooks: WebhookTraffic
     truncated: bool
     loading: bool = Field(description="the replay of the past hour still runs")
     complete_from: str | None = Field(description="the first minute whose counts are whole")
@@ -178,3 +180,47 @@ class TraceOut(BaseModel):
     matches: list[TraceMatch]
     truncated: bool
     trace: Trace | None
+
+
+def merge_routes(replies: list[dict[str, Any]], platform: bool) -> list[dict[str, Any]]:
+    """One row per route from every replica's answer: up on how many, binds and window
+    summed, rate summed (platform users only), each replica's bind failures listed."""
+    rows: dict[str, dict[str, Any]] = {}
+    for reply in sorted(replies, key=lambda r: str(r.get("replica"))):
+        replica = str(reply.get("replica"))
+        for route in reply.get("routes") or []:
+            row = rows.setdefault(
+                route["name"],
+                {
+                    **{k: route.get(k) for k in ("name", "channel", "provider", "agent_provider")},
+                    "capacity_per_s": route.get("capacity_per_s"),
+                    "replicas": 0,
+                    "replicas_up": 0,
+                    "rate_per_s": 0.0 if platform else None,
+                    "binds": None,
+                    "window_in_use": None,
+                    "errors": [],
+                },
+            )
+            row["replicas"] += 1
+            row["replicas_up"] += 1 if route.get("up") else 0
+            if platform:
+                rate = row["rate_per_s"] + float(route.get("rate_per_s") or 0)
+                row["rate_per_s"] = round(rate, 2)
+                if route.get("window_in_use") is not None:
+                    row["window_in_use"] = (row["window_in_use"] or 0) + route["window_in_use"]
+            binds = route.get("binds")
+            if binds is not None:
+                counts = row["binds"] or {"up": 0, "total": 0}
+                counts["up"] += sum(1 for b in binds if b.get("state") == "up")
+                counts["total"] += len(binds)
+                row["binds"] = counts
+                row["errors"] += [
+                    {"replica": replica, "error": b["last_error"], "at": b.get("last_error_at")}
+                    for b in binds
+                    if b.get("last_error")
+                ]
+    for row in rows.values():
+        row["errors"].sort(key=lambda e: str(e.get("at")), reverse=True)
+        row["up"] = row["replicas_up"] == row["replicas"]
+    return list(rows.values())
