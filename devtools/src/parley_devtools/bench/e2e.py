@@ -6,13 +6,19 @@ own process, a routes file whose capacities do not bind). Figures:
   final webhook received - first submit); `e2e_lost`: accepted messages without a final status
   event, plus subscribed events (`sent`, `delivered`) that never reached the receiver, over
   every phase;
-- `p50_ms_at_500`, `p99_ms_at_500`, `p50_ms_at_2000`, `p99_ms_at_2000`: submit -> the
-  message's final event at the receiver (batches of 50, webhook-svc's default 50 ms linger), at
-  those offered rates;
+- `p50_ms_at_<rate>`, `p99_ms_at_<rate>` for 500, 1,000 and 2,000 msg/s offered: submit -> the
+  message's final event at the receiver (batches of up to 50, webhook-svc's defaults);
 - `config_propagation_p99_ms`: a PATCH of the account's SMS sender allowlist answered 200 by
   account-svc -> the first send with the newly allowed sender that routing-svc accepts (sends
   are retried back to back, so the figure includes up to one send's round trip);
-- `max_rss_mb`, `rss_mb_<service>`: peak RSS of each service process over the run (psutil).
+- `max_rss_mb`, `rss_mb_<service>`: peak RSS of each service process over the run (psutil);
+- `e2e_msgs_per_s_2x2`, `e2e_lost_2x2`, `e2e_duplicates_2x2`: the burst again on a platform
+  with two routing-svc and two webhook-svc processes (the load split over both routing-svc
+  HTTP listeners): the cost of running more than one of each, and that it neither loses nor
+  duplicates.
+
+Every service runs with its defaults (`bench_options`: loopback listeners and a routes file
+whose capacities do not bind are all that is set), not the chaos runs' short ack waits.
 
 `python -m parley_devtools.bench.e2e` prints them; `make bench` includes them.
 """
@@ -29,18 +35,24 @@ import aiohttp
 import psutil  # type: ignore[import-untyped]
 
 from parley_devtools.bench.config_propagation import percentile
-from parley_devtools.chaos.options import options
+from parley_devtools.chaos.options import ROUTES
 from parley_devtools.chaos.scenarios import first_send, running, settle_account, webhook_account
 from parley_devtools.chaos.tally import row_for
 from parley_devtools.load import BODY, LoadResult, run_client
-from parley_devtools.platform import Platform
+from parley_devtools.platform import LOOPBACK_HOSTS, Options, Platform
+from parley_devtools.processes import Child, wait_all_ready
 from parley_devtools.receiver import Receiver
 from parley_devtools.waiting import eventually
 
-LATENCY_SECONDS = {500: 8.0, 2000: 5.0}
+LATENCY_SECONDS = {500: 8.0, 1000: 6.0, 2000: 5.0}
 BURST = 20_000
 PATCHES = 60
-BUDGET_S = 150.0  # a hard stop; the suite takes ~50 s
+BUDGET_S = 180.0  # a hard stop; the suite takes ~60 s
+
+
+def bench_options() -> Options:
+    """Every service with its defaults: only loopback listeners and non-binding routes set."""
+    return Options(routes=ROUTES, settings=dict(LOOPBACK_HOSTS))
 
 
 class RssSampler:
@@ -96,9 +108,14 @@ async def latency(
     return percentile(values, 50), percentile(values, 99), load.ids
 
 
-async def burst(p: Platform, receiver: Receiver, key: str) -> tuple[LoadResult, float]:
-    """`BURST` messages as fast as they go; (the load, accepted messages end to end per second)."""
-    load = await run_client(p.routing, key, BURST, rate=0, connections=64, budget_s=40)
+async def burst(receiver: Receiver, key: str, bases: list[str]) -> tuple[LoadResult, float]:
+    """`BURST` messages as fast as they go, split over the routing-svc listeners `bases`; (the
+    load, accepted messages end to end per second)."""
+    share, connections = BURST // len(bases), 64 // len(bases)
+    loads = await asyncio.gather(
+        *(run_client(b, key, share, rate=0, connections=connections, budget_s=40) for b in bases)
+    )
+    load = LoadResult([a for one in loads for a in one.accepted])
     await wait_finals(receiver, load, 30)
     done = [receiver.finals[m] for m in load.ids if m in receiver.finals]
     if not done:
@@ -148,7 +165,7 @@ async def measure(p: Platform, receiver: Receiver) -> dict[str, float]:
         accepted |= ids
         results[f"p50_ms_at_{rate}"] = round(p50, 2)
         results[f"p99_ms_at_{rate}"] = round(p99, 2)
-    load, per_s = await burst(p, receiver, key)
+    load, per_s = await burst(receiver, key, [p.routing])
     accepted |= load.ids
     results["e2e_msgs_per_s"] = round(per_s, 1)
     results["e2e_accepted"] = float(len(load.ids))
@@ -163,9 +180,36 @@ async def measure(p: Platform, receiver: Receiver) -> dict[str, float]:
     return results
 
 
+async def replica(p: Platform, name: str) -> Child:
+    """One more process of service `name`, as the platform runs the first, once ready."""
+    (spec,) = [s for s in p.specs if s.name == name]
+    child = p.spawn(spec.name, spec.command, port_env=spec.port_env, label=f"{name}-2")
+    await wait_all_ready([child])
+    return child
+
+
+async def replicated() -> dict[str, float]:
+    """The burst on two routing-svc and two webhook-svc processes, counted by id."""
+    async with running(bench_options()) as (p, receiver):
+        second = await replica(p, "routing-svc")
+        await replica(p, "webhook-svc")
+        account_id, key = await webhook_account(p, receiver)
+        accepted = {await first_send(p.routing, key), await first_send(second.base, key)}
+        load, per_s = await burst(receiver, key, [p.routing, second.base])
+        accepted |= load.ids
+        view = await settle_account(p, account_id, accepted, receiver, budget_s=30)
+        row = row_for("e2e_2x2", accepted, view, receiver, [])
+    return {
+        "e2e_msgs_per_s_2x2": round(per_s, 1),
+        "e2e_lost_2x2": float(row.lost),
+        "e2e_duplicates_2x2": float(row.duplicates),
+    }
+
+
 async def run() -> dict[str, float]:
-    """Start the platform, measure, stop everything; a flat dict of figures."""
-    async with running(options()) as (p, receiver):
+    """Start the platform, measure, stop everything; then the replicated run; a flat dict of
+    figures."""
+    async with running(bench_options()) as (p, receiver):
         sampler = RssSampler(p)
         sampler.start()
         try:
@@ -175,6 +219,7 @@ async def run() -> dict[str, float]:
     for name, peak in sampler.peak.items():
         results[f"rss_mb_{name.replace('-', '_')}"] = round(peak, 1)
     results["max_rss_mb"] = round(max(sampler.peak.values(), default=0.0), 1)
+    results.update(await asyncio.wait_for(replicated(), BUDGET_S))
     return results
 
 

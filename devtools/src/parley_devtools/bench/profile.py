@@ -21,8 +21,7 @@ from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 
-from parley_devtools.bench.e2e import wait_finals
-from parley_devtools.chaos.options import options
+from parley_devtools.bench.e2e import bench_options, wait_finals
 from parley_devtools.chaos.scenarios import first_send, running, webhook_account
 from parley_devtools.load import run_client
 from parley_devtools.platform import Platform
@@ -71,7 +70,7 @@ async def profile(
     process while the load runs, and the CPU time each spent per message until every message's
     final event reached the receiver (a figure a busy machine changes far less than a rate)."""
     recorders: list[subprocess.Popen[bytes]] = []
-    async with running(options()) as (p, receiver):
+    async with running(bench_options()) as (p, receiver):
         try:
             _, key = await webhook_account(p, receiver)
             await first_send(p.routing, key)

@@ -9,7 +9,9 @@
   in the same run (see `ceilings`).
 
 Every phase gets a fresh embedded nats-server. Workers are real `webhook-svc worker`
-processes; the receiver and the publisher run in this process.
+processes (one by default, `python -m parley_devtools.bench.webhook_throughput N` for N: one
+worker is one pull consumer, as the pull+ack ceiling it is compared with); the receiver and
+the publisher run in this process.
 """
 
 from __future__ import annotations
@@ -216,7 +218,7 @@ async def latency(batched: bool, workers: int, rate: int = LATENCY_RATE) -> floa
         return percentile(delays, 99) if delays else float("nan")
 
 
-async def run(workers: int = 2) -> dict[str, float]:
+async def run(workers: int = 1) -> dict[str, float]:
     """Every webhook figure and the two ceilings beside them, as a flat dict."""
     batched, rss_batched, lost_batched = await throughput(True, BATCHED_EVENTS, workers)
     unbatched, rss_unbatched, lost_unbatched = await throughput(False, UNBATCHED_EVENTS, workers)
@@ -234,6 +236,6 @@ async def run(workers: int = 2) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 1
     for key, value in asyncio.run(run(count)).items():
         print(f"{key:<40} {value:,.2f}")
