@@ -38,13 +38,17 @@ function groupPicker(form) {
     toggle.setAttribute('aria-expanded', String(isOpen));
     note.textContent = text;
   };
+  let loads = 0;  // only the latest load fills the list: an older answer arriving later
+  // would add its groups again and reset a choice made meanwhile
   const load = async (id, chosen = '') => {
+    const mine = ++loads;
     enterpriseId = id;
     const prompt = id ? 'Choose a business group' : 'Choose an enterprise first';
     replace(select, h('option', {value: ''}, prompt));
     open(false);
     if (!id) return;
     const {items} = await api('GET', `/v1/business-groups${query({enterprise_id: id})}`);
+    if (mine !== loads) return;
     append(select, items.map((g) => h('option', {value: g.id}, g.name)));
     select.value = chosen;
     toggle.hidden = items.length === 0;
