@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from parley_runtime import tracing
-from parley_shared.logging import configure_logging
+from parley_runtime.cli import load_settings
 
 COMMANDS = {"all": ("worker", "api"), "worker": ("worker",), "api": ("api",)}
 
@@ -22,8 +22,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from webhook_svc.settings import Settings
 
-    settings = Settings()
-    configure_logging("webhook-svc", settings.log_level, settings.log_json)
+    settings = load_settings(Settings, "webhook-svc")  # logging set up, renamed settings warned
     tracing.configure("webhook-svc")
 
     from aiohttp import web
