@@ -25,27 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings(Settings, "webhook-svc")  # logging set up, renamed settings warned
     tracing.configure("webhook-svc")
 
-    from aiohttp import web
+    from parley_runtime.http import serve
 
     from webhook_svc.bootstrap import create_app
 
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    try:
-        web.run_app(
-            create_app(settings, COMMANDS[args.command]),
-            host=settings.http_host,
-            port=settings.http_port,
-            access_log=None,
-            print=None,
-            handle_signals=True,
-        )
-    finally:
-        tracing.shutdown()  # the spans still queued go out
+    serve(create_app(settings, COMMANDS[args.command]), settings.http_host, settings.http_port)
     return 0
 
 
