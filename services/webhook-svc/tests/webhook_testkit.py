@@ -66,8 +66,8 @@ def make_settings(nats_url: str, master_key: str, **overrides: Any) -> Settings:
         "allow_private_targets": True,
         "retry_schedule": "0.2,0.4,0.6",
         "batch_linger_ms": 20,
-        "ack_wait_s": 3.0,
-        "shutdown_grace_s": 1.0,
+        "ack_wait_seconds": 3.0,
+        "shutdown_grace_seconds": 1.0,
     }
     values.update(overrides)
     return Settings(**values)
@@ -360,7 +360,7 @@ def worker_process(
         "PARLEY_MASTER_KEY": master_key,
         "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
         "WEBHOOK_RETRY_SCHEDULE": "0.2,0.4,0.6",
-        "WEBHOOK_ACK_WAIT_S": "2",
+        "WEBHOOK_ACK_WAIT_SECONDS": "2",
         "WEBHOOK_BATCH_LINGER_MS": "20",
         "WEBHOOK_LOG_LEVEL": "WARNING",
         **env,

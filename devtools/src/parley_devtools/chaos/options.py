@@ -33,7 +33,7 @@ def options(
             "ACCOUNT_LOG_LEVEL": "WARNING",
             "ROUTING_ACK_WAIT_SECONDS": "5",
             "ROUTING_LOG_LEVEL": "WARNING",
-            "WEBHOOK_ACK_WAIT_S": "5",
+            "WEBHOOK_ACK_WAIT_SECONDS": "5",
             "WEBHOOK_RETRY_SCHEDULE": retry_schedule,
             "WEBHOOK_LOG_LEVEL": "WARNING",
             **(settings or {}),

@@ -34,7 +34,7 @@ from routing_svc.errors import (
     IpNotAllowed,
     MalformedRequest,
     OutsidePromotionalWindow,
-    RoutingError,
+    RoutingSvcError,
     TransientError,
     Unauthorized,
     ValidationFailed,
@@ -64,7 +64,7 @@ def well_formed(key: str) -> bool:
     return API_KEY_SHAPE.fullmatch(key) is not None
 
 
-def refused(exc: PolicyRefusal) -> RoutingError:
+def refused(exc: PolicyRefusal) -> RoutingSvcError:
     """The problem a policy refusal is answered with."""
     if exc.code == "validation_error":
         return ValidationFailed.at(exc.loc or [], exc.detail)

@@ -272,7 +272,7 @@ async def start(
         default_dr_ttl_s=settings.default_dr_ttl_seconds,
         templates=templates,
         links=links,
-        limits=RateLimits(settings.account_send_rate_per_s, settings.account_send_burst),
+        limits=RateLimits(settings.account_send_rate_per_second, settings.account_send_burst),
         promotional_accepting=settings.promotional_accepting,
         senders=senders,
     )

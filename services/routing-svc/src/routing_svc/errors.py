@@ -1,6 +1,6 @@
 """routing-svc errors. Each one the API answers maps to one RFC 9457 problem.
 
-RoutingError
+RoutingSvcError
 ├── PermanentError              the request cannot succeed as it is (4xx)
 │   ├── MalformedRequest        400 malformed_request: the body is not JSON
 │   ├── DecryptionFailed        400 decryption_failed: not an envelope the account can open
@@ -32,11 +32,11 @@ from typing import Any
 from parley_shared.problems import ProblemError
 
 
-class RoutingError(ProblemError):
+class RoutingSvcError(ProblemError):
     """Base of every error routing-svc raises on purpose."""
 
 
-class PermanentError(RoutingError):
+class PermanentError(RoutingSvcError):
     """The request cannot succeed as it is; the client must change it."""
 
     status = 400
@@ -199,7 +199,7 @@ REFUSALS: dict[str, type[Refused]] = {
 }
 
 
-class TransientError(RoutingError):
+class TransientError(RoutingSvcError):
     """A dependency (NATS, the account view) is unavailable; the same request may succeed later."""
 
     status = 503
@@ -219,12 +219,12 @@ class Overloaded(TransientError):
         self.headers["Retry-After"] = str(max(1, int(retry_after_s + 0.999)))
 
 
-class Undecodable(RoutingError):
+class Undecodable(RoutingSvcError):
     """A stream message that cannot be read or lacks its fields: no delivery will ever make it
     readable, so its consumer terminates it (logged once, counted) instead of looping on it."""
 
 
-class StaleState(RoutingError):
+class StaleState(RoutingSvcError):
     """A message-log write lost a compare-and-set race; the caller reloads and applies again.
 
     It exists so that two handlers (two replicas, or a report and a timer) never both move one
@@ -235,7 +235,7 @@ class StaleState(RoutingError):
 def problem_types() -> list[str]:
     """Every problem `type` the API answers with (for the OpenAPI document)."""
     found: list[str] = []
-    pending: list[type[RoutingError]] = [RoutingError]
+    pending: list[type[RoutingSvcError]] = [RoutingSvcError]
     while pending:
         cls = pending.pop(0)
         if cls not in (StaleState, Undecodable) and cls.type not in found:

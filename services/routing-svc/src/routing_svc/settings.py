@@ -6,6 +6,7 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
+from parley_runtime.settings import renamed
 from parley_shared.streams import retention_overrides
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,7 +24,8 @@ DEFAULT_SENDERS = {
 class Settings(BaseSettings):
     """Every setting of routing-svc (see the service README for each)."""
 
-    model_config = SettingsConfigDict(env_prefix="ROUTING_", extra="ignore")
+    # populate_by_name: code and tests pass fields by name; the environment uses the aliases
+    model_config = SettingsConfigDict(env_prefix="ROUTING_", extra="ignore", populate_by_name=True)
 
     http_host: str = "0.0.0.0"  # noqa: S104 - a service listens on every interface by default
     http_port: int = Field(default=8081, ge=1, le=65535)
@@ -62,7 +64,12 @@ class Settings(BaseSettings):
     ack_wait_seconds: float = Field(default=60.0, ge=1)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_deliver: int = Field(default=20, ge=2, le=1000)
-    account_send_rate_per_s: float = Field(default=10_000.0, ge=0)
+    account_send_rate_per_second: float = renamed(
+        "ROUTING_ACCOUNT_SEND_RATE_PER_SECOND",
+        "ROUTING_ACCOUNT_SEND_RATE_PER_S",
+        default=10_000.0,
+        ge=0,
+    )
     account_send_burst: float = Field(default=20_000.0, ge=1)
     max_http_in_flight: int = Field(default=4096, ge=1)
     max_nats_in_flight: int = Field(default=4096, ge=1)

@@ -19,7 +19,7 @@ from routing_testkit import Routing
 @pytest.fixture
 def limited(routing_settings: dict[str, Any]) -> None:
     """Two sends a second per account, with a burst of two."""
-    routing_settings["account_send_rate_per_s"] = 2
+    routing_settings["account_send_rate_per_second"] = 2
     routing_settings["account_send_burst"] = 2
 
 

@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from parley_runtime import tracing
-from parley_shared.logging import configure_logging
+from parley_runtime.cli import load_settings
 
 COMMANDS = {"all": ("worker", "api"), "worker": ("worker",), "api": ("api",)}
 
@@ -22,31 +22,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from webhook_svc.settings import Settings
 
-    settings = Settings()
-    configure_logging("webhook-svc", settings.log_level, settings.log_json)
+    settings = load_settings(Settings, "webhook-svc")  # logging set up, renamed settings warned
     tracing.configure("webhook-svc")
 
-    from aiohttp import web
+    from parley_runtime.http import serve
 
     from webhook_svc.bootstrap import create_app
 
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    try:
-        web.run_app(
-            create_app(settings, COMMANDS[args.command]),
-            host=settings.http_host,
-            port=settings.http_port,
-            access_log=None,
-            print=None,
-            handle_signals=True,
-        )
-    finally:
-        tracing.shutdown()  # the spans still queued go out
+    serve(create_app(settings, COMMANDS[args.command]), settings.http_host, settings.http_port)
     return 0
 
 

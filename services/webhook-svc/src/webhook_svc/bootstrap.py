@@ -25,8 +25,8 @@ from parley_shared import subjects
 from parley_shared.sealing import MasterKey
 from parley_shared.streams import ensure_streams
 
-from webhook_svc.adapters.account_view import AccountView
 from webhook_svc.adapters.codec import BodySeal, decode_delivery
+from webhook_svc.adapters.directory import Directory
 from webhook_svc.adapters.disabled import DisabledWebhooks
 from webhook_svc.adapters.http_api import build_app
 from webhook_svc.adapters.http_sender import HttpSender
@@ -66,7 +66,7 @@ class Service:
         self.roles = frozenset(roles)
         self.master_key = master_key(settings)
         self.nc: Any = None
-        self.view = AccountView(self.master_key)
+        self.view = Directory(self.master_key)
         self.disabled = DisabledWebhooks()
         self.sources: list[PullSource] = []
         self.intake: Intake | None = None
@@ -121,7 +121,7 @@ class Service:
             self._build_worker(retries, dead_letters, attempt_log, poison, seal)
             await self.view.start(js)
             await self.disabled.start(js)
-            self.purge = AccountPurge(self.nc, self.settings.ack_wait_s)
+            self.purge = AccountPurge(self.nc, self.settings.ack_wait_seconds)
             await self.purge.start()
             self._starter = asyncio.get_running_loop().create_task(self._start_consuming())
         log.info("webhook_svc_started", roles=sorted(self.roles), port=self.settings.http_port)
@@ -143,14 +143,14 @@ class Service:
         self.sender = TargetSender(
             HttpSender(
                 allow_private=s.allow_private_targets,
-                connect_timeout_s=s.connect_timeout_s,
-                total_timeout_s=s.total_timeout_s,
+                connect_timeout_seconds=s.connect_timeout_seconds,
+                total_timeout_seconds=s.total_timeout_seconds,
                 pool_size=s.http_pool_size,
             ),
             NatsSender(
                 allow_private=s.allow_private_targets,
-                timeout_s=s.connect_timeout_s,
-                idle_s=s.nats_idle_s,
+                timeout_s=s.connect_timeout_seconds,
+                idle_s=s.nats_idle_seconds,
                 max_size=s.nats_pool_size,
             ),
         )
@@ -160,7 +160,7 @@ class Service:
             attempt_log=attempt_log,
             disabled=self.disabled,
             schedule=s.retry_delays,
-            defer_s=s.defer_s,
+            defer_seconds=s.defer_seconds,
         )
         self.dispatcher = Dispatcher(
             self.view,
@@ -169,7 +169,7 @@ class Service:
             settler,
             concurrency=s.endpoint_concurrency,
             max_pending=s.endpoint_max_pending,
-            slow_s=s.endpoint_slow_s,
+            slow_s=s.endpoint_slow_seconds,
         )
         status = self._source(subjects.STREAM_STATUS, subjects.DURABLE_WEBHOOK_STATUS, poison)
         inbound = self._source(subjects.STREAM_INBOUND, subjects.DURABLE_WEBHOOK_INBOUND, poison)
@@ -179,7 +179,7 @@ class Service:
                 durable,
                 poison,
                 filter_subject=subject,
-                inflight=s.promotional_max_inflight if lane == subjects.PROMOTIONAL else None,
+                inflight=s.promotional_max_in_flight if lane == subjects.PROMOTIONAL else None,
             )
             for lane, (subject, durable) in subjects.WEBHOOK_RETRY_LANES.items()
         ]
@@ -191,9 +191,9 @@ class Service:
             {STATUS: status, USER_INITIATED: inbound},
             linger_s=s.batch_linger_ms / 1000,
             eager=s.batch_eager,
-            park_limit=max(1, s.max_inflight // 2),
+            park_limit=max(1, s.max_in_flight // 2),
             park_per_account=s.park_max_per_account,
-            park_max_s=s.park_max_s,
+            park_max_seconds=s.park_max_seconds,
             backlog=s.priority_backlog,
         )
         self.view.listener = self._account_changed
@@ -245,14 +245,14 @@ class Service:
             durable=durable,
             filter_subject=filter_subject or filters[stream],
             handler=handle,
-            max_inflight=inflight or s.max_inflight,
+            max_in_flight=inflight or s.max_in_flight,
             batch=s.fetch_batch,
-            ack_wait_s=s.ack_wait_s,
+            ack_wait_seconds=s.ack_wait_seconds,
             max_ack_pending=s.max_ack_pending,
             poison=poison,
             max_deliver=s.max_deliver,
-            redelivery_delay_s=s.redelivery_delay_s,
-            redelivery_delay_max_s=s.redelivery_delay_max_s,
+            redelivery_delay_seconds=s.redelivery_delay_seconds,
+            redelivery_delay_max_seconds=s.redelivery_delay_max_seconds,
         )
 
     async def _start_consuming(self) -> None:
@@ -283,7 +283,7 @@ class Service:
         if self.intake is not None:
             await self.intake.close()
         if self.dispatcher is not None:
-            await self.dispatcher.close(self.settings.shutdown_grace_s)
+            await self.dispatcher.close(self.settings.shutdown_grace_seconds)
         for source in self.sources:
             await source.close()
         if self.broker is not None:

@@ -86,7 +86,7 @@ class Intake:
         park_limit: int,
         eager: bool = True,
         park_per_account: int = 1_000,
-        park_max_s: float = 300.0,
+        park_max_seconds: float = 300.0,
         backlog: int = 0,
     ) -> None:
         """`sources` maps a webhook kind to the consumer its events come from."""
@@ -98,7 +98,7 @@ class Intake:
         self._backlog = backlog
         self._eager = eager
         self._parking: Parking[_Event] = Parking(
-            per_account=park_per_account, total=park_limit, max_s=park_max_s
+            per_account=park_per_account, total=park_limit, max_s=park_max_seconds
         )
         self._batcher: Batcher[str] = Batcher()
         self._hooks: dict[BatchKey, Webhook] = {}
@@ -120,7 +120,7 @@ class Intake:
         return len(self._parking)
 
     def start(self) -> None:
-        """Start ending waits that last longer than `park_max_s`."""
+        """Start ending waits that last longer than `park_max_seconds`."""
         if self._sweeper is None:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_loop())
 
@@ -289,7 +289,7 @@ class Intake:
             await self._route(e)
 
     async def sweep(self, at: float | None = None) -> None:
-        """Dead-letter the events that waited `park_max_s` for their account's config."""
+        """Dead-letter the events that waited `park_max_seconds` for their account's config."""
         now = asyncio.get_running_loop().time() if at is None else at
         expired = self._parking.expired(now)
         if not expired:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from parley_runtime.settings import renamed
 from parley_shared.streams import retention_overrides
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -10,9 +11,14 @@ from webhook_svc.domain.retry import parse_schedule
 
 
 class Settings(BaseSettings):
-    """Every setting of webhook-svc (see the service README for each)."""
+    """Every setting of webhook-svc (docs/operations.md describes each).
 
-    model_config = SettingsConfigDict(env_prefix="WEBHOOK_", extra="ignore")
+    Renamed in this release to the house scheme (`_SECONDS`, `MAX_IN_FLIGHT`); the old names
+    (`WEBHOOK_ACK_WAIT_S`, `WEBHOOK_MAX_INFLIGHT`, ...) still work until the next one, with a
+    `setting_renamed` warning at start (`parley_runtime.settings`)."""
+
+    # populate_by_name: code and tests pass fields by name; the environment uses the aliases
+    model_config = SettingsConfigDict(env_prefix="WEBHOOK_", extra="ignore", populate_by_name=True)
 
     http_host: str = "0.0.0.0"  # noqa: S104 - a service listens on every interface by default
     http_port: int = Field(default=8082, ge=0, le=65535)
@@ -36,25 +42,51 @@ class Settings(BaseSettings):
     batch_linger_ms: int = Field(default=50, ge=0, le=1000)
     batch_eager: bool = True
     fetch_batch: int = Field(default=500, ge=1, le=10_000)
-    max_inflight: int = Field(default=10_000, ge=1)
-    promotional_max_inflight: int = Field(default=1_000, ge=1)
+    max_in_flight: int = renamed(
+        "WEBHOOK_MAX_IN_FLIGHT", "WEBHOOK_MAX_INFLIGHT", default=10_000, ge=1
+    )
+    promotional_max_in_flight: int = renamed(
+        "WEBHOOK_PROMOTIONAL_MAX_IN_FLIGHT", "WEBHOOK_PROMOTIONAL_MAX_INFLIGHT", default=1_000, ge=1
+    )
     priority_backlog: int = Field(default=1_000, ge=0)
     max_ack_pending: int = Field(default=20_000, ge=1)
-    ack_wait_s: float = Field(default=30.0, ge=1.0)
+    ack_wait_seconds: float = renamed(
+        "WEBHOOK_ACK_WAIT_SECONDS", "WEBHOOK_ACK_WAIT_S", default=30.0, ge=1.0
+    )
     endpoint_concurrency: int = Field(default=16, ge=1, le=1000)
     endpoint_max_pending: int = Field(default=1_000, ge=1)
-    endpoint_slow_s: float = Field(default=2.0, gt=0)
-    defer_s: float = Field(default=2.0, gt=0)
-    connect_timeout_s: float = Field(default=5.0, gt=0)
-    total_timeout_s: float = Field(default=15.0, gt=0)
+    endpoint_slow_seconds: float = renamed(
+        "WEBHOOK_ENDPOINT_SLOW_SECONDS", "WEBHOOK_ENDPOINT_SLOW_S", default=2.0, gt=0
+    )
+    defer_seconds: float = renamed("WEBHOOK_DEFER_SECONDS", "WEBHOOK_DEFER_S", default=2.0, gt=0)
+    connect_timeout_seconds: float = renamed(
+        "WEBHOOK_CONNECT_TIMEOUT_SECONDS", "WEBHOOK_CONNECT_TIMEOUT_S", default=5.0, gt=0
+    )
+    total_timeout_seconds: float = renamed(
+        "WEBHOOK_TOTAL_TIMEOUT_SECONDS", "WEBHOOK_TOTAL_TIMEOUT_S", default=15.0, gt=0
+    )
     http_pool_size: int = Field(default=512, ge=1)
-    shutdown_grace_s: float = Field(default=5.0, ge=0)
+    shutdown_grace_seconds: float = renamed(
+        "WEBHOOK_SHUTDOWN_GRACE_SECONDS", "WEBHOOK_SHUTDOWN_GRACE_S", default=5.0, ge=0
+    )
     max_deliver: int = Field(default=20, ge=1, le=1000)
-    redelivery_delay_s: float = Field(default=1.0, gt=0)
-    redelivery_delay_max_s: float = Field(default=60.0, gt=0, le=3600)
+    redelivery_delay_seconds: float = renamed(
+        "WEBHOOK_REDELIVERY_DELAY_SECONDS", "WEBHOOK_REDELIVERY_DELAY_S", default=1.0, gt=0
+    )
+    redelivery_delay_max_seconds: float = renamed(
+        "WEBHOOK_REDELIVERY_DELAY_MAX_SECONDS",
+        "WEBHOOK_REDELIVERY_DELAY_MAX_S",
+        default=60.0,
+        gt=0,
+        le=3600,
+    )
     park_max_per_account: int = Field(default=1_000, ge=1)
-    park_max_s: float = Field(default=300.0, gt=0)
-    nats_idle_s: float = Field(default=300.0, gt=0)
+    park_max_seconds: float = renamed(
+        "WEBHOOK_PARK_MAX_SECONDS", "WEBHOOK_PARK_MAX_S", default=300.0, gt=0
+    )
+    nats_idle_seconds: float = renamed(
+        "WEBHOOK_NATS_IDLE_SECONDS", "WEBHOOK_NATS_IDLE_S", default=300.0, gt=0
+    )
     nats_pool_size: int = Field(default=256, ge=1)
     log_level: str = "INFO"
     log_json: bool | None = None
@@ -73,9 +105,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _redelivery(self) -> Settings:
-        if self.redelivery_delay_max_s < self.redelivery_delay_s:
+        if self.redelivery_delay_max_seconds < self.redelivery_delay_seconds:
             raise ValueError(
-                "WEBHOOK_REDELIVERY_DELAY_MAX_S must be at least WEBHOOK_REDELIVERY_DELAY_S"
+                "WEBHOOK_REDELIVERY_DELAY_MAX_SECONDS must be at least "
+                "WEBHOOK_REDELIVERY_DELAY_SECONDS"
             )
         return self
 

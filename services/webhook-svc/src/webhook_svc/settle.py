@@ -61,7 +61,7 @@ class Settler:
         attempt_log: AttemptLog,
         disabled: DisabledHooks,
         schedule: tuple[float, ...],
-        defer_s: float,
+        defer_seconds: float,
         rng: random.Random | None = None,
     ) -> None:
         """Wire the stores; `schedule` is WEBHOOK_RETRY_SCHEDULE in seconds."""
@@ -70,7 +70,7 @@ class Settler:
         self._log = attempt_log
         self._disabled = disabled
         self._schedule = schedule
-        self._defer_s = defer_s
+        self._defer_s = defer_seconds
         self._rng = rng
 
     async def settle(
@@ -223,8 +223,8 @@ class Settler:
 
     async def defer(self, job: Job, delay_s: float | None = None) -> None:
         """Hand a batch to WEBHOOK_RETRY unattempted: its endpoint's queue is full (due after
-        about `WEBHOOK_DEFER_S`), or it is promotional and a backlog waits (`delay_s` 0: due at
-        once, in the promotional lane)."""
+        about `WEBHOOK_DEFER_SECONDS`), or it is promotional and a backlog waits (`delay_s` 0:
+        due at once, in the promotional lane)."""
         delay = jittered(self._defer_s, self._rng) if delay_s is None else delay_s
         try:
             await self._retries.schedule(job.delivery, delay)

@@ -45,7 +45,7 @@ async def test_waiting_event_survives_ack_wait(
     js: Any, master: Any, receiver: Receiver, start_service: Any
 ) -> None:
     """A waiting event is kept alive past ack_wait and delivered once, not redelivered."""
-    service = await start_service(ack_wait_s=1.0)
+    service = await start_service(ack_wait_seconds=1.0)
     account = Account(master, status_webhook=status_hook(receiver.url("/k")))
     event = status_event(account.account_id)
     await publish_events(js, [event])

@@ -28,7 +28,10 @@ async def test_hanging_receiver_does_not_slow_other_accounts(
     receiver.script("/hang", ["hang"] * 1000)
     deferred_before = _deferred()
     service = await start_service(
-        endpoint_concurrency=4, endpoint_max_pending=20, endpoint_slow_s=0.2, defer_s=30.0
+        endpoint_concurrency=4,
+        endpoint_max_pending=20,
+        endpoint_slow_seconds=0.2,
+        defer_seconds=30.0,
     )
     await publish_events(js, [status_event(stuck.account_id) for _ in range(4)])
     await eventually(lambda: len(receiver.on("/hang")) == 4, 5, "stuck endpoint saturated")

@@ -20,7 +20,7 @@ async def test_stop_gives_back_lingering_batches_for_another_worker(
     account = Account(master, status_webhook=hook)
     await account.publish(js)
     settings = make_settings(
-        nats_url, master_key_b64, batch_linger_ms=1000, batch_eager=False, ack_wait_s=60.0
+        nats_url, master_key_b64, batch_linger_ms=1000, batch_eager=False, ack_wait_seconds=60.0
     )
     app = create_app(settings, ("worker",))
     server = TestServer(app, host="127.0.0.1")
@@ -32,7 +32,7 @@ async def test_stop_gives_back_lingering_batches_for_another_worker(
     await eventually(lambda: service.sources[0].held == 7, 5, "events held in a lingering batch")
     await server.close()
     assert receiver.on("/l") == []
-    settings = make_settings(nats_url, master_key_b64, batch_linger_ms=20, ack_wait_s=60.0)
+    settings = make_settings(nats_url, master_key_b64, batch_linger_ms=20, ack_wait_seconds=60.0)
     app = create_app(settings, ("worker",))
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()

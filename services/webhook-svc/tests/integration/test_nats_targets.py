@@ -239,11 +239,11 @@ async def _ours(monitor: int) -> list[int]:
 async def test_idle_nats_target_connections_are_closed(
     *, js: Any, master: Any, monitored_target: tuple[NatsServer, int], start_service: Any
 ) -> None:
-    """A pooled connection to a NATS target unused for WEBHOOK_NATS_IDLE_S is closed."""
+    """A pooled connection to a NATS target unused for WEBHOOK_NATS_IDLE_SECONDS is closed."""
     server, monitor = monitored_target
     account = Account(master, status_webhook=status_hook(_url(server, "hooks.idle")))
     await account.publish(js)
-    await start_service(nats_idle_s=0.6)
+    await start_service(nats_idle_seconds=0.6)
     await publish_events(js, [status_event(account.account_id)])
     await eventually(lambda: _connected(monitor, 1), 5, "one pooled connection")
     await eventually(lambda: _connected(monitor, 0), 5, "the idle connection closed")

@@ -29,7 +29,7 @@ STREAMS = {
     "inbound": (subjects.STREAM_INBOUND, subjects.DURABLE_WEBHOOK_INBOUND),
     "retry": (subjects.STREAM_WEBHOOK_RETRY, subjects.DURABLE_WEBHOOK_RETRY),
 }
-FAST = {"max_deliver": 3, "redelivery_delay_s": 0.1, "redelivery_delay_max_s": 0.2}
+FAST = {"max_deliver": 3, "redelivery_delay_seconds": 0.1, "redelivery_delay_max_seconds": 0.2}
 
 
 def poison_message(consumer: str, payload: str, account_id: str) -> tuple[str, bytes]:
@@ -179,7 +179,9 @@ async def test_a_full_retry_stream_refuses_writes_and_loses_no_waiting_retry(
     account = Account(master, status_webhook=status_hook(receiver.url("/r"), retries=1))
     await account.publish(js)
     receiver.script("/r", [500, 500, 500])
-    await start_service(max_deliver=50, redelivery_delay_s=0.2, redelivery_delay_max_s=0.4)
+    await start_service(
+        max_deliver=50, redelivery_delay_seconds=0.2, redelivery_delay_max_seconds=0.4
+    )
     await _limit_stream(js, subjects.STREAM_WEBHOOK_RETRY, max_msgs=5)
     waiting = [subjects.webhook_retry_at("acc_filler", f"filler{i}") for i in range(5)]
     for subject in waiting:

@@ -30,7 +30,7 @@ async def test_an_otp_event_is_not_delivered_behind_a_promotional_backlog(
     code = status_event(otp.account_id)
     await publish_events(js, [*flood, code])
     await start_service(
-        max_inflight=100, promotional_max_inflight=100, priority_backlog=50, fetch_batch=50
+        max_in_flight=100, promotional_max_in_flight=100, priority_backlog=50, fetch_batch=50
     )
     await eventually(lambda: bool(receiver.on("/otp")), 20, "the OTP event delivered")
     order = [r.path for r in receiver.requests]

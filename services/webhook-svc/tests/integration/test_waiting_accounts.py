@@ -44,7 +44,7 @@ async def test_waiting_events_are_capped_then_dead_lettered_while_others_flow(
     Once the config arrives, a replayed one is rendered and delivered, and leaves the list."""
     known = Account(master, status_webhook=status_hook(receiver.url("/k")))
     await known.publish(js)
-    service = await start_service(park_max_per_account=3, park_max_s=1.0)
+    service = await start_service(park_max_per_account=3, park_max_seconds=1.0)
     full_before = sample("parley_webhook_parked_dead_lettered_total", reason="account_full")
     late_before = sample("parley_webhook_parked_dead_lettered_total", reason="expired")
     missing = Account(master, status_webhook=status_hook(receiver.url("/m")))

@@ -69,7 +69,7 @@ async def local() -> AsyncIterator[Local]:
 @pytest.fixture
 async def sender() -> AsyncIterator[HttpSender]:
     """A sender allowed to reach loopback: 1 s total timeout, a pool of one connection."""
-    out = HttpSender(allow_private=True, total_timeout_s=1.0, pool_size=1)
+    out = HttpSender(allow_private=True, total_timeout_seconds=1.0, pool_size=1)
     yield out
     await out.close()
 

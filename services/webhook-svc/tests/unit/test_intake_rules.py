@@ -106,9 +106,9 @@ def _intake(fakes: Fakes, **caps: Any) -> Intake:
         attempt_log=fakes,
         disabled=fakes,
         schedule=(5.0,),
-        defer_s=1.0,
+        defer_seconds=1.0,
     )
-    values: dict[str, Any] = {"park_limit": 100, "park_per_account": 10, "park_max_s": 60.0}
+    values: dict[str, Any] = {"park_limit": 100, "park_per_account": 10, "park_max_seconds": 60.0}
     values.update(caps)
     sources = {"status": fakes, "user_initiated": fakes}
     return Intake(fakes, fakes, settler, sources, linger_s=0.01, **values)  # type: ignore[arg-type]
@@ -172,9 +172,9 @@ async def test_the_process_cap_gives_events_back_as_failed() -> None:
 
 
 async def test_events_waiting_too_long_are_dead_lettered_with_the_reason() -> None:
-    """A sweep after park_max_s dead-letters the waiting events, then acknowledges them."""
+    """A sweep after park_max_seconds dead-letters the waiting events, then acknowledges them."""
     fakes = Fakes()
-    intake = _intake(fakes, park_max_s=30.0)
+    intake = _intake(fakes, park_max_seconds=30.0)
     now = asyncio.get_running_loop().time()
     await intake.on_event("status", fakes, STATUS_SUBJECT + "acc_1", _event("acc_1"), "r1")
     await intake.sweep(at=now + 29.0)
@@ -272,7 +272,7 @@ async def test_a_waiting_retry_of_an_unusable_account_is_dead_lettered_not_dropp
         attempt_log=fakes,
         disabled=fakes,
         schedule=(5.0,),
-        defer_s=1.0,
+        defer_seconds=1.0,
     )
     dispatcher = Dispatcher(fakes, fakes, fakes, settler, concurrency=1, max_pending=10)  # type: ignore[arg-type]
     batch = Delivery("bat_1", "acc_1", "status", ["evt_1"], b"[]", attempt=3)

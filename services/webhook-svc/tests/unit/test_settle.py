@@ -72,7 +72,7 @@ def _settler(journal: Journal) -> Settler:
         attempt_log=journal,
         disabled=journal,
         schedule=(5.0, 300.0),
-        defer_s=1.0,
+        defer_seconds=1.0,
     )
 
 

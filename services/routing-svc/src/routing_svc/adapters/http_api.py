@@ -45,7 +45,7 @@ from routing_svc.errors import (
     Overloaded,
     PayloadTooLarge,
     PermanentError,
-    RoutingError,
+    RoutingSvcError,
     TransientError,
     ValidationFailed,
 )
@@ -68,7 +68,7 @@ def _translate(exc: Exception) -> ProblemError | None:
 
 
 ERRORS = ErrorKinds(
-    base=RoutingError,
+    base=RoutingSvcError,
     permanent=PermanentError,
     not_found=NotFound,
     method_not_allowed=MethodNotAllowed,

@@ -32,7 +32,7 @@ from routing_svc.access import Gate, refused, validated
 from routing_svc.domain.accounts import AccountView
 from routing_svc.domain.policy import PolicyRefusal
 from routing_svc.domain.requests import MessageIn
-from routing_svc.errors import Overloaded, RoutingError, TransientError, Unauthorized
+from routing_svc.errors import Overloaded, RoutingSvcError, TransientError, Unauthorized
 from routing_svc.metrics import ACCEPTED, OVERLOADED, REFUSED, inc
 from routing_svc.submissions import Submissions
 
@@ -66,15 +66,15 @@ def header(headers: dict[str, str] | None, name: str) -> str | None:
     return next((value for key, value in headers.items() if key.lower() == wanted), None)
 
 
-def error_for(exc: Exception) -> RoutingError:
+def error_for(exc: Exception) -> RoutingSvcError:
     """The problem an exception is answered with."""
-    if isinstance(exc, RoutingError):
+    if isinstance(exc, RoutingSvcError):
         return exc
     if isinstance(exc, OSError | TimeoutError | NatsError):
         log.warning("dependency_unavailable", error=type(exc).__name__)
         return TransientError("a dependency is unavailable; retry later")
     log.error("nats_send_failed", error=type(exc).__name__, exc_info=exc)
-    return RoutingError("an unexpected error occurred")
+    return RoutingSvcError("an unexpected error occurred")
 
 
 # nats-py, not FastStream, on this hot path: measured on a request/reply responder in a queue

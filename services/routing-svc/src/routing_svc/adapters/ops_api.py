@@ -56,7 +56,7 @@ from routing_svc.domain.lifecycle import EventSpec, Message
 from routing_svc.errors import (
     MalformedRequest,
     NotFound,
-    RoutingError,
+    RoutingSvcError,
     TransientError,
     ValidationFailed,
 )
@@ -223,7 +223,7 @@ def _request(data: bytes) -> dict[str, Any]:
     return request
 
 
-def _invalid(loc: str, msg: str) -> RoutingError:
+def _invalid(loc: str, msg: str) -> RoutingSvcError:
     return ValidationFailed.at([loc], msg)
 
 
@@ -304,7 +304,7 @@ class OpsApi:
         failure = None
         try:
             return await operation(_request(data))
-        except RoutingError as exc:
+        except RoutingSvcError as exc:
             return exc.problem()
         except Exception as exc:  # noqa: BLE001 - every request is answered, none crashes
             failure = type(exc).__name__

@@ -98,8 +98,8 @@ class HttpSender:
         self,
         *,
         allow_private: bool,
-        connect_timeout_s: float = 5.0,
-        total_timeout_s: float = 15.0,
+        connect_timeout_seconds: float = 5.0,
+        total_timeout_seconds: float = 15.0,
         pool_size: int = 512,
         resolver: AbstractResolver | None = None,
     ) -> None:
@@ -107,9 +107,9 @@ class HttpSender:
         self._allow_private = allow_private
         # No `total` / `connect`: in aiohttp both include the wait for a pooled connection.
         self._timeout = aiohttp.ClientTimeout(
-            total=None, connect=None, sock_read=None, sock_connect=connect_timeout_s
+            total=None, connect=None, sock_read=None, sock_connect=connect_timeout_seconds
         )
-        self._total_s = total_timeout_s
+        self._total_s = total_timeout_seconds
         self._pool_size = pool_size
         self._resolver = resolver
         self._session: aiohttp.ClientSession | None = None

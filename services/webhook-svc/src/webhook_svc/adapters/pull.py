@@ -5,7 +5,7 @@ outstanding on one wildcard inbox instead and hands each message to a callback a
 Messages arrive under their own subject, so each is charged to the oldest open request (the
 server fills pull requests in order); a request's end status (404/408/409) arrives on its
 own reply subject `<inbox>.<n>` and closes exactly that request. It never asks for more
-than `max_inflight` messages minus those it already holds, so a process holds a bounded
+than `max_in_flight` messages minus those it already holds, so a process holds a bounded
 number of unacknowledged messages however fast they come.
 
 It is the `Source` of the messages it hands out: `ack`, `nak` (optionally delayed), `fail`
@@ -98,14 +98,14 @@ class PullSource:
         durable: str,
         filter_subject: str,
         handler: Handler,
-        max_inflight: int,
+        max_in_flight: int,
         batch: int,
-        ack_wait_s: float,
+        ack_wait_seconds: float,
         max_ack_pending: int,
         poison: PoisonStore,
         max_deliver: int = 20,
-        redelivery_delay_s: float = 1.0,
-        redelivery_delay_max_s: float = 60.0,
+        redelivery_delay_seconds: float = 1.0,
+        redelivery_delay_max_seconds: float = 60.0,
     ) -> None:
         """Describe the consumer; nothing happens until `start`."""
         self.name = durable
@@ -113,14 +113,14 @@ class PullSource:
         self._stream = stream
         self._filter = filter_subject
         self._handler = handler
-        self._max_inflight = max_inflight
+        self._max_inflight = max_in_flight
         self._batch = batch
-        self._ack_wait_s = ack_wait_s
+        self._ack_wait_s = ack_wait_seconds
         self._max_ack_pending = max_ack_pending
         self._poison = poison
         self._max_deliver = max_deliver
-        self._delay_s = redelivery_delay_s
-        self._delay_max_s = redelivery_delay_max_s
+        self._delay_s = redelivery_delay_seconds
+        self._delay_max_s = redelivery_delay_max_seconds
         self._burying: set[asyncio.Task[None]] = set()
         self._erase: set[str] = set()  # replies whose message is deleted once acked
         self._erasing: set[asyncio.Task[None]] = set()

@@ -49,10 +49,10 @@ def purge_targets(account_id: str) -> list[tuple[str, str]]:
 class AccountPurge:
     """Follows ACCOUNTS durably and purges each deleted account's data."""
 
-    def __init__(self, nc: Any, ack_wait_s: float = 60.0) -> None:
+    def __init__(self, nc: Any, ack_wait_seconds: float = 60.0) -> None:
         """Use this connection."""
         self._nc = nc
-        self._ack_wait_s = ack_wait_s
+        self._ack_wait_s = ack_wait_seconds
         self._task: asyncio.Task[None] | None = None
 
     async def purge(self, account_id: str) -> int:

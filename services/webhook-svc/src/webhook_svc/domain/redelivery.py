@@ -6,7 +6,7 @@ message's ack subject) instead of setting the consumer's own `max_deliver`:
 - A message that can never be handled (not JSON, or failing validation) is terminated at once.
 - Any other failure (a JetStream write not confirmed, a full stream, a crash in a handler)
   gives the message back with a delay that doubles with each delivery, from
-  `WEBHOOK_REDELIVERY_DELAY_S` up to `WEBHOOK_REDELIVERY_DELAY_MAX_S`.
+  `WEBHOOK_REDELIVERY_DELAY_SECONDS` up to `WEBHOOK_REDELIVERY_DELAY_MAX_SECONDS`.
 - A message delivered more than `WEBHOOK_MAX_DELIVER` times is not handled again: it is
   copied to WEBHOOK_POISON and only then terminated, so it is acknowledged only once it is
   durable elsewhere.

@@ -26,7 +26,7 @@ from webhook_svc.domain.webhooks import AccountHooks, webhooks_of
 CONFIG_UNREADABLE = "account config unusable: its webhooks cannot be read"
 
 
-class AccountView:
+class Directory:
     """The accounts this process knows, as webhook settings."""
 
     def __init__(self, master_key: MasterKey) -> None:
