@@ -13,7 +13,7 @@ import nats
 import pytest
 from nats.js.api import StreamConfig
 from parley_devtools.waiting import eventually
-from parley_runtime.pull import Poisoned, PullLoop, PullSettings
+from parley_runtime.pull import Durable, Poisoned, PullLoop, PullSettings
 
 STREAM, SUBJECTS, DURABLE = "PULLTEST", "pulltest.>", "pulltest-worker"
 FAST = {"redelivery_delay_s": 0.05, "redelivery_delay_max_s": 0.1}
@@ -54,9 +54,7 @@ class Harness:
 
         loop = PullLoop(
             nc or self.nc,
-            stream=STREAM,
-            durable=DURABLE,
-            filter_subject=SUBJECTS,
+            Durable(STREAM, DURABLE, SUBJECTS),
             handover=handover,
             poison=poison,
             settings=PullSettings(**settings),

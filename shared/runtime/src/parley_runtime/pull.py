@@ -3,11 +3,10 @@ hot-path loop.
 
 Pulling: rather than nats-py's `fetch` (which waits for each batch to fill or time out), pull
 requests stay open on the server (at most `batch` messages asked for, each request expiring
-after `expires_s`, idle heartbeats), all on one wildcard inbox `<inbox>.<n>`: a message is
-handed over the moment it is stored. Messages are charged to the oldest open request (the
-server fills them in order); a request's end status (404/408/409) arrives on its own reply
-subject and closes exactly that request. A watchdog gives up on requests the server went quiet
-on (a reconnect, a lost request) and re-creates a deleted consumer.
+after `expires_s`, idle heartbeats), all on one wildcard inbox (`parley_runtime.pull_requests`
+keeps their count): a message is handed over the moment it is stored. A watchdog gives up on
+requests the server went quiet on (a reconnect, a lost request) and re-creates a deleted
+consumer.
 
 Holding: never more asked for than `max_in_flight` minus the messages held minus those asked
 for, so a process holds a bounded number of unacknowledged messages however fast they come. A
@@ -37,6 +36,7 @@ import structlog
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
+from parley_runtime.pull_requests import PullRequests
 from parley_runtime.redelivery import ack_info, exhausted, redelivery_delay
 
 log = structlog.get_logger("parley_runtime.pull")
@@ -46,7 +46,6 @@ NAK = b"-NAK"
 WPI = b"+WPI"
 TERM = b"+TERM"
 POISON_WAIT_S = 5.0
-_GRACE_S = 1.0
 _BACKOFF_S = 0.5
 
 Handover = Callable[[Any], Awaitable[None]]
@@ -54,6 +53,15 @@ Handover = Callable[[Any], Awaitable[None]]
 Count = Callable[[str], None]
 """Told each outcome: `invalid` (termed), `failed` (given back after a failure), `poisoned`
 (copied, then termed), `not_stored` (the copy failed: it comes back)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Durable:
+    """A durable consumer: the stream it reads, its name, the subjects it takes."""
+
+    stream: str
+    name: str
+    filter_subject: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +109,8 @@ class PullLoop:
     def __init__(
         self,
         nc: Any,
+        durable: Durable,
         *,
-        stream: str,
-        durable: str,
-        filter_subject: str,
         handover: Handover,
         poison: Poison,
         settings: PullSettings | None = None,
@@ -113,15 +119,15 @@ class PullLoop:
     ) -> None:
         """Describe the consumer; nothing happens until `start`. `account_of(subject)` names
         the account in the poison log line (ids only)."""
-        self.name, self.stream, self.filter_subject = durable, stream, filter_subject
+        self.name, self.stream = durable.name, durable.stream
+        self.filter_subject = durable.filter_subject
         self.settings = s = settings or PullSettings()
         self._nc, self._handover, self._poison = nc, handover, poison
         self._count, self._account_of = count, account_of
         self._heartbeat = min(s.heartbeat_s, s.expires_s / 2)
-        self._next = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"
+        self._next = f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self.name}"
         self._held: dict[str, tuple[float, Any]] = {}  # reply -> (since, message)
-        self._requests: dict[str, list[float]] = {}  # token -> [remaining, deadline]
-        self._outstanding = self._seq = 0  # messages asked for; the last request's token
+        self._requests = PullRequests()
         self._inbox = ""
         self._sub: Any = None
         self._watch: asyncio.Task[None] | None = None
@@ -183,7 +189,6 @@ class PullLoop:
     def reset(self) -> None:
         """Forget outstanding pull requests (after a reconnect the server may have lost them)."""
         self._requests.clear()
-        self._outstanding = 0
         self._wake.set()
 
     async def _pull(self) -> None:
@@ -191,16 +196,11 @@ class PullLoop:
         while others are still open."""
         if not self._running or self._broken:
             return
-        s = self.settings
-        want = min(
-            s.max_in_flight - len(self._held) - self._outstanding, s.batch - self._outstanding
-        )
-        if want <= 0 or (self._outstanding and want < max(1, s.batch // 4)):
+        s, asked = self.settings, self._requests.outstanding
+        want = min(s.max_in_flight - len(self._held) - asked, s.batch - asked)
+        if want <= 0 or (asked and want < max(1, s.batch // 4)):
             return
-        self._seq += 1
-        token = str(self._seq)
-        self._requests[token] = [float(want), time.monotonic() + s.expires_s + _GRACE_S]
-        self._outstanding += want
+        token = self._requests.open(want, time.monotonic(), s.expires_s)
         body = {
             "batch": want,
             "expires": int(s.expires_s * 1e9),
@@ -209,13 +209,8 @@ class PullLoop:
         try:
             await self._nc.publish(self._next, orjson.dumps(body), reply=f"{self._inbox}.{token}")
         except Exception as exc:  # noqa: BLE001 - the watchdog asks again
-            self._close_request(token)
+            self._requests.close(token)
             log.warning("pull_request_failed", consumer=self.name, error=type(exc).__name__)
-
-    def _close_request(self, token: str) -> None:
-        request = self._requests.pop(token, None)
-        if request is not None:
-            self._outstanding -= int(request[0])
 
     async def _on_msg(self, msg: Any) -> None:
         self._last_heard = time.monotonic()
@@ -224,13 +219,7 @@ class PullLoop:
             self._on_status(msg.subject[len(self._inbox) + 1 :], msg.headers or {})
             await self._pull()
             return
-        if self._requests:
-            token = next(iter(self._requests))
-            request = self._requests[token]
-            request[0] -= 1
-            self._outstanding -= 1
-            if request[0] <= 0:
-                del self._requests[token]
+        self._requests.charge()
         if not self._running:
             await self._nc.publish(reply, NAK)
             return
@@ -256,7 +245,7 @@ class PullLoop:
         status = headers.get("Status", "")
         if status == "100":  # idle heartbeat: the request is alive
             return
-        self._close_request(token)
+        self._requests.close(token)
         if status in ("503", "409") and "MaxWaiting" not in str(headers):
             description = headers.get("Description", "")
             log.warning("pull_status", consumer=self.name, status=status, description=description)
@@ -360,10 +349,8 @@ class PullLoop:
             if self._broken:
                 await self._repair()
             now = time.monotonic()
-            for token, (_, deadline) in list(self._requests.items()):
-                if deadline < now:
-                    self._close_request(token)
-            if self._outstanding > 0 and now - self._last_heard > 2 * self._heartbeat + 1:
+            self._requests.expire(now)
+            if self._requests and now - self._last_heard > 2 * self._heartbeat + 1:
                 self._last_heard = now
                 self._broken = True  # until the consumer is known to exist again
                 await self._repair()

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from parley_runtime.pull import Poisoned, PullLoop, PullSettings
+from parley_runtime.pull import Durable, Poisoned, PullLoop, PullSettings
 from parley_runtime.redelivery import ack_info
 from parley_shared import subjects
 
@@ -71,9 +71,7 @@ class PullConsumer:
         )
         self.loop = PullLoop(
             nc,
-            stream=stream,
-            durable=durable,
-            filter_subject=filter_subject,
+            Durable(stream, durable, filter_subject),
             handover=self._handover,
             poison=self._poison,
             settings=settings,

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 import structlog
 from nats.js.api import ConsumerConfig
-from parley_runtime.pull import PullLoop, PullSettings
+from parley_runtime.pull import Durable, PullLoop, PullSettings
 from parley_runtime.redelivery import ack_info, ack_pending
 from parley_shared.subjects import account_id_of
 
@@ -85,9 +85,7 @@ class PullSource:
         self._erasing: set[asyncio.Task[None]] = set()
         self._loop = PullLoop(
             nc,
-            stream=stream,
-            durable=durable,
-            filter_subject=filter_subject,
+            Durable(stream, durable, filter_subject),
             handover=self._handover,
             poison=poison.add,
             settings=settings,
