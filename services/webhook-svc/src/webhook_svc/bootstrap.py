@@ -32,7 +32,7 @@ from webhook_svc.adapters.http_api import build_app
 from webhook_svc.adapters.http_sender import HttpSender
 from webhook_svc.adapters.nats_sender import NatsSender
 from webhook_svc.adapters.poison import PoisonStore
-from webhook_svc.adapters.pull import PullSource
+from webhook_svc.adapters.pull import PullSource, pull_settings
 from webhook_svc.adapters.purge import AccountPurge
 from webhook_svc.adapters.rpc import Api
 from webhook_svc.adapters.senders import TargetSender
@@ -245,14 +245,16 @@ class Service:
             durable=durable,
             filter_subject=filter_subject or filters[stream],
             handler=handle,
-            max_in_flight=inflight or s.max_in_flight,
-            batch=s.fetch_batch,
-            ack_wait_seconds=s.ack_wait_seconds,
-            max_ack_pending=s.max_ack_pending,
             poison=poison,
-            max_deliver=s.max_deliver,
-            redelivery_delay_seconds=s.redelivery_delay_seconds,
-            redelivery_delay_max_seconds=s.redelivery_delay_max_seconds,
+            settings=pull_settings(
+                max_in_flight=inflight or s.max_in_flight,
+                batch=s.fetch_batch,
+                ack_wait_seconds=s.ack_wait_seconds,
+                max_ack_pending=s.max_ack_pending,
+                max_deliver=s.max_deliver,
+                redelivery_delay_seconds=s.redelivery_delay_seconds,
+                redelivery_delay_max_seconds=s.redelivery_delay_max_seconds,
+            ),
         )
 
     async def _start_consuming(self) -> None:

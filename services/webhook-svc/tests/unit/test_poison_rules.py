@@ -1,5 +1,5 @@
-"""Poison-message rules: which messages are invalid for good, how redelivery backs off, and
-when a message has had its last try."""
+"""Poison-message rules: which messages are invalid for good (the delivery counting and
+redelivery delays are parley_runtime.redelivery's, tested in shared/runtime/tests)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ from typing import Any
 
 import pytest
 from webhook_svc.adapters.codec import decode_delivery, encode_delivery
-from webhook_svc.adapters.pull import ack_info
 from webhook_svc.domain.records import Delivery
-from webhook_svc.domain.redelivery import exhausted, redelivery_delay
 from webhook_svc.domain.validation import delivery_problem, event_problem
 
 GOOD: dict[str, Any] = {
@@ -107,28 +105,3 @@ def test_raw_flag_survives_the_round_trip() -> None:
     delivery = _delivery(raw=True)
     assert decode_delivery(encode_delivery(delivery)).raw is True
     assert decode_delivery(encode_delivery(_delivery())).raw is False
-
-
-def test_redelivery_delay_doubles_up_to_its_cap() -> None:
-    """Each delivery of a failing message waits twice as long as the last, up to the cap."""
-    delays = [redelivery_delay(n, 1.0, 60.0) for n in range(1, 10)]
-    assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0]
-    assert redelivery_delay(10_000, 0.5, 30.0) == 30.0
-
-
-def test_a_message_is_exhausted_after_max_deliver_tries() -> None:
-    """With max_deliver 3, deliveries 1-3 are tried and the 4th goes to the poison stream."""
-    assert [exhausted(n, 3) for n in (1, 2, 3, 4, 5)] == [False, False, False, True, True]
-
-
-@pytest.mark.parametrize(
-    ("reply", "expected"),
-    [
-        ("$JS.ACK.STATUS.webhook-svc-status.3.41.7.1700000000000000000.0", (3, 41)),
-        ("$JS.ACK.hub.ACCHASH.STATUS.webhook-svc-status.5.99.7.1700000000000000000.0.tok", (5, 99)),
-        ("_INBOX.abc", (1, 0)),
-    ],
-)
-def test_ack_subjects_give_deliveries_and_sequence(reply: str, expected: tuple[int, int]) -> None:
-    """The delivery count and stream sequence are read from v1 and v2 ack subjects."""
-    assert ack_info(reply) == expected

@@ -1,5 +1,5 @@
 """WEBHOOK_POISON: messages a webhook-svc consumer gave up on after `WEBHOOK_MAX_DELIVER`
-deliveries (see `domain.redelivery` for why the count is kept here, not by the consumer).
+deliveries (see `parley_runtime.redelivery` for why the count is kept here, not by the consumer).
 
 Each is stored as it arrived (its bytes untouched) on `parley.webhook.v1.poison.<consumer>.
 <account>`, with where it came from in headers, and only then terminated at its source: a
@@ -20,6 +20,7 @@ import base64
 from collections.abc import Callable
 from typing import Any, Final
 
+from parley_runtime.pull import Poisoned
 from parley_shared import subjects
 from parley_shared.timefmt import now_ts
 
@@ -63,24 +64,16 @@ class PoisonStore:
         self._seal = seal
         self._protection_of = protection_of
 
-    async def add(
-        self,
-        *,
-        consumer: str,
-        stream: str,
-        subject: str,
-        sequence: int,
-        deliveries: int,
-        data: bytes,
-    ) -> None:
+    async def add(self, copy: Poisoned) -> None:
         """Store one message; StoreUnavailable unless JetStream confirms it."""
+        stream, subject, data = copy.stream, copy.subject, copy.data
         headers = {
-            subjects.HEADER_MSG_ID: f"{stream}.{sequence}",
+            subjects.HEADER_MSG_ID: f"{stream}.{copy.sequence}",
             HEADER_STREAM: stream,
             HEADER_SUBJECT: subject,
-            HEADER_SEQUENCE: str(sequence),
-            HEADER_CONSUMER: consumer,
-            HEADER_DELIVERIES: str(deliveries),
+            HEADER_SEQUENCE: str(copy.sequence),
+            HEADER_CONSUMER: copy.consumer,
+            HEADER_DELIVERIES: str(copy.deliveries),
             HEADER_AT: now_ts(),
         }
         account_id = subjects.account_id_of(subject)
@@ -95,7 +88,7 @@ class PoisonStore:
             headers[HEADER_SEALED] = "base64"
         try:
             await self._js.publish(
-                poison_subject(consumer, subject),
+                poison_subject(copy.consumer, subject),
                 data,
                 headers=headers,
                 timeout=PUBLISH_TIMEOUT_S,
