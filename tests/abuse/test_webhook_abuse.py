@@ -133,7 +133,9 @@ async def test_a_poison_flood_on_every_consumer_is_terminated_while_events_flow(
         inbound_webhook=inbound_hook(receiver.url("/i")),
     )
     await account.publish(js)
-    service = await runner.start(max_deliver=3, redelivery_delay_s=0.1, redelivery_delay_max_s=0.2)
+    service = await runner.start(
+        max_deliver=3, redelivery_delay_seconds=0.1, redelivery_delay_max_seconds=0.2
+    )
     terminations = await Terminations().start(webhook_nc)
     before = {c: sample("parley_webhook_invalid_messages_total", consumer=c) for c in CONSUMERS}
     sent: dict[str, int] = dict.fromkeys(CONSUMERS, 0)

@@ -14,6 +14,7 @@ import aiohttp
 import orjson
 from multidict import CIMultiDict
 from parley_devtools.processes import Child, service_process
+from parley_devtools.settings_check import known_settings
 from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from routing_accounts import (
@@ -56,6 +57,8 @@ def make_settings(nats_url: str, master_key: str, **overrides: Any) -> Settings:
         "http_host": "127.0.0.1",
         "profile_cache_seconds": 0,
     }
+    unknown = set(overrides) - known_settings(Settings)
+    assert not unknown, f"not routing-svc settings (extra='ignore' would drop them): {unknown}"
     values.update(overrides)
     return Settings(**values)
 

@@ -20,6 +20,7 @@ import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from parley_devtools.account_events import account_config, account_view, config_event
 from parley_devtools.processes import Child, service_process
+from parley_devtools.settings_check import known_settings
 from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from parley_shared.events import (
@@ -69,6 +70,8 @@ def make_settings(nats_url: str, master_key: str, **overrides: Any) -> Settings:
         "ack_wait_seconds": 3.0,
         "shutdown_grace_seconds": 1.0,
     }
+    unknown = set(overrides) - known_settings(Settings)
+    assert not unknown, f"not webhook-svc settings (extra='ignore' would drop them): {unknown}"
     values.update(overrides)
     return Settings(**values)
 

@@ -123,7 +123,7 @@ def _consumers(
     common: dict[str, Any] = {
         "batch": settings.submit_batch,
         "max_in_flight": settings.max_in_flight,
-        "ack_wait_s": settings.ack_wait_seconds,
+        "ack_wait_seconds": settings.ack_wait_seconds,
         "max_deliver": settings.max_deliver,
     }
     lanes = tuple(
