@@ -8,6 +8,7 @@ caller gets its 202 only once all are stored.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -22,7 +23,7 @@ from routing_svc.domain import consent as consent_rules
 from routing_svc.domain.accounts import AccountView
 from routing_svc.domain.lifecycle import Attempt, Message
 from routing_svc.domain.masking import mask_msisdn
-from routing_svc.domain.message_ids import new_message_id
+from routing_svc.domain.message_ids import RANDOM_BITS, new_message_id
 from routing_svc.domain.policy import (
     PolicyRefusal,
     check_apps,
@@ -123,7 +124,9 @@ class Submissions:
             record = await self._consents.get(account.enterprise_id, body.to)
             check_consent(account, record.status_for(body.channel))
         at = now_ts()
-        message_id = new_message_id(account.account_id)
+        message_id = new_message_id(
+            account.account_id, int(time.time() * 1000), secrets.randbits(RANDOM_BITS)
+        )
         content = self._content(account, body)
         if self._links is not None and "url_shortener" in account.apps and "text" in content:
             content["text"] = await self._links.shorten(

@@ -41,20 +41,21 @@ def test_which_events_are_kept_briefly(
 def test_message_ids_carry_the_accounts_tag() -> None:
     """A message id is msg_ + 26 base32 characters, time first, with the account's 6-character
     tag in positions 10..16, and its log key puts the tag in front."""
-    message_id = new_message_id("acc_01", now_ms=1_700_000_000_000)
+    message_id = new_message_id("acc_01", 1_700_000_000_000, 12345)
     assert re.fullmatch(r"msg_[0-9a-hjkmnp-tv-z]{26}", message_id)
     assert tag_of(message_id) == account_tag("acc_01")
     assert log_key(message_id) == f"{account_tag('acc_01')}.{message_id}"
     assert account_prefix("acc_01") == f"{account_tag('acc_01')}.*"
-    later = new_message_id("acc_01", now_ms=1_700_000_000_001)
+    later = new_message_id("acc_01", 1_700_000_000_001, 0)
     assert later > message_id
 
 
 def test_tags_differ_between_accounts_and_ids_between_messages() -> None:
     """Two accounts (almost always) have different tags; two ids of one account differ."""
     assert account_tag("acc_01") != account_tag("acc_02")
-    ids = {new_message_id("acc_01", now_ms=5) for _ in range(1000)}
+    ids = {new_message_id("acc_01", 5, bits) for bits in range(1000)}
     assert len(ids) == 1000
+    assert new_message_id("acc_01", 5, 7) == new_message_id("acc_01", 5, 7)  # no hidden input
 
 
 def test_legacy_and_malformed_ids_keep_their_own_key() -> None:

@@ -16,9 +16,7 @@ reads those there until the log's TTL has expired them.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import time
 
 _ALPHABET = (
     "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case (as parley_shared.ids)
@@ -45,11 +43,15 @@ def account_tag(account_id: str) -> str:
     return _b32(value, TAG_CHARS)
 
 
-def new_message_id(account_id: str, now_ms: int | None = None) -> str:
-    """A new message id of `account_id` (time, the account's tag, 50 random bits)."""
-    ms = int(time.time() * 1000) if now_ms is None else now_ms
-    rnd = int.from_bytes(os.urandom(7), "big") >> 6
-    return f"{PREFIX}{_b32(ms, _TIME_CHARS)}{account_tag(account_id)}{_b32(rnd, _RANDOM_CHARS)}"
+RANDOM_BITS = 50
+
+
+def new_message_id(account_id: str, now_ms: int, random_bits: int) -> str:
+    """A new message id of `account_id`: `now_ms` (milliseconds since the epoch), the account's
+    tag, and `random_bits` (50 random bits: the caller's, so the domain stays free of a clock
+    and of entropy, as every module of `domain/`)."""
+    rnd = random_bits & ((1 << RANDOM_BITS) - 1)
+    return f"{PREFIX}{_b32(now_ms, _TIME_CHARS)}{account_tag(account_id)}{_b32(rnd, _RANDOM_CHARS)}"
 
 
 def tag_of(message_id: str) -> str | None:
