@@ -3,6 +3,7 @@ with one client session to post callbacks from the fake's side."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import aiohttp
@@ -11,7 +12,7 @@ from aiohttp import web
 from parley_devtools.embedded import LOOPBACK, free_port
 
 
-class FakeServer:
+class FakeServer(ABC):
     """Base of the fakes: `start()` serves `app()` on 127.0.0.1, `post()` plays the provider
     calling routing-svc back."""
 
@@ -25,9 +26,9 @@ class FakeServer:
         """`http://127.0.0.1:<port>` of the running fake."""
         return f"http://{LOOPBACK}:{self.port}"
 
+    @abstractmethod
     def app(self) -> web.Application:
-        """The fake's routes (subclasses)."""
-        raise NotImplementedError
+        """The fake's routes: each provider's fake declares its own."""
 
     async def start(self) -> Any:
         """Serve on a free loopback port; returns the fake."""
