@@ -19,8 +19,9 @@ from email.utils import parsedate_to_datetime
 import aiohttp
 import orjson
 
-from routing_svc.domain.channels import CallbackAnswer
+from routing_svc.domain.channels import CallbackAnswer, Route
 from routing_svc.metrics import CALLBACK_ITEMS, CALLBACKS, inc
+from routing_svc.ports import ProviderSink
 
 CONNECT_TIMEOUT_S = 5.0
 TOTAL_TIMEOUT_S = 15.0
@@ -138,3 +139,36 @@ def problem(status: int, kind: str, detail: str) -> CallbackAnswer:
 def is_unsent(exc: BaseException) -> bool:
     """Whether a failed request certainly never reached the provider (it could not connect)."""
     return isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
+
+
+class HttpProvider:
+    """The life of an HTTP provider's routes: one pooled session opened by `start` and closed
+    by `stop`, the sink callbacks go to, and each route's health (`route_up`)."""
+
+    def __init__(self, routes: list[Route]) -> None:
+        self._routes = list(routes)
+        self._health = RouteHealth([route.name for route in self._routes])
+        self._session: aiohttp.ClientSession | None = None
+        self._sink: ProviderSink | None = None
+
+    def routes(self) -> list[Route]:
+        """Every route of this provider, in the routes file's order."""
+        return list(self._routes)
+
+    async def start(self, sink: ProviderSink) -> None:
+        """Open the pooled session; callbacks go to `sink` from now on."""
+        self._sink = sink
+        self._session = new_session()
+
+    async def stop(self) -> None:
+        """Close the session (sends in flight end as put off)."""
+        session, self._session = self._session, None
+        self._sink = None
+        self._health.stopped()
+        if session is not None:
+            await session.close()
+
+    def route_up(self, route: str) -> bool:
+        """Up unless the last requests on the route got no HTTP answer (or, for RBM, no
+        token)."""
+        return self._session is not None and self._health.up(route)

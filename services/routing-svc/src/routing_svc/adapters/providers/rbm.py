@@ -44,10 +44,9 @@ import structlog
 
 from routing_svc.adapters.providers.config import RbmSettings, RouteConfig
 from routing_svc.adapters.providers.http_common import (
-    RouteHealth,
+    HttpProvider,
     count_callback,
     count_items,
-    new_session,
     problem,
     retry_after_s,
 )
@@ -63,10 +62,8 @@ from routing_svc.domain.channels import (
     CallbackRequest,
     Channel,
     Outbound,
-    Route,
     SendResult,
 )
-from routing_svc.ports import ProviderSink
 
 log = structlog.get_logger("routing_svc.providers.rbm")
 
@@ -102,7 +99,7 @@ def signature_ok(client_token: str, data: bytes, header: str | None) -> bool:
 Answer = tuple[int, Mapping[str, str], bytes]
 
 
-class RbmProvider:
+class RbmProvider(HttpProvider):
     """Every `rbm` route of the routes file (an agent each; agents may repeat across carriers)."""
 
     kind = "rbm"
@@ -110,7 +107,7 @@ class RbmProvider:
     needs_handover = True
 
     def __init__(self, configs: list[RouteConfig]) -> None:
-        self._routes: list[Route] = []
+        super().__init__([config.route for config in configs])
         self._settings: dict[str, RbmSettings] = {}
         self._agents: dict[str, Agent] = {}
         self._tokens: dict[str, ServiceAccountTokens] = {}
@@ -124,7 +121,6 @@ class RbmProvider:
             if tag in self._tags:
                 raise ValueError(f"rbm routes {self._tags[tag]!r} and {name!r}: rename one")
             self._tags[tag] = name
-            self._routes.append(config.route)
             self._settings[name] = settings
             self._agents[name] = Agent(name, settings.agent_id)
             account = settings.service_account
@@ -132,34 +128,10 @@ class RbmProvider:
             if who not in shared:
                 shared[who] = ServiceAccountTokens(account, lambda: self._session)
             self._tokens[name] = shared[who]
-        self._health = RouteHealth([route.name for route in self._routes])
-        self._session: aiohttp.ClientSession | None = None
-        self._sink: ProviderSink | None = None
-
-    def routes(self) -> list[Route]:
-        """Every route of this provider, in the routes file's order."""
-        return list(self._routes)
 
     def tokens(self, route: str) -> ServiceAccountTokens:
         """The access tokens a route uses (shared by routes of one service account)."""
         return self._tokens[route]
-
-    async def start(self, sink: ProviderSink) -> None:
-        """Open the pooled session; callbacks go to `sink` from now on."""
-        self._sink = sink
-        self._session = new_session()
-
-    async def stop(self) -> None:
-        """Close the session (sends in flight end as put off)."""
-        session, self._session = self._session, None
-        self._sink = None
-        self._health.stopped()
-        if session is not None:
-            await session.close()
-
-    def route_up(self, route: str) -> bool:
-        """Up unless the last requests on the route got no answer (or no token)."""
-        return self._session is not None and self._health.up(route)
 
     async def _call(
         self, route: str, method: str, url: str, params: dict[str, str], body: Any = None

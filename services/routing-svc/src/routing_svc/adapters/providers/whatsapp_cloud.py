@@ -40,11 +40,10 @@ import structlog
 
 from routing_svc.adapters.providers.config import RouteConfig, WhatsAppCloudSettings
 from routing_svc.adapters.providers.http_common import (
-    RouteHealth,
+    HttpProvider,
     count_callback,
     count_items,
     is_unsent,
-    new_session,
     problem,
     retry_after_s,
 )
@@ -58,10 +57,8 @@ from routing_svc.domain.channels import (
     CallbackRequest,
     Channel,
     Outbound,
-    Route,
     SendResult,
 )
-from routing_svc.ports import ProviderSink
 
 log = structlog.get_logger("routing_svc.providers.whatsapp_cloud")
 
@@ -112,7 +109,7 @@ def _message_id(raw: bytes) -> str | None:
     return found if isinstance(found, str) and found else None
 
 
-class WhatsAppCloudProvider:
+class WhatsAppCloudProvider(HttpProvider):
     """Every `whatsapp_cloud` route of the routes file, one WhatsApp phone number each."""
 
     kind = "whatsapp_cloud"
@@ -120,7 +117,7 @@ class WhatsAppCloudProvider:
     needs_handover = True
 
     def __init__(self, configs: list[RouteConfig]) -> None:
-        self._routes: list[Route] = []
+        super().__init__([config.route for config in configs])
         self._settings: dict[str, WhatsAppCloudSettings] = {}
         self._own: dict[str, Number] = {}
         self._numbers: dict[str, Number] = {}
@@ -129,34 +126,9 @@ class WhatsAppCloudProvider:
             if not isinstance(settings, WhatsAppCloudSettings):
                 raise TypeError(f"route {config.route.name!r} has no whatsapp_cloud settings")
             name = config.route.name
-            self._routes.append(config.route)
             self._settings[name] = settings
             self._own[name] = Number(name, settings.display_number)
             self._numbers.setdefault(settings.phone_number_id, self._own[name])
-        self._health = RouteHealth([route.name for route in self._routes])
-        self._session: aiohttp.ClientSession | None = None
-        self._sink: ProviderSink | None = None
-
-    def routes(self) -> list[Route]:
-        """Every route of this provider, in the routes file's order."""
-        return list(self._routes)
-
-    async def start(self, sink: ProviderSink) -> None:
-        """Open the pooled session; callbacks go to `sink` from now on."""
-        self._sink = sink
-        self._session = new_session()
-
-    async def stop(self) -> None:
-        """Close the session (sends in flight end as put off)."""
-        session, self._session = self._session, None
-        self._sink = None
-        self._health.stopped()
-        if session is not None:
-            await session.close()
-
-    def route_up(self, route: str) -> bool:
-        """Up unless the last requests on the route got no HTTP answer."""
-        return self._session is not None and self._health.up(route)
 
     async def has_capability(self, to: str, channel: Channel, route: str) -> bool:
         """No capability lookup exists for WhatsApp in the contract: always True."""
