@@ -21,11 +21,11 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
+from parley_runtime.addresses import Network, client_address
 from parley_shared.timefmt import format_ts, now
 from prometheus_client import Counter
 
 from account_svc.domain import tokens
-from account_svc.domain.client_address import Network, client_address
 from account_svc.domain.rate_limit import RateLimiter, rate_key
 from account_svc.domain.requests import LoginIn
 from account_svc.domain.scope import Org, Principal

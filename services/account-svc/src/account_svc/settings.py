@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from parley_runtime.addresses import Network, parse_networks
 from parley_shared.streams import retention_overrides
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from account_svc.domain.client_address import Network, parse_networks
 
 
 class Settings(BaseSettings):

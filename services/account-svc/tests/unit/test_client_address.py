@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from account_svc.domain.client_address import client_address, parse_networks
+from parley_runtime.addresses import client_address, parse_networks
 
 PROXIES = parse_networks("10.0.0.0/8, 127.0.0.1 fd00::/8")
 

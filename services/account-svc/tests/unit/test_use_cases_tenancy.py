@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from account_fakes import AGGREGATOR, ENTERPRISE, OTHER, PLATFORM, Attempts, Hasher, Memory, user
-from account_svc.domain.client_address import parse_networks
 from account_svc.domain.rate_limit import RateLimiter
 from account_svc.domain.requests import BusinessGroupIn, LoginIn, OrganizationIn, UserIn
 from account_svc.domain.tokens import token_hash
@@ -22,6 +21,7 @@ from account_svc.errors import (
 )
 from account_svc.sessions import LOCKOUT_FAILURES, LoginGuard, Sessions
 from account_svc.tenancy import Tenancy
+from parley_runtime.addresses import parse_networks
 
 
 def tenancy(memory: Memory) -> Tenancy:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import orjson
+from parley_runtime.addresses import Network, client_address
 from parley_runtime.bodies import MAX_JSON_DEPTH, too_deep
 from parley_shared.envelope import (
     EnvelopeError,
@@ -25,7 +26,7 @@ from parley_shared.timefmt import now
 from pydantic import BaseModel, ValidationError
 
 from routing_svc.domain.accounts import AccountView
-from routing_svc.domain.network import Network, client_address, ip_allowed
+from routing_svc.domain.network import ip_allowed
 from routing_svc.domain.policy import PolicyRefusal
 from routing_svc.domain.requests import pydantic_errors
 from routing_svc.errors import (
@@ -101,7 +102,7 @@ class Gate:
         """403 `ip_not_allowed` unless the client address passes the account's restriction."""
         if account.ip_allowlist is None:
             return
-        address = client_address(peer, forwarded_for, self._trusted)
+        address = client_address(peer, forwarded_for, self._trusted, malformed="refuse")
         if not ip_allowed(address, account.ip_allowlist):
             raise IpNotAllowed("the client address is not in the account's IP allowlist")
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Literal
 
+from parley_runtime.addresses import Network, parse_networks
 from parley_runtime.settings import renamed
 from parley_shared.streams import retention_overrides
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_SENDERS = {
     "sms": "PARLEY",
@@ -105,12 +103,6 @@ class Settings(BaseSettings):
     def trusted_networks(self) -> tuple[Network, ...]:
         """ROUTING_TRUSTED_PROXIES as networks."""
         return parse_networks(self.trusted_proxies)
-
-
-def parse_networks(value: str) -> tuple[Network, ...]:
-    """A comma- or space-separated list of IPv4/IPv6 addresses or CIDR blocks."""
-    items = [part for part in value.replace(",", " ").split() if part]
-    return tuple(ipaddress.ip_network(item, strict=False) for item in items)
 
 
 RETIRED = {

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 
+from parley_runtime.addresses import client_address
 from parley_shared.events import CloudEvent, InboundData, StatusData
 from routing_svc.domain import consent
 from routing_svc.domain.events import event_id, inbound_event, status_event, typing_event
 from routing_svc.domain.lifecycle import Attempt, EventSpec, Message
 from routing_svc.domain.masking import mask_msisdn
-from routing_svc.domain.network import client_address, ip_allowed
+from routing_svc.domain.network import ip_allowed
 from routing_svc.domain.policy import Hop
 
 NETS = (ipaddress.ip_network("203.0.113.0/24"), ipaddress.ip_network("2001:db8::/32"))
@@ -55,6 +56,14 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies() -> None:
     assert str(client_address("198.51.100.1", xff, PROXIES)) == "198.51.100.1"
     assert str(client_address("10.2.2.2", None, PROXIES)) == "10.2.2.2"
     assert str(client_address("::ffff:203.0.113.5", None, ())) == "203.0.113.5"
+
+
+def test_a_garbled_forwarded_for_passes_no_ip_restriction() -> None:
+    """For an allowlist a hop that is not an address gives no client at all (fails closed),
+    where the login limits take the last trusted hop."""
+    xff = "203.0.113.7, junk, 10.1.1.1"
+    assert client_address("10.2.2.2", xff, PROXIES, malformed="refuse") is None
+    assert str(client_address("10.2.2.2", xff, PROXIES)) == "10.1.1.1"
 
 
 def test_consent_channel_record_overrides_the_all_channels_record() -> None:

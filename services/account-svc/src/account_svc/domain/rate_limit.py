@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
-from account_svc.domain.client_address import Address
+from parley_runtime.addresses import Address
 
 MAX_KEYS = 20_000  # ~3 MB of buckets at most
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from parley_runtime.addresses import Network
 from parley_shared.accounts import OpenedSecrets
 from parley_shared.envelope import KeyVersion
 from parley_shared.events import AccountConfigData
 
-from routing_svc.domain.network import Network
 from routing_svc.domain.traffic import PromotionalWindow, traffic_class, window_from
 
 CHANNELS = ("rcs", "sms", "truecaller", "whatsapp")
