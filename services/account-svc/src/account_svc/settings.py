@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from parley_runtime.addresses import Network, parse_networks
-from parley_shared.streams import retention_overrides
+from parley_runtime.settings import PlatformSettings
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class Settings(BaseSettings):
+class Settings(BaseSettings, PlatformSettings):
     """Every setting of account-svc (each is described in docs/operations.md, 2.2)."""
 
     model_config = SettingsConfigDict(env_prefix="ACCOUNT_", extra="ignore")
@@ -23,21 +23,11 @@ class Settings(BaseSettings):
         default="nats://127.0.0.1:4222", validation_alias=AliasChoices("NATS_URL")
     )
     database_url: SecretStr = Field(validation_alias=AliasChoices("DATABASE_URL"))
-    master_key: SecretStr = Field(validation_alias=AliasChoices("PARLEY_MASTER_KEY"))
-    master_key_previous: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("PARLEY_MASTER_KEY_PREVIOUS")
-    )
     bootstrap_admin_username: str = "admin"
     bootstrap_admin_password: SecretStr | None = None
     token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     allow_private_targets: bool = Field(
         default=False, validation_alias=AliasChoices("WEBHOOK_ALLOW_PRIVATE_TARGETS")
-    )
-    stream_replicas: int = Field(
-        default=1, ge=1, le=5, validation_alias=AliasChoices("PARLEY_STREAM_REPLICAS")
-    )
-    stream_retention: dict[str, float] = Field(
-        default_factory=dict, validation_alias=AliasChoices("PARLEY_STREAM_RETENTION")
     )
     nats_authority_file: Path | None = Field(
         default=None, validation_alias=AliasChoices("ACCOUNT_NATS_AUTHORITY_FILE")
@@ -59,14 +49,6 @@ class Settings(BaseSettings):
     traffic_replay_max: int = Field(default=500_000, ge=0)
     traffic_max_keys: int = Field(default=2000, ge=10, le=1_000_000)
     routes_gather_seconds: float = Field(default=0.25, gt=0, le=5)
-    log_level: str = "INFO"
-    log_json: bool | None = None
-
-    @field_validator("stream_retention", mode="before")
-    @classmethod
-    def _retention(cls, value: object) -> dict[str, float]:
-        """Only streams that have a retention, each 1 s .. 10 years (`parley_shared.streams`)."""
-        return retention_overrides(value)  # type: ignore[arg-type]
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Literal
 
 from parley_runtime.addresses import Network, parse_networks
-from parley_runtime.settings import renamed
-from parley_shared.streams import retention_overrides
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from parley_runtime.settings import PlatformSettings, renamed
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SENDERS = {
@@ -19,7 +18,7 @@ DEFAULT_SENDERS = {
 }
 
 
-class Settings(BaseSettings):
+class Settings(BaseSettings, PlatformSettings):
     """Every setting of routing-svc (see the service README for each)."""
 
     # populate_by_name: code and tests pass fields by name; the environment uses the aliases
@@ -32,16 +31,6 @@ class Settings(BaseSettings):
     http_reuse_port: bool = False
     nats_url: str = Field(
         default="nats://127.0.0.1:4222", validation_alias=AliasChoices("NATS_URL")
-    )
-    master_key: SecretStr = Field(validation_alias=AliasChoices("PARLEY_MASTER_KEY"))
-    master_key_previous: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("PARLEY_MASTER_KEY_PREVIOUS")
-    )
-    stream_replicas: int = Field(
-        default=1, ge=1, le=5, validation_alias=AliasChoices("PARLEY_STREAM_REPLICAS")
-    )
-    stream_retention: dict[str, float] = Field(
-        default_factory=dict, validation_alias=AliasChoices("PARLEY_STREAM_RETENTION")
     )
     protected_event_ttl_seconds: int = Field(default=86400, ge=1, le=30 * 86400)
     role: Literal["all", "api", "worker"] = "all"
@@ -73,14 +62,6 @@ class Settings(BaseSettings):
     max_nats_in_flight: int = Field(default=4096, ge=1)
     short_url_base: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     short_link_ttl_seconds: int = Field(default=30 * 86400, ge=1)
-    log_level: str = "INFO"
-    log_json: bool | None = None
-
-    @field_validator("stream_retention", mode="before")
-    @classmethod
-    def _retention(cls, value: object) -> dict[str, float]:
-        """Only streams that have a retention, each 1 s .. 10 years (`parley_shared.streams`)."""
-        return retention_overrides(value)  # type: ignore[arg-type]
 
     @field_validator("trusted_proxies")
     @classmethod

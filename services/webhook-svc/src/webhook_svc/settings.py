@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from parley_runtime.settings import renamed
-from parley_shared.streams import retention_overrides
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from parley_runtime.settings import PlatformSettings, renamed
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from webhook_svc.domain.retry import parse_schedule
 
 
-class Settings(BaseSettings):
+class Settings(BaseSettings, PlatformSettings):
     """Every setting of webhook-svc (docs/operations.md describes each).
 
     Renamed in this release to the house scheme (`_SECONDS`, `MAX_IN_FLIGHT`); the old names
@@ -26,16 +25,6 @@ class Settings(BaseSettings):
     """`/metrics` only on this port (and 404 on the HTTP port); unset: on the HTTP port."""
     nats_url: str = Field(
         default="nats://127.0.0.1:4222", validation_alias=AliasChoices("NATS_URL")
-    )
-    master_key: SecretStr = Field(validation_alias=AliasChoices("PARLEY_MASTER_KEY"))
-    master_key_previous: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("PARLEY_MASTER_KEY_PREVIOUS")
-    )
-    stream_replicas: int = Field(
-        default=1, ge=1, le=5, validation_alias=AliasChoices("PARLEY_STREAM_REPLICAS")
-    )
-    stream_retention: dict[str, float] = Field(
-        default_factory=dict, validation_alias=AliasChoices("PARLEY_STREAM_RETENTION")
     )
     retry_schedule: str = "5,300,1800"
     allow_private_targets: bool = False
@@ -88,14 +77,6 @@ class Settings(BaseSettings):
         "WEBHOOK_NATS_IDLE_SECONDS", "WEBHOOK_NATS_IDLE_S", default=300.0, gt=0
     )
     nats_pool_size: int = Field(default=256, ge=1)
-    log_level: str = "INFO"
-    log_json: bool | None = None
-
-    @field_validator("stream_retention", mode="before")
-    @classmethod
-    def _retention(cls, value: object) -> dict[str, float]:
-        """Only streams that have a retention, each 1 s .. 10 years (`parley_shared.streams`)."""
-        return retention_overrides(value)  # type: ignore[arg-type]
 
     @field_validator("retry_schedule")
     @classmethod

@@ -22,13 +22,14 @@ import random
 from dataclasses import dataclass
 
 import structlog
+from parley_runtime.retry_after import parse_retry_after
 from parley_shared.ids import new_id
 from parley_shared.timefmt import now, now_ts
 
 from webhook_svc import metrics
 from webhook_svc.domain.records import DeadLetter, Delivery, attempt_entry
 from webhook_svc.domain.redaction import without_content
-from webhook_svc.domain.retry import Step, jittered, next_step, parse_retry_after, retry_delay
+from webhook_svc.domain.retry import Step, jittered, next_step, retry_delay
 from webhook_svc.domain.targets import redact
 from webhook_svc.domain.webhooks import Webhook
 from webhook_svc.errors import StoreUnavailable

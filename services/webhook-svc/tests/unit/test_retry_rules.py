@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
+from parley_runtime.retry_after import parse_retry_after
 from parley_shared.streams import load_definitions
 from webhook_svc.domain.retry import (
     MAX_DELAY_S,
     Step,
     jittered,
     next_step,
-    parse_retry_after,
     parse_schedule,
     retry_delay,
     scheduled_delay,

@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import structlog
-from pydantic import AliasChoices, BaseModel, Field
+from parley_shared.streams import retention_overrides
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 
 log = structlog.get_logger("parley_runtime.settings")
 
@@ -67,3 +68,28 @@ def warn_retired(retired: Mapping[str, str], environ: Mapping[str, str] | None =
     for name in found:
         log.warning("setting_retired", setting=name, instead=retired[name])
     return found
+
+
+class PlatformSettings(BaseModel):
+    """The settings every Parley service reads under the same names (`PARLEY_*`) and the same
+    rules, declared once: each service's `Settings(BaseSettings, PlatformSettings)` adds its own
+    under its prefix (`log_level` and `log_json` take that prefix: `WEBHOOK_LOG_LEVEL`, ...)."""
+
+    master_key: SecretStr = Field(validation_alias=AliasChoices("PARLEY_MASTER_KEY"))
+    master_key_previous: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("PARLEY_MASTER_KEY_PREVIOUS")
+    )
+    stream_replicas: int = Field(
+        default=1, ge=1, le=5, validation_alias=AliasChoices("PARLEY_STREAM_REPLICAS")
+    )
+    stream_retention: dict[str, float] = Field(
+        default_factory=dict, validation_alias=AliasChoices("PARLEY_STREAM_RETENTION")
+    )
+    log_level: str = "INFO"
+    log_json: bool | None = None
+
+    @field_validator("stream_retention", mode="before")
+    @classmethod
+    def _retention(cls, value: object) -> dict[str, float]:
+        """Only streams that have a retention, each 1 s .. 10 years (`parley_shared.streams`)."""
+        return retention_overrides(value)  # type: ignore[arg-type]

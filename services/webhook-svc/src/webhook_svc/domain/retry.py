@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import enum
 import random
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 JITTER = 0.2
 RETRY_STREAM_MAX_AGE_S = 7 * 24 * 3600.0  # WEBHOOK_RETRY's max_age (parley_shared/streams.json)
@@ -72,24 +70,6 @@ def jittered(delay: float, rng: random.Random | None = None) -> float:
     """`delay` scaled by a uniform factor in [0.8, 1.2], then capped at `MAX_DELAY_S`."""
     source = rng if rng is not None else random
     return capped(delay * source.uniform(1 - JITTER, 1 + JITTER))
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds a `Retry-After` header asks for (delta seconds or HTTP-date); None if absent/bad."""
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    if text.isascii() and text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 def retry_delay(

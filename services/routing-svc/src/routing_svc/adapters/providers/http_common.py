@@ -14,10 +14,10 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import aiohttp
 import orjson
+from parley_runtime.retry_after import parse_retry_after
 
 from routing_svc.domain.channels import CallbackAnswer, Route
 from routing_svc.metrics import CALLBACK_ITEMS, CALLBACKS, inc
@@ -47,19 +47,7 @@ def new_session(
 
 def retry_after_s(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
     """Seconds a `Retry-After` header asks for (delta seconds or an HTTP-date), or None."""
-    value = headers.get("Retry-After")
-    if value is None:
-        return None
-    text = value.strip()
-    if text.isascii() and text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return parse_retry_after(headers.get("Retry-After"), now or datetime.now(UTC))
 
 
 class RouteHealth:
