@@ -15,21 +15,28 @@ export async function enterprises() {
   return (await organizations()).filter((o) => o.kind === 'enterprise');
 }
 
-/** A small create form: fields, a submit button, errors in place, then `done(answer)`. */
-function createForm(title, fields, button, send, done) {
+/** A small create form: fields, a submit button, errors in place, then `done(answer)`
+ * (after emptying the form when `reset`). Used by the directory and the enterprise pages. */
+export function createForm(title, fields, button, send, done,
+  {titleId = 'create-title', reset = false} = {}) {
   const form = h('form', {class: 'card create-form', novalidate: true,
-    'aria-labelledby': 'create-title'});
+    'aria-labelledby': titleId});
   const m = new FormModel(form);
   const summary = summaryBox();
   const submit = h('button', {type: 'submit', class: 'button button-primary'}, button);
-  form.append(h('h2', {id: 'create-title'}, title), summary, ...fields(m), submit);
+  form.append(h('h2', {id: titleId}, title), summary, ...fields(m), submit);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearErrors(form);
     summary.hidden = true;
     submit.disabled = true;
     try {
-      done(await send(m.collect()));
+      const answer = await send(m.collect());
+      if (reset) {
+        form.reset();
+        m.refresh();
+      }
+      await done(answer);
     } catch (error) {
       showProblem(form, summary, error);
     } finally {

@@ -5,22 +5,15 @@
 
 import {api, describe, query} from './api.js';
 import {announce, h, notice, replace, table, when} from './dom.js';
-import {FormModel, selectField, textField} from './fields.js';
-import {clearErrors, showProblem, summaryBox} from './errors.js';
-import {enterprises} from './directory.js';
+import {selectField, textField} from './fields.js';
+import {createForm, enterprises} from './directory.js';
 
 const CHANNELS = [['sms', 'SMS sender id'], ['rcs', 'RCS agent'],
   ['whatsapp', 'WhatsApp (WABA) number'], ['truecaller', 'Truecaller number']];
 const CHANNEL_NAME = Object.fromEntries(CHANNELS);
 
 function senderForm(enterpriseId, done) {
-  const form = h('form', {class: 'card create-form', novalidate: true,
-    'aria-labelledby': 'sender-title'});
-  const m = new FormModel(form);
-  const summary = summaryBox();
-  const submit = h('button', {type: 'submit', class: 'button button-primary'},
-    'Register sender');
-  form.append(h('h2', {id: 'sender-title'}, 'Register a sender'), summary,
+  return createForm('Register a sender', (m) => [
     selectField('channel', 'Channel', CHANNELS),
     textField('value', 'Sender', {hint: 'SMS: 3 to 15 letters or digits. WhatsApp and '
       + 'Truecaller: an E.164 number (+919800000001). RCS: the agent id.'}),
@@ -28,26 +21,8 @@ function senderForm(enterpriseId, done) {
       {hint: 'The regulator\'s registration of this header, e.g. the India DLT header id.'}),
     (f) => f.value('channel') === 'sms'),
     textField('label', 'Label (optional)'),
-    submit);
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    clearErrors(form);
-    summary.hidden = true;
-    submit.disabled = true;
-    try {
-      const body = {...m.collect(), enterprise_id: enterpriseId};
-      const sender = await api('POST', '/v1/senders', body);
-      form.reset();
-      m.refresh();
-      await done(sender);
-    } catch (error) {
-      showProblem(form, summary, error);
-    } finally {
-      submit.disabled = false;
-    }
-  });
-  m.refresh();
-  return form;
+  ], 'Register sender', (body) => api('POST', '/v1/senders', {...body, enterprise_id: enterpriseId}),
+  done, {titleId: 'sender-title', reset: true});
 }
 
 async function sendersSection(enterpriseId, status) {
