@@ -18,9 +18,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 _DEFINITIONS = "streams.json"
 RETENTION_ENV = "PARLEY_STREAM_RETENTION"
@@ -113,18 +116,25 @@ def to_stream_config(definition: dict[str, Any]) -> Any:
     )
 
 
+READY_WITHIN_SECONDS = 30.0
+"""How long `ensure_streams` waits for JetStream to answer for the account (see below)."""
+_READY_STEP_SECONDS = 0.25
+
+
 async def ensure_streams(
     js: Any,
     replicas: int | None = None,
     retention: Mapping[str, float] | None = None,
     owner: str | None = None,
+    ready_within: float = READY_WITHIN_SECONDS,
 ) -> list[str]:
     """Create each missing stream; update existing ones to their definition. Returns the names.
 
     With `owner` (a service name), only the streams that service owns (`owner` in
     streams.json) are updated: a service's NATS user may create any missing Parley stream but
     update only its own (least privilege; see parley_runtime.natsauth.permissions).
-    `retention` overrides the definitions' `max_age` (`retention_overrides`).
+    `retention` overrides the definitions' `max_age` (`retention_overrides`). While JetStream
+    is still starting for the account, it waits up to `ready_within` s (`when_jetstream_ready`).
     """
     from nats.js.errors import NotFoundError
 
@@ -132,7 +142,7 @@ async def ensure_streams(
     for definition in load_definitions(replicas, retention):
         config = to_stream_config(definition)
         try:
-            await js.stream_info(config.name)
+            await when_jetstream_ready(partial(js.stream_info, config.name), ready_within)
         except NotFoundError:
             await js.add_stream(config)
         else:
@@ -140,6 +150,30 @@ async def ensure_streams(
                 await js.update_stream(config)
         names.append(config.name)
     return names
+
+
+async def when_jetstream_ready(
+    call: Callable[[], Awaitable[T]], ready_within: float = READY_WITHIN_SECONDS
+) -> T:
+    """`call()`, repeated while JetStream answers 503 or nobody answers, for `ready_within` s.
+
+    A JetStream cluster that has just elected its meta leader (or a server that has just loaded
+    an account's JWT) answers "JetStream not enabled for account" (503, 10039) or has no
+    responder for a short while: that is a server still starting, not a configuration error, so
+    a service or the deploy Job starting beside it waits, boundedly, rather than crash-looping.
+    Any other error, or the same one after `ready_within`, is raised.
+    """
+    from nats.errors import NoRespondersError
+    from nats.js.errors import ServiceUnavailableError
+
+    deadline = asyncio.get_running_loop().time() + ready_within
+    while True:
+        try:
+            return await call()
+        except (ServiceUnavailableError, NoRespondersError):
+            if asyncio.get_running_loop().time() >= deadline:
+                raise
+            await asyncio.sleep(_READY_STEP_SECONDS)
 
 
 async def _main() -> None:
