@@ -63,7 +63,10 @@ def distributions() -> str | None:
         return None
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for argv in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "chromium"]):
-        if subprocess.run(argv, env=env, check=False, timeout=900).returncode != 0:
+        # apt's progress goes to stderr: stdout carries only the executable's path (`main`),
+        # which `make browser` writes to a file the console tests read.
+        done = subprocess.run(argv, env=env, check=False, timeout=900, stdout=sys.stderr.fileno())
+        if done.returncode != 0:
             return None
     return on_the_machine()
 
