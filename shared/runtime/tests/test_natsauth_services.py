@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 import pytest
 from natsauth_kit import world
@@ -123,3 +125,44 @@ async def test_the_decider_admits_only_a_current_key_of_an_active_account() -> N
         assert await decide(user, password) is None, user
     assert "acc_a.>" not in looked_up
     assert "acc_*" not in looked_up
+
+
+async def test_a_right_key_waits_for_its_accounts_nats_side() -> None:
+    """With `ready`, a right key is admitted once its account's NATS side is made for it
+    (asked again until then), refused when that does not happen in time; a wrong key is
+    refused without asking."""
+    from parley_runtime.natsauth.authority import make_setup
+    from parley_runtime.natsauth.callout import parley_decider
+
+    setup = make_setup("/tmp/unused", operator_password="op-pw")
+    made: dict[str, str] = {}
+    asked: list[tuple[str, str]] = []
+
+    async def lookup(account_id: str) -> tuple[str, str | None] | None:
+        return ("active", f"h:{account_id}-key")
+
+    async def ready(account_id: str, key_hash: str) -> bool:
+        asked.append((account_id, key_hash))
+        return made.get(account_id) == key_hash
+
+    decide = parley_decider(
+        setup.authority,
+        lookup,
+        lambda key, digest: f"h:{key}" == digest,
+        ready=ready,
+        ready_within=0.5,
+    )
+    pending = asyncio.create_task(decide("acc_new", "acc_new-key"))
+    await asyncio.sleep(0.1)
+    assert not pending.done()  # waiting: the NATS side is not made
+    made["acc_new"] = "h:acc_new-key"
+    grant = await pending
+    assert grant is not None
+    assert grant.account == setup.authority.tenant_account("acc_new").public
+    assert len(asked) >= 2
+
+    made["acc_old"] = "h:acc_old-previous-key"  # made for the key it had before
+    assert await decide("acc_old", "acc_old-key") is None
+    asked.clear()
+    assert await decide("acc_new", "wrong") is None
+    assert asked == []

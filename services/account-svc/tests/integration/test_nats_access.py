@@ -4,6 +4,7 @@ account is refused at once and its open connections are closed within 10 s."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,8 +12,10 @@ from typing import Any
 import aiohttp
 import nats
 import pytest
-from account_svc.bootstrap import create_app
+from account_svc.adapters.nats_access import FETCH_WAIT_S, NatsAccess
+from account_svc.bootstrap import HOLDER, create_app
 from account_testkit import ADMIN_PASSWORD, ADMIN_USER, Api, make_settings, make_tenant, seed_for
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 from parley_devtools.nats_auth import AuthNatsServer
 from parley_devtools.waiting import eventually
@@ -20,13 +23,14 @@ from parley_runtime.natsauth.permissions import JS_PREFIX
 
 
 @pytest.fixture
-async def auth_api(
+async def auth_service(
     database_url: str,
     nats_auth: AuthNatsServer,
     log_stream: io.StringIO,
     monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Api]:
-    """account-svc in-process on an authenticated NATS, running the callout and provisioner."""
+) -> AsyncIterator[tuple[Api, web.Application]]:
+    """account-svc in-process on an authenticated NATS, running the callout and provisioner:
+    its API client and its application."""
     for name, value in nats_auth.files.service_env("account-svc").items():
         monkeypatch.setenv(name, value)
     settings = make_settings(
@@ -34,13 +38,20 @@ async def auth_api(
         nats_auth.url,
         ACCOUNT_NATS_AUTHORITY_FILE=str(nats_auth.files.authority_json),
     )
-    server = TestServer(create_app(settings), host="127.0.0.1")
+    app = create_app(settings)
+    server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     async with aiohttp.ClientSession() as session:
         client = Api(session, str(server.make_url("")).rstrip("/"), log=log_stream)
         client.token = await client.login(ADMIN_USER, ADMIN_PASSWORD)
-        yield client
+        yield client, app
     await server.close()
+
+
+@pytest.fixture
+def auth_api(auth_service: tuple[Api, web.Application]) -> Api:
+    """account-svc's API client (see `auth_service`)."""
+    return auth_service[0]
 
 
 async def _integrator(url: str, account_id: str, key: str, **kw: Any) -> Any:
@@ -113,6 +124,29 @@ async def test_a_new_account_connects_and_reads_its_durable_consumers(
     finally:
         await nc.close()
     await _refused(nats_auth.url, account_id, key + "x")
+
+
+async def test_a_connect_racing_the_accounts_nats_side_waits_for_it(
+    auth_service: tuple[Api, web.Application], nats_auth: AuthNatsServer
+) -> None:
+    """A connect made before the provisioner has made the account's NATS side is held by the
+    callout until it exists, and goes through on that first attempt (the server alone would
+    refuse a user of an account it does not know yet, ~2 s later)."""
+    api, app = auth_service
+    access: NatsAccess = app[HOLDER]["nats_access"]
+    assert access.provisioner is not None
+    await access.provisioner.stop()  # the NATS side of what is created now waits
+    await asyncio.sleep(FETCH_WAIT_S + 0.3)  # and its last pull request has expired unanswered
+    account_id, key = await _create_account(api)
+    connecting = asyncio.create_task(_integrator(nats_auth.url, account_id, key))
+    await asyncio.sleep(0.3)
+    assert not connecting.done()  # held by the callout, not refused
+    await access.provisioner.start()
+    nc = await connecting
+    try:
+        assert nc.is_connected
+    finally:
+        await nc.close()
 
 
 async def test_a_replaced_key_is_refused_at_once_and_its_connections_closed(

@@ -9,9 +9,13 @@ account-svc owns access accounts and their API keys, so it runs both halves:
   account's NATS side match its latest config event: its NATS account (imports of its own
   subjects only, signed for its current API key) and its two durable pull consumers; for a
   tombstone, a JWT that lets nothing connect (the server closes the account's connections at
-  once), then no consumers. It acks an event only after the NATS side is done, so a crash
-  repeats the (idempotent) work. One event at a time across replicas (`max_ack_pending` 1):
-  two replicas must never push one account's JWTs out of order.
+  once), then no consumers. It acks an event only after the NATS side is done and recorded
+  (`accounts.nats_key_hash`: the key hash the JWT admits), so a crash repeats the (idempotent)
+  work. The callout admits a right key only once that record matches it, waiting up to 1 s:
+  a connect the instant an account is created (or its key replaced) goes through as soon as
+  its NATS side exists, instead of being refused by the server ~2 s later. One event at a
+  time across replicas (`max_ack_pending` 1): two replicas must never push one account's JWTs
+  out of order.
 """
 
 from __future__ import annotations
@@ -58,6 +62,21 @@ def lookup_from(pool: asyncpg.Pool) -> Any:
     return lookup
 
 
+def ready_from(pool: asyncpg.Pool) -> Any:
+    """The callout's readiness check: the provisioner has made the account's NATS side for this
+    API key hash (`accounts.nats_key_hash`, written once its JWT is pushed)."""
+
+    async def ready(account_id: str, key_hash: str) -> bool:
+        made = await pool.fetchval(
+            "SELECT nats_key_hash FROM accounts WHERE id = $1",
+            account_id,
+            timeout=LOOKUP_TIMEOUT_S,
+        )
+        return made is not None and made == key_hash
+
+    return ready
+
+
 def _key_hash(data: AccountConfigData) -> str | None:
     """The API key hash an account's NATS side is signed for; None for a deleted account."""
     if data.status != "active" or data.secrets is None:
@@ -70,8 +89,9 @@ def _key_hash(data: AccountConfigData) -> str | None:
 class Provisioner:
     """Follows ACCOUNTS and makes each account's NATS side match its latest event."""
 
-    def __init__(self, js: Any, system_nc: Any, authority: Authority) -> None:
+    def __init__(self, js: Any, system_nc: Any, authority: Authority, pool: asyncpg.Pool) -> None:
         self._js, self._system, self._authority = js, system_nc, authority
+        self._pool = pool
         self._sub: Any = None
         self._task: asyncio.Task[None] | None = None
         self.applied = 0
@@ -134,6 +154,9 @@ class Provisioner:
             return
         try:
             await apply_account(self._system, self._js, self._authority, data.account_id, key_hash)
+            await self._pool.execute(  # what the callout waits for (`ready_from`)
+                "UPDATE accounts SET nats_key_hash = $2 WHERE id = $1", data.account_id, key_hash
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - retried after a delay (NATS may be away)
@@ -190,10 +213,15 @@ class NatsAccess:
             "account-svc-system",
             user_credentials=RawCredentials(self.authority.system_creds),
         )
-        decide = parley_decider(self.authority, lookup_from(self._pool), master.api_key_matches)
+        decide = parley_decider(
+            self.authority,
+            lookup_from(self._pool),
+            master.api_key_matches,
+            ready=ready_from(self._pool),
+        )
         self._callout = CalloutResponder(self._callout_nc, self.authority.auth, decide)
         await self._callout.start()
-        self.provisioner = Provisioner(js, self._system_nc, self.authority)
+        self.provisioner = Provisioner(js, self._system_nc, self.authority, self._pool)
         await self.provisioner.start()
         log.info("nats_access_started")
 

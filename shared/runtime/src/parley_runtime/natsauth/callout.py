@@ -60,6 +60,12 @@ class Grant:
 Decide = Callable[[str, str], Awaitable[Grant | None]]
 Lookup = Callable[[str], Awaitable[tuple[str, str | None] | None]]
 KeyMatches = Callable[[str, str], bool]
+Ready = Callable[[str, str], Awaitable[bool]]
+"""`ready(account_id, api_key_hash)`: whether the account's NATS side (its account JWT in the
+resolver) is made for that key yet."""
+READY_WITHIN_S = 1.0
+"""How long a connect waits for its account's NATS side (inside `DECIDE_TIMEOUT_S`)."""
+READY_STEP_S = 0.02
 
 
 def parse_request(token: str) -> Request:
@@ -91,12 +97,21 @@ def response(auth: Key, request: Request, grant: Grant | None, error: str = REFU
     return jwt.encode(claims, auth).encode()
 
 
-def parley_decider(authority: Authority, lookup: Lookup, key_matches: KeyMatches) -> Decide:
+def parley_decider(
+    authority: Authority,
+    lookup: Lookup,
+    key_matches: KeyMatches,
+    ready: Ready | None = None,
+    ready_within: float = READY_WITHIN_S,
+) -> Decide:
     """Who Parley admits: the operator credential, and integrators by account id + API key.
 
     `lookup(account_id)` answers `(status, api_key_hash)` from the source of truth (so a
     replaced key or a deleted account is refused at once); `key_matches(key, hash)` compares
-    an API key with its stored hash.
+    an API key with its stored hash. With `ready`, a right key is admitted only once its
+    account's NATS side is made for it, waited for up to `ready_within` s (refused after
+    that): a connect the instant an account is created (or its key replaced) would otherwise
+    land in a NATS account the server does not know yet, which it refuses only after ~2 s.
     """
 
     async def decide(user: str, password: str) -> Grant | None:
@@ -108,11 +123,8 @@ def parley_decider(authority: Authority, lookup: Lookup, key_matches: KeyMatches
             )
         if not ACCOUNT_USER.fullmatch(user) or not password:
             return None  # never looked up, and never put into a subject
-        found = await lookup(user)
-        if found is None:
-            return None
-        status, key_hash = found
-        if status != "active" or not key_hash or not key_matches(password, key_hash):
+        key_hash = await admitted_key(user, password)
+        if key_hash is None:
             return None
         return Grant(
             authority.tenant_account(user).public,
@@ -121,7 +133,31 @@ def parley_decider(authority: Authority, lookup: Lookup, key_matches: KeyMatches
             integrator_permissions(user),
         )
 
+    async def admitted_key(account_id: str, password: str) -> str | None:
+        """The key hash of an active account whose current key `password` is, once its NATS
+        side is made for it (with `ready`); None otherwise."""
+        found = await lookup(account_id)
+        if found is None:
+            return None
+        status, key_hash = found
+        if status != "active" or not key_hash or not key_matches(password, key_hash):
+            return None
+        if ready is not None and not await _until_ready(ready, account_id, key_hash, ready_within):
+            log.info("nats_side_not_ready", account_id=account_id)
+            return None
+        return key_hash
+
     return decide
+
+
+async def _until_ready(ready: Ready, account_id: str, key_hash: str, within: float) -> bool:
+    """Whether `ready` says yes within `within` s (asked every `READY_STEP_S`)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not await ready(account_id, key_hash):
+        if asyncio.get_running_loop().time() >= deadline:
+            return False
+        await asyncio.sleep(READY_STEP_S)
+    return True
 
 
 class CalloutResponder:
