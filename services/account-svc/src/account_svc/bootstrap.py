@@ -16,6 +16,7 @@ import structlog
 from aiohttp import web
 from parley_runtime import metrics_http, tracing
 from parley_runtime.nats import connect as nats_connect
+from parley_runtime.tasks import cancel_and_wait
 from parley_shared.sealing import MasterKey
 from parley_shared.streams import ensure_streams
 
@@ -246,12 +247,7 @@ async def close_connections(holder: dict[str, Any]) -> None:
         if task is None:
             continue
         holder[name].stop()
-        task.cancel()
-        # asyncio.wait, not a timeout around `await task`: a timeout would cancel the awaiting
-        # side, whose cancel goes to the task again, and a task that missed the first one
-        # would be waited on forever.
-        _, pending = await asyncio.wait({task}, timeout=CLOSE_TIMEOUT_S)
-        if pending:
+        if not await cancel_and_wait(task, CLOSE_TIMEOUT_S):
             log.warning(event)
     access = holder.get("nats_access")
     if access is not None:

@@ -21,6 +21,7 @@ from parley_runtime import metrics_http, tracing
 from parley_runtime.broker import service_broker
 from parley_runtime.broker import start as start_broker
 from parley_runtime.nats import connect as nats_connect
+from parley_runtime.tasks import cancel_and_wait
 from parley_shared import subjects
 from parley_shared.sealing import MasterKey
 from parley_shared.streams import ensure_streams
@@ -273,10 +274,7 @@ class Service:
 
     async def stop(self) -> None:
         """Stop pulling, give back undelivered events, let attempts finish, disconnect."""
-        if self._starter is not None:
-            self._starter.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._starter
+        await cancel_and_wait(self._starter)
         if self.purge is not None:
             await self.purge.stop()
         for source in self.sources:

@@ -38,6 +38,7 @@ from nats.js.errors import NotFoundError
 
 from parley_runtime.pull_requests import PullRequests
 from parley_runtime.redelivery import ack_info, exhausted, redelivery_delay
+from parley_runtime.tasks import cancel_and_wait
 
 log = structlog.get_logger("parley_runtime.pull")
 
@@ -382,11 +383,8 @@ class PullLoop:
     async def stop(self) -> None:
         """Stop pulling and touching; messages still arriving are given back at once."""
         self._running = False
-        if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
-            self._watch = None
+        await cancel_and_wait(self._watch)
+        self._watch = None
 
     async def close(self, *, give_back: bool = True) -> None:
         """Let poison copies finish, give back every message still held (unless `give_back`

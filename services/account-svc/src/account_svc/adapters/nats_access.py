@@ -32,6 +32,7 @@ from parley_runtime.natsauth.authority import Authority
 from parley_runtime.natsauth.callout import CalloutResponder, parley_decider
 from parley_runtime.natsauth.permissions import DURABLE_ACCOUNT_NATS
 from parley_runtime.natsauth.tenants import apply_account
+from parley_runtime.tasks import cancel_and_wait
 from parley_shared import subjects
 from parley_shared.accounts import parse_event
 from parley_shared.events import AccountConfigData
@@ -118,10 +119,8 @@ class Provisioner:
 
     async def stop(self) -> None:
         """Stop after the event in hand."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.wait({self._task}, timeout=5)
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         from nats.errors import TimeoutError as NatsTimeout

@@ -34,6 +34,7 @@ import orjson
 import structlog
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from parley_runtime.follow import Follower
+from parley_runtime.tasks import cancel_and_wait
 from parley_shared import subjects
 from parley_shared.streams import load_definitions
 
@@ -193,10 +194,8 @@ class TrafficFeed:
 
     async def stop(self) -> None:
         """Stop following and the idle watch (shutdown)."""
-        if self._watch is not None:
-            self._watch.cancel()
-            await asyncio.gather(self._watch, return_exceptions=True)
-            self._watch = None
+        await cancel_and_wait(self._watch)
+        self._watch = None
         await self._stop_following()
 
     def counts(self, accounts: Collection[str] | None) -> dict[str, Any]:

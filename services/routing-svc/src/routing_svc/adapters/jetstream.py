@@ -10,13 +10,13 @@ inbox (`<inbox>.<counter>`) and resolves a future per ack with orjson. An ack th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from nats.js.errors import APIError, NoStreamResponseError
+from parley_runtime.tasks import cancel_and_wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +60,7 @@ class JetStreamPublisher:
 
     async def stop(self) -> None:
         """Stop sweeping (pending futures are left to their callers' timeouts)."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        await cancel_and_wait(self._sweeper)
 
     async def publish(
         self, subject: str, payload: bytes, headers: dict[str, str] | None = None

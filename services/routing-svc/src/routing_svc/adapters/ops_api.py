@@ -45,6 +45,7 @@ import structlog
 from faststream.nats.broker.registrator import NatsRegistrator
 from parley_runtime import tracing
 from parley_runtime.broker import raw_body
+from parley_runtime.tasks import cancel_and_wait
 from parley_shared import subjects
 from parley_shared.timefmt import now_ts, ts_of_ms
 
@@ -287,10 +288,8 @@ class OpsApi:
 
     async def stop(self) -> None:
         """Stop sampling."""
-        if self._sampler is not None:
-            self._sampler.cancel()
-            await asyncio.gather(self._sampler, return_exceptions=True)
-            self._sampler = None
+        await cancel_and_wait(self._sampler)
+        self._sampler = None
 
     def _handler(self, name: str, operation: Operation) -> Callable[[bytes], Awaitable[bytes]]:
         async def handle(body: bytes) -> bytes:

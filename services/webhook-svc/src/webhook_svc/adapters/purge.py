@@ -12,12 +12,12 @@ is not reached by the purge: it fires within 6 days and is dropped, its account 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any, Final
 
 import orjson
 import structlog
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from parley_runtime.tasks import cancel_and_wait
 from parley_shared import subjects
 from parley_shared.accounts import parse_event
 
@@ -89,11 +89,8 @@ class AccountPurge:
 
     async def stop(self) -> None:
         """Stop following (a purge under way is left to be redone: it is idempotent)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _follow(self, sub: Any) -> None:
         while True:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import structlog
+from parley_runtime.tasks import cancel_and_wait
 
 from routing_svc.adapters.providers.smpp.outcomes import (
     BindRefused,
@@ -158,9 +159,7 @@ class SmppBind:
         connection = self._connection
         if connection is not None:
             await connection.unbind(self.config.drain_timeout_s)
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await cancel_and_wait(self._task)
         if self._connection is not None:
             self._connection.abort("closed")
         self._connection = None
