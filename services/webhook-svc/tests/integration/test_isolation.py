@@ -45,4 +45,6 @@ async def test_hanging_receiver_does_not_slow_other_accounts(
     assert time.monotonic() - started < 2.0
     assert sorted(receiver.event_ids("/ok")) == sorted(e["id"] for e in events)
     assert len(receiver.on("/hang")) == 4
-    assert service.sources[0].held == 20  # the stuck endpoint holds only its share
+    # The stuck endpoint holds only its share, `endpoint_max_pending` (events the pull loop
+    # has just handed over may count for a moment, until their overflow batch is deferred).
+    await eventually(lambda: service.sources[0].held == 20, 5, "the stuck endpoint's share")
