@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
 import nats
 import pytest
+from nats.js.errors import KeyNotFoundError
+from parley_devtools.waiting import eventually
 from parley_shared.sealing import MasterKey
 from routing_svc.adapters import kv
 from routing_svc.adapters.capacity import CapacityLeases, window_of
@@ -79,6 +82,63 @@ async def test_a_route_slower_than_one_a_second_gets_longer_windows(
         await leases.take(route)
         times.append(clock())
     assert [round(t - times[0], 3) for t in times] == [0.0, 2.0, 4.0]
+
+
+async def test_sends_waiting_for_one_lease_all_go_in_one_turn(buckets: dict[str, Any]) -> None:
+    """300 sends that find the route's lease empty share one lease and all go on together,
+    not one per turn of the event loop (a lock did that: on a busy loop a window's start
+    stalled every send for hundreds of turns)."""
+    route = Route("sms-busy", "sms", 10_000)  # a chunk of 1,000 covers them all
+    leases = CapacityLeases(buckets[kv.CAPACITY])
+    turns = 0
+    done_at: list[int] = []
+
+    async def ticker() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    async def send() -> None:
+        await leases.take(route)
+        done_at.append(turns)
+
+    ticking = asyncio.create_task(ticker())
+    try:
+        await asyncio.gather(*(send() for _ in range(300)))
+    finally:
+        ticking.cancel()
+    assert len(done_at) == 300
+    assert max(done_at) - min(done_at) <= 1
+    window = window_of(route, time.time())[0]
+    entry = await buckets[kv.CAPACITY].get(f"sms-busy.{window}")
+    assert int(entry.value) == 1_000  # one lease of one chunk, shared by all 300
+
+
+async def test_the_next_windows_lease_is_taken_before_the_window_starts(
+    buckets: dict[str, Any],
+) -> None:
+    """A send in the last tenth of a window leases the next window's first chunk in the
+    background; sends in the next window use it without another lease."""
+    route = Route("sms-ahead", "sms", 100)  # chunks of 10
+    clock = Clock(3_000_000.95)  # 50 ms before window 3,000,001 starts
+    leases = CapacityLeases(buckets[kv.CAPACITY], clock=clock, sleep=clock.sleep)
+    bucket = buckets[kv.CAPACITY]
+    await leases.take(route)
+
+    async def next_window_leased() -> int:
+        try:
+            return int((await bucket.get("sms-ahead.3000001")).value)
+        except KeyNotFoundError:
+            return 0
+
+    assert await eventually(next_window_leased, what="the next window's lease") == 10
+    revision = (await bucket.get("sms-ahead.3000001")).revision
+    clock.now = 3_000_001.2
+    for _ in range(10):
+        await leases.take(route)
+    entry = await bucket.get("sms-ahead.3000001")
+    assert (entry.revision, int(entry.value)) == (revision, 10)  # no lease in the window
 
 
 async def test_a_claim_lets_one_resend_through_then_none(buckets: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
@@ -29,12 +29,7 @@ from routing_svc.domain.channels import Route
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[Any]]
 LEASE_FRACTION = 0.1
-
-
-@dataclass
-class _Lease:
-    window: int
-    left: int
+PREFETCH_FRACTION = 0.1
 
 
 def window_of(route: Route, now: float) -> tuple[int, float, int]:
@@ -45,33 +40,73 @@ def window_of(route: Route, now: float) -> tuple[int, float, int]:
 
 
 class CapacityLeases:
-    """`ports.Capacity` over a KV bucket (see the module docstring)."""
+    """`ports.Capacity` over a KV bucket (see the module docstring).
+
+    One lease at a time per route and window: every send that finds the lease empty awaits
+    the same lease (one shared future), and all of them wake in one turn of the loop when it
+    lands. (A lock here made them wake one per turn: on a busy loop, hundreds of sends spread
+    over hundreds of turns at each window's start.) In the last `PREFETCH_FRACTION` of a window
+    the next window's first chunk is leased in the background, so a busy route does not stop
+    at each window's start for the lease's round trip.
+    """
 
     def __init__(self, kv: Any, clock: Clock = time.time, sleep: Sleep = asyncio.sleep) -> None:
         self._kv, self._clock, self._sleep = kv, clock, sleep
-        self._leases: dict[str, _Lease] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._left: dict[str, dict[int, int]] = {}  # route -> window -> sends leased, unused
+        self._leasing: dict[tuple[str, int], asyncio.Future[bool]] = {}
 
     async def take(self, route: Route) -> None:
         """Wait for one send's share of `route`'s capacity, and take it."""
         while True:
             now = self._clock()
             window, length, allowed = window_of(route, now)
-            lease = self._leases.get(route.name)
-            if lease is not None and lease.window == window and lease.left > 0:
-                lease.left -= 1
+            if self._take_leased(route.name, window):
+                if (window + 1) * length - now < length * PREFETCH_FRACTION:
+                    self._prefetch(route.name, window + 1, allowed)
                 return
-            lock = self._locks.setdefault(route.name, asyncio.Lock())
-            async with lock:
-                lease = self._leases.get(route.name)
-                if lease is not None and lease.window == window and lease.left > 0:
-                    lease.left -= 1
-                    return
-                granted = await self._lease(route.name, window, allowed)
-                if granted > 0:
-                    self._leases[route.name] = _Lease(window, granted - 1)
-                    return
+            if await self._leased(route.name, window, allowed):
+                continue  # taken by the loop above, unless others emptied it first
             await self._sleep(max(0.0, (window + 1) * length - self._clock()))
+
+    def _take_leased(self, route: str, window: int) -> bool:
+        left = self._left.get(route)
+        if not left or left.get(window, 0) <= 0:
+            return False
+        left[window] -= 1
+        return True
+
+    def _leased(self, route: str, window: int, allowed: int) -> asyncio.Future[bool]:
+        """The lease of `window` under way, or a new one: True once sends were added to it,
+        False when the window is spent. Shielded: a caller cancelled while waiting does not
+        cancel the others' lease."""
+        key = (route, window)
+        leasing = self._leasing.get(key)
+        if leasing is None or leasing.done():  # a finished lease's sends may be gone already
+            leasing = asyncio.ensure_future(self._lease_into(route, window, allowed))
+            self._leasing[key] = leasing
+            leasing.add_done_callback(partial(self._forget, key))
+        return asyncio.shield(leasing)
+
+    def _forget(self, key: tuple[str, int], leasing: asyncio.Future[bool]) -> None:
+        if self._leasing.get(key) is leasing:
+            del self._leasing[key]
+
+    async def _lease_into(self, route: str, window: int, allowed: int) -> bool:
+        granted = await self._lease(route, window, allowed)
+        if granted <= 0:
+            return False
+        left = self._left.setdefault(route, {})
+        for old in [w for w in left if w < window - 1]:
+            del left[old]  # windows past: their unused sends are lost (under-use only)
+        left[window] = left.get(window, 0) + granted
+        return True
+
+    def _prefetch(self, route: str, window: int, allowed: int) -> None:
+        """Lease `window`'s first chunk ahead of time (once; a failure is left to `take`)."""
+        leasing = self._leasing.get((route, window))
+        if (leasing is not None and not leasing.done()) or self._left.get(route, {}).get(window):
+            return
+        self._leased(route, window, allowed).add_done_callback(_ignore_failure)
 
     async def _lease(self, route: str, window: int, allowed: int) -> int:
         """Lease up to a chunk of `window`'s sends; 0 when the window is spent."""
@@ -96,3 +131,9 @@ class CapacityLeases:
                 continue
             return grant
         return 0  # heavy contention: wait for the next window rather than spin
+
+
+def _ignore_failure(future: asyncio.Future[bool]) -> None:
+    """A prefetch that failed is not an error: the next `take` leases (and raises) itself."""
+    if not future.cancelled():
+        future.exception()
