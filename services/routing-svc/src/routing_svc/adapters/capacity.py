@@ -93,9 +93,10 @@ class CapacityLeases:
 
     async def _lease_into(self, route: str, window: int, allowed: int) -> bool:
         granted = await self._lease(route, window, allowed)
-        if granted <= 0:
-            return False
         left = self._left.setdefault(route, {})
+        if granted <= 0:
+            left.setdefault(window, 0)  # spent: known, so no prefetch asks again
+            return False
         for old in [w for w in left if w < window - 1]:
             del left[old]  # windows past: their unused sends are lost (under-use only)
         left[window] = left.get(window, 0) + granted
@@ -104,7 +105,7 @@ class CapacityLeases:
     def _prefetch(self, route: str, window: int, allowed: int) -> None:
         """Lease `window`'s first chunk ahead of time (once; a failure is left to `take`)."""
         leasing = self._leasing.get((route, window))
-        if (leasing is not None and not leasing.done()) or self._left.get(route, {}).get(window):
+        if (leasing is not None and not leasing.done()) or window in self._left.get(route, {}):
             return
         self._leased(route, window, allowed).add_done_callback(_ignore_failure)
 
