@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from parley_runtime.tasks import SingleFlight
 
 from routing_svc.domain.channels import Route
 
@@ -42,18 +43,18 @@ def window_of(route: Route, now: float) -> tuple[int, float, int]:
 class CapacityLeases:
     """`ports.Capacity` over a KV bucket (see the module docstring).
 
-    One lease at a time per route and window: every send that finds the lease empty awaits
-    the same lease (one shared future), and all of them wake in one turn of the loop when it
-    lands. (A lock here made them wake one per turn: on a busy loop, hundreds of sends spread
-    over hundreds of turns at each window's start.) In the last `PREFETCH_FRACTION` of a window
-    the next window's first chunk is leased in the background, so a busy route does not stop
-    at each window's start for the lease's round trip.
+    One lease at a time per route and window (`parley_runtime.tasks.SingleFlight`): every send
+    that finds the lease empty awaits the same lease, and all of them wake in one turn of the
+    loop when it lands. (A lock here made them wake one per turn: on a busy loop, hundreds of
+    sends spread over hundreds of turns at each window's start.) In the last
+    `PREFETCH_FRACTION` of a window the next window's first chunk is leased in the background,
+    so a busy route does not stop at each window's start for the lease's round trip.
     """
 
     def __init__(self, kv: Any, clock: Clock = time.time, sleep: Sleep = asyncio.sleep) -> None:
         self._kv, self._clock, self._sleep = kv, clock, sleep
         self._left: dict[str, dict[int, int]] = {}  # route -> window -> sends leased, unused
-        self._leasing: dict[tuple[str, int], asyncio.Future[bool]] = {}
+        self._leasing: SingleFlight[tuple[str, int], bool] = SingleFlight()
 
     async def take(self, route: Route) -> None:
         """Wait for one send's share of `route`'s capacity, and take it."""
@@ -77,19 +78,8 @@ class CapacityLeases:
 
     def _leased(self, route: str, window: int, allowed: int) -> asyncio.Future[bool]:
         """The lease of `window` under way, or a new one: True once sends were added to it,
-        False when the window is spent. Shielded: a caller cancelled while waiting does not
-        cancel the others' lease."""
-        key = (route, window)
-        leasing = self._leasing.get(key)
-        if leasing is None or leasing.done():  # a finished lease's sends may be gone already
-            leasing = asyncio.ensure_future(self._lease_into(route, window, allowed))
-            self._leasing[key] = leasing
-            leasing.add_done_callback(partial(self._forget, key))
-        return asyncio.shield(leasing)
-
-    def _forget(self, key: tuple[str, int], leasing: asyncio.Future[bool]) -> None:
-        if self._leasing.get(key) is leasing:
-            del self._leasing[key]
+        False when the window is spent."""
+        return self._leasing.run((route, window), partial(self._lease_into, route, window, allowed))
 
     async def _lease_into(self, route: str, window: int, allowed: int) -> bool:
         granted = await self._lease(route, window, allowed)
@@ -104,8 +94,7 @@ class CapacityLeases:
 
     def _prefetch(self, route: str, window: int, allowed: int) -> None:
         """Lease `window`'s first chunk ahead of time (once; a failure is left to `take`)."""
-        leasing = self._leasing.get((route, window))
-        if (leasing is not None and not leasing.done()) or window in self._left.get(route, {}):
+        if self._leasing.running((route, window)) or window in self._left.get(route, {}):
             return
         self._leased(route, window, allowed).add_done_callback(_ignore_failure)
 

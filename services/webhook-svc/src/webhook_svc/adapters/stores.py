@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 import time
@@ -31,6 +30,7 @@ import structlog
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from parley_runtime import tracing
+from parley_runtime.tasks import SingleFlight
 from parley_shared import subjects
 from parley_shared.timefmt import format_ts, now
 
@@ -90,25 +90,25 @@ class RetryQueue:
         self._fill_limit = fill_limit
         self._state: tuple[float, int, int, int, int] | None = None  # at, msgs, bytes, limits
         self._since = [0, 0]  # messages and bytes this process wrote since `_state` was read
-        self._reading = asyncio.Lock()
+        self._reading: SingleFlight[None, tuple[float, int, int, int, int]] = SingleFlight()
 
     async def _refresh(self) -> tuple[float, int, int, int, int]:
         state = self._state
         if state is not None and time.monotonic() - state[0] < STATE_TTL_S:
             return state
-        async with self._reading:
-            state = self._state
-            if state is None or time.monotonic() - state[0] >= STATE_TTL_S:
-                info = await self._js.stream_info(subjects.STREAM_WEBHOOK_RETRY)
-                config, held = info.config, info.state
-                state = (
-                    time.monotonic(),
-                    int(held.messages),
-                    int(held.bytes),
-                    int(config.max_msgs or -1),
-                    int(config.max_bytes or -1),
-                )
-                self._state, self._since = state, [0, 0]
+        return await self._reading.run(None, self._read_state)  # one read for all who wait
+
+    async def _read_state(self) -> tuple[float, int, int, int, int]:
+        info = await self._js.stream_info(subjects.STREAM_WEBHOOK_RETRY)
+        config, held = info.config, info.state
+        state = (
+            time.monotonic(),
+            int(held.messages),
+            int(held.bytes),
+            int(config.max_msgs or -1),
+            int(config.max_bytes or -1),
+        )
+        self._state, self._since = state, [0, 0]
         return state
 
     async def _reserve(self, size: int) -> None:
