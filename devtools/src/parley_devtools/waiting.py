@@ -82,3 +82,27 @@ def eventually_sync(
         if time.monotonic() > deadline:
             raise _failure(within_s, what, value)
         time.sleep(step_s)
+
+
+class LoopTurns:
+    """Counts the turns of the running event loop while it is entered (`async with LoopTurns()
+    as turns: ... turns.count`): a test that things happen "in one turn" compares counts,
+    never the clock. A task that yields once per turn does the counting."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _tick(self) -> None:
+        while True:
+            self.count += 1
+            await asyncio.sleep(0)
+
+    async def __aenter__(self) -> LoopTurns:
+        self._task = asyncio.create_task(self._tick())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.wait({self._task})

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from parley_devtools.waiting import LoopTurns
 from parley_runtime.tasks import SingleFlight, cancel_and_wait
 
 
@@ -80,27 +81,20 @@ class Gated:
 async def test_callers_during_a_run_share_it_and_all_wake_in_one_turn() -> None:
     flights: SingleFlight[str, int] = SingleFlight()
     call = Gated()
-    turns = 0
     woke: list[int] = []
 
-    async def ticker() -> None:
-        nonlocal turns
-        while True:
-            turns += 1
-            await asyncio.sleep(0)
+    async with LoopTurns() as turns:
 
-    async def caller() -> int:
-        result = await flights.run("k", call)
-        woke.append(turns)
-        return result
+        async def caller() -> int:
+            result = await flights.run("k", call)
+            woke.append(turns.count)
+            return result
 
-    ticking = asyncio.create_task(ticker())
-    callers = [asyncio.create_task(caller()) for _ in range(200)]
-    await asyncio.sleep(0)
-    assert flights.running("k")
-    call.release.set()
-    results = await asyncio.gather(*callers)
-    ticking.cancel()
+        callers = [asyncio.create_task(caller()) for _ in range(200)]
+        await asyncio.sleep(0)
+        assert flights.running("k")
+        call.release.set()
+        results = await asyncio.gather(*callers)
     assert results == [1] * 200  # one run, one result for all
     assert call.runs == 1
     assert max(woke) - min(woke) <= 1  # an asyncio.Lock would spread them over 200 turns

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import nats
 import pytest
 from nats.js.errors import KeyNotFoundError
-from parley_devtools.waiting import eventually
+from parley_devtools.waiting import LoopTurns, eventually
 from parley_shared.sealing import MasterKey
 from routing_svc.adapters import kv
 from routing_svc.adapters.capacity import CapacityLeases, window_of
@@ -89,29 +88,20 @@ async def test_sends_waiting_for_one_lease_all_go_in_one_turn(buckets: dict[str,
     not one per turn of the event loop (a lock did that: on a busy loop a window's start
     stalled every send for hundreds of turns)."""
     route = Route("sms-busy", "sms", 10_000)  # a chunk of 1,000 covers them all
-    leases = CapacityLeases(buckets[kv.CAPACITY])
-    turns = 0
+    clock = Clock(4_000_000.5)  # mid-window: no window change, no prefetch during the test
+    leases = CapacityLeases(buckets[kv.CAPACITY], clock=clock, sleep=clock.sleep)
     done_at: list[int] = []
 
-    async def ticker() -> None:
-        nonlocal turns
-        while True:
-            turns += 1
-            await asyncio.sleep(0)
+    async with LoopTurns() as turns:
 
-    async def send() -> None:
-        await leases.take(route)
-        done_at.append(turns)
+        async def send() -> None:
+            await leases.take(route)
+            done_at.append(turns.count)
 
-    ticking = asyncio.create_task(ticker())
-    try:
         await asyncio.gather(*(send() for _ in range(300)))
-    finally:
-        ticking.cancel()
     assert len(done_at) == 300
     assert max(done_at) - min(done_at) <= 1
-    window = window_of(route, time.time())[0]
-    entry = await buckets[kv.CAPACITY].get(f"sms-busy.{window}")
+    entry = await buckets[kv.CAPACITY].get("sms-busy.4000000")
     assert int(entry.value) == 1_000  # one lease of one chunk, shared by all 300
 
 
