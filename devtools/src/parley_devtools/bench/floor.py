@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import math
 import subprocess
 import sys
 import time
@@ -39,6 +40,7 @@ import nats
 import psutil  # type: ignore[import-untyped]
 from aiohttp import web
 from nats.js.api import StreamConfig
+from parley_shared import subjects
 
 from parley_devtools.bench.ceilings import fresh_nats
 from parley_devtools.bench.routing_throughput import ROUTES, StatusLog, routing_alone
@@ -52,6 +54,7 @@ PUBLISHES = 20_000
 WINDOW = 1_000
 POSTS = 10_000
 BUDGET_S = 60.0
+STATUS_SUBJECTS = subjects.STATUS_PREFIX + "."
 
 
 def wire_kind(subject: str, reply: str) -> str:
@@ -70,22 +73,33 @@ def wire_kind(subject: str, reply: str) -> str:
 
 
 async def wire(p: Any, key: str, count: int = WIRE_COUNT) -> dict[str, float]:
-    """NATS messages per accepted message, by kind (a `>` subscriber counts them)."""
+    """NATS messages per accepted message, by kind (a `>` subscriber counts them). The count
+    ends once every message's `sent` and `delivered` were written (seen by the same
+    subscriber, so that no polling of ours is counted), and their acks had time to pass."""
     kinds: collections.Counter[str] = collections.Counter()
+    statuses = 0
+    expected = math.inf
+    done = asyncio.Event()
     nc = await nats.connect(p.nats_url)
     try:
 
         async def note(msg: Any) -> None:
-            kinds[wire_kind(msg.subject, msg.reply)] += 1
+            nonlocal statuses
+            kind = wire_kind(msg.subject, msg.reply)
+            kinds[kind] += 1
+            if kind == "jetstream_write" and msg.subject.startswith(STATUS_SUBJECTS):
+                statuses += 1
+                if statuses >= expected:
+                    done.set()
 
         await nc.subscribe(">", cb=note, pending_msgs_limit=10_000_000)
         await nc.flush()
-        js = nc.jetstream()
-        status = StatusLog(js)
-        after = await status.last_seq()
         sent = await run_client(p.routing, key, count, rate=count, connections=16)
         accepted = len(sent.accepted)
-        await status.settle(after, 2 * accepted, BUDGET_S)  # sent + delivered of each
+        expected = 2 * accepted  # sent + delivered of each
+        if statuses >= expected:
+            done.set()
+        await asyncio.wait_for(done.wait(), BUDGET_S)
         await asyncio.sleep(0.5)  # the last acks
     finally:
         await nc.close()
