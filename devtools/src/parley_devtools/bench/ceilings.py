@@ -9,9 +9,16 @@ bounded in message count and in time, and answers a rate per second:
 - `jetstream_pull_ack`: a durable pull consumer, `fetch(100)` then an ack per message (the
   ordinary nats-py way);
 - `aiohttp_post`: one small JSON per POST to an aiohttp server in this process, from an
-  aiohttp client in *another* process (`python -m parley_devtools.bench.ceilings post-client`).
+  aiohttp client in *another* process (`python -m parley_devtools.bench.ceilings post-client`):
+  the ceiling of what webhook-svc does (an aiohttp client posting to an HTTP server);
+- `aiohttp_submit`: the load client of `http_submit_per_s` (`parley_devtools.load`, the same
+  64 keep-alive connections and the same counting) against a bare aiohttp server on uvloop in a
+  process of its own that answers `POST /v1/messages` with a 202 and a message id and does
+  nothing else (`python -m parley_devtools.bench.ceilings submit-server PORT`): the ceiling of
+  routing-svc's HTTP API with like clients. aiohttp's client costs about as much per request as
+  the server, so `aiohttp_post` is bound by its client, near half of this one.
 
-`python -m parley_devtools.bench.ceilings` prints all four as JSON.
+`python -m parley_devtools.bench.ceilings` prints all five as JSON.
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ import nats
 from aiohttp import web
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
-from parley_devtools.embedded import NatsServer
+from parley_devtools.embedded import NatsServer, free_port, wait_port
+from parley_devtools.load import run_client
 
 PAYLOAD = b"x" * 200
 SMALL_JSON = b'{"id":"evt_01","type":"parley.message.delivered","data":{"status":"delivered"}}'
@@ -167,6 +175,54 @@ async def aiohttp_post(count: int = 20_000, concurrency: int = 32, budget_s: flo
         await runner.cleanup()
 
 
+SUBMIT_ANSWER = b'{"message_id":"msg_ceiling","status":"accepted"}'
+
+
+def submit_server(port: int) -> None:
+    """A bare aiohttp server answering `POST /v1/messages` with a 202 (the body read, nothing
+    else done), until killed; on uvloop when installed, as the services run."""
+
+    async def handle(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(body=SUBMIT_ANSWER, status=202, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/v1/messages", handle)
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+async def aiohttp_submit(
+    count: int = 10_000, connections: int = 64, budget_s: float = 15.0
+) -> float:
+    """202s per second from a bare aiohttp server (its own process) to the load client, counted
+    as `http_submit_per_s` is: accepted / (last answer - first submit)."""
+    port = free_port()
+    argv = [sys.executable, "-m", "parley_devtools.bench.ceilings", "submit-server", str(port)]
+    server = await asyncio.create_subprocess_exec(
+        *argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        await asyncio.to_thread(wait_port, port)
+        url = f"http://127.0.0.1:{port}"
+        await run_client(url, "ceiling", 500, rate=0, connections=connections)  # warm up
+        result = await run_client(
+            url, "ceiling", count, rate=0, connections=connections, budget_s=budget_s
+        )
+    finally:
+        if server.returncode is None:
+            server.kill()
+        await server.wait()
+    if not result.accepted:
+        return float("nan")
+    first = min(at for _, at, _ in result.accepted)
+    last = max(answered for _, _, answered in result.accepted)
+    return len(result.accepted) / max(last - first, 1e-9)
+
+
 async def run() -> dict[str, float]:
     """Every ceiling, as a flat dict."""
     return {
@@ -174,19 +230,26 @@ async def run() -> dict[str, float]:
         "ceiling_jetstream_publish_pipelined_per_s": round(await jetstream_publish_pipelined(), 1),
         "ceiling_jetstream_pull_ack_per_s": round(await jetstream_pull_ack(), 1),
         "ceiling_aiohttp_post_per_s": round(await aiohttp_post(), 1),
+        "ceiling_aiohttp_submit_per_s": round(await aiohttp_submit(), 1),
     }
 
 
 def main() -> None:
-    """`post-client URL COUNT CONCURRENCY BUDGET` (used by `aiohttp_post`), or every ceiling."""
+    """`post-client URL COUNT CONCURRENCY BUDGET` (used by `aiohttp_post`), `submit-server PORT`
+    (used by `aiohttp_submit`), or every ceiling."""
     parser = argparse.ArgumentParser(prog="python -m parley_devtools.bench.ceilings")
-    parser.add_argument("command", nargs="?", default="all", choices=["all", "post-client"])
+    parser.add_argument(
+        "command", nargs="?", default="all", choices=["all", "post-client", "submit-server"]
+    )
     parser.add_argument("args", nargs="*")
     ns = parser.parse_args()
     if ns.command == "post-client":
         url, count, concurrency, budget = ns.args
         rate = asyncio.run(_post_client(url, int(count), int(concurrency), float(budget)))
         print(json.dumps({"post_per_s": rate}))
+        return
+    if ns.command == "submit-server":
+        submit_server(int(ns.args[0]))
         return
     print(json.dumps(asyncio.run(run()), indent=2))
 
