@@ -27,10 +27,13 @@ NUMBER_DIGITS = b"9876543210"
 
 
 async def stored(js: Any, stream: str) -> list[tuple[str, bytes]]:
-    """Every message a stream holds now: (subject, data)."""
+    """Every message a stream holds now: (subject, data). A stream that never held a message
+    reports first and last sequence 0, and sequence 0 is a bad request, not a missing one."""
     info = await js.stream_info(stream)
+    if not info.state.messages:
+        return []
     out = []
-    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+    for seq in range(max(info.state.first_seq, 1), info.state.last_seq + 1):
         try:
             msg = await js.get_msg(stream, seq)
         except NotFoundError:
