@@ -31,18 +31,15 @@ import asyncio
 import collections
 import json
 import math
-import subprocess
-import sys
 import time
 from typing import Any
 
 import nats
 import psutil  # type: ignore[import-untyped]
-from aiohttp import web
 from nats.js.api import StreamConfig
 from parley_shared import subjects
 
-from parley_devtools.bench.ceilings import fresh_nats
+from parley_devtools.bench.ceilings import aiohttp_post_run, fresh_nats
 from parley_devtools.bench.routing_throughput import ROUTES, StatusLog, routing_alone
 from parley_devtools.load import run_client
 
@@ -160,29 +157,9 @@ async def publish_ack_us(count: int = PUBLISHES, window: int = WINDOW) -> float:
 
 
 async def aiohttp_server_us(count: int = POSTS, concurrency: int = 32) -> float:
-    """Server CPU (µs) of one bare aiohttp POST, its client in another process."""
-
-    async def handle(request: web.Request) -> web.Response:
-        json.loads(await request.read())
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_post("/hook", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    args = [sys.executable, "-m", "parley_devtools.bench.ceilings", "post-client"]
-    args += [f"http://127.0.0.1:{port}/hook", str(count), str(concurrency), str(BUDGET_S)]
-    try:
-        started = time.process_time()
-        client = await asyncio.create_subprocess_exec(*args, stdout=subprocess.PIPE)
-        out, _ = await asyncio.wait_for(client.communicate(), BUDGET_S + 30)
-        spent = time.process_time() - started
-    finally:
-        await runner.cleanup()
-    rate = float(json.loads(out)["post_per_s"])
+    """Server CPU (µs) of one bare aiohttp POST, its client in another process (the run of
+    `ceilings.aiohttp_post`)."""
+    rate, spent = await aiohttp_post_run(count, concurrency, BUDGET_S)
     done = min(count, rate * BUDGET_S)  # the client stops at `count` or at its budget
     return spent * 1e6 / max(done, 1)
 
