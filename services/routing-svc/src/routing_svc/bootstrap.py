@@ -261,7 +261,7 @@ async def start(
         vault=vault,
         bus=bus,
     )
-    client_refs = ClientRefIndex(buckets[kv.CLIENT_REFS], kv.KvWriter(publisher, kv.CLIENT_REFS))
+    client_refs = ClientRefIndex(js, kv.KvWriter(publisher, kv.CLIENT_REFS))
     submissions = Submissions(
         client_refs=client_refs,
         store=store,
@@ -292,7 +292,7 @@ async def start(
     services.providers = providers
     if settings.role in ("all", "worker"):
         outcomes = Outcomes(transitions, handovers)
-        erasure = Erasure(directory, JetStreamAccountData(nc, buckets, store))
+        erasure = Erasure(directory, JetStreamAccountData(nc, store))
         handlers: dict[str, Callable[[Any], Awaitable[None]]] = {
             "submit": router.handle,
             "submit_otp": router.handle,

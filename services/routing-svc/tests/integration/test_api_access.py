@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import nats
 import orjson
 import pytest
-from nats.js.errors import NoKeysError
+from parley_devtools.buckets import live_keys
 from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from parley_shared.timefmt import format_ts, now
@@ -339,12 +339,8 @@ class _Clock:
 async def _records_of(routing: Routing, account_id: str) -> list[str]:
     """Ids of the message records of an account in the message log."""
     kv = await routing.js.key_value(MESSAGES)
-    try:
-        keys = await kv.keys()
-    except NoKeysError:
-        return []
     found = []
-    for key in keys:
+    for key in await live_keys(routing.js, MESSAGES):
         if orjson.loads((await kv.get(key)).value)["account_id"] == account_id:
             found.append(key)
     return found

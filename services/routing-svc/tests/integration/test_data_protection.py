@@ -10,6 +10,7 @@ import nats
 import orjson
 import pytest
 from nats.js.errors import NotFoundError
+from parley_devtools.buckets import live_keys
 from parley_devtools.waiting import eventually
 from parley_shared import subjects
 from parley_shared.sealing import MasterKey
@@ -53,7 +54,7 @@ async def _click(routing: Routing, message_id: str) -> None:
     """Follow the short link of a message (found in the links bucket: under do_not_store the
     message log shows no text)."""
     links = await routing.js.key_value(kv.SHORT_LINKS)
-    for code in await links.keys():
+    for code in await live_keys(routing.js, kv.SHORT_LINKS):
         if orjson.loads((await links.get(code)).value)["message_id"] == message_id:
             path = routing.api.base + f"/s/{code}"
             async with routing.api.session.get(path, allow_redirects=False) as resp:
@@ -118,7 +119,7 @@ async def test_last_sender_map_keeps_no_number(routing: Routing) -> None:
     last = await routing.api.sent(talker, channel="rcs")
     await routing.events.final(last)
     bucket = await routing.js.key_value(kv.LAST_SENDER)
-    keys = await bucket.keys()
+    keys = await live_keys(routing.js, kv.LAST_SENDER)
     assert keys
     for key in keys:
         assert DIGITS[-8:].decode() not in key
@@ -171,8 +172,7 @@ async def test_a_deleted_accounts_data_is_purged(routing: Routing) -> None:
         ids[account.account_id] = message_id
     assert ids[doomed.account_id][14:20] == account_tag(doomed.account_id)
     messages = await routing.js.key_value(kv.MESSAGES)
-    links = await routing.js.key_value(kv.SHORT_LINKS)
-    assert len(await links.keys()) == 2
+    assert len(await live_keys(routing.js, kv.SHORT_LINKS)) == 2
     await routing.accounts.delete(doomed)
 
     await eventually(lambda: '"account_data_purged"' in routing.log.getvalue(), 10)
@@ -181,10 +181,10 @@ async def test_a_deleted_accounts_data_is_purged(routing: Routing) -> None:
     with pytest.raises(NotFoundError):
         await messages.get(log_key(ids[doomed.account_id]))
     assert (await messages.get(log_key(ids[kept.account_id]))).value
-    await eventually(lambda: _links_left(links, 1), 5)
+    await eventually(lambda: _links_left(routing.js, 1), 5)
     events = [s for s, _, _ in await stored(routing.js, subjects.STREAM_STATUS)]
     assert subjects.status(kept.account_id) in events
 
 
-async def _links_left(links: Any, count: int) -> bool:
-    return len(await links.keys()) == count
+async def _links_left(js: Any, count: int) -> bool:
+    return len(await live_keys(js, kv.SHORT_LINKS)) == count

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestServer
 from nats.aio.client import RawCredentials
-from nats.js.errors import NoKeysError
+from parley_devtools.buckets import live_keys
 from parley_devtools.nats_auth import AuthNatsServer
 from parley_runtime.natsauth.callout import CalloutResponder, parley_decider
 from parley_runtime.natsauth.tenants import apply_account
@@ -27,11 +27,7 @@ QUIET_S = 1.0
 
 
 async def _records(routing: Routing) -> int:
-    kv = await routing.js.key_value(MESSAGES)
-    try:
-        return len(await kv.keys())
-    except NoKeysError:
-        return 0
+    return len(await live_keys(routing.js, MESSAGES))
 
 
 @pytest.mark.parametrize(

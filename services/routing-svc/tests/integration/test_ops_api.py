@@ -14,6 +14,7 @@ import nats.errors
 import orjson
 import pytest
 from aiohttp.test_utils import TestServer
+from parley_devtools.buckets import live_keys
 from parley_devtools.smsc import Smsc
 from parley_devtools.waiting import eventually
 from parley_shared import subjects
@@ -244,6 +245,6 @@ async def test_only_sends_with_a_client_ref_are_indexed(routing: Routing) -> Non
     kv = await routing.js.key_value(CLIENT_REFS)
     assert (await kv.status()).values == 0
     message_id = await routing.api.sent(account, client_ref="x")
-    keys = await kv.keys()
+    keys = await live_keys(routing.js, CLIENT_REFS)
     assert len(keys) == 1
     assert keys[0].endswith(f".{account.account_id}.{message_id}")

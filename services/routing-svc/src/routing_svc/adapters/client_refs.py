@@ -7,13 +7,12 @@ digits of SHA-256 of the `client_ref` (a `client_ref` may hold any character and
 them; a KV key may not). One key per message, so sends never contend (no compare-and-set),
 and the bucket's TTL is the message log's: an entry lives as long as the record it points to.
 
-A lookup is a KV watch of `<digest>.*.*` (or `<digest>.<account_id>.*`): the server filters
-by subject, headers only, so it reads just the matching keys.
+A lookup is a scan (`adapters.kv_scan`) of `<digest>.*.*` (or `<digest>.<account_id>.*`): the
+server filters by subject, headers only, so it reads just the matching keys.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import time
 from collections import deque
@@ -23,7 +22,8 @@ from typing import Any
 
 from nats.errors import TimeoutError as NatsTimeout
 
-from routing_svc.adapters.kv import KvWriter
+from routing_svc.adapters.kv import CLIENT_REFS, KvWriter
+from routing_svc.adapters.kv_scan import KvScan
 from routing_svc.ports import Ack
 
 FIND_TIME_S = 2.0  # a lookup reads for at most this long ...
@@ -46,8 +46,8 @@ class Found:
 class ClientRefIndex:
     """Message ids by (client_ref, account)."""
 
-    def __init__(self, kv: Any, writer: KvWriter) -> None:
-        self._kv = kv
+    def __init__(self, js: Any, writer: KvWriter, bucket: str = CLIENT_REFS) -> None:
+        self._js, self._bucket = js, bucket
         self._writer = writer
 
     async def add(self, account_id: str, client_ref: str, message_id: str) -> Ack:
@@ -63,33 +63,25 @@ class ClientRefIndex:
             return Found([])
         single = next(iter(only)) if only is not None and len(only) == 1 else None
         pattern = f"{digest}.{single}.*" if single else f"{digest}.*.*"
-        watcher = await self._kv.watch(
-            pattern, meta_only=True, ignore_deletes=True, inactive_threshold=30.0
-        )
         kept: deque[tuple[str, str]] = deque(maxlen=limit)
         scanned, truncated = 0, False
         deadline = time.monotonic() + FIND_TIME_S
-        try:
+        async with KvScan(self._js, self._bucket, pattern, values=False) as scan:
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0 or scanned >= FIND_SCAN_MAX:
                     truncated = True
                     break
                 try:
-                    entry = await watcher.updates(timeout=left)
+                    entry = await scan.next(left)
                 except NatsTimeout:
                     truncated = True
                     break
                 if entry is None:
-                    break  # every stored key was delivered
+                    break  # every stored key was read
                 scanned += 1
                 parts = entry.key.split(".")
                 if len(parts) == 3 and (only is None or parts[1] in only):
                     kept.append((parts[1], parts[2]))
-                if entry.delta == 0:
-                    break
-        finally:
-            with contextlib.suppress(Exception):
-                await watcher.stop()
         items = sorted(kept, key=lambda item: item[1], reverse=True)  # ids sort by time
         return Found(items, truncated)

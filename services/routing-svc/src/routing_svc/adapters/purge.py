@@ -4,8 +4,9 @@ A stream purge with a subject filter (`$JS.API.STREAM.PURGE.<stream>`) removes e
 on the matching subjects at once, whatever their number; it answers how many went. The
 account's events and queued attempts are on subjects ending in its id, its message log records
 under `<tag>.` in `ROUTING_MESSAGES` (`domain.message_ids`). Short links are keyed by their
-code alone, so their bucket is read through (a watch of the latest values) and the account's
-links purged one by one: links are few beside messages, and deletions are rare.
+code alone, so their bucket is read through (`adapters.kv_scan`: the latest value of every key,
+to the last one stored) and the account's links purged one by one: links are few beside
+messages, and deletions are rare.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import orjson
 from parley_shared import subjects
 
 from routing_svc.adapters import kv
+from routing_svc.adapters.kv_scan import KvScan
 from routing_svc.adapters.message_store import MessageStore
 from routing_svc.domain.message_ids import account_prefix
 
@@ -27,9 +29,9 @@ SCAN_TIMEOUT_S = 5.0
 class JetStreamAccountData:
     """What routing-svc stores of an account, purged (see the module docstring)."""
 
-    def __init__(self, nc: Any, buckets: dict[str, Any], store: MessageStore) -> None:
+    def __init__(self, nc: Any, store: MessageStore) -> None:
         self._nc = nc
-        self._buckets = buckets
+        self._js = nc.jetstream()
         self._store = store
 
     async def _purge(self, stream: str, subject: str) -> int:
@@ -66,19 +68,11 @@ class JetStreamAccountData:
 
     async def _purge_each(self, bucket: str, keys: str, account_id: str) -> int:
         """Purge the keys matching `keys` in `bucket` whose record names `account_id`."""
-        store = self._buckets[bucket]
         mine: list[str] = []
-        watcher = await store.watch(keys, ignore_deletes=True)
-        try:
-            while True:
-                entry = await watcher.updates(timeout=SCAN_TIMEOUT_S)
-                if entry is None:  # the latest values are all delivered
-                    break
+        async with KvScan(self._js, bucket, keys) as scan:
+            while (entry := await scan.next(SCAN_TIMEOUT_S)) is not None:
                 if entry.value and _account_of(entry.value) == account_id:
                     mine.append(entry.key)
-        finally:
-            with contextlib.suppress(Exception):
-                await watcher.stop()
         for key in mine:
             await self._purge(f"KV_{bucket}", f"$KV.{bucket}.{key}")
         return len(mine)
