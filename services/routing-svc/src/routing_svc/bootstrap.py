@@ -292,7 +292,7 @@ async def start(
     services.providers = providers
     if settings.role in ("all", "worker"):
         outcomes = Outcomes(transitions, handovers)
-        erasure = Erasure(directory, JetStreamAccountData(nc, store))
+        erasure = Erasure(directory, JetStreamAccountData(nc, js, store))
         handlers: dict[str, Callable[[Any], Awaitable[None]]] = {
             "submit": router.handle,
             "submit_otp": router.handle,

@@ -29,9 +29,8 @@ SCAN_TIMEOUT_S = 5.0
 class JetStreamAccountData:
     """What routing-svc stores of an account, purged (see the module docstring)."""
 
-    def __init__(self, nc: Any, store: MessageStore) -> None:
-        self._nc = nc
-        self._js = nc.jetstream()
+    def __init__(self, nc: Any, js: Any, store: MessageStore) -> None:
+        self._nc, self._js = nc, js
         self._store = store
 
     async def _purge(self, stream: str, subject: str) -> int:
