@@ -39,7 +39,7 @@ import structlog
 
 from routing_svc.adapters.providers.config import RouteConfig, SmppSettings
 from routing_svc.adapters.providers.smpp.bind import BindConfig, SmppBind, SmppUnavailable
-from routing_svc.adapters.providers.smpp.io_loop import IoLoop, on_loop
+from routing_svc.adapters.providers.smpp.io_loop import IoLoop
 from routing_svc.adapters.providers.smpp.outcomes import PartResult, SubmitOutcome
 from routing_svc.adapters.providers.smpp.pdu import Delivery, SubmitPart, submit_parts
 from routing_svc.adapters.providers.smpp.session import Timers
@@ -124,7 +124,6 @@ class SmppProvider:
         self._routes: dict[str, _Route] = {}
         self._sink: ProviderSink | None = None
         self._io = IoLoop()
-        self._main: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def routes(self) -> list[Route]:
@@ -134,8 +133,7 @@ class SmppProvider:
     async def start(self, sink: ProviderSink) -> None:
         """Open every route's binds (each keeps re-binding on its own until it is up)."""
         self._sink = sink
-        self._main = asyncio.get_running_loop()
-        self._io.start()
+        self._io.start(asyncio.get_running_loop())
         await self._io.run(self._open_binds())
 
     async def _open_binds(self) -> None:
@@ -301,12 +299,10 @@ class SmppProvider:
             sink = self._sink
             if sink is None:
                 raise RuntimeError("the SMPP provider is stopping")
-            main = self._main
-            assert main is not None  # set by start
             if is_receipt(delivery.esm_class):
-                await on_loop(main, self._receipt(sink, route, delivery))
+                await self._io.run_home(self._receipt(sink, route, delivery))
             else:
-                await on_loop(main, self._user_message(sink, route, delivery))
+                await self._io.run_home(self._user_message(sink, route, delivery))
 
         return on_deliver
 
