@@ -8,7 +8,7 @@ import threading
 from collections.abc import AsyncIterator
 
 import pytest
-from routing_svc.adapters.providers.smpp.io_loop import IoLoop
+from routing_svc.adapters.providers.smpp.io_loop import Crossing, IoLoop
 
 
 @pytest.fixture
@@ -139,3 +139,38 @@ async def test_a_call_after_stop_fails_at_once() -> None:
 
     with pytest.raises(RuntimeError):
         await loop.run(never())
+
+
+class _ClosedLoop:
+    """A target loop that is closed: scheduling fails, after a pause in which another thread
+    can try to post too."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    def call_soon_threadsafe(self, callback: object) -> None:
+        self.attempts += 1
+        threading.Event().wait(0.2)
+        raise RuntimeError("Event loop is closed")
+
+
+def test_every_post_to_a_closed_loop_fails_even_when_two_threads_post_at_once() -> None:
+    closed = _ClosedLoop()
+    crossing = Crossing(closed)  # type: ignore[arg-type]
+    outcomes: list[str] = []
+
+    def post() -> None:
+        try:
+            crossing.post(lambda: None)
+            outcomes.append("accepted")
+        except RuntimeError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+
+    assert outcomes == ["refused", "refused"]  # no call left waiting for a drain never scheduled
+    assert closed.attempts == 2

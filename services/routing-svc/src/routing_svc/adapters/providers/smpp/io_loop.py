@@ -37,17 +37,13 @@ class Crossing:
         self._queue: list[Callable[[], None]] = []
 
     def post(self, fn: Callable[[], None]) -> None:
-        """Run `fn` on the target loop soon (RuntimeError once that loop is closed)."""
+        """Run `fn` on the target loop soon (RuntimeError once that loop is closed: the drain
+        is scheduled before the first call of a batch joins, so no call waits on a drain that
+        was never scheduled)."""
         with self._lock:
+            if not self._queue:
+                self.target.call_soon_threadsafe(self._drain)
             self._queue.append(fn)
-            if len(self._queue) > 1:
-                return
-        try:
-            self.target.call_soon_threadsafe(self._drain)
-        except RuntimeError:
-            with self._lock:
-                self._queue.clear()
-            raise
 
     def _drain(self) -> None:
         with self._lock:
