@@ -119,6 +119,8 @@ def to_stream_config(definition: dict[str, Any]) -> Any:
 READY_WITHIN_SECONDS = 30.0
 """How long `ensure_streams` waits for JetStream to answer for the account (see below)."""
 _READY_STEP_SECONDS = 0.25
+NO_PEERS_YET = 10005
+"""JetStream's JSClusterNoPeersErr: no suitable peers for placement (peers not yet heard of)."""
 
 
 async def ensure_streams(
@@ -144,7 +146,7 @@ async def ensure_streams(
         try:
             await when_jetstream_ready(partial(js.stream_info, config.name), ready_within)
         except NotFoundError:
-            await js.add_stream(config)
+            await when_jetstream_ready(partial(js.add_stream, config), ready_within)
         else:
             if owner is None or definition.get("owner") == owner:
                 await js.update_stream(config)
@@ -155,23 +157,26 @@ async def ensure_streams(
 async def when_jetstream_ready(
     call: Callable[[], Awaitable[T]], ready_within: float = READY_WITHIN_SECONDS
 ) -> T:
-    """`call()`, repeated while JetStream answers 503 or nobody answers, for `ready_within` s.
+    """`call()`, repeated while JetStream is still starting, for `ready_within` s.
 
     A JetStream cluster that has just elected its meta leader (or a server that has just loaded
     an account's JWT) answers "JetStream not enabled for account" (503, 10039) or has no
-    responder for a short while: that is a server still starting, not a configuration error, so
-    a service or the deploy Job starting beside it waits, boundedly, rather than crash-looping.
-    Any other error, or the same one after `ready_within`, is raised.
+    responder for a short while, and until it has heard from every peer it refuses a replicated
+    stream with "no suitable peers for placement" (400, 10005): that is a cluster still
+    starting, not a configuration error, so a service or the deploy Job starting beside it
+    waits, boundedly, rather than crash-looping. Any other error, or the same one after
+    `ready_within`, is raised.
     """
     from nats.errors import NoRespondersError
-    from nats.js.errors import ServiceUnavailableError
+    from nats.js.errors import BadRequestError, ServiceUnavailableError
 
     deadline = asyncio.get_running_loop().time() + ready_within
     while True:
         try:
             return await call()
-        except (ServiceUnavailableError, NoRespondersError):
-            if asyncio.get_running_loop().time() >= deadline:
+        except (ServiceUnavailableError, NoRespondersError, BadRequestError) as exc:
+            starting = not isinstance(exc, BadRequestError) or exc.err_code == NO_PEERS_YET
+            if not starting or asyncio.get_running_loop().time() >= deadline:
                 raise
             await asyncio.sleep(_READY_STEP_SECONDS)
 
