@@ -305,3 +305,55 @@ def test_openapi_document_from_the_operation_table() -> None:
     }
     assert set(doc["components"]["schemas"]) >= {"Thing", "Problem"}
     assert doc["components"]["securitySchemes"] == security
+
+
+SERVED = """
+import gc, sys
+from aiohttp import web
+from parley_runtime.http import build_app, json_response, serve
+
+async def ready():
+    return True, {}
+
+async def heap(_):
+    return json_response({"frozen": gc.get_freeze_count(), "startup_saw": seen})
+
+seen = []
+
+async def startup(_):
+    seen.append(gc.get_freeze_count())  # the service's own start-up runs before the freeze
+
+app = build_app([], ready, middlewares=[], client_max_size=1024)
+app.router.add_get("/heap", heap)
+app.on_startup.append(startup)
+serve(app, "127.0.0.1", int(sys.argv[1]))
+"""
+
+
+async def test_serve_freezes_the_heap_once_the_service_has_started(tmp_path: Any) -> None:
+    """A process run by `serve` has its start-up objects frozen (`gc.freeze`) after the
+    service's own start-up and before the first request."""
+    import sys
+
+    from parley_devtools.embedded import free_port
+
+    port = free_port()
+    script = tmp_path / "served.py"
+    script.write_text(SERVED)
+    proc = await asyncio.create_subprocess_exec(sys.executable, str(script), str(port))
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(200):
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/heap") as response:
+                        body = await response.json()
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.05)
+            else:
+                pytest.fail("the served process never answered")
+    finally:
+        proc.terminate()
+        await proc.wait()
+    assert body["startup_saw"] == [0]
+    assert body["frozen"] > 1000

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -316,7 +315,6 @@ async def start(
     rt.ops_api.register(rt.broker)
     await start_broker(rt.broker)
     rt.started = True
-    gc.freeze()  # what start-up made lives as long as the process: keep it out of collections
     log.info("routing_svc_started", port=settings.http_port, providers=providers.kinds())
 
 
