@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
@@ -157,6 +158,27 @@ async def test_a_handed_attempt_is_never_sent_again_and_its_ids_resolve(
     assert found is not None
     assert (found.message_id, found.attempt, found.part, found.parts) == ("msg_b", 2, 1, 2)
     assert await handovers.resolve("sms-2", "a1b2") is None  # ids are per route
+
+
+async def test_provider_ids_kept_in_memory_are_not_scanned_by_the_garbage_collector(
+    buckets: dict[str, Any],
+) -> None:
+    """The provider ids a process wrote resolve from memory as from the bucket, and what it
+    keeps of them is nothing the cyclic garbage collector tracks (a long-running process keeps
+    up to 100,000: every full collection would scan them all)."""
+    writer = kv.KvWriter(buckets["publisher"], kv.HANDOVERS)
+    handovers = KvHandovers(buckets[kv.HANDOVERS], writer)
+    for n in range(200):
+        await asyncio.gather(*await handovers.handed(f"msg_{n}", 1, "sms-1", (f"id-{n}", f"x{n}")))
+    gc.collect()
+    kept = list(handovers._known.values())
+    assert len(kept) == 400
+    assert not any(gc.is_tracked(entry) for entry in kept)
+    fresh = KvHandovers(buckets[kv.HANDOVERS], writer)  # another replica: from the bucket
+    for ids in (handovers, fresh):
+        found = await ids.resolve("sms-1", "x7")
+        assert found is not None
+        assert (found.message_id, found.attempt, found.part, found.parts) == ("msg_7", 1, 2, 2)
 
 
 async def test_a_released_claim_is_claimed_afresh(buckets: dict[str, Any]) -> None:

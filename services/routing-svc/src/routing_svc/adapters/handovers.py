@@ -54,7 +54,10 @@ class KvHandovers:
 
     def __init__(self, kv: Any, writer: KvWriter, cache_size: int = 100_000) -> None:
         self._kv, self._writer = kv, writer
-        self._known: OrderedDict[str, PartRef] = OrderedDict()
+        # provider id key -> PartRef's fields: a tuple of strings and ints, which the garbage
+        # collector stops tracking (up to `cache_size` PartRef objects were that many more
+        # objects for every full collection to scan; see `record_cache`)
+        self._known: OrderedDict[str, tuple[str, int, int, int]] = OrderedDict()
         self._cache_size = cache_size
 
     async def claim(self, message_id: str, attempt: int, route: str) -> Claim:
@@ -121,7 +124,7 @@ class KvHandovers:
 
     def _remember(self, key: str, ref: PartRef) -> None:
         """Keep what this process wrote: most reports come back to the replica that sent."""
-        self._known[key] = ref
+        self._known[key] = (ref.message_id, ref.attempt, ref.part, ref.parts)
         if len(self._known) > self._cache_size:
             self._known.popitem(last=False)
 
@@ -131,7 +134,7 @@ class KvHandovers:
         key = _id_key(route, provider_id)
         known = self._known.get(key)
         if known is not None:
-            return known
+            return PartRef(*known)
         try:
             entry = await self._kv.get(key)
         except KeyNotFoundError:

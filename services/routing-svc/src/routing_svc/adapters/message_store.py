@@ -3,7 +3,8 @@
 Every change is written with the revision it was read at, so two handlers (two replicas, or
 a report and a timer) never both move a message on from the same state. In one process a
 lock per message serializes handlers, and a bounded cache of the latest (record, revision)
-saves the read on the hot path; a lost race evicts the entry and the caller reads again.
+saves the read on the hot path (`RecordCache`: its older entries are kept as bytes, out of the
+garbage collector's way); a lost race evicts the entry and the caller reads again.
 
 Keys are `<account tag>.<message id>` (`domain.message_ids.log_key`), so a deleted account's
 records can be purged by subject. A record written before ids carried a tag is found under
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import OrderedDict
 from typing import Any
 
 import orjson
@@ -22,12 +22,11 @@ from nats.js.errors import KeyNotFoundError
 from parley_runtime import tracing
 
 from routing_svc.adapters.kv import KvWriter, is_wrong_last
+from routing_svc.adapters.record_cache import SIZE, RecordCache
 from routing_svc.domain import records
 from routing_svc.domain.lifecycle import Message
 from routing_svc.domain.message_ids import legacy_key, log_key
 from routing_svc.errors import StaleState
-
-CACHE_SIZE = 50_000
 
 
 class _Held:
@@ -68,13 +67,13 @@ class MessageExists(Exception):
 class MessageStore:
     """Message records by id."""
 
-    def __init__(self, kv: Any, writer: KvWriter, cache_size: int = CACHE_SIZE) -> None:
+    def __init__(self, kv: Any, writer: KvWriter, cache_size: int = SIZE) -> None:
         self._kv = kv
         self._writer = writer
-        self._cache: OrderedDict[str, tuple[Message, int]] = OrderedDict()
         self._cache_size = cache_size
         self._locks: dict[str, list[Any]] = {}  # message id -> [lock, holders and waiters]
         self._dirty: set[str] = set()  # held newer than stored (see `hold`)
+        self._cache = RecordCache(self._dirty, cache_size)
         self._legacy: set[str] = set()  # ids whose record is under the id alone
 
     def _key(self, message_id: str) -> str:
@@ -123,7 +122,6 @@ class MessageStore:
         if not fresh or message_id in self._dirty:
             cached = self._cache.get(message_id)
             if cached is not None:
-                self._cache.move_to_end(message_id)
                 return cached
         entry = await self._get(message_id)
         if entry is None or not entry.value:
@@ -142,7 +140,7 @@ class MessageStore:
     async def discard(self, message_id: str) -> None:
         """Remove a message that was never accepted (its queueing was refused); best effort:
         a record left behind expires with the log's TTL."""
-        self._cache.pop(message_id, None)
+        self._cache.pop(message_id)
         self._dirty.discard(message_id)
         with contextlib.suppress(Exception):
             await self._kv.purge(self._key(message_id))
@@ -178,20 +176,13 @@ class MessageStore:
 
     def forget_account(self, account_id: str) -> None:
         """Drop every cached record of an account (it was deleted and its records purged)."""
-        for message_id, (msg, _) in list(self._cache.items()):
-            if msg.account_id == account_id:
-                self._cache.pop(message_id, None)
-                self._dirty.discard(message_id)
+        for message_id in self._cache.drop_account(account_id):
+            self._dirty.discard(message_id)
 
     def forget(self, message_id: str) -> None:
         """Drop a cached entry (after a failed or abandoned change); a held one stays."""
         if message_id not in self._dirty:
-            self._cache.pop(message_id, None)
+            self._cache.pop(message_id)
 
     def _remember(self, msg: Message, revision: int) -> None:
-        self._cache[msg.id] = (msg, int(revision))
-        self._cache.move_to_end(msg.id)
-        for _ in range(len(self._cache) - self._cache_size):
-            oldest, entry = self._cache.popitem(last=False)
-            if oldest in self._dirty:
-                self._cache[oldest] = entry  # never drop a change not yet written
+        self._cache.put(msg, int(revision))
