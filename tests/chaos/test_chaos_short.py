@@ -15,15 +15,18 @@ from parley_devtools.chaos.scenarios import (
     smsc_drops,
 )
 from parley_devtools.chaos.tally import Row, table
+from parley_devtools.platform import Platform
 
 pytestmark = pytest.mark.slow
 
 
-def check(row: Row) -> None:
-    """Print the row and assert zero loss."""
+def check(row: Row, p: Platform | None = None) -> None:
+    """Print the row and assert zero loss; on a loss, with the last lines of every service's
+    log (ids only: no log line holds a number or a message's content)."""
     print(table([row]))
     assert row.accepted > 0, row
-    assert row.lost == 0, table([row])
+    logs = f"\n{p.tails(80)}" if p is not None and row.lost else ""
+    assert row.lost == 0, table([row]) + logs
     assert row.final == row.accepted, table([row])
 
 
@@ -32,7 +35,7 @@ async def test_each_service_killed_under_load_loses_nothing() -> None:
     """600 messages at 60/s while account-svc, routing-svc and webhook-svc are each SIGKILLed and
     restarted: every accepted message has one final event and every subscribed event arrives."""
     async with running(options()) as (p, receiver):
-        check(await kills(p, receiver, 600, 60))
+        check(await kills(p, receiver, 600, 60), p)
 
 
 @pytest.mark.timeout(120)
@@ -50,7 +53,7 @@ async def test_receiver_outage_events_delivered_or_replayed() -> None:
     """The receiver down 5 s with retries of 1 s: every event is delivered, or dead-lettered and
     replayed through account-svc, and nothing is silently dropped."""
     async with running(options("1,1,1")) as (p, receiver):
-        check(await receiver_outage(p, receiver, 500, 100, 5.0))
+        check(await receiver_outage(p, receiver, 500, 100, 5.0), p)
 
 
 @pytest.mark.timeout(150)
@@ -58,4 +61,4 @@ async def test_smsc_dropping_every_connection_twice_loses_nothing() -> None:
     """SMS over SMPP to the SMSC simulator: 600 messages at 60/s while the SMSC drops every
     connection twice; every accepted message still reaches one final status."""
     async with running_over_smpp() as (p, receiver, smsc):
-        check(await smsc_drops(p, receiver, smsc, 600, 60))
+        check(await smsc_drops(p, receiver, smsc, 600, 60), p)

@@ -144,6 +144,8 @@ def row_for(
         notes=notes,
     )
     row.notes.append(f"webhook events expected {len(view.subscribed)}")
+    if missing := sorted(m for m in mine if not view.finals.get(m)):
+        row.notes.append(f"without a final event: {', '.join(missing[:5])}")
     if conflicting:
         row.notes.append(f"{conflicting} messages with more than one distinct final event")
     return row
