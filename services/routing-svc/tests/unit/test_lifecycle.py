@@ -204,6 +204,33 @@ def test_repeated_inputs_replay_the_same_events() -> None:
     assert not replay.changed
 
 
+def test_a_redelivered_send_repeats_its_reports_events_too() -> None:
+    """A send whose report came with it (the sandbox) and was written, then SUBMIT came again
+    (the process died before the report's events were published): the redelivery repeats
+    `sent` and the final `delivered`, cancels the timer, arms none and changes nothing; another
+    attempt's reports are not its own."""
+    msg = message(hop("rcs"), hop("sms"))
+    first = send(msg, 1)
+    report = reported(msg, 1, "delivered", None, AT)
+    again = redelivered(msg, 1)
+    assert again.events == first.events + report.events
+    assert finals(again) == [(1, "delivered")]
+    assert (again.cancel_timer, again.timer_ms, again.enqueue) == (1, None, None)
+    assert not again.changed
+    assert redelivered(msg, 2).events == []
+
+
+def test_a_redelivered_send_repeats_its_fallback() -> None:
+    """A report that failed attempt 1 over to attempt 2: a redelivery of attempt 1 queues attempt
+    2 again (SUBMIT drops the copy by its message id) and repeats the events."""
+    msg = message(hop("rcs"), hop("sms"))
+    send(msg, 1)
+    failed = reported(msg, 1, "failed", "delivery_failed", AT)
+    again = redelivered(msg, 1)
+    assert again.enqueue == 2 == failed.enqueue
+    assert again.events[1:] == failed.events
+
+
 def test_do_not_store_drops_number_and_content_with_the_outcome() -> None:
     """Under do_not_store the sealed number and content go with the final outcome."""
     msg = message(hop("sms"), protection="do_not_store")

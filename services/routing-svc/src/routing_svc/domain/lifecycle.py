@@ -182,8 +182,21 @@ def dispatched(
 
 
 def redelivered(msg: Message, n: int) -> Step:
-    """Attempt n came off SUBMIT again after it was handled: repeat its effects, change nothing."""
-    return replay(msg, f"d{n}") if f"d{n}" in msg.applied else replay(msg, f"x{n}")
+    """Attempt n came off SUBMIT again after it was handled: repeat its effects, change nothing.
+
+    Its reports' effects too. A provider that reports with the send (the sandbox:
+    `ImmediateReports`) gives its reports no input of their own that could come again: a
+    process that died after writing such a report's outcome and before publishing its events
+    (the final one among them) leaves SUBMIT's redelivery as their only way out. Events keep
+    their ids, so one that did get out comes again as itself (a duplicate at most)."""
+    step = replay(msg, f"d{n}") if f"d{n}" in msg.applied else replay(msg, f"x{n}")
+    for key in [k for k in msg.applied if k.startswith(f"r{n}:")]:
+        report = replay(msg, key)
+        step.events += report.events
+        step.enqueue = step.enqueue if report.enqueue is None else report.enqueue
+        if report.cancel_timer is not None:
+            step.cancel_timer, step.timer_ms = report.cancel_timer, None
+    return step
 
 
 def failed_before_send(
