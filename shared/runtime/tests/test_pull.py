@@ -271,3 +271,39 @@ async def test_a_deleted_consumer_is_recreated_and_consumed(nc: Any) -> None:
     finally:
         await loop.stop()
         await loop.close()
+
+
+async def test_messages_given_back_at_stop_go_to_the_next_process_once(
+    nc: Any, nats_url: str
+) -> None:
+    """Seven held messages given back after `stop` are not handed round to the stopping loop's
+    own open requests: the next process gets each at its second delivery, long before the
+    60 s ack wait."""
+    held: list[Any] = []
+
+    async def hold(_: PullLoop, msg: Any) -> None:
+        held.append(msg)
+
+    first = Harness(nc, hold).build()
+    await first.start()
+    js = nc.jetstream()
+    for i in range(7):
+        await js.publish("pulltest.a", str(i).encode())
+    await eventually(lambda: len(held) == 7, 5, "7 held")
+    await first.stop()
+    await first.nak([m.reply for m in held])
+    await asyncio.sleep(0.3)  # a shutdown's other work: nothing may go round meanwhile
+    await first.close()
+    assert (await _consumer(nc)).delivered.consumer_seq == 7
+    other = await nats.connect(nats_url)
+    harness = Harness(other, _ack)
+    second = harness.build()
+    await second.start()
+    try:
+        await eventually(lambda: len(harness.seen) == 7, 5, "the next process's handovers")
+        assert sorted(seq for seq, _, _ in harness.seen) == list(range(1, 8))
+        assert {deliveries for _, deliveries, _ in harness.seen} == {2}
+    finally:
+        await second.stop()
+        await second.close()
+        await other.close()

@@ -8,6 +8,7 @@ from aiohttp.test_utils import TestServer
 from parley_devtools.account_events import status_hook
 from parley_devtools.receiver import Receiver
 from parley_devtools.waiting import eventually
+from parley_shared.subjects import DURABLE_WEBHOOK_STATUS, STREAM_STATUS
 from webhook_svc.bootstrap import SERVICE_KEY, create_app
 from webhook_testkit import Account, make_settings, publish_events, status_event
 
@@ -32,6 +33,9 @@ async def test_stop_gives_back_lingering_batches_for_another_worker(
     await eventually(lambda: service.sources[0].held == 7, 5, "events held in a lingering batch")
     await server.close()
     assert receiver.on("/l") == []
+    status = await js.consumer_info(STREAM_STATUS, DURABLE_WEBHOOK_STATUS)
+    # given back once, not bounced between the stopping worker's open requests and its nak
+    assert status.delivered.consumer_seq == 7
     settings = make_settings(nats_url, master_key_b64, batch_linger_ms=20, ack_wait_seconds=60.0)
     app = create_app(settings, ("worker",))
     server = TestServer(app, host="127.0.0.1")

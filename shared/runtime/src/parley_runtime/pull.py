@@ -47,6 +47,7 @@ NAK = b"-NAK"
 WPI = b"+WPI"
 TERM = b"+TERM"
 POISON_WAIT_S = 5.0
+WITHDRAW_WAIT_S = 5.0
 _BACKOFF_S = 0.5
 
 Handover = Callable[[Any], Awaitable[None]]
@@ -381,10 +382,32 @@ class PullLoop:
             await self._nc.publish(reply, WPI)
 
     async def stop(self) -> None:
-        """Stop pulling and touching; messages still arriving are given back at once."""
+        """Stop pulling and touching, and withdraw the inbox: the server drops this process's
+        open pull requests, so a message given back from now on goes to another process (or
+        waits for one), never back here. Messages already on their way are given back."""
         self._running = False
         await cancel_and_wait(self._watch)
         self._watch = None
+        await self._withdraw()
+
+    async def _withdraw(self) -> None:
+        """Unsubscribe the inbox and wait for the server's answer to a ping sent after it.
+
+        While the inbox has a subscriber its open pull requests stay on the server, and a
+        message given back (`nak`) is handed straight to one of them: back here, where a
+        stopped loop gives it back again. Measured before this existed: 7 messages given back
+        at shutdown went round 256 times in 0.3 s, and the ones on their way when the inbox
+        was finally dropped stayed unacknowledged for the whole ack wait, each with a
+        delivery count that made the next process give it up at once. With no subscriber the
+        server discards the requests (no interest), so what is given back after this waits
+        for another process. What arrives before the server's answer is handled (given back)
+        by `_on_msg` first."""
+        sub, self._sub = self._sub, None
+        if sub is None:
+            return
+        with contextlib.suppress(Exception):  # a closed connection has no requests left
+            async with asyncio.timeout(WITHDRAW_WAIT_S):  # NATS away: its requests expire
+                await sub.drain()
 
     async def close(self, *, give_back: bool = True) -> None:
         """Let poison copies finish, give back every message still held (unless `give_back`
