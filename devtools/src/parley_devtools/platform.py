@@ -358,6 +358,19 @@ class Platform:
         child.wait_ready_sync(READY_S)
         return time.monotonic() - began
 
+    def restart(self, name: str) -> tuple[int | None, float]:
+        """Stop a service as a deploy does (SIGTERM, then up to its grace before a SIGKILL),
+        start it again; its exit code (negative: it had to be killed) and the seconds until it
+        was ready again."""
+        child = self.services[name]
+        began = time.monotonic()
+        child.stop()
+        code = child.returncode
+        child.start()
+        self.on_spawn(child.pid)
+        child.wait_ready_sync(READY_S)
+        return code, time.monotonic() - began
+
     def pids(self) -> dict[str, int]:
         """The pid of every running service."""
         return {n: c.pid for n, c in self.services.items() if c.alive()}

@@ -18,13 +18,14 @@ from parley_devtools.chaos.scenarios import (
     overload,
     postgres_restart,
     receiver_outage,
+    restarts,
     running,
     running_over_smpp,
     smsc_drops,
 )
 from parley_devtools.chaos.tally import Row, table
 
-ALL = ("a", "b", "c", "d", "e", "f")
+ALL = ("a", "b", "c", "d", "e", "f", "g")
 
 
 def retry_schedule(outage_s: float) -> str:
@@ -41,8 +42,8 @@ def report(rows: list[Row], row: Row) -> None:
 
 
 async def single_node(args: argparse.Namespace, rows: list[Row]) -> None:
-    """Scenarios a, c, d and f on one platform with a single nats-server."""
-    chosen = [s for s in ("a", "c", "d", "f") if s in args.only]
+    """Scenarios a, c, d, f and g on one platform with a single nats-server."""
+    chosen = [s for s in ("a", "c", "d", "f", "g") if s in args.only]
     if not chosen:
         return
     async with running(options(retry_schedule(args.outage_seconds))) as (p, receiver):
@@ -57,6 +58,8 @@ async def single_node(args: argparse.Namespace, rows: list[Row]) -> None:
         if "f" in chosen:
             flood = await overload(p, receiver, rate=args.flood_rate, seconds=args.flood_seconds)
             report(rows, flood)
+        if "g" in chosen:
+            report(rows, await restarts(p, receiver, args.messages, args.rate))
 
 
 async def on_cluster(args: argparse.Namespace, rows: list[Row]) -> None:
@@ -77,7 +80,7 @@ def main() -> None:
     """Run the chosen scenarios and print the summary table."""
     parser = argparse.ArgumentParser(prog="python -m parley_devtools.chaos")
     parser.add_argument("--only", nargs="*", default=list(ALL), choices=ALL)
-    parser.add_argument("--messages", type=int, default=10_000, help="scenario a")
+    parser.add_argument("--messages", type=int, default=10_000, help="scenarios a and g")
     parser.add_argument("--cluster-messages", type=int, default=3_000, help="scenario b")
     parser.add_argument("--smpp-messages", type=int, default=4_000, help="scenario e")
     parser.add_argument(

@@ -7,6 +7,9 @@
   answered version must reach ACCOUNTS and the outbox must drain;
 - `receiver_outage`: the webhook receiver down, then up; every event delivered, or
   dead-lettered and replayed through account-svc;
+- `restarts`: steady load while each service in turn is stopped with SIGTERM (a deploy) and
+  started again; each must exit by itself, and nothing may be given up on (the poison streams
+  stay empty);
 - `smsc_drops`: SMS over SMPP to the SMSC simulator, which drops every connection twice under
   load; every accepted message must still reach a final status (nothing failed by the drops).
 """
@@ -144,6 +147,51 @@ async def kills(p: Platform, receiver: Receiver, messages: int, rate: float) -> 
         faults=faults,
         settle_s=90,
     )
+
+
+POISON_STREAMS = (subjects.STREAM_ROUTING_POISON, subjects.STREAM_WEBHOOK_POISON)
+
+
+async def poisoned(p: Platform) -> dict[str, int]:
+    """How many messages each poison stream holds (given up on after `max_deliver`)."""
+    nc = await nats.connect(p.nats_urls, connect_timeout=5, **p.observer_options(OBSERVER))
+    try:
+        js = nc.jetstream()
+        return {s: int((await js.stream_info(s)).state.messages) for s in POISON_STREAMS}
+    finally:
+        await nc.close()
+
+
+def restart_fault(p: Platform, service: str, codes: list[int | None]) -> Fault:
+    """SIGTERM `service` as a deploy does, start it again; its exit code goes to `codes`."""
+
+    async def fault() -> str:
+        code, took = await asyncio.to_thread(p.restart, service)
+        codes.append(code)
+        return f"SIGTERMed, exited with code {code}, ready again after {took:.1f} s"
+
+    return f"restart {service}", fault
+
+
+async def restarts(p: Platform, receiver: Receiver, messages: int, rate: float) -> Row:
+    """Scenario g: each service in turn stopped with SIGTERM and started again under steady
+    load. Beyond loss, its own check: every service exited by itself (code 0, not killed after
+    its grace) and no message was given up on (both poison streams empty)."""
+    codes: list[int | None] = []
+    before = await poisoned(p)
+    row = await under_load(
+        p,
+        receiver,
+        "g. restart each service",
+        messages=messages,
+        rate=rate,
+        faults=[restart_fault(p, s, codes) for s in p.services],
+        settle_s=90,
+    )
+    given_up = {s: n - before[s] for s, n in (await poisoned(p)).items()}
+    row.notes.append(f"given up on (poison streams): {given_up}")
+    row.failed_checks = any(code != 0 for code in codes) or any(given_up.values())
+    return row
 
 
 async def cluster_node(
