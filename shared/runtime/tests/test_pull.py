@@ -307,3 +307,21 @@ async def test_messages_given_back_at_stop_go_to_the_next_process_once(
         await second.stop()
         await second.close()
         await other.close()
+
+
+async def test_a_loop_started_again_after_stop_pulls_at_once(nc: Any) -> None:
+    """A loop stopped and closed, then started again, asks for messages at once (the requests
+    of its old inbox are forgotten, not waited out for 30 s)."""
+    harness = Harness(nc, _ack)
+    loop = harness.build()
+    await loop.start()
+    await loop.stop()
+    await loop.close()
+    await loop.start()
+    try:
+        await nc.jetstream().publish("pulltest.a", b"again")
+        await eventually(lambda: harness.seen, 5, "the handover after the new start")
+        assert harness.seen[0][2] == b"again"
+    finally:
+        await loop.stop()
+        await loop.close()

@@ -174,7 +174,7 @@ def create_app(settings: Settings) -> web.Application:
                 settings.nats_url, Authority.load(settings.nats_authority_file), pool
             )
             holder["nats_access"] = access
-            await access.start(js, key)
+            await access.start(nc, key)
         asks = WebhookAsks(nc)
         found[Deliveries] = Deliveries(found[AccountAdmin], asks)
         found[Operations] = operations(

@@ -1,7 +1,10 @@
-"""Stopping gracefully: events held in open batches or waiting on a receiver are given back."""
+"""Stopping gracefully: events held in open batches or waiting on a receiver are given back,
+and a worker that ran a while stops at once."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from aiohttp.test_utils import TestServer
@@ -46,3 +49,22 @@ async def test_stop_gives_back_lingering_batches_for_another_worker(
         await eventually(lambda: sorted(receiver.event_ids("/l")) == expected, 15, "redelivered")
     finally:
         await server.close()
+
+
+async def test_a_worker_that_ran_a_while_stops_without_waiting_out_the_drain(
+    nats_url: str, master_key_b64: str
+) -> None:
+    """After 11 s of running (two of the purge consumer's 5 s pull cycles), a worker stops at
+    once: nothing is left on its connection for the drain to wait on. (The purge consumer on
+    nats-py's `fetch` left a message taken off its queue and never marked done, and every stop
+    waited out the drain's 30 s timeout: longer than Kubernetes' default grace.)"""
+    app = create_app(make_settings(nats_url, master_key_b64), ("worker",))
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        await eventually(lambda: app[SERVICE_KEY].ready()[0], 10, "ready")
+        await asyncio.sleep(11)
+    finally:
+        began = time.monotonic()
+        await server.close()  # (a timeout around it would not tell: nats-py swallows the cancel)
+    assert time.monotonic() - began < 5.0  # the drain's own timeout is 30 s

@@ -83,6 +83,13 @@ Poison = Callable[[Poisoned], Awaitable[None]]
 """Stores the copy; raises unless the store confirmed it (the message then comes back)."""
 
 
+async def no_poison_store(copy: Poisoned) -> None:
+    """The `Poison` of a loop whose handler settles every message itself (acks, naks with a
+    delay, terms) and lets nothing out: the loop never gives one up, and were it asked to,
+    refusing leaves the message in its stream to come back."""
+    raise RuntimeError(f"no poison store for {copy.stream} message {copy.sequence}")
+
+
 @dataclass(frozen=True, slots=True)
 class PullSettings:
     """How one consumer pulls, holds and gives up; the defaults are routing-svc's."""
@@ -182,6 +189,7 @@ class PullLoop:
             pending_bytes_limit=-1,  # bounded by the count: never more asked for
         )
         self._running = True
+        self._requests.clear()  # a loop started again: its requests went with the old inbox
         self._last_heard = time.monotonic()
         self._watch = asyncio.get_running_loop().create_task(
             self._watchdog(), name=f"pull-{self.name}"

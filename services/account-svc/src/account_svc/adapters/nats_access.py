@@ -32,7 +32,7 @@ from parley_runtime.natsauth.authority import Authority
 from parley_runtime.natsauth.callout import CalloutResponder, parley_decider
 from parley_runtime.natsauth.permissions import DURABLE_ACCOUNT_NATS
 from parley_runtime.natsauth.tenants import apply_account
-from parley_runtime.tasks import cancel_and_wait
+from parley_runtime.pull import Durable, PullLoop, PullSettings, no_poison_store
 from parley_shared import subjects
 from parley_shared.accounts import parse_event
 from parley_shared.events import AccountConfigData
@@ -41,7 +41,7 @@ from prometheus_client import Counter
 
 log = structlog.get_logger("account_svc.nats_access")
 
-FETCH_WAIT_S = 1.0
+ACK_WAIT_S = 30.0
 RETRY_DELAY_S = 2.0
 MAX_ATTEMPTS = 30  # then the event is given up (logged): one bad event must not stop the rest
 LOOKUP_TIMEOUT_S = 1.0
@@ -88,56 +88,48 @@ def _key_hash(data: AccountConfigData) -> str | None:
 
 
 class Provisioner:
-    """Follows ACCOUNTS and makes each account's NATS side match its latest event."""
+    """Follows ACCOUNTS and makes each account's NATS side match its latest event.
 
-    def __init__(self, js: Any, system_nc: Any, authority: Authority, pool: asyncpg.Pool) -> None:
-        self._js, self._system, self._authority = js, system_nc, authority
+    On `parley_runtime.pull.PullLoop` (one event held at a time), not nats-py's `fetch`: a
+    provisioner stopped in the middle of a `fetch` left its pull request open on the server,
+    and an event delivered to it then stayed unacknowledged for the whole ack wait, which with
+    one event in flight across replicas held up every account's NATS side for 30 s; and
+    nats-py's `fetch` takes messages off its queue without marking them done, so the
+    connection's drain at shutdown always waited out its timeout (5 s of every stop)."""
+
+    def __init__(self, nc: Any, system_nc: Any, authority: Authority, pool: asyncpg.Pool) -> None:
+        self._js, self._system, self._authority = nc.jetstream(), system_nc, authority
         self._pool = pool
-        self._sub: Any = None
-        self._task: asyncio.Task[None] | None = None
+        self._loop = PullLoop(
+            nc,
+            Durable(subjects.STREAM_ACCOUNTS, DURABLE_ACCOUNT_NATS, subjects.ACCOUNT_CONFIG_ALL),
+            handover=self._handover,
+            poison=no_poison_store,
+            settings=PullSettings(
+                batch=1,
+                max_in_flight=1,
+                ack_wait_seconds=ACK_WAIT_S,
+                max_ack_pending=1,
+                redelivery_delay_seconds=RETRY_DELAY_S,
+                redelivery_delay_max_seconds=RETRY_DELAY_S,
+            ),
+        )
         self.applied = 0
 
     async def start(self) -> None:
-        """Bind (creating it when missing) the durable consumer and start working."""
-        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-
-        config = ConsumerConfig(
-            durable_name=DURABLE_ACCOUNT_NATS,
-            filter_subject=subjects.ACCOUNT_CONFIG_ALL,
-            ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
-            max_ack_pending=1,
-            ack_wait=30.0,
-        )
-        self._sub = await self._js.pull_subscribe(
-            subjects.ACCOUNT_CONFIG_ALL,
-            durable=DURABLE_ACCOUNT_NATS,
-            stream=subjects.STREAM_ACCOUNTS,
-            config=config,
-        )
-        self._task = asyncio.create_task(self._run(), name="nats-provisioner")
+        """Create the durable consumer when missing and start working."""
+        await self._loop.start()
 
     async def stop(self) -> None:
-        """Stop after the event in hand."""
-        await cancel_and_wait(self._task)
-        self._task = None
+        """Stop after the event in hand (5 s at most); one not done is given back at once,
+        for another replica or the next start."""
+        await self._loop.stop()
+        await self._loop.close()
 
-    async def _run(self) -> None:
-        from nats.errors import TimeoutError as NatsTimeout
-
-        while True:
-            try:
-                msgs = await self._sub.fetch(1, timeout=FETCH_WAIT_S)
-            except NatsTimeout:
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a disconnect: fetch again once back
-                log.warning("nats_provisioner_fetch_failed", error=type(exc).__name__)
-                await asyncio.sleep(RETRY_DELAY_S)
-                continue
-            for msg in msgs:
-                await self._handle(msg)
+    async def _handover(self, msg: Any) -> None:
+        """Handle one event (it settles itself: ack, nak with a delay, or term)."""
+        await self._handle(msg)
+        await self._loop.release(msg.reply)
 
     async def _handle(self, msg: Any) -> None:
         try:
@@ -200,7 +192,7 @@ class NatsAccess:
             and self._system_nc.is_connected
         )
 
-    async def start(self, js: Any, master: MasterKey) -> None:
+    async def start(self, nc: Any, master: MasterKey) -> None:
         """Connect as the callout and system users, answer auth requests, provision accounts."""
         self._callout_nc = await nats_connect(
             self._url,
@@ -220,7 +212,7 @@ class NatsAccess:
         )
         self._callout = CalloutResponder(self._callout_nc, self.authority.auth, decide)
         await self._callout.start()
-        self.provisioner = Provisioner(js, self._system_nc, self.authority, self._pool)
+        self.provisioner = Provisioner(nc, self._system_nc, self.authority, self._pool)
         await self.provisioner.start()
         log.info("nats_access_started")
 

@@ -11,13 +11,11 @@ is not reached by the purge: it fires within 6 days and is dropped, its account 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Final
 
 import orjson
 import structlog
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from parley_runtime.tasks import cancel_and_wait
+from parley_runtime.pull import Durable, PullLoop, PullSettings, no_poison_store
 from parley_shared import subjects
 from parley_shared.accounts import parse_event
 
@@ -26,7 +24,6 @@ from webhook_svc import metrics
 log = structlog.get_logger("webhook_svc.purge")
 
 FETCH: Final = 64
-FETCH_WAIT_S: Final = 5.0
 RETRY_S: Final = 5.0
 PURGE_TIMEOUT_S: Final = 10.0
 
@@ -47,13 +44,36 @@ def purge_targets(account_id: str) -> list[tuple[str, str]]:
 
 
 class AccountPurge:
-    """Follows ACCOUNTS durably and purges each deleted account's data."""
+    """Follows ACCOUNTS durably and purges each deleted account's data.
+
+    On `parley_runtime.pull.PullLoop`, not nats-py's `fetch`: a worker stopped in the middle of
+    a `fetch` left its pull request open on the server (an event handed to it waited out the
+    ack wait), and `fetch` takes messages off its queue without marking them done, so the
+    connection's drain at shutdown could wait its whole timeout (30 s) and the worker be
+    killed."""
 
     def __init__(self, nc: Any, ack_wait_seconds: float = 60.0) -> None:
         """Use this connection."""
         self._nc = nc
-        self._ack_wait_s = ack_wait_seconds
-        self._task: asyncio.Task[None] | None = None
+        self._loop = PullLoop(
+            nc,
+            Durable(
+                subjects.STREAM_ACCOUNTS,
+                subjects.DURABLE_WEBHOOK_PURGE,
+                subjects.ACCOUNT_CONFIG_ALL,
+            ),
+            handover=self._handover,
+            poison=no_poison_store,
+            settings=PullSettings(
+                batch=FETCH,
+                max_in_flight=FETCH,
+                ack_wait_seconds=ack_wait_seconds,
+                max_ack_pending=FETCH,
+                redelivery_delay_seconds=RETRY_S,
+                redelivery_delay_max_seconds=RETRY_S,
+                update_existing=True,
+            ),
+        )
 
     async def purge(self, account_id: str) -> int:
         """Purge one account's data; how many stored messages went."""
@@ -73,39 +93,19 @@ class AccountPurge:
         return total
 
     async def start(self) -> None:
-        """Create (or keep) the durable consumer and start following it."""
-        js = self._nc.jetstream()
-        config = ConsumerConfig(
-            durable_name=subjects.DURABLE_WEBHOOK_PURGE,
-            filter_subject=subjects.ACCOUNT_CONFIG_ALL,
-            deliver_policy=DeliverPolicy.ALL,
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=self._ack_wait_s,
-            max_ack_pending=FETCH,
-        )
-        await js.add_consumer(subjects.STREAM_ACCOUNTS, config=config)
-        sub = await js.pull_subscribe_bind(subjects.DURABLE_WEBHOOK_PURGE, subjects.STREAM_ACCOUNTS)
-        self._task = asyncio.get_running_loop().create_task(self._follow(sub), name="purge")
+        """Create (or update) the durable consumer and start following it."""
+        await self._loop.start()
 
     async def stop(self) -> None:
-        """Stop following (a purge under way is left to be redone: it is idempotent)."""
-        await cancel_and_wait(self._task)
-        self._task = None
+        """Stop following after the event in hand (5 s at most); events not done are given
+        back at once (a purge cut short is redone: it is idempotent)."""
+        await self._loop.stop()
+        await self._loop.close()
 
-    async def _follow(self, sub: Any) -> None:
-        while True:
-            try:
-                msgs = await sub.fetch(FETCH, timeout=FETCH_WAIT_S)
-            except TimeoutError:
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - NATS away: try again shortly
-                log.warning("purge_fetch_failed", error=type(exc).__name__)
-                await asyncio.sleep(RETRY_S)
-                continue
-            for msg in msgs:
-                await self._handle(msg)
+    async def _handover(self, msg: Any) -> None:
+        """Handle one event (it settles itself: ack, nak with a delay, or term)."""
+        await self._handle(msg)
+        await self._loop.release(msg.reply)
 
     async def _handle(self, msg: Any) -> None:
         try:

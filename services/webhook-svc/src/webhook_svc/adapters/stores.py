@@ -172,18 +172,20 @@ async def read_subject(
         pending = info.num_pending
         if pending:
             sub = await js.pull_subscribe_bind(info.name, stream)
-            while pending:
-                try:
-                    msgs = await sub.fetch(min(256, pending), timeout=1)
-                except TimeoutError:
-                    break  # purged meanwhile: what was read is all there is
-                for m in msgs:
-                    if last is None:
-                        out.append(convert(m.data))
-                    else:
-                        kept.append(m.data)
-                pending = msgs[-1].metadata.num_pending
-            await sub.unsubscribe()
+            try:
+                while pending:
+                    try:
+                        msgs = await sub.fetch(min(256, pending), timeout=1)
+                    except TimeoutError:
+                        break  # purged meanwhile: what was read is all there is
+                    for m in msgs:
+                        if last is None:
+                            out.append(convert(m.data))
+                        else:
+                            kept.append(m.data)
+                    pending = msgs[-1].metadata.num_pending
+            finally:  # also on an error: a subscription left behind holds up the drain
+                await sub.unsubscribe()
     finally:
         try:
             await js.delete_consumer(stream, info.name)
