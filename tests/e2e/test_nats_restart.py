@@ -1,6 +1,6 @@
 """The platform keeps working across a NATS restart with authentication on: every service
-reconnects with its own creds, account-svc answers the auth callout again, and an integrator
-sends over NATS and reads its events."""
+reconnects with its own creds, account-svc answers the auth callout again and provisions new
+accounts, and an integrator sends over NATS and reads its events."""
 
 from __future__ import annotations
 
@@ -76,6 +76,10 @@ async def test_services_keep_working_after_a_nats_restart(platform: Platform) ->
     await asyncio.to_thread(platform.wait_ready)
     second = await _send_and_read(platform.nats_url, acc, key)
     assert first != second
+    # an account created after the restart gets its NATS side: account-svc's provisioner
+    # asks again on the reconnected connection
+    fresh, fresh_key = await platform.admin.create_account(traffic_type="otp")
+    await _send_and_read(platform.nats_url, fresh, fresh_key)
     with pytest.raises(nats.errors.Error, match="Authorization Violation"):
         await nats.connect(platform.nats_url, allow_reconnect=False, max_reconnect_attempts=0)
     assert f"http://{LOOPBACK}" in platform.routing

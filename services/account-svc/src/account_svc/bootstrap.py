@@ -160,7 +160,13 @@ def create_app(settings: Settings) -> web.Application:
         if report.get("password_generated"):
             # CONTRACT: a generated bootstrap password is printed once (never logged).
             print(f"bootstrap admin created: {report['username']} / {report['password']}")
-        nc = await nats_connect(settings.nats_url, "account-svc")
+
+        async def on_reconnect() -> None:
+            access = holder.get("nats_access")
+            if access is not None:  # its pull requests went with the old connection
+                access.reset()
+
+        nc = await nats_connect(settings.nats_url, "account-svc", on_reconnect=on_reconnect)
         holder["nc"] = nc
         js = nc.jetstream()
         await ensure_streams(

@@ -271,6 +271,8 @@ class Service:
     async def _on_reconnect(self) -> None:
         for source in self.sources:
             source.reset()
+        if self.purge is not None:
+            self.purge.reset()
 
     async def stop(self) -> None:
         """Stop pulling, give back undelivered events, let attempts finish, disconnect."""

@@ -126,6 +126,10 @@ class Provisioner:
         await self._loop.stop()
         await self._loop.close()
 
+    def reset(self) -> None:
+        """Ask again at once (after a reconnect the server lost the open pull request)."""
+        self._loop.reset()
+
     async def _handover(self, msg: Any) -> None:
         """Handle one event (it settles itself: ack, nak with a delay, or term)."""
         await self._handle(msg)
@@ -191,6 +195,11 @@ class NatsAccess:
             and self._system_nc is not None
             and self._system_nc.is_connected
         )
+
+    def reset(self) -> None:
+        """After the main connection reconnected: the provisioner asks again at once."""
+        if self.provisioner is not None:
+            self.provisioner.reset()
 
     async def start(self, nc: Any, master: MasterKey) -> None:
         """Connect as the callout and system users, answer auth requests, provision accounts."""

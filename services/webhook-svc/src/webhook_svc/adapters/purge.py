@@ -102,6 +102,10 @@ class AccountPurge:
         await self._loop.stop()
         await self._loop.close()
 
+    def reset(self) -> None:
+        """Ask again at once (after a reconnect the server lost the open pull request)."""
+        self._loop.reset()
+
     async def _handover(self, msg: Any) -> None:
         """Handle one event (it settles itself: ack, nak with a delay, or term)."""
         await self._handle(msg)
