@@ -98,6 +98,11 @@ class Smsc:
 
     # ---------------------------------------------------------------- lifecycle
     @property
+    def submitted(self) -> int:
+        """Submits taken (given a message id, answered or held), every session together."""
+        return self._ids
+
+    @property
     def port(self) -> int:
         """Where ESMEs connect (stable across stop/start)."""
         return self._relay.port if self._relayed else self._server_port

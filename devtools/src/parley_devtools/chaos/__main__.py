@@ -70,10 +70,13 @@ async def on_cluster(args: argparse.Namespace, rows: list[Row]) -> None:
 
 
 async def over_smpp(args: argparse.Namespace, rows: list[Row]) -> None:
-    """Scenario e on a platform whose SMS goes over SMPP to the SMSC simulator."""
-    if "e" in args.only:
+    """Scenarios e and g on a platform whose SMS goes over SMPP to the SMSC simulator."""
+    if "e" in args.only or "g" in args.only:
         async with running_over_smpp() as (p, receiver, smsc):
-            report(rows, await smsc_drops(p, receiver, smsc, args.smpp_messages, args.rate))
+            if "e" in args.only:
+                report(rows, await smsc_drops(p, receiver, smsc, args.smpp_messages, args.rate))
+            if "g" in args.only:
+                report(rows, await restarts(p, receiver, args.smpp_messages, args.rate, smsc))
 
 
 def main() -> None:
@@ -82,7 +85,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=list(ALL), choices=ALL)
     parser.add_argument("--messages", type=int, default=10_000, help="scenarios a and g")
     parser.add_argument("--cluster-messages", type=int, default=3_000, help="scenario b")
-    parser.add_argument("--smpp-messages", type=int, default=4_000, help="scenario e")
+    parser.add_argument("--smpp-messages", type=int, default=4_000, help="e; g over SMPP")
     parser.add_argument(
         "--flood-rate", type=float, default=6_000.0, help="scenario f: ~3x the sustainable rate"
     )

@@ -173,16 +173,19 @@ def restart_fault(p: Platform, service: str, codes: list[int | None]) -> Fault:
     return f"restart {service}", fault
 
 
-async def restarts(p: Platform, receiver: Receiver, messages: int, rate: float) -> Row:
+async def restarts(
+    p: Platform, receiver: Receiver, messages: int, rate: float, smsc: Smsc | None = None
+) -> Row:
     """Scenario g: each service in turn stopped with SIGTERM and started again under steady
     load. Beyond loss, its own check: every service exited by itself (code 0, not killed after
-    its grace) and no message was given up on (both poison streams empty)."""
+    its grace) and no message was given up on (both poison streams empty); over SMPP (`smsc`),
+    also that no message was submitted twice (a graceful stop leaves no send in doubt)."""
     codes: list[int | None] = []
-    before = await poisoned(p)
+    before, submitted = await poisoned(p), smsc.submitted if smsc else 0
     row = await under_load(
         p,
         receiver,
-        "g. restart each service",
+        "g. restart each service" + (" (SMPP)" if smsc else ""),
         messages=messages,
         rate=rate,
         faults=[restart_fault(p, s, codes) for s in p.services],
@@ -191,6 +194,10 @@ async def restarts(p: Platform, receiver: Receiver, messages: int, rate: float) 
     given_up = {s: n - before[s] for s, n in (await poisoned(p)).items()}
     row.notes.append(f"given up on (poison streams): {given_up}")
     row.failed_checks = any(code != 0 for code in codes) or any(given_up.values())
+    if smsc is not None:
+        submits = smsc.submitted - submitted
+        row.notes.append(f"SMSC submits {submits} for {row.accepted} accepted")
+        row.failed_checks |= submits > row.accepted
     return row
 
 
