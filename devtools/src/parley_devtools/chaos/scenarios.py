@@ -38,6 +38,10 @@ from parley_devtools.smsc import Smsc
 from parley_devtools.waiting import eventually
 
 Fault = tuple[str, Callable[[], Awaitable[str]]]
+IN_DOUBT = frozenset(
+    {"ConnectionResetError", "IncompleteReadError", "BrokenPipeError", "TimeoutError"}
+)
+"""Load client errors after which the send may have been accepted (the answer was lost)."""
 
 
 OBSERVER = "chaos"  # the NATS user chaos observes config events and STATUS as
@@ -122,7 +126,9 @@ async def under_load(
     notes.append(f"load client errors (not accepted): {result.errors or 'none'}")
     accepted = result.ids | {probe}
     view = await settle_account(p, account_id, accepted, receiver, budget_s=settle_s)
-    return row_for(name, accepted, view, receiver, notes)
+    row = row_for(name, accepted, view, receiver, notes)
+    row.unanswered = sum(n for e, n in result.errors.items() if e in IN_DOUBT)
+    return row
 
 
 def kill_fault(p: Platform, service: str) -> Fault:
@@ -196,8 +202,11 @@ async def restarts(
     row.failed_checks = any(code != 0 for code in codes) or any(given_up.values())
     if smsc is not None:
         submits = smsc.submitted - submitted
-        row.notes.append(f"SMSC submits {submits} for {row.accepted} accepted")
-        row.failed_checks |= submits > row.accepted
+        row.notes.append(
+            f"SMSC submits {submits} for {row.accepted} accepted "
+            f"(+ {row.unanswered} sends whose answer was lost)"
+        )
+        row.failed_checks |= submits > row.accepted + row.unanswered
     return row
 
 

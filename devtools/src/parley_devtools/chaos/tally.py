@@ -32,6 +32,7 @@ class Row:
     lost: int = 0
     notes: list[str] = field(default_factory=list)
     failed_checks: bool = False  # a scenario's own check (beyond loss) did not hold
+    unanswered: int = 0  # sends whose answer was lost: accepted or not, nobody knows
 
     @property
     def duplicate_pct(self) -> float:
