@@ -13,7 +13,7 @@ import nats
 import pytest
 from nats.js.api import StreamConfig
 from parley_devtools.waiting import eventually
-from parley_runtime.pull import Durable, Poisoned, PullLoop, PullSettings
+from parley_runtime.pull import Durable, Follower, Poisoned, PullLoop, PullSettings
 
 STREAM, SUBJECTS, DURABLE = "PULLTEST", "pulltest.>", "pulltest-worker"
 FAST = {"redelivery_delay_seconds": 0.05, "redelivery_delay_max_seconds": 0.1}
@@ -325,3 +325,38 @@ async def test_a_loop_started_again_after_stop_pulls_at_once(nc: Any) -> None:
     finally:
         await loop.stop()
         await loop.close()
+
+
+async def test_a_follower_settles_through_its_handler_and_stops_after_the_one_in_hand(
+    nc: Any,
+) -> None:
+    """A `Follower` hands each message to `handle`, which acks it itself; a stop that comes
+    while a message is being handled waits for it, and the message ends acknowledged."""
+    acked: list[bytes] = []
+    slow = asyncio.Event()
+
+    class Acker(Follower):
+        async def handle(self, msg: Any) -> None:
+            if msg.data == b"slow":
+                await slow.wait()
+            await msg.ack()
+            acked.append(msg.data)
+
+    follower = Acker(nc, Durable(STREAM, DURABLE, SUBJECTS), PullSettings(batch=4))
+    await follower.start()
+    js = nc.jetstream()
+    await js.publish("pulltest.a", b"one")
+    await eventually(lambda: acked == [b"one"], 5, "the first message acked by its handler")
+    await js.publish("pulltest.a", b"slow")
+    await eventually(lambda: _holds_one(nc), 5, "the second message in hand")
+    stopping = asyncio.create_task(follower.stop())
+    await asyncio.sleep(0.2)
+    assert not stopping.done()  # it waits for the message in hand
+    slow.set()
+    await stopping
+    assert acked == [b"one", b"slow"]
+    await eventually(lambda: _settled(nc), 5, "both acknowledged on the server")
+
+
+async def _holds_one(nc: Any) -> bool:
+    return bool((await _consumer(nc)).num_ack_pending == 1)

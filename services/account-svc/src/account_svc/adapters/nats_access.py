@@ -32,7 +32,7 @@ from parley_runtime.natsauth.authority import Authority
 from parley_runtime.natsauth.callout import CalloutResponder, parley_decider
 from parley_runtime.natsauth.permissions import DURABLE_ACCOUNT_NATS
 from parley_runtime.natsauth.tenants import apply_account
-from parley_runtime.pull import Durable, PullLoop, PullSettings, no_poison_store
+from parley_runtime.pull import Durable, Follower, PullSettings
 from parley_shared import subjects
 from parley_shared.accounts import parse_event
 from parley_shared.events import AccountConfigData
@@ -87,25 +87,19 @@ def _key_hash(data: AccountConfigData) -> str | None:
     return data.secrets.api_key_hash
 
 
-class Provisioner:
-    """Follows ACCOUNTS and makes each account's NATS side match its latest event.
-
-    On `parley_runtime.pull.PullLoop` (one event held at a time), not nats-py's `fetch`: a
-    provisioner stopped in the middle of a `fetch` left its pull request open on the server,
-    and an event delivered to it then stayed unacknowledged for the whole ack wait, which with
-    one event in flight across replicas held up every account's NATS side for 30 s; and
-    nats-py's `fetch` takes messages off its queue without marking them done, so the
-    connection's drain at shutdown always waited out its timeout (5 s of every stop)."""
+class Provisioner(Follower):
+    """Follows ACCOUNTS and makes each account's NATS side match its latest event, one event
+    held at a time (`parley_runtime.pull.Follower`: it stops after the event in hand and gives
+    back one not done, for another replica or the next start)."""
 
     def __init__(self, nc: Any, system_nc: Any, authority: Authority, pool: asyncpg.Pool) -> None:
-        self._js, self._system, self._authority = nc.jetstream(), system_nc, authority
-        self._pool = pool
-        self._loop = PullLoop(
+        durable = Durable(
+            subjects.STREAM_ACCOUNTS, DURABLE_ACCOUNT_NATS, subjects.ACCOUNT_CONFIG_ALL
+        )
+        super().__init__(
             nc,
-            Durable(subjects.STREAM_ACCOUNTS, DURABLE_ACCOUNT_NATS, subjects.ACCOUNT_CONFIG_ALL),
-            handover=self._handover,
-            poison=no_poison_store,
-            settings=PullSettings(
+            durable,
+            PullSettings(
                 batch=1,
                 max_in_flight=1,
                 ack_wait_seconds=ACK_WAIT_S,
@@ -114,28 +108,14 @@ class Provisioner:
                 redelivery_delay_max_seconds=RETRY_DELAY_S,
             ),
         )
+        self._js, self._system, self._authority = nc.jetstream(), system_nc, authority
+        self._pool = pool
         self.applied = 0
 
-    async def start(self) -> None:
-        """Create the durable consumer when missing and start working."""
-        await self._loop.start()
-
-    async def stop(self) -> None:
-        """Stop after the event in hand (5 s at most); one not done is given back at once,
-        for another replica or the next start."""
-        await self._loop.stop()
-        await self._loop.close()
-
-    def reset(self) -> None:
-        """Ask again at once (after a reconnect the server lost the open pull request)."""
-        self._loop.reset()
-
-    async def _handover(self, msg: Any) -> None:
-        """Handle one event (it settles itself: ack, nak with a delay, or term)."""
-        await self._handle(msg)
-        await self._loop.release(msg.reply)
-
-    async def _handle(self, msg: Any) -> None:
+    async def handle(self, msg: Any) -> None:
+        """Make the event's account's NATS side match it and record it, then ack; an unreadable
+        event is termed, a failure comes back after RETRY_DELAY_S (given up after
+        MAX_ATTEMPTS)."""
         try:
             data = parse_event(msg.data)
             key_hash = _key_hash(data)

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import orjson
 import structlog
-from parley_runtime.pull import Durable, PullLoop, PullSettings, no_poison_store
+from parley_runtime.pull import Durable, Follower, PullSettings
 from parley_shared import subjects
 from parley_shared.accounts import parse_event
 
@@ -43,28 +43,20 @@ def purge_targets(account_id: str) -> list[tuple[str, str]]:
     ]
 
 
-class AccountPurge:
-    """Follows ACCOUNTS durably and purges each deleted account's data.
-
-    On `parley_runtime.pull.PullLoop`, not nats-py's `fetch`: a worker stopped in the middle of
-    a `fetch` left its pull request open on the server (an event handed to it waited out the
-    ack wait), and `fetch` takes messages off its queue without marking them done, so the
-    connection's drain at shutdown could wait its whole timeout (30 s) and the worker be
-    killed."""
+class AccountPurge(Follower):
+    """Follows ACCOUNTS durably and purges each deleted account's data
+    (`parley_runtime.pull.Follower`: it stops after the events in hand and gives back those
+    not done; a purge cut short is redone, it is idempotent)."""
 
     def __init__(self, nc: Any, ack_wait_seconds: float = 60.0) -> None:
         """Use this connection."""
-        self._nc = nc
-        self._loop = PullLoop(
+        durable = Durable(
+            subjects.STREAM_ACCOUNTS, subjects.DURABLE_WEBHOOK_PURGE, subjects.ACCOUNT_CONFIG_ALL
+        )
+        super().__init__(
             nc,
-            Durable(
-                subjects.STREAM_ACCOUNTS,
-                subjects.DURABLE_WEBHOOK_PURGE,
-                subjects.ACCOUNT_CONFIG_ALL,
-            ),
-            handover=self._handover,
-            poison=no_poison_store,
-            settings=PullSettings(
+            durable,
+            PullSettings(
                 batch=FETCH,
                 max_in_flight=FETCH,
                 ack_wait_seconds=ack_wait_seconds,
@@ -74,6 +66,7 @@ class AccountPurge:
                 update_existing=True,
             ),
         )
+        self._nc = nc
 
     async def purge(self, account_id: str) -> int:
         """Purge one account's data; how many stored messages went."""
@@ -92,26 +85,9 @@ class AccountPurge:
         log.info("account_data_purged", account_id=account_id, purged=total)
         return total
 
-    async def start(self) -> None:
-        """Create (or update) the durable consumer and start following it."""
-        await self._loop.start()
-
-    async def stop(self) -> None:
-        """Stop following after the event in hand (5 s at most); events not done are given
-        back at once (a purge cut short is redone: it is idempotent)."""
-        await self._loop.stop()
-        await self._loop.close()
-
-    def reset(self) -> None:
-        """Ask again at once (after a reconnect the server lost the open pull request)."""
-        self._loop.reset()
-
-    async def _handover(self, msg: Any) -> None:
-        """Handle one event (it settles itself: ack, nak with a delay, or term)."""
-        await self._handle(msg)
-        await self._loop.release(msg.reply)
-
-    async def _handle(self, msg: Any) -> None:
+    async def handle(self, msg: Any) -> None:
+        """Purge for a tombstone, then ack; an unreadable event is termed, a failed purge
+        comes back after RETRY_S."""
         try:
             event = parse_event(msg.data)
         except (ValueError, KeyError, TypeError):
