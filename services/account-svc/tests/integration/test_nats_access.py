@@ -213,9 +213,10 @@ async def test_an_unreadable_event_does_not_hold_up_the_others(
 async def test_a_stop_does_not_wait_out_the_connections_drain(
     database_url: str, nats_auth: AuthNatsServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """After its provisioner has polled a while, account-svc stops at once: nothing is left on
-    its connection for the drain to wait on. (nats-py's `fetch` took messages off its queue
-    without marking them done, and every stop waited out the drain's 5 s timeout.)"""
+    """After its provisioner has polled a while, account-svc stops without waiting out the
+    drain's 5 s timeout: nothing is left on its connection for the drain to wait on. (nats-py's
+    `fetch` took messages off its queue without marking them done, and a stop then took 5.0 s;
+    a close takes ~0.01 s, so the 4 s bound leaves room for a loaded machine.)"""
     for name, value in nats_auth.files.service_env("account-svc").items():
         monkeypatch.setenv(name, value)
     settings = make_settings(
@@ -228,4 +229,4 @@ async def test_a_stop_does_not_wait_out_the_connections_drain(
     finally:
         began = time.monotonic()
         await server.close()  # (a timeout around it would not tell: nats-py swallows the cancel)
-    assert time.monotonic() - began < 2.0  # the drain's own timeout is 5 s
+    assert time.monotonic() - began < 4.0  # a drain that times out takes 5 s (CLOSE_TIMEOUT_S)
