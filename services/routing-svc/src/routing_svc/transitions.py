@@ -4,9 +4,12 @@ The write is a compare-and-set on the message log; a lost race reads again and r
 one state wins and only its events go out. The effects of a step (status events, the next
 attempt on SUBMIT, the DR TTL timer) are published pipelined and awaited together, after the
 write: an input redelivered after a crash finds itself applied and publishes the same events
-again (same ids). A dispatch, whose events no other input can contradict, publishes its
-`sent` event at once and holds its change in memory for a moment (`lazy`): the attempt's
-report usually comes within it and one write records both; else `flush` writes it.
+again (same ids). A dispatch, whose events no other input can contradict, holds its change
+and its `sent` event in memory for a moment (`lazy`): the attempt's report usually comes
+within it, and then one write records both and the `sent` event goes out with the report's
+events, in one pipelined batch after that write; else `flush` writes the change and publishes
+the event. (A process that dies in between leaves SUBMIT unacked: its redelivery replays the
+attempt's events, `lifecycle.redelivered`.)
 
 DR TTL timers: the routing worker holds an attempt's SUBMIT message unacked for up to
 `grace_s` after the send, waiting for the outcome (`settled`); only when none came does it
@@ -20,8 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import orjson
 import structlog
@@ -82,6 +85,27 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class _Event(NamedTuple):
+    """A status event made and not yet published."""
+
+    account_id: str
+    event: dict[str, Any]
+    ttl: int | None
+
+
+def _only_events(step: Step) -> bool:
+    """Whether a step's effects are status events alone (no timer, attempt or purge)."""
+    return step.timer_ms is None and step.enqueue is None and step.cancel_timer is None
+
+
+async def _stored(acks: list[asyncio.Future[Any]]) -> None:
+    """Wait for every publish's ack."""
+    if len(acks) == 1:
+        await acks[0]
+    elif acks:
+        await asyncio.gather(*acks)
+
+
 class Transitions:
     """Applies inputs to messages and publishes what they cause."""
 
@@ -89,6 +113,7 @@ class Transitions:
         self.store, self.bus, self.vault = store, bus, vault
         self.grace_s = grace_s
         self._waiters: dict[tuple[str, int], asyncio.Event] = {}
+        self._deferred: dict[str, list[_Event]] = {}  # events of held changes, by message
 
     async def apply(self, message_id: str, move: Move) -> Step | None:
         """Apply `move` under the message's lock; None when no such message is stored."""
@@ -137,23 +162,51 @@ class Transitions:
     async def _commit(self, msg: Message, revision: int, step: Step, lazy: bool) -> None:
         if step.changed and lazy:
             self.store.hold(msg, revision)
-        elif step.changed:
-            await self.store.save(msg, revision)
-        await self.effects(msg, step)
+            if _only_events(step):  # they go out with the change, once it is written
+                self._deferred.setdefault(msg.id, []).extend(self._events(msg, step))
+                return
+            await self.effects(msg, step)
+            return
+        earlier: list[_Event] = []
+        if step.changed:
+            await self.store.save(msg, revision)  # a held change is written with this one
+            earlier = self._deferred.pop(msg.id, [])
+        await self.effects(msg, step, earlier)
 
     async def flush(self, message_id: str) -> None:
-        """Write a held change (a lost race means another writer's state rules instead)."""
+        """Write a held change (a lost race means another writer's state rules instead), then
+        publish the events held with it."""
         async with self.store.lock(message_id):
             held = self.store.held(message_id)
-            if held is None:
-                return
-            with contextlib.suppress(StaleState):
+            try:
+                if held is not None:
+                    with contextlib.suppress(StaleState):
+                        async with asyncio.timeout(STEP_TIMEOUT_S):
+                            await self.store.save(*held)
+            finally:
+                deferred = self._deferred.pop(message_id, [])
+            if deferred:
                 async with asyncio.timeout(STEP_TIMEOUT_S):
-                    await self.store.save(*held)
+                    await _stored([await self._publish(e) for e in deferred])
 
-    async def effects(self, msg: Message, step: Step) -> None:
-        """Publish a step's events, next attempt and timer change; return once all are stored."""
-        acks: list[asyncio.Future[Any]] = []
+    def _events(self, msg: Message, step: Step) -> list[_Event]:
+        """A step's status events as they read now (counted as made)."""
+        recipient = self.vault.recipient(msg)
+        ttl = self.vault.event_ttl(msg.protection, full_number=True, content=False)
+        events = []
+        for spec in step.events:
+            events.append(_Event(msg.account_id, status_event(msg, spec, recipient), ttl))
+            flag = "late" if spec.late else "final" if spec.final else "none"
+            inc(EVENTS, spec.kind, flag)
+        return events
+
+    async def _publish(self, e: _Event) -> asyncio.Future[Any]:
+        return await self.bus.status(e.account_id, e.event, e.ttl)
+
+    async def effects(self, msg: Message, step: Step, earlier: Sequence[_Event] = ()) -> None:
+        """Publish a step's events (after `earlier` ones, held with a change this step's write
+        recorded), next attempt and timer change; return once all are stored."""
+        acks: list[asyncio.Future[Any]] = [await self._publish(e) for e in earlier]
         if step.cancel_timer is not None and self._timer_may_exist(msg, step.cancel_timer):
             purge = self.bus.cancel_timer(msg.id)
             if step.enqueue is not None:
@@ -161,23 +214,14 @@ class Transitions:
             else:
                 acks.append(purge)
         if step.events:
-            recipient = self.vault.recipient(msg)
-            ttl = self.vault.event_ttl(msg.protection, full_number=True, content=False)
-            for spec in step.events:
-                event = status_event(msg, spec, recipient)
-                acks.append(await self.bus.status(msg.account_id, event, ttl))
-                flag = "late" if spec.late else "final" if spec.final else "none"
-                inc(EVENTS, spec.kind, flag)
+            acks += [await self._publish(e) for e in self._events(msg, step)]
         if step.timer_ms is not None:
             live = msg.attempts[-1].n
             acks.append(await self.bus.schedule_timer(msg.id, live, step.timer_ms))
         if step.enqueue is not None:
             lane = msg.traffic_class
             acks.append(await self.bus.submit(msg.account_id, msg.id, step.enqueue, lane))
-        if len(acks) == 1:
-            await acks[0]
-        elif acks:
-            await asyncio.gather(*acks)
+        await _stored(acks)
 
     def _timer_may_exist(self, msg: Message, n: int) -> bool:
         """Whether attempt n may have a durable timer: its grace had passed (or is unknown)."""

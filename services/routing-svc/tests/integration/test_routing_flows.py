@@ -8,9 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from nats.js.api import ConsumerConfig, DeliverPolicy
 from parley_devtools.waiting import eventually
 from parley_shared import subjects
+from routing_svc.adapters.kv import MESSAGES
+from routing_svc.domain.message_ids import log_key
 from routing_testkit import NUMBER, Routing, fallback
 
 SEEDS = ("delivery_failed", "dr_ttl_expired", "invalid_number", "validity_expired")
@@ -110,6 +114,54 @@ async def test_an_immediate_report_is_applied_with_the_send_a_delayed_one_via_th
     slow = await routing.api.sent(account, channel="sms")
     assert (await routing.events.final(slow))["data"]["status"] == "delivered"
     assert await published() > before
+
+
+async def _stored_status(routing: Routing, account_id: str, count: int) -> list[Any]:
+    """The first `count` status events of an account as STATUS stored them (stream order)."""
+    found: list[Any] = []
+    sub = await routing.js.subscribe(
+        subjects.status(account_id),
+        ordered_consumer=True,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
+    )
+    try:
+        while len(found) < count:
+            found.append(await sub.next_msg(timeout=10))
+    finally:
+        await sub.unsubscribe()
+    return found
+
+
+async def test_an_at_once_outcome_is_written_before_the_sent_event_which_goes_with_it(
+    routing: Routing, sandbox: Callable[..., Any]
+) -> None:
+    """With the sandbox's at-once outcome, one write records the send and the outcome, and
+    only then do `sent` and `delivered` go out, back to back on STATUS (before, `sent` was
+    published at once, ahead of that write: the record did not yet say what it said, and the
+    two events left apart, so a webhook got them in two requests). Without an at-once outcome,
+    `sent` still goes out first, once the held change is written."""
+    account = await routing.account(["sms"])
+    ids = []
+    for _ in range(3):  # one at a time: their events do not interleave on STATUS
+        ids.append(message_id := await routing.api.sent(account, channel="sms"))
+        await routing.events.final(message_id)
+    stored = await _stored_status(routing, account.account_id, 2 * len(ids))
+    kv = await routing.js.key_value(MESSAGES)
+    for message_id in ids:
+        sent, delivered = [m for m in stored if orjson.loads(m.data)["subject"] == message_id]
+        assert [orjson.loads(m.data)["data"]["status"] for m in (sent, delivered)] == [
+            "sent",
+            "delivered",
+        ]
+        assert delivered.metadata.sequence.stream == sent.metadata.sequence.stream + 1
+        record = await kv.get(log_key(message_id))
+        written = await routing.js.get_msg(f"KV_{MESSAGES}", record.revision)
+        assert orjson.loads(record.value)["attempts"][0]["status"] == "delivered"
+        assert written.time < sent.metadata.timestamp
+    await sandbox(NUMBER, report_delay_ms=300)
+    slow = await routing.api.sent(account, channel="sms")
+    await routing.events.final(slow)
+    assert routing.events.kinds(slow) == ["sent", "delivered"]
 
 
 async def test_read_after_delivered(routing: Routing, sandbox: Callable[..., Any]) -> None:

@@ -204,7 +204,7 @@ class Intake:
         elif opened is not None:
             self._hooks[key] = hook
             if self._eager and self._dispatcher.idle(e.account_id, e.kind):
-                self._linger_end(opened)
+                asyncio.get_running_loop().call_soon(self._linger_end, opened)
             else:
                 asyncio.get_running_loop().call_later(self._linger_s, self._linger_end, opened)
 

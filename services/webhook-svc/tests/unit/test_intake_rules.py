@@ -108,10 +108,15 @@ def _intake(fakes: Fakes, **caps: Any) -> Intake:
         schedule=(5.0,),
         defer_seconds=1.0,
     )
-    values: dict[str, Any] = {"park_limit": 100, "park_per_account": 10, "park_max_seconds": 60.0}
+    values: dict[str, Any] = {
+        "linger_s": 0.01,
+        "park_limit": 100,
+        "park_per_account": 10,
+        "park_max_seconds": 60.0,
+    }
     values.update(caps)
     sources = {"status": fakes, "user_initiated": fakes}
-    return Intake(fakes, fakes, settler, sources, linger_s=0.01, **values)  # type: ignore[arg-type]
+    return Intake(fakes, fakes, settler, sources, **values)  # type: ignore[arg-type]
 
 
 def _event(account_id: str, event_id: str = "evt_1") -> bytes:
@@ -471,4 +476,42 @@ async def test_do_not_store_content_events_are_marked_for_erasure() -> None:
 async def intake_event(fakes: Fakes, account: str, event: dict[str, Any], reply: str) -> None:
     intake = _intake(fakes)
     await intake.on_event("status", fakes, STATUS_SUBJECT + account, orjson.dumps(event), reply)
+    await intake.close()
+
+
+class IdleEndpoint(Fakes):
+    """Fakes whose dispatcher has nothing in flight for any endpoint."""
+
+    def idle(self, account_id: str, kind: str) -> bool:
+        return True
+
+
+async def test_events_that_come_together_to_an_idle_endpoint_go_in_one_request() -> None:
+    """An endpoint with nothing in flight gets its events without the linger, and those handed
+    over in the same turn of the event loop (a message's `sent` and `delivered`, pulled in one
+    read) travel in one request, not one each."""
+    fakes = IdleEndpoint()
+    hook = Webhook(
+        "acc_1",
+        "status",
+        1,
+        "https://h.example/x",
+        events=frozenset({"delivery_status"}),
+        batching=True,
+        max_events=10,
+    )
+    fakes.entries["acc_1"] = AccountHooks("acc_1", 1, {"status": hook}, "store", "transactional")
+    intake = _intake(fakes, linger_s=60.0)
+
+    def submitted() -> list[list[str]]:
+        return [job.delivery.event_ids for name, job in fakes.calls if name == "submit"]
+
+    subject = STATUS_SUBJECT + "acc_1"
+    await intake.on_event("status", fakes, subject, _event("acc_1", "e1"), "r1")
+    await intake.on_event("status", fakes, subject, _event("acc_1", "e2"), "r2")
+    assert submitted() == []  # the turn has not ended
+    await eventually(lambda: submitted() == [["e1", "e2"]], 1.0, "one request of both")
+    await intake.on_event("status", fakes, subject, _event("acc_1", "e3"), "r3")
+    await eventually(lambda: len(submitted()) == 2, 1.0, "the next event, long before 60 s")
+    assert submitted()[1] == ["e3"]
     await intake.close()
