@@ -12,7 +12,9 @@ same platform (py-spy records one rate only) and prints one figure set per rate:
 costs each process, and the whole machine, as the rate changes. The machine's figures come
 from `/proc/stat` over the same window (every process on the machine, not only ours):
 `machine_busy_share` is the busy share of its CPU time (steal, the hypervisor's, left out) and
-`machine_cpu_us_per_message` the busy CPU time per final message.
+`machine_cpu_us_per_message` the busy CPU time per final message. `webhook_requests_per_message`
+counts the webhook requests the receiver got per final message (each message makes two
+subscribed events, `sent` and `delivered`: 2.0 is a request per event, lower is batching).
 """
 
 from __future__ import annotations
@@ -128,6 +130,7 @@ async def window(
     time each spent (and the machine's) per message until every message's final event reached
     the receiver (a figure a busy machine changes far less than a rate)."""
     pids = _pids(p)
+    requests_before = len(receiver.requests)
     before, machine_before, mine_before = _cpu_of(pids), MachineTimes.now(), own_cpu()
     started = time.monotonic()
     load = await run_client(
@@ -147,6 +150,9 @@ async def window(
         "final_at_receiver": done,
         "cpu_cores_per_process": share,
         "cpu_us_per_message": {name: round(s * 1e6 / max(done, 1)) for name, s in spent.items()},
+        "webhook_requests_per_message": round(
+            (len(receiver.requests) - requests_before) / max(done, 1), 2
+        ),
         **machine_figures(machine_before, machine_after, done),
     }
 
