@@ -191,9 +191,11 @@ class Intake:
 
     def _add(self, e: _Event, hook: Webhook, item: Item) -> None:
         """Batch one event. `eager` (WEBHOOK_BATCH_EAGER): an endpoint with no request in flight
-        gets it at once (low load, low latency); while one is in flight, events gather until it
-        ends (`_free`), their batch fills, or the linger passes (high load, full batches).
-        Without it every batch waits for `max_events` or the linger."""
+        gets it at once (low load, low latency), at the end of the event loop's turn, so the
+        events handed over in the same turn (a message's `sent` and `delivered`, pulled in one
+        read) go in the same request; while one is in flight, events gather until it ends
+        (`_free`), their batch fills, or the linger passes (high load, full batches). Without it
+        every batch waits for `max_events` or the linger."""
         key = BatchKey(e.account_id, e.kind, hook.version, item.group)
         event_id = str(e.event["id"])
         if e.trace is not None:
