@@ -8,8 +8,10 @@ again (same ids). A dispatch, whose events no other input can contradict, holds 
 and its `sent` event in memory for a moment (`lazy`): the attempt's report usually comes
 within it, and then one write records both and the `sent` event goes out with the report's
 events, in one pipelined batch after that write; else `flush` writes the change and publishes
-the event. (A process that dies in between leaves SUBMIT unacked: its redelivery replays the
-attempt's events, `lifecycle.redelivered`.)
+the event. A process that dies before that write leaves the attempt pending and SUBMIT
+unacked, so the attempt is dispatched again; one that dies after the write and before the
+publish leaves SUBMIT unacked too, and its redelivery replays the attempt's events
+(`lifecycle.redelivered`).
 
 DR TTL timers: the routing worker holds an attempt's SUBMIT message unacked for up to
 `grace_s` after the send, waiting for the outcome (`settled`); only when none came does it
