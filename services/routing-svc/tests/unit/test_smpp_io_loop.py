@@ -4,6 +4,7 @@ and event loops; no NATS)."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import AsyncIterator
 
@@ -72,6 +73,63 @@ async def test_calls_posted_while_the_private_loop_is_busy_cross_in_one_drain(io
 
     assert results == [n * 2 for n in range(200)]
     assert drains == 1
+
+
+CURRENT: contextvars.ContextVar[str] = contextvars.ContextVar("current", default="none")
+
+
+async def test_calls_that_cross_in_one_drain_each_run_in_their_posters_context(io: IoLoop) -> None:
+    """A drain is scheduled by the first post of its batch; the calls that join it must not
+    run in that first poster's context (a receipt crossing home with a send's settlement would
+    otherwise be traced under that send's span)."""
+    gate = threading.Event()
+    io._there.post(lambda: gate.wait(5))  # the private loop is busy until the gate opens
+    await asyncio.sleep(0.05)
+    seen: list[str] = []
+
+    def post_as(value: str) -> None:
+        CURRENT.set(value)
+        io._there.post(lambda: seen.append(CURRENT.get()))
+
+    for value in ("first", "second", "third"):
+        contextvars.copy_context().run(post_as, value)
+    gate.set()
+
+    assert await io.run(asyncio.sleep(0, result="after")) == "after"
+    assert seen == ["first", "second", "third"]
+
+
+async def test_a_call_home_runs_in_its_callers_context_whatever_opened_its_batch(
+    io: IoLoop,
+) -> None:
+    """A receipt handed home from the binds' loop joins whatever batch is crossing (a send's
+    answer, say): the task it starts at home must run in the receipt's context, not in the
+    context of the post that opened the batch."""
+    released = threading.Event()
+    home = asyncio.get_running_loop()
+    home.call_soon(lambda: released.wait(5))  # home is busy until both posts have crossed
+
+    async def current() -> str:
+        return CURRENT.get()
+
+    async def receipt() -> str:  # started in a context of its own, as the reader's are
+        return await io.run_home(current())
+
+    async def on_private() -> asyncio.Task[str]:
+        CURRENT.set("a send's span")
+        back = io._back
+        assert back is not None
+        back.post(lambda: None)  # opens the batch home, in this context
+        task = asyncio.get_running_loop().create_task(receipt(), context=contextvars.Context())
+        await asyncio.sleep(0)  # the receipt's call home is posted, joining that batch
+        released.set()
+        return task
+
+    task = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(on_private(), io.loop))
+    result = await asyncio.wrap_future(
+        asyncio.run_coroutine_threadsafe(asyncio.wait_for(task, 5), io.loop)
+    )
+    assert result == "none"
 
 
 async def test_a_failing_call_does_not_stop_the_rest_of_its_batch(io: IoLoop) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import sys
 import threading
 from collections.abc import Callable, Coroutine
@@ -29,28 +30,34 @@ SWITCH_INTERVAL_S = 0.001
 
 class Crossing:
     """Callables posted from any thread, run on `target`'s loop in posting order: the first post
-    of a batch schedules one drain (`call_soon_threadsafe`), later ones join it."""
+    of a batch schedules one drain (`call_soon_threadsafe`), later ones join it.
+
+    Each callable runs in a copy of its poster's context, as `call_soon_threadsafe` would run
+    it: the drain itself runs in the first poster's, and a task a later call starts would
+    otherwise inherit that (a receipt crossing with a send's answer was traced under the send).
+    """
 
     def __init__(self, target: asyncio.AbstractEventLoop) -> None:
         self.target = target
         self._lock = threading.Lock()
-        self._queue: list[Callable[[], None]] = []
+        self._queue: list[tuple[contextvars.Context, Callable[[], None]]] = []
 
     def post(self, fn: Callable[[], None]) -> None:
         """Run `fn` on the target loop soon (RuntimeError once that loop is closed: the drain
         is scheduled before the first call of a batch joins, so no call waits on a drain that
         was never scheduled)."""
+        context = contextvars.copy_context()
         with self._lock:
             if not self._queue:
                 self.target.call_soon_threadsafe(self._drain)
-            self._queue.append(fn)
+            self._queue.append((context, fn))
 
     def _drain(self) -> None:
         with self._lock:
             batch, self._queue = self._queue, []
-        for fn in batch:
+        for context, fn in batch:
             try:
-                fn()
+                context.run(fn)
             except Exception as exc:  # noqa: BLE001 - one failure must not drop the rest
                 self.target.call_exception_handler(
                     {"message": "a call crossing threads failed", "exception": exc}
