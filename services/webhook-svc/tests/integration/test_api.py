@@ -12,13 +12,7 @@ from parley_shared import subjects
 from parley_shared.ids import new_id
 from webhook_svc.adapters.codec import encode_dead_letter
 from webhook_svc.domain.records import DeadLetter, Delivery
-from webhook_testkit import Account, publish_events, request, status_event
-
-
-async def _dead_letters(nc: Any, account_id: str) -> list[dict[str, Any]]:
-    reply = await request(nc, subjects.WEBHOOK_DEAD_LETTERS_QUERY, {"account_id": account_id})
-    items: list[dict[str, Any]] = reply["items"]
-    return items
+from webhook_testkit import Account, dead_letters, publish_events, request, status_event
 
 
 async def _one_dead_letter(
@@ -30,8 +24,8 @@ async def _one_dead_letter(
     receiver.script(path, [500])
     event = status_event(account.account_id)
     await publish_events(js, [event])
-    await eventually(lambda: _dead_letters(nc, account.account_id), 5, "dead letter")
-    [letter] = await _dead_letters(nc, account.account_id)
+    await eventually(lambda: dead_letters(nc, account.account_id), 5, "dead letter")
+    [letter] = await dead_letters(nc, account.account_id)
     return account, event, letter
 
 
@@ -56,7 +50,7 @@ async def test_replay_delivers_again_and_removes_the_dead_letter(
 
 
 async def _empty(nc: Any, account_id: str) -> bool:
-    return not await _dead_letters(nc, account_id)
+    return not await dead_letters(nc, account_id)
 
 
 async def test_failed_replay_becomes_a_new_dead_letter(
@@ -69,13 +63,13 @@ async def test_failed_replay_becomes_a_new_dead_letter(
     body = {"account_id": account.account_id, "dead_letter_id": letter["id"]}
     assert await request(nc, subjects.WEBHOOK_DEAD_LETTERS_REPLAY, body) == {"status": 202}
     await eventually(lambda: _replaced(nc, account.account_id, letter["id"]), 5, "new dead letter")
-    [new] = await _dead_letters(nc, account.account_id)
+    [new] = await dead_letters(nc, account.account_id)
     assert new["event_ids"] == [event["id"]]
     assert new["last_error"] == "HTTP 503"
 
 
 async def _replaced(nc: Any, account_id: str, old_id: str) -> bool:
-    items = await _dead_letters(nc, account_id)
+    items = await dead_letters(nc, account_id)
     return len(items) == 1 and items[0]["id"] != old_id
 
 
@@ -95,7 +89,7 @@ async def test_unknown_or_foreign_dead_letters_are_not_found(
         assert reply["status"] == 404
         assert reply["title"]
         assert reply["detail"]
-    assert await _dead_letters(nc, "acc_other") == []
+    assert await dead_letters(nc, "acc_other") == []
 
 
 async def test_bad_requests_answer_problems(nc: Any, start_service: Any) -> None:
@@ -202,7 +196,7 @@ async def test_dead_letters_are_all_listed_when_no_limit_is_sent(
         acks.append(await js.publish_async(subject, encode_dead_letter(letter)))
     await asyncio.gather(*acks)
     await start_service(roles=("api",))
-    items = await _dead_letters(nc, account_id)
+    items = await dead_letters(nc, account_id)
     assert [item["id"] for item in items] == ids[::-1]
     assert items[0]["event_ids"] == ["evt_129"]
     reply = await request(
