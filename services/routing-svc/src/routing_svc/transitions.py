@@ -11,7 +11,9 @@ events, in one pipelined batch after that write; else `flush` writes the change 
 the event. A process that dies before that write leaves the attempt pending and SUBMIT
 unacked, so the attempt is dispatched again; one that dies after the write and before the
 publish leaves SUBMIT unacked too, and its redelivery replays the attempt's events
-(`lifecycle.redelivered`).
+(`lifecycle.redelivered`). When the step that writes a held change is another input's (a
+report through ROUTING_REPORTS) and its publish fails, the held events go back to the dispatch,
+whose `flush` publishes them: that input's redelivery replays only its own events.
 
 DR TTL timers: the routing worker holds an attempt's SUBMIT message unacked for up to
 `grace_s` after the send, waiting for the outcome (`settled`); only when none came does it
@@ -173,7 +175,12 @@ class Transitions:
         if step.changed:
             await self.store.save(msg, revision)  # a held change is written with this one
             earlier = self._deferred.pop(msg.id, [])
-        await self.effects(msg, step, earlier)
+        try:
+            await self.effects(msg, step, earlier)
+        except BaseException:
+            if earlier:  # kept for the dispatch's `flush`: this input's replay will not hold them
+                self._deferred[msg.id] = earlier + self._deferred.get(msg.id, [])
+            raise
 
     async def flush(self, message_id: str) -> None:
         """Write a held change (a lost race means another writer's state rules instead), then

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import nats
 import orjson
 import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -116,8 +117,11 @@ async def test_an_immediate_report_is_applied_with_the_send_a_delayed_one_via_th
     assert await published() > before
 
 
-async def _stored_status(routing: Routing, account_id: str, count: int) -> list[Any]:
-    """The first `count` status events of an account as STATUS stored them (stream order)."""
+async def _stored_status(
+    routing: Routing, account_id: str, count: int, missing_ok: bool = False
+) -> list[Any]:
+    """The first `count` status events of an account as STATUS stored them (stream order);
+    `missing_ok`: those stored within 10 s, when fewer are."""
     found: list[Any] = []
     sub = await routing.js.subscribe(
         subjects.status(account_id),
@@ -126,7 +130,12 @@ async def _stored_status(routing: Routing, account_id: str, count: int) -> list[
     )
     try:
         while len(found) < count:
-            found.append(await sub.next_msg(timeout=10))
+            try:
+                found.append(await sub.next_msg(timeout=10))
+            except nats.errors.TimeoutError:
+                if not missing_ok:
+                    raise
+                break
     finally:
         await sub.unsubscribe()
     return found
@@ -162,6 +171,41 @@ async def test_an_at_once_outcome_is_written_before_the_sent_event_which_goes_wi
     slow = await routing.api.sent(account, channel="sms")
     await routing.events.final(slow)
     assert routing.events.kinds(slow) == ["sent", "delivered"]
+
+
+@pytest.fixture
+def long_linger(routing_settings: dict[str, Any]) -> None:
+    """A held dispatch waits up to 1 s for its report (before `routing` starts)."""
+    routing_settings["state_linger_seconds"] = 1.0
+
+
+async def test_a_held_sent_event_survives_a_report_step_whose_publish_failed(
+    long_linger: None, routing: Routing, sandbox: Callable[..., Any]
+) -> None:
+    """A report that comes through ROUTING_REPORTS within the linger writes the held dispatch
+    with its outcome and publishes the held `sent` event with its own. When that publish fails
+    (STATUS refuses it), the report comes again and replays only its own events: the `sent`
+    event must stay with the dispatch, whose flush publishes it, not be dropped."""
+    account = await routing.account(["sms"])
+    await sandbox(NUMBER, report_delay_ms=300)
+    status = await routing.js.stream_info(subjects.STREAM_STATUS)
+    size = status.config.max_msg_size
+    message_id = await routing.api.sent(account, channel="sms")
+    kv = await routing.js.key_value(MESSAGES)
+
+    async def outcome_written() -> bool:
+        record = orjson.loads((await kv.get(log_key(message_id))).value)
+        return bool(record["attempts"][0]["status"] == "delivered")
+
+    status.config.max_msg_size = 16  # every status event is refused, with an error ack
+    await routing.js.update_stream(status.config)
+    try:
+        await eventually(outcome_written, 5, "the report's step written")
+    finally:
+        status.config.max_msg_size = size
+        await routing.js.update_stream(status.config)
+    stored = await _stored_status(routing, account.account_id, 2, missing_ok=True)
+    assert sorted(orjson.loads(m.data)["data"]["status"] for m in stored) == ["delivered", "sent"]
 
 
 async def test_read_after_delivered(routing: Routing, sandbox: Callable[..., Any]) -> None:
